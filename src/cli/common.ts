@@ -1,0 +1,72 @@
+/**
+ * What every bin shares: one clear line and a non-zero exit for any failure, never a stack
+ * trace for a user mistake.
+ * @module
+ */
+import { CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError, TlslpError } from '../errors.js';
+
+/** Exit codes of the bins. */
+export const EXIT = {
+  ok: 0,
+  /** The session or job failed (FAIL from the server, network, protocol). */
+  failure: 1,
+  /** Bad flags or configuration. */
+  usage: 2,
+  /** Interrupted by a signal. */
+  interrupted: 130,
+} as const;
+
+/** Format any thrown value as the one line a user sees. */
+export function describeError(err: unknown): string {
+  if (err instanceof TlslpError) return err.message;
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+/** Exit code for a thrown value. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof ConfigError) return EXIT.usage;
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  return EXIT.failure;
+}
+
+/**
+ * Run a bin's `main`, print one `<prog>: error: …` line on failure and set the exit code.
+ * Commander prints its own usage errors, so those are not printed twice.
+ */
+export async function runMain(prog: string, main: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await main();
+  } catch (err) {
+    if (!(err instanceof CommanderError)) {
+      process.stderr.write(`${prog}: error: ${describeError(err)}\n`);
+      if (process.env.TLSLP_DEBUG && err instanceof Error && err.stack) {
+        process.stderr.write(`${err.stack}\n`);
+      }
+    }
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+/** Commander argument parser for a non-negative integer within [min, max]. */
+export function intInRange(name: string, min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be an integer.`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}.`);
+    return n;
+  };
+}
+
+/** Commander argument parser for a positive number of seconds. */
+export function seconds(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
+    return n;
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Typed errors. Every failure tlslp reports is one of these, so callers (and the CLIs)
+ * can tell a misbehaving peer from a broken network from a mistake in the configuration.
+ * @module
+ */
+
+/** Base class of every error tlslp throws on purpose. */
+export class TlslpError extends Error {
+  /** A short stable code, e.g. `LINE_TOO_LONG`, for programs that branch on the cause. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The peer broke the wire contract (bad line, bad answer, unknown command, …). */
+export class ProtocolError extends TlslpError {}
+
+/** The connection failed: refused, reset, TLS handshake rejected, or a step timed out. */
+export class TransportError extends TlslpError {}
+
+/** The configuration is unusable: a missing certificate, a bad flag value, an unsafe path. */
+export class ConfigError extends TlslpError {}
+
+/** The proof-of-work solver failed or was cancelled. */
+export class SolverError extends TlslpError {}
+
+/** The server aborted the session with `FAIL <reason>`. */
+export class ServerFailError extends TlslpError {
+  readonly reason: string;
+  constructor(reason: string) {
+    super('SERVER_FAIL', `server sent FAIL: ${reason}`);
+    this.reason = reason;
+  }
+}
