@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+/**
+ * `tlslp-client`: a thin layer over {@link runClient}.
+ * @module
+ */
+import { Command, Option } from 'commander';
+import { runClient, type ClientResult } from '../client/client.js';
+import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
+import { DEFAULTS } from '../defaults.js';
+import { ServerFailError, TlslpError } from '../errors.js';
+import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type LogFormat, type LogLevel } from '../logging.js';
+import { closeSolverPool } from '../solver/index.js';
+import type { KernelName } from '../solver/types.js';
+import { readTlsFiles } from '../tls.js';
+import { EXIT, describeError, intInRange, runMain, seconds } from './common.js';
+import { isEntryPoint } from './entry.js';
+import { VERSION, logFormatOption, logLevelOption, parsePorts } from './options.js';
+import { colorsFor, progressLine, transcriptPrinter } from './transcript.js';
+
+interface ClientFlags {
+  host: string;
+  ports: number[];
+  clientCert: string;
+  privateKey: string;
+  caCert: string;
+  workBinary?: string;
+  workTimeout: number;
+  otherTimeout: number;
+  insecure: boolean;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  tutorial: boolean;
+  profile?: string;
+  kernel: KernelName | 'auto';
+  threads?: number;
+  quiet: boolean;
+  json: boolean;
+}
+
+/** The `tlslp-client` command definition. */
+export function clientCommand(): Command {
+  return new Command('tlslp-client')
+    .description('Connect to a tlslp server over mutual TLS, solve its WORK challenge and answer its requests.')
+    .version(VERSION)
+    .option('--host <host>', 'server host; must match the server certificate', DEFAULTS.clientHost)
+    .option('--ports <list>', 'ports to try in order, comma-separated', parsePorts, [...DEFAULTS.clientPorts])
+    .option('--client-cert <file>', 'client certificate (PEM)', DEFAULTS.clientCert)
+    .option('--private-key <file>', 'client private key (PEM)', DEFAULTS.clientKey)
+    .option('--ca-cert <file>', 'CA certificate that issued the server certificate (PEM)', DEFAULTS.caCert)
+    .option('--work-binary <file>', 'external WORK solver with the original interface: <file> <token> <n_bits> prints RESULT:<suffix>')
+    .option('--work-timeout <seconds>', 'time allowed to solve WORK', seconds('--work-timeout'), DEFAULTS.workTimeoutSeconds)
+    .option('--other-timeout <seconds>', 'time allowed for every other step', seconds('--other-timeout'), DEFAULTS.otherTimeoutSeconds)
+    .option('--insecure', 'do not verify the server and send no client certificate (localhost / loopback only)', false)
+    .option('--log-level <level>', 'DEBUG, INFO, WARNING, ERROR or CRITICAL', logLevelOption, 'INFO')
+    .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
+    .option('--tutorial', 'deterministic logs for comparison with the golden files', false)
+    .option('--profile <file>', 'JSON file with the answers: {"FULL_NAME": "…", "EMAIL1": "…", …}')
+    .addOption(new Option('--kernel <kernel>', 'built-in solver kernel').choices(['auto', 'native', 'wasm', 'js']).default('auto'))
+    .option('--threads <n>', 'solver threads (default: one per core)', intInRange('--threads', 1, 256))
+    .option('--quiet', 'print nothing but errors', false)
+    .option('--json', 'print one JSON summary object on stdout', false)
+    .addHelpText(
+      'after',
+      `\nLogs go to ${logFilePath('client')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExit status: 0 after DONE/OK, 1 when the server sends FAIL or the session fails, 2 for bad flags or files.\nExamples:\n  tlslp-client\n  tlslp-client --host localhost --ports 1234 --insecure\n  tlslp-client --work-binary ./work_challenge --log-level DEBUG`,
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+}
+
+/** The `--json` summary. */
+export interface ClientSummary {
+  ok: boolean;
+  host: string;
+  port: number | null;
+  protocol: string | null;
+  nBits: number | null;
+  answered: number;
+  suffix: string | null;
+  solveSeconds: number | null;
+  hashesPerSecond: number | null;
+  solver: string | null;
+  error: string | null;
+  errorCode: string | null;
+  serverFail: string | null;
+}
+
+/** Run `tlslp-client` with `argv` (without the program name). Resolves with the exit code. */
+export async function clientMain(argv: string[]): Promise<number> {
+  const flags = clientCommand().parse(argv, { from: 'user' }).opts<ClientFlags>();
+  const interactive = !flags.quiet && !flags.json;
+  const out = process.stdout;
+  const logger = createLogger({
+    name: 'tlslp.client',
+    level: flags.logLevel,
+    format: flags.logFormat,
+    file: logFilePath('client'),
+    mode: flags.tutorial ? 'overwrite' : 'append',
+    fixedTimestamp: flags.tutorial ? TUTORIAL_TIMESTAMP : undefined,
+    // The CLI prints its own one-line error; --json and --quiet keep stderr for that line only.
+    stderr: interactive ? process.stderr : null,
+  });
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
+  const progress = progressLine(process.stderr);
+  const print = transcriptPrinter(out);
+  let result: ClientResult | null = null;
+  let failure: unknown = null;
+  try {
+    logger.info('Client starting');
+    const profile = flags.profile ? await loadProfile(flags.profile) : DEFAULT_PROFILE;
+    const material = flags.insecure
+      ? {}
+      : await readTlsFiles({
+          ca: { path: flags.caCert, flag: '--ca-cert' },
+          cert: { path: flags.clientCert, flag: '--client-cert' },
+          key: { path: flags.privateKey, flag: '--private-key' },
+        });
+    result = await runClient({
+      host: flags.host,
+      ports: flags.ports,
+      tls: material,
+      insecure: flags.insecure,
+      workTimeoutMs: flags.workTimeout * 1000,
+      otherTimeoutMs: flags.otherTimeout * 1000,
+      profile,
+      workBinary: flags.workBinary,
+      solverOptions: {
+        kernel: flags.kernel,
+        threads: flags.threads,
+        onProgress: interactive ? (p) => progress.update(p) : undefined,
+      },
+      logger,
+      signal: controller.signal,
+      tutorial: flags.tutorial,
+      onEvent: (event) => {
+        if (event.type === 'work-done') progress.clear();
+        if (interactive) print(event);
+        if (event.type === 'work-done' && flags.tutorial && 'fallbackReason' in event.solution && event.solution.fallbackReason) {
+          process.stderr.write(`tlslp-client: ${String(event.solution.fallbackReason)}\n`);
+        }
+      },
+    });
+  } catch (err) {
+    progress.clear();
+    failure = controller.signal.aborted ? new TlslpError('INTERRUPTED', 'interrupted') : err;
+    logger.error(describeError(failure));
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    await closeSolverPool();
+    await logger.close();
+  }
+
+  if (flags.json) {
+    out.write(`${JSON.stringify(summarize(flags.host, result, failure))}\n`);
+  } else if (result && interactive) {
+    const c = colorsFor(out);
+    const rate = result.work.hashesPerSecond ? `, ${(result.work.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
+    out.write(
+      c.green(
+        `✓ session complete: DONE/OK after ${result.answered.length} requests; WORK n_bits ${result.nBits} solved in ${result.work.seconds.toFixed(3)} s${rate}\n`,
+      ),
+    );
+  }
+  if (failure) {
+    if (controller.signal.aborted) return EXIT.interrupted;
+    throw failure;
+  }
+  return EXIT.ok;
+}
+
+function summarize(host: string, result: ClientResult | null, failure: unknown): ClientSummary {
+  return {
+    ok: result !== null && failure === null,
+    host,
+    port: result?.port ?? null,
+    protocol: result?.protocol ?? null,
+    nBits: result?.nBits ?? null,
+    answered: result?.answered.length ?? 0,
+    suffix: result?.work.suffix ?? null,
+    solveSeconds: result?.work.seconds ?? null,
+    hashesPerSecond: result?.work.hashesPerSecond ?? null,
+    solver: result?.work.solver ?? null,
+    error: failure ? describeError(failure) : null,
+    errorCode: failure instanceof TlslpError ? failure.code : null,
+    serverFail: failure instanceof ServerFailError ? failure.reason : null,
+  };
+}
+
+if (isEntryPoint(import.meta.url)) await runMain('tlslp-client', () => clientMain(process.argv.slice(2)));

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/**
+ * `tlslp`: the umbrella command (certs, demo, work, server, client).
+ * @module
+ */
+import { Command } from 'commander';
+import { CERT_FILE_NAMES, makeCertificates } from '../certs.js';
+import { DEFAULTS } from '../defaults.js';
+import { runDemo } from '../demo.js';
+import { closeSolverPool } from '../solver/index.js';
+import { clientMain } from './client.js';
+import { EXIT, intInRange, runMain } from './common.js';
+import { isEntryPoint } from './entry.js';
+import { VERSION } from './options.js';
+import { serverMain } from './server.js';
+import { colorsFor, transcriptPrinter } from './transcript.js';
+import { workMain } from './work.js';
+
+/** Run `tlslp` with `argv` (without the program name). Resolves with the exit code. */
+export async function tlslpMain(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command('tlslp')
+    .description('TLS Line Protocol tools. See also the tlslp-server and tlslp-client commands.')
+    .version(VERSION)
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('certs')
+    .description('create a CA, a server and a client certificate for mutual TLS (pure TypeScript, no openssl needed)')
+    .option('--dir <dir>', 'folder to write them to', DEFAULTS.certificatesDir)
+    .option('--force', 'overwrite existing files', false)
+    .option('--host <name...>', 'names and addresses the server certificate is valid for', ['localhost', '127.0.0.1'])
+    .action(async (opts: { dir: string; force: boolean; host: string[] }) => {
+      const written = await makeCertificates(opts.dir, { force: opts.force, serverHosts: opts.host });
+      const c = colorsFor(process.stdout);
+      process.stdout.write(`${c.green('✓')} certificates written to ${written.dir}:\n`);
+      for (const name of Object.values(CERT_FILE_NAMES)) process.stdout.write(`  ${name}\n`);
+      process.stdout.write(`server certificate valid for: ${opts.host.join(', ')}; private keys have mode 0600\n`);
+    });
+
+  program
+    .command('demo')
+    .description('run a full mutual-TLS session on loopback with throwaway certificates and print its transcript')
+    .option('--n-bits <n>', 'WORK difficulty', intInRange('--n-bits', 0, 40), 20)
+    .option('--requests <n>', 'body requests', intInRange('--requests', 0, 1000), 20)
+    .action(async (opts: { nBits: number; requests: number }) => {
+      const out = process.stdout;
+      const c = colorsFor(out);
+      out.write(c.bold('tlslp demo: one full session over mutual TLS on loopback\n'));
+      try {
+        const result = await runDemo({
+          nBits: opts.nBits,
+          bodyRequests: opts.requests,
+          onListening: ({ host, port, certDir, nBits }) =>
+            out.write(
+              `  throwaway CA, server and client certificates in ${certDir}\n  server listening on ${host}:${port} (mutual TLS, n_bits ${nBits})\n\n`,
+            ),
+          onEvent: transcriptPrinter(out),
+        });
+        const s = result.server;
+        out.write(
+          `\n${c.green('✓')} client: DONE/OK after ${result.client.answered.length} requests (${result.client.protocol})\n` +
+            `${c.green('✓')} server: session #${s.id} ended "${s.result.outcome}" in ${s.durationMs} ms\n`,
+        );
+      } finally {
+        await closeSolverPool();
+      }
+    });
+
+  program
+    .command('work')
+    .description('solve a WORK challenge: prints RESULT:<suffix> and Time: <seconds> seconds (same interface as the original solver)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      code = await workMain(args);
+    });
+
+  program
+    .command('server')
+    .description('same as tlslp-server')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      code = await serverMain(args);
+    });
+
+  program
+    .command('client')
+    .description('same as tlslp-client')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      code = await clientMain(args);
+    });
+
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.usage;
+  }
+  await program.parseAsync(argv, { from: 'user' });
+  return code;
+}
+
+if (isEntryPoint(import.meta.url)) await runMain('tlslp', () => tlslpMain(process.argv.slice(2)));

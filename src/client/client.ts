@@ -1,0 +1,222 @@
+/**
+ * The tlslp client: dials the server over mutual TLS (trying ports in order), then runs
+ * the session.
+ * @module
+ */
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+import { DEFAULTS } from '../defaults.js';
+import { ConfigError, TlslpError, TransportError } from '../errors.js';
+import { createNullLogger, type Logger } from '../logging.js';
+import { runExternalSolver } from '../solver/external.js';
+import { solveWork, type SolveOptions } from '../solver/index.js';
+import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
+import { SocketLineChannel, describeSocketError, toTransportError } from '../transport/channel.js';
+import { DEFAULT_PROFILE, type Profile } from './profile.js';
+import {
+  runClientSession,
+  type ClientSessionResult,
+  type SessionEvent,
+  type WorkSolution,
+  type WorkSolver,
+} from './session.js';
+
+/** Something the client did: connection attempts, then the session's events. */
+export type ClientEvent =
+  | SessionEvent
+  | { type: 'connecting'; host: string; port: number }
+  | { type: 'connect-failed'; host: string; port: number; reason: string }
+  | { type: 'connected'; host: string; port: number; protocol: string };
+
+/** Options of {@link runClient}. */
+export interface ClientOptions {
+  /** Server host (default `localhost`). In secure mode it must match the server certificate. */
+  host?: string;
+  /** Ports tried in order (default `3115,7883,8235,38154,1234,55532`). */
+  ports?: readonly number[];
+  /** CA to verify the server, and this client's certificate and key. */
+  tls: TlsMaterial;
+  /** Skip server verification and send no client certificate. Loopback only. */
+  insecure?: boolean;
+  workTimeoutMs?: number;
+  otherTimeoutMs?: number;
+  /** Answers to the body commands (default: neutral sample data). */
+  profile?: Profile;
+  /** Path of an external solver with the original's interface, instead of the built-in one. */
+  workBinary?: string;
+  /** Options of the built-in solver (kernel, threads, progress). */
+  solverOptions?: Omit<SolveOptions, 'signal'>;
+  /** A custom solver (overrides `workBinary` and the built-in one). */
+  solver?: WorkSolver;
+  logger?: Logger;
+  /** Stops everything, the solver included (Ctrl-C). */
+  signal?: AbortSignal;
+  onEvent?: (event: ClientEvent) => void;
+  /** Tutorial mode: log only what is the same on every run. */
+  tutorial?: boolean;
+}
+
+/** A session that ended with DONE/OK. */
+export interface ClientResult extends ClientSessionResult {
+  host: string;
+  port: number;
+  /** Negotiated TLS version, e.g. `TLSv1.3`. */
+  protocol: string;
+}
+
+/** The built-in solver as a {@link WorkSolver}. */
+export function builtinSolver(options: Omit<SolveOptions, 'signal'> = {}): WorkSolver {
+  return async (token, nBits, signal) => {
+    const r = await solveWork(token, nBits, { ...options, signal });
+    return {
+      suffix: r.suffix,
+      seconds: r.seconds,
+      hashes: r.hashes,
+      hashesPerSecond: r.hashesPerSecond,
+      solver: `${r.kernel} (${r.kernelDetail})`,
+      threads: r.threads,
+      fallbackReason: r.fallbackReason,
+    } satisfies WorkSolution & { fallbackReason?: string };
+  };
+}
+
+/** An external solver (PROTOCOL §5) as a {@link WorkSolver}. */
+export function externalSolver(path: string, timeoutMs: number): WorkSolver {
+  return async (token, nBits, signal) => {
+    const r = await runExternalSolver(path, token, nBits, { timeoutMs, signal });
+    return { suffix: r.suffix, seconds: r.seconds, solver: `external ${path}` };
+  };
+}
+
+/**
+ * Open a TLS connection to one port.
+ * @throws TransportError with a readable reason.
+ */
+export function connectTls(
+  host: string,
+  port: number,
+  material: TlsMaterial,
+  insecure: boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host,
+      port,
+      ...(insecure
+        ? { rejectUnauthorized: false, checkServerIdentity: () => undefined }
+        : { ca: material.ca, cert: material.cert, key: material.key, rejectUnauthorized: true }),
+      // SNI takes names only; the identity check still uses `host` for IP addresses.
+      ...(isIP(host) ? {} : { servername: host }),
+      minVersion: 'TLSv1.2',
+    });
+    const fail = (err: Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(toTransportError(err));
+    };
+    const onAbort = (): void => fail(new TransportError('ABORTED', 'aborted'));
+    const timer = setTimeout(() => fail(new TransportError('TIMEOUT', `TLS connection not established within ${timeoutMs / 1000} s`)), timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    socket.once('error', fail);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('secureConnect', () => {
+      cleanup();
+      socket.on('error', () => {
+        /* reported by the channel */
+      });
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}
+
+/**
+ * Connect (trying each port in order) and run one session.
+ * @throws ServerFailError, ProtocolError, TransportError, SolverError, ConfigError.
+ */
+export async function runClient(options: ClientOptions): Promise<ClientResult> {
+  const host = options.host ?? DEFAULTS.clientHost;
+  const ports = options.ports ?? DEFAULTS.clientPorts;
+  const insecure = options.insecure === true;
+  const logger = options.logger ?? createNullLogger('tlslp.client');
+  const emit = options.onEvent ?? (() => {});
+  const workTimeoutMs = options.workTimeoutMs ?? DEFAULTS.workTimeoutSeconds * 1000;
+  const otherTimeoutMs = options.otherTimeoutMs ?? DEFAULTS.otherTimeoutSeconds * 1000;
+  if (ports.length === 0) throw new ConfigError('NO_PORTS', 'no ports to try (--ports)');
+  if (insecure) assertInsecureAllowed(host);
+  else if (!options.tls.ca || !options.tls.cert || !options.tls.key) {
+    throw new ConfigError('NO_CERT', 'mutual TLS needs --ca-cert, --client-cert and --private-key');
+  }
+
+  let socket: tls.TLSSocket | null = null;
+  let port = 0;
+  let lastError: TlslpError | null = null;
+  for (const p of ports) {
+    emit({ type: 'connecting', host, port: p });
+    logger.info(`Connecting to ${host}:${p}`);
+    try {
+      socket = await connectTls(host, p, options.tls, insecure, otherTimeoutMs, options.signal);
+      port = p;
+      break;
+    } catch (err) {
+      const e = err as TlslpError;
+      if (e.code === 'ABORTED') throw e;
+      lastError = e;
+      emit({ type: 'connect-failed', host, port: p, reason: e.message });
+      logger.warning(`Connection to ${host}:${p} failed: ${e.message}`);
+    }
+  }
+  if (!socket) {
+    throw new TransportError(
+      lastError?.code ?? 'CONNECT',
+      `could not connect to ${host} on port${ports.length > 1 ? 's' : ''} ${ports.join(',')}: ${lastError?.message ?? 'no port tried'}`,
+    );
+  }
+  const protocol = socket.getProtocol() ?? 'TLS';
+  emit({ type: 'connected', host, port, protocol });
+  logger.info(`Connected to ${host}:${port} (${protocol}${insecure ? ', insecure' : ', mutual TLS'})`);
+
+  const solver =
+    options.solver ??
+    (options.workBinary ? externalSolver(options.workBinary, workTimeoutMs) : builtinSolver(options.solverOptions));
+  const channel = new SocketLineChannel(socket);
+  try {
+    const result = await runClientSession(channel, {
+      profile: options.profile ?? DEFAULT_PROFILE,
+      solve: solver,
+      workTimeoutMs,
+      otherTimeoutMs,
+      signal: options.signal,
+      log: logger,
+      onEvent: (event) => {
+        if (event.type === 'work-done') logSolve(logger, event.solution, options.tutorial === true);
+        emit(event);
+      },
+    });
+    logger.info(`Session complete: ${result.answered.length} requests answered, DONE/OK`);
+    return { ...result, host, port, protocol };
+  } catch (err) {
+    channel.destroy();
+    throw err;
+  }
+}
+
+function logSolve(logger: Logger, s: WorkSolution & { fallbackReason?: string }, tutorial: boolean): void {
+  if (tutorial) {
+    // Timing and kernel differ between runs and machines; the golden logs must not.
+    logger.info(`WORK solved: suffix ${s.suffix}`);
+    return;
+  }
+  if (s.fallbackReason) logger.warning(s.fallbackReason);
+  const rate = s.hashesPerSecond ? `, ${(s.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
+  const threads = s.threads ? `, ${s.threads} thread${s.threads > 1 ? 's' : ''}` : '';
+  logger.info(`WORK solved in ${s.seconds.toFixed(3)} s with ${s.solver}${threads}${rate}: suffix ${s.suffix}`);
+}
+
+export { describeSocketError };

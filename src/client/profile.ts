@@ -1,0 +1,68 @@
+/**
+ * The client's answers to the eight body commands.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+import { BODY_COMMANDS, type BodyCommand } from '../protocol/messages.js';
+
+/** One value per body command. Values may hold spaces and any UTF-8 except `\n`. */
+export type Profile = Record<BodyCommand, string>;
+
+/** Neutral sample data: the built-in answers. */
+export const DEFAULT_PROFILE: Readonly<Profile> = Object.freeze({
+  FULL_NAME: 'Jane Doe',
+  EMAIL1: 'jane@example.com',
+  EMAIL2: 'jane.doe@example.org',
+  SOCIAL: '@janedoe@social.example',
+  BIRTHDATE: '1990-01-01',
+  COUNTRY: 'Exampleland',
+  ADDR_LINE1: '1 Example Street',
+  ADDR_LINE2: 'Sampletown 00000',
+});
+
+/** Longest value, so a reply line stays under the 1000-byte limit with room to spare. */
+export const MAX_VALUE_BYTES = 900;
+
+/**
+ * Merge partial values over the defaults and validate them.
+ * @throws ConfigError for an unknown field or a value that cannot go on one line.
+ */
+export function makeProfile(values: Record<string, unknown> = {}, source = 'profile'): Profile {
+  const profile: Profile = { ...DEFAULT_PROFILE };
+  for (const [key, value] of Object.entries(values)) {
+    if (!(BODY_COMMANDS as readonly string[]).includes(key)) {
+      throw new ConfigError('BAD_PROFILE', `${source}: unknown field ${JSON.stringify(key)}; fields are ${BODY_COMMANDS.join(', ')}`);
+    }
+    if (typeof value !== 'string') throw new ConfigError('BAD_PROFILE', `${source}: ${key} must be a string`);
+    if (/[\n\r]/.test(value)) throw new ConfigError('BAD_PROFILE', `${source}: ${key} may not contain a line break`);
+    if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) {
+      throw new ConfigError('BAD_PROFILE', `${source}: ${key} is longer than ${MAX_VALUE_BYTES} bytes`);
+    }
+    profile[key as BodyCommand] = value;
+  }
+  return profile;
+}
+
+/**
+ * Read a JSON profile file (`--profile FILE`): an object with some or all of the eight fields.
+ * @throws ConfigError naming the file and the fix.
+ */
+export async function loadProfile(path: string): Promise<Profile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('BAD_PROFILE', `--profile ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('BAD_PROFILE', `--profile ${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ConfigError('BAD_PROFILE', `--profile ${path}: must be a JSON object of field values`);
+  }
+  return makeProfile(data as Record<string, unknown>, `--profile ${path}`);
+}

@@ -1,0 +1,74 @@
+/**
+ * The demo: throwaway certificates, a mutual-TLS server on a free loopback port, and a
+ * client session against it, with a readable transcript.
+ * @module
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateCertificateSet, writeCertificateSet } from './certs.js';
+import { runClient, type ClientEvent, type ClientResult } from './client/client.js';
+import type { SessionReport } from './server/server.js';
+import { TlslpServer } from './server/server.js';
+import type { SolveOptions } from './solver/index.js';
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** WORK difficulty (default 20: well under a second here). */
+  nBits?: number;
+  /** Body requests (default 20, as in normal mode). */
+  bodyRequests?: number;
+  /** Keep the certificate folder instead of deleting it. */
+  keepCertificates?: boolean;
+  solverOptions?: Omit<SolveOptions, 'signal'>;
+  onEvent?: (event: ClientEvent) => void;
+  /** Called once the server listens. */
+  onListening?: (info: { host: string; port: number; certDir: string; nBits: number }) => void;
+}
+
+/** What the demo did. */
+export interface DemoResult {
+  client: ClientResult;
+  server: SessionReport;
+  certDir: string;
+}
+
+/**
+ * Run one full session over mutual TLS on loopback with throwaway certificates. The server
+ * draws random body commands but never the simulated FAIL, so a working setup always ends
+ * in DONE/OK.
+ */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const nBits = options.nBits ?? 20;
+  const certDir = await mkdtemp(join(tmpdir(), 'tlslp-demo-'));
+  let server: TlslpServer | null = null;
+  try {
+    const certs = await generateCertificateSet();
+    await writeCertificateSet(certDir, certs, { force: true });
+    let reportDone!: (r: SessionReport) => void;
+    const report = new Promise<SessionReport>((resolve) => (reportDone = resolve));
+    server = new TlslpServer({
+      host: '127.0.0.1',
+      port: 0,
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert },
+      nBits,
+      bodyRequests: options.bodyRequests ?? 20,
+      simulateFailures: false,
+      onSession: (r) => reportDone(r),
+    });
+    const address = await server.listen();
+    options.onListening?.({ host: '127.0.0.1', port: address.port, certDir, nBits });
+    const client = await runClient({
+      host: '127.0.0.1',
+      ports: [address.port],
+      tls: { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey },
+      solverOptions: options.solverOptions,
+      onEvent: options.onEvent,
+    });
+    // The server's side ends once it has read OK (bounded by its step timeout).
+    return { client, server: await report, certDir };
+  } finally {
+    await server?.close();
+    if (!options.keepCertificates) await rm(certDir, { recursive: true, force: true });
+  }
+}

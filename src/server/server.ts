@@ -1,0 +1,312 @@
+/**
+ * The tlslp server: accepts mutual-TLS connections and runs one session on each, many at
+ * a time. Hostile or broken connections are logged, counted and dropped; they never stop
+ * the server.
+ * @module
+ */
+import { once } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import tls from 'node:tls';
+import { DEFAULTS } from '../defaults.js';
+import { ConfigError, TransportError } from '../errors.js';
+import { createNullLogger, type Logger } from '../logging.js';
+import { BODY_COMMANDS, isValidArg, isValidNBits, isValidToken } from '../protocol/messages.js';
+import { drawBodyCommand, randomToken } from '../protocol/random.js';
+import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
+import { SocketLineChannel, describeSocketError } from '../transport/channel.js';
+import { runServerSession, type SessionLog, type SessionOutcome, type SessionPlan } from './session.js';
+
+/** Options of {@link TlslpServer}. */
+export interface ServerOptions {
+  /** Interface to bind (default `localhost`). */
+  host?: string;
+  /** Port (default 1234; 0 picks a free one). */
+  port?: number;
+  /** Server certificate and key, and the CA that issues client certificates. */
+  tls: TlsMaterial;
+  /** Do not request client certificates. Loopback only. */
+  insecure?: boolean;
+  /** WORK difficulty (default 28). */
+  nBits?: number;
+  /** A fixed WORK token instead of a fresh random one per connection. */
+  token?: string;
+  /** A fixed body argument instead of a fresh random one per request. */
+  randomString?: string;
+  /** Tutorial mode: fixed token, argument and command order; one session, then stop. */
+  tutorial?: boolean;
+  /** Body requests per session in normal mode (default 20). */
+  bodyRequests?: number;
+  /**
+   * Draw the simulated server-side FAIL among the body commands (default true, as the
+   * protocol's normal mode says). The demo turns it off.
+   */
+  simulateFailures?: boolean;
+  workTimeoutMs?: number;
+  otherTimeoutMs?: number;
+  /** TLS handshake deadline (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Most connections at once (default 10000); more are closed at once. */
+  maxConnections?: number;
+  /** Most connections at once from one IP address (default 0 = no limit). */
+  maxPerIp?: number;
+  logger?: Logger;
+  /** Called when a session ends. */
+  onSession?: (report: SessionReport) => void;
+}
+
+/** What the server reports of one finished session. */
+export interface SessionReport {
+  id: number;
+  remoteAddress: string;
+  durationMs: number;
+  result: SessionOutcome;
+}
+
+/** Counters, for logs, tests and metrics. */
+export interface ServerStats {
+  connections: number;
+  inFlight: number;
+  sessionsStarted: number;
+  sessionsDone: number;
+  sessionsFailDrawn: number;
+  sessionsRejected: number;
+  sessionsTransport: number;
+  handshakeFailures: number;
+  refused: number;
+}
+
+/** A running tlslp server. */
+export class TlslpServer {
+  readonly options: Readonly<Required<Pick<ServerOptions, 'host' | 'port' | 'nBits' | 'bodyRequests' | 'workTimeoutMs' | 'otherTimeoutMs' | 'handshakeTimeoutMs' | 'maxConnections' | 'maxPerIp'>>> &
+    ServerOptions;
+  readonly stats: ServerStats = {
+    connections: 0,
+    inFlight: 0,
+    sessionsStarted: 0,
+    sessionsDone: 0,
+    sessionsFailDrawn: 0,
+    sessionsRejected: 0,
+    sessionsTransport: 0,
+    handshakeFailures: 0,
+    refused: 0,
+  };
+  private readonly logger: Logger;
+  private readonly server: tls.Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new Set<Promise<void>>();
+  private readonly perIp = new Map<string, number>();
+  private readonly shutdown = new AbortController();
+  private nextId = 1;
+  private tutorialServed = false;
+  private resolveFinished!: () => void;
+  /** Resolves when the server has stopped (after {@link close}, or after the tutorial session). */
+  readonly finished: Promise<void>;
+
+  constructor(options: ServerOptions) {
+    const host = options.host ?? DEFAULTS.serverHost;
+    const nBits = options.nBits ?? DEFAULTS.nBits;
+    if (!isValidNBits(nBits)) throw new ConfigError('BAD_N_BITS', `n_bits must be an integer 0..64, not ${nBits}`);
+    if (options.token !== undefined && !isValidToken(options.token)) {
+      throw new ConfigError('BAD_TOKEN', '--token must be 1..128 characters of [A-Za-z0-9_-]');
+    }
+    if (options.randomString !== undefined && !isValidArg(options.randomString)) {
+      throw new ConfigError('BAD_ARG', '--random-string must be 1..128 characters without spaces');
+    }
+    if (options.insecure) assertInsecureAllowed(host);
+    if (!options.tls.cert || !options.tls.key) throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
+    if (!options.insecure && !options.tls.ca) {
+      throw new ConfigError('NO_CA', 'mutual TLS needs the CA certificate that issues client certificates (--ca-cert)');
+    }
+    this.options = {
+      ...options,
+      host,
+      port: options.port ?? DEFAULTS.serverPort,
+      nBits,
+      bodyRequests: options.bodyRequests ?? DEFAULTS.bodyRequests,
+      workTimeoutMs: options.workTimeoutMs ?? DEFAULTS.workTimeoutSeconds * 1000,
+      otherTimeoutMs: options.otherTimeoutMs ?? DEFAULTS.otherTimeoutSeconds * 1000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutSeconds * 1000,
+      maxConnections: options.maxConnections ?? 10_000,
+      maxPerIp: options.maxPerIp ?? 0,
+    };
+    this.logger = options.logger ?? createNullLogger('tlslp.server');
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+
+    this.server = tls.createServer({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: options.tls.ca,
+      requestCert: !options.insecure,
+      rejectUnauthorized: !options.insecure,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: this.options.handshakeTimeoutMs,
+    });
+    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => this.onSecureConnection(socket));
+    this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      this.stats.handshakeFailures++;
+      this.logger.warning(`TLS handshake failed from ${peerLabel(socket)}: ${describeSocketError(err)}`);
+      socket.destroy();
+    });
+  }
+
+  private onConnection(socket: Socket): void {
+    // Runs before TLS: count and bound raw connections, so a flood of idle sockets is capped.
+    const ip = socket.remoteAddress ?? 'unknown';
+    const fromIp = this.perIp.get(ip) ?? 0;
+    if (this.sockets.size >= this.options.maxConnections || (this.options.maxPerIp > 0 && fromIp >= this.options.maxPerIp)) {
+      this.stats.refused++;
+      const why = this.sockets.size >= this.options.maxConnections ? 'max-connections' : 'max-per-ip';
+      this.logger.warning(`Refused connection from ${ip}: ${why} limit reached`);
+      socket.destroy();
+      return;
+    }
+    this.stats.connections++;
+    this.sockets.add(socket);
+    this.perIp.set(ip, fromIp + 1);
+    socket.on('error', () => {
+      /* reported through tlsClientError or the session */
+    });
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
+    });
+  }
+
+  private onSecureConnection(socket: tls.TLSSocket): void {
+    if (this.options.tutorial) {
+      if (this.tutorialServed) {
+        socket.destroy();
+        return;
+      }
+      this.tutorialServed = true;
+      // Tutorial mode serves exactly one session: stop accepting now.
+      this.server.close();
+    }
+    const id = this.nextId++;
+    const tutorial = this.options.tutorial === true;
+    const remote = peerLabel(socket);
+    const prefix = tutorial ? '' : `[#${id} ${remote}] `;
+    const log: SessionLog = {
+      info: (m) => this.logger.info(prefix + m),
+      debug: (m) => this.logger.debug(prefix + m),
+      warning: (m) => this.logger.warning(prefix + m),
+    };
+    log.info(tutorial ? 'Client connected' : `Client connected (${socket.getProtocol() ?? 'TLS'})`);
+    socket.setNoDelay(true);
+    const channel = new SocketLineChannel(socket);
+    this.stats.sessionsStarted++;
+    this.stats.inFlight++;
+    const started = Date.now();
+    const run = runServerSession(channel, this.planFor(), log, this.shutdown.signal).then((result) => {
+      this.stats.inFlight--;
+      this.count(result);
+      this.options.onSession?.({ id, remoteAddress: remote, durationMs: Date.now() - started, result });
+      if (tutorial) {
+        log.info('Tutorial session finished: server stopping');
+        void this.close();
+      }
+    });
+    this.sessions.add(run);
+    void run.finally(() => this.sessions.delete(run));
+  }
+
+  private count(result: SessionOutcome): void {
+    if (result.outcome === 'done') this.stats.sessionsDone++;
+    else if (result.outcome === 'fail-drawn') this.stats.sessionsFailDrawn++;
+    else if (result.outcome === 'rejected') this.stats.sessionsRejected++;
+    else this.stats.sessionsTransport++;
+  }
+
+  private planFor(): SessionPlan {
+    const o = this.options;
+    if (o.tutorial) {
+      return {
+        token: o.token ?? DEFAULTS.tutorialToken,
+        nBits: o.nBits,
+        bodyRequests: BODY_COMMANDS.length,
+        nextCommand: (i) => BODY_COMMANDS[i] as (typeof BODY_COMMANDS)[number],
+        nextArg: () => o.randomString ?? DEFAULTS.tutorialArg,
+        workTimeoutMs: o.workTimeoutMs,
+        otherTimeoutMs: o.otherTimeoutMs,
+      };
+    }
+    return {
+      token: o.token ?? randomToken(DEFAULTS.randomTokenLength),
+      nBits: o.nBits,
+      bodyRequests: o.bodyRequests,
+      nextCommand: () => drawBodyCommand(o.simulateFailures !== false),
+      nextArg: () => o.randomString ?? randomToken(DEFAULTS.randomArgLength),
+      workTimeoutMs: o.workTimeoutMs,
+      otherTimeoutMs: o.otherTimeoutMs,
+    };
+  }
+
+  /**
+   * Start listening.
+   * @throws TransportError when the address is in use or cannot be bound.
+   */
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = this.options;
+    this.server.listen(port, host);
+    try {
+      await Promise.race([
+        once(this.server, 'listening'),
+        once(this.server, 'error').then(([err]) => Promise.reject(err as Error)),
+      ]);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'LISTEN';
+      const why = code === 'EADDRINUSE' ? 'address already in use (pick another --port)' : code === 'EACCES' ? 'permission denied (use a port above 1023)' : (err as Error).message;
+      throw new TransportError(code, `cannot listen on ${host}:${port}: ${why}`, { cause: err });
+    }
+    this.server.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
+    const address = this.server.address() as AddressInfo;
+    const mode = this.options.insecure ? 'insecure TLS (no client certificates)' : 'mutual TLS';
+    const extra = this.options.tutorial ? ', tutorial mode' : '';
+    this.logger.info(`Listening on ${host}:${address.port} (${mode}, n_bits ${this.options.nBits}${extra})`);
+    return address;
+  }
+
+  /** The bound address, once listening. */
+  address(): AddressInfo | null {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? a : null;
+  }
+
+  /** Sessions in progress. */
+  get inFlight(): number {
+    return this.stats.inFlight;
+  }
+
+  /**
+   * Stop accepting; let sessions in progress finish for up to `graceMs` (default 0), then
+   * close the rest.
+   */
+  async close(graceMs = 0): Promise<void> {
+    if (this.server.listening) this.server.close();
+    if (graceMs > 0 && this.sessions.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.sessions]),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.shutdown.abort();
+    for (const s of this.sockets) s.destroy();
+    await Promise.allSettled([...this.sessions]);
+    this.resolveFinished();
+  }
+}
+
+function peerLabel(socket: Socket): string {
+  const addr = socket.remoteAddress ?? 'unknown';
+  return addr.includes(':') ? `[${addr}]:${socket.remotePort}` : `${addr}:${socket.remotePort}`;
+}
+
+/** Create a server (not yet listening). */
+export function createServer(options: ServerOptions): TlslpServer {
+  return new TlslpServer(options);
+}

@@ -1,0 +1,154 @@
+/**
+ * The server's side of one session (PROTOCOL §3) over a {@link LineChannel}. Knows nothing
+ * of sockets or TLS.
+ * @module
+ */
+import { ProtocolError, TlslpError } from '../errors.js';
+import { checksum, verifyWork } from '../protocol/hash.js';
+import {
+  DONE_REPLY,
+  HELLO_REPLY,
+  formatServerMessage,
+  isValidSuffix,
+  parseBodyReply,
+  type ServerMessage,
+} from '../protocol/messages.js';
+import type { BodyDraw } from '../protocol/random.js';
+import type { LineChannel } from '../transport/channel.js';
+
+/** What one session asks of the client. */
+export interface SessionPlan {
+  token: string;
+  nBits: number;
+  /** Number of body steps (each a command or FAIL). */
+  bodyRequests: number;
+  /** Draw the i-th body step. */
+  nextCommand: (index: number) => BodyDraw;
+  /** The argument of the i-th body step. */
+  nextArg: (index: number) => string;
+  workTimeoutMs: number;
+  otherTimeoutMs: number;
+}
+
+/** How a session ended. */
+export type SessionOutcome =
+  /** All steps answered, DONE/OK exchanged. */
+  | { outcome: 'done' }
+  /** The server drew FAIL (a simulated server-side failure; not the client's fault). */
+  | { outcome: 'fail-drawn'; reason: string }
+  /** The client broke the contract; the server sent `FAIL <reason>`. */
+  | { outcome: 'rejected'; code: string; reason: string }
+  /** The connection failed: timeout, reset, closed early. */
+  | { outcome: 'transport'; code: string; reason: string };
+
+/** Where a session reports what it does; the server decides where that goes. */
+export interface SessionLog {
+  info(msg: string): void;
+  debug(msg: string): void;
+  warning(msg: string): void;
+}
+
+/** The FAIL reasons a client may see (short, no secrets). The first two are the original's. */
+export const FAIL_REASONS = {
+  badSuffix: 'Invalid suffix returned from client.',
+  badChecksum: 'Invalid checksum received.',
+  badHello: 'Expected HELLOBACK.',
+  badOk: 'Expected OK.',
+  lineTooLong: 'Line too long.',
+  invalidUtf8: 'Invalid UTF-8.',
+  flood: 'Unexpected lines.',
+  timeout: 'Timed out.',
+  badReply: 'Malformed reply.',
+} as const;
+
+function reasonFor(err: ProtocolError): string {
+  switch (err.code) {
+    case 'LINE_TOO_LONG':
+      return FAIL_REASONS.lineTooLong;
+    case 'INVALID_UTF8':
+      return FAIL_REASONS.invalidUtf8;
+    case 'FLOOD':
+      return FAIL_REASONS.flood;
+    default:
+      return FAIL_REASONS.badReply;
+  }
+}
+
+/** Half a token at most, for logs (PROTOCOL §7). */
+export function redactToken(token: string): string {
+  return `${token.slice(0, Math.floor(token.length / 2))}…`;
+}
+
+/** Run the server's side of one session. Never throws for anything the client does. */
+export async function runServerSession(
+  channel: LineChannel,
+  plan: SessionPlan,
+  log: SessionLog,
+  signal?: AbortSignal,
+): Promise<SessionOutcome> {
+  const send = (message: ServerMessage, shown?: string): void => {
+    channel.writeLine(formatServerMessage(message));
+    log.debug(`Sent: ${shown ?? formatServerMessage(message)}`);
+  };
+  const reject = (code: string, reason: string): SessionOutcome => {
+    log.warning(`Session rejected: ${reason}`);
+    send({ type: 'FAIL', reason });
+    channel.end();
+    return { outcome: 'rejected', code, reason };
+  };
+
+  try {
+    send({ type: 'HELLO' });
+    if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== HELLO_REPLY) return reject('BAD_HELLO', FAIL_REASONS.badHello);
+    log.info('Received HELLOBACK');
+
+    send({ type: 'WORK', token: plan.token, nBits: plan.nBits }, `WORK ${redactToken(plan.token)} ${plan.nBits}`);
+    log.info(`Sent WORK with n_bits ${plan.nBits}`);
+    const suffix = await channel.readLine(plan.workTimeoutMs, signal);
+    if (!isValidSuffix(suffix) || !verifyWork(plan.token, suffix, plan.nBits)) {
+      return reject('BAD_SUFFIX', FAIL_REASONS.badSuffix);
+    }
+    log.info(`Valid suffix received: ${suffix}`);
+
+    for (let i = 0; i < plan.bodyRequests; i++) {
+      const command = plan.nextCommand(i);
+      const arg = plan.nextArg(i);
+      if (command === 'FAIL') {
+        log.info(`Drew FAIL at step ${i + 1} of ${plan.bodyRequests}: ending the session`);
+        send({ type: 'FAIL', reason: arg });
+        channel.end();
+        return { outcome: 'fail-drawn', reason: arg };
+      }
+      send({ type: 'BODY', command, arg });
+      const line = await channel.readLine(plan.otherTimeoutMs, signal);
+      let reply;
+      try {
+        reply = parseBodyReply(line);
+      } catch {
+        return reject('BAD_CHECKSUM', FAIL_REASONS.badChecksum);
+      }
+      if (reply.checksum !== checksum(plan.token, arg)) return reject('BAD_CHECKSUM', FAIL_REASONS.badChecksum);
+      log.info(`${command} answered, checksum valid`);
+      log.debug(`${command} value: ${JSON.stringify(reply.value)}`);
+    }
+
+    send({ type: 'DONE' });
+    if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== DONE_REPLY) return reject('BAD_OK', FAIL_REASONS.badOk);
+    log.info('Received OK: session complete');
+    channel.end();
+    return { outcome: 'done' };
+  } catch (err) {
+    if (err instanceof ProtocolError) return reject(err.code, reasonFor(err));
+    const e = err instanceof TlslpError ? err : new TlslpError('TRANSPORT', String(err));
+    if (e.code === 'TIMEOUT') {
+      log.warning(`Session timed out: ${e.message}`);
+      // Best effort: the peer may be gone.
+      send({ type: 'FAIL', reason: FAIL_REASONS.timeout });
+      channel.end();
+    } else {
+      log.warning(`Session ended early: ${e.message}`);
+      channel.destroy();
+    }
+    return { outcome: 'transport', code: e.code, reason: e.message };
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Run an external solver with the original's interface (PROTOCOL §5):
+ * `<solver> <token> <n_bits>` prints `RESULT:<suffix>` and exits 0.
+ * Hardened: no shell, minimal environment, bounded time and output, killed on timeout or
+ * abort, only trusted files run.
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, lstat, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { ConfigError, SolverError } from '../errors.js';
+import { isValidSuffix } from '../protocol/messages.js';
+
+/** Options of {@link runExternalSolver}. */
+export interface ExternalSolverOptions {
+  /** Kill the solver after this long (the WORK timeout). */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** What an external solve gives back. */
+export interface ExternalSolveResult {
+  suffix: string;
+  seconds: number;
+}
+
+const MAX_OUTPUT_BYTES = 64 * 1024;
+
+/**
+ * Refuse a solver path that is a symlink, not a regular file, not executable, or writable
+ * by others (the file or its folder).
+ * @throws ConfigError naming what to fix.
+ */
+export async function checkSolverPath(path: string): Promise<string> {
+  const full = resolve(path);
+  let info;
+  try {
+    info = await lstat(full);
+  } catch {
+    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not found`);
+  }
+  if (info.isSymbolicLink()) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: is a symlink; point at the real file`);
+  if (!info.isFile()) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not a regular file`);
+  if ((info.mode & 0o111) === 0) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not executable (chmod +x it)`);
+  try {
+    await access(full, constants.X_OK);
+  } catch {
+    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not executable by this user`);
+  }
+  if (info.mode & 0o002) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: writable by others (chmod o-w it)`);
+  const dir = await stat(dirname(full));
+  // A sticky world-writable folder (like /tmp) still lets others swap the file's name; refuse it too.
+  if (dir.mode & 0o002) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: its folder is writable by others; move the solver`);
+  return full;
+}
+
+/** Pick the suffix from the solver's output: exactly the `RESULT:` line. */
+export function parseSolverOutput(stdout: string): string {
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT:'));
+  if (line === undefined) throw new SolverError('SOLVER_OUTPUT', 'external solver printed no RESULT: line');
+  const suffix = line.slice('RESULT:'.length).replace(/\r$/, '');
+  if (!isValidSuffix(suffix)) throw new SolverError('SOLVER_OUTPUT', 'external solver returned an invalid suffix');
+  return suffix;
+}
+
+/**
+ * Run the solver at `path` for `WORK token nBits`. The suffix is checked for its charset
+ * here; the caller checks that it solves the challenge.
+ */
+export async function runExternalSolver(
+  path: string,
+  token: string,
+  nBits: number,
+  options: ExternalSolverOptions,
+): Promise<ExternalSolveResult> {
+  const file = await checkSolverPath(path);
+  const started = process.hrtime.bigint();
+  const child = spawn(file, [token, String(nBits)], {
+    shell: false,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C' },
+    // Own process group, so a timeout kills whatever the solver started too.
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  let overflow = false;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    if (stdout.length + d.length > MAX_OUTPUT_BYTES) overflow = true;
+    else stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    if (stderr.length < 4096) stderr += d;
+  });
+
+  const kill = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  };
+  let stopped: 'timeout' | 'aborted' | null = null;
+  const timer = setTimeout(() => {
+    stopped = 'timeout';
+    kill();
+  }, options.timeoutMs);
+  const onAbort = (): void => {
+    stopped = 'aborted';
+    kill();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((resolveExit, rejectExit) => {
+    child.once('error', (err) => rejectExit(new SolverError('SOLVER_START', `external solver could not start: ${err.message}`, { cause: err })));
+    child.once('close', (c, s) => resolveExit([c, s]));
+  }).finally(() => {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  });
+
+  if (stopped === 'timeout') throw new SolverError('TIMEOUT', `external solver did not finish within ${options.timeoutMs / 1000} s and was killed`);
+  if (stopped === 'aborted') throw new SolverError('ABORTED', 'external solver was stopped');
+  if (overflow) throw new SolverError('SOLVER_OUTPUT', 'external solver printed too much output');
+  if (code !== 0) {
+    const detail = stderr.trim().split('\n')[0] ?? '';
+    throw new SolverError('SOLVER_EXIT', `external solver failed (${sig ?? `exit ${code}`})${detail ? `: ${detail}` : ''}`);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { suffix: parseSolverOutput(stdout), seconds };
+}
