@@ -66,17 +66,22 @@ export class SocketLineChannel implements LineChannel {
     try {
       lines = this.decoder.push(chunk);
     } catch (err) {
-      this.socket.pause();
-      this.fail(err as ProtocolError);
+      this.violation(err as ProtocolError);
       return;
     }
     for (const line of lines) this.queue.push(line);
     if (this.queue.length > this.maxQueuedLines) {
-      this.socket.pause();
-      this.fail(new ProtocolError('FLOOD', 'peer sent lines it was not asked for'));
+      this.violation(new ProtocolError('FLOOD', 'peer sent lines it was not asked for'));
       return;
     }
     this.deliver();
+  }
+
+  /** A broken peer: stop reading, and report it on the next read rather than after queued lines. */
+  private violation(err: ProtocolError): void {
+    this.socket.pause();
+    this.queue.length = 0;
+    this.fail(err);
   }
 
   private deliver(): void {
