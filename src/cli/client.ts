@@ -145,7 +145,7 @@ export async function clientMain(argv: string[]): Promise<number> {
   } catch (err) {
     progress.clear();
     failure = controller.signal.aborted ? new TlslpError('INTERRUPTED', 'interrupted') : err;
-    logger.error(describeError(failure));
+    logger.error(describeError(failure), undefined, { stderr: false });
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

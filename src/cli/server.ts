@@ -8,7 +8,7 @@ import { DEFAULTS } from '../defaults.js';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type LogFormat, type LogLevel } from '../logging.js';
 import { TlslpServer } from '../server/server.js';
 import { readTlsFiles } from '../tls.js';
-import { EXIT, intInRange, runMain, seconds } from './common.js';
+import { EXIT, describeError, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION, logFormatOption, logLevelOption } from './options.js';
 
@@ -126,7 +126,7 @@ export async function serverMain(argv: string[]): Promise<number> {
     logger.info('Server stopped');
     return EXIT.ok;
   } catch (err) {
-    logger.error(err instanceof Error ? err.message : String(err));
+    logger.error(describeError(err), undefined, { stderr: false });
     throw err;
   } finally {
     await logger.close();

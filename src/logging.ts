@@ -1,0 +1,427 @@
+/**
+ * Logging as the wire contract describes it (PROTOCOL §7): one line per record,
+ * `<timestamp> <LEVEL> <logger>: <message>`, to `$XDG_STATE_HOME/tlslp/logs/<role>.log`,
+ * with warnings and errors also on stderr. Normal mode appends and rotates (50 MiB, 2 backups,
+ * logrotate naming `server.log.1`, `server.log.2`); tutorial mode truncates the file at open and
+ * writes a fixed timestamp so its logs can be compared with golden files.
+ * @module
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+import { ConfigError } from './errors.js';
+
+/** Severity of a record, with the Python names the original's users type. */
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
+
+/** `text`: the §7 line format; `json`: one JSON object per line. */
+export type LogFormat = 'text' | 'json';
+
+/** The timestamp tutorial mode writes on every line, so runs are byte-for-byte reproducible. */
+export const TUTORIAL_TIMESTAMP = '2000-01-01T00:00:00+0100';
+
+const SEVERITY: Readonly<Record<LogLevel, number>> = {
+  DEBUG: 10,
+  INFO: 20,
+  WARNING: 30,
+  ERROR: 40,
+  CRITICAL: 50,
+};
+const ALIASES: Readonly<Record<string, LogLevel>> = { WARN: 'WARNING', FATAL: 'CRITICAL' };
+const DEFAULT_MAX_SIZE = '50M';
+const DEFAULT_MAX_FILES = 2;
+
+/**
+ * Parse a level name as a user types it: case-insensitive, surrounding blanks ignored,
+ * `WARN` accepted for `WARNING` (and `FATAL` for `CRITICAL`, as Python does).
+ * @throws ConfigError naming the accepted levels when `value` is none of them.
+ */
+export function parseLogLevel(value: string): LogLevel {
+  const upper = value.trim().toUpperCase();
+  if (Object.hasOwn(SEVERITY, upper)) return upper as LogLevel;
+  if (Object.hasOwn(ALIASES, upper)) return ALIASES[upper] as LogLevel;
+  throw new ConfigError(
+    'BAD_LOG_LEVEL',
+    `unknown log level ${JSON.stringify(value)}; use one of ${Object.keys(SEVERITY).join(', ')}`,
+  );
+}
+
+/**
+ * The log folder: `$XDG_STATE_HOME/tlslp/logs`, or `~/.local/state/tlslp/logs` when
+ * `XDG_STATE_HOME` is unset, empty or relative (the XDG spec says to ignore relative paths).
+ * @param env environment to read (default `process.env`); `HOME` in it is preferred to the OS's idea of home.
+ */
+export function defaultLogDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_STATE_HOME;
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+  const base = xdg && isAbsolute(xdg) ? xdg : join(home, '.local', 'state');
+  return join(base, 'tlslp', 'logs');
+}
+
+/** Path of the log file of a role: `<defaultLogDir(env)>/server.log` or `…/client.log`. */
+export function logFilePath(
+  role: 'server' | 'client',
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  return join(defaultLogDir(env), `${role}.log`);
+}
+
+/**
+ * ISO 8601 local time to the second with a numeric offset without colon, as Python's
+ * `%Y-%m-%dT%H:%M:%S%z` writes it: `2024-05-01T14:03:09+0200`, `…-0530`, `…+0000`.
+ */
+export function formatTimestamp(date: Date): string {
+  const offset = -date.getTimezoneOffset();
+  const abs = Math.abs(offset);
+  return (
+    `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `${offset < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`
+  );
+}
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** Logger name written on every line, e.g. `tlslp.server`. */
+  name: string;
+  /** Least severe level written. Default `INFO`. */
+  level?: LogLevel;
+  /** Line format. Default `text`. */
+  format?: LogFormat;
+  /** Path of the log file; `null`/`undefined` writes no file. Its folder is created if missing. */
+  file?: string | null;
+  /**
+   * `append` (default): keep what the file holds and rotate by size (logrotate naming:
+   * `<file>.1` is the newest backup). `overwrite`: truncate the file at open, never rotate.
+   */
+  mode?: 'append' | 'overwrite';
+  /** Written instead of the current time on every line (tutorial mode: {@link TUTORIAL_TIMESTAMP}). */
+  fixedTimestamp?: string;
+  /** Where WARNING and above also go. Default `process.stderr`; `null` = nowhere. */
+  stderr?: NodeJS.WritableStream | null;
+  /** Size at which the file rotates in append mode, in rotating-file-stream syntax (`300B`, `10K`, `50M`). Default `50M`. */
+  maxSize?: string;
+  /** How many rotated backups append mode keeps. Default 2. */
+  maxFiles?: number;
+  /** Called after each rotation (append mode) with the path of the backup just made, always `<file>.1`. */
+  onRotated?: (backup: string) => void;
+}
+
+/** A named logger. Methods may be called detached (`const { info } = logger`). */
+export interface Logger {
+  /** The name written on every line. */
+  readonly name: string;
+  /** Least severe level written. */
+  readonly level: LogLevel;
+  /** Log at DEBUG. `fields` are appended as ` key=value` (text) or as extra keys (JSON). */
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  /** Log at INFO. */
+  info(msg: string, fields?: Record<string, unknown>): void;
+  /** Log at WARNING; also written to the stderr stream. */
+  warning(msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * Log at ERROR; also written to the stderr stream unless `options.stderr` is false (the
+   * CLIs print their own one-line error and record it in the file only).
+   */
+  error(msg: string, fields?: Record<string, unknown>, options?: { stderr?: boolean }): void;
+  /** Whether a record at `level` would be written; lets callers skip building costly messages. */
+  isEnabled(level: LogLevel): boolean;
+  /** Flush and close the file. Resolves once every line logged before the call is in the file. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where formatted lines go; `write` keeps the order of calls. */
+interface Sink {
+  write(line: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Create a logger writing to a file and/or stderr.
+ * @throws ConfigError naming the path when the log folder cannot be created or the file cannot
+ * be opened for writing; ConfigError too for an unknown level or format, or malformed
+ * `maxSize`/`maxFiles`.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const name = options.name;
+  // Validated again because callers may hand over unchecked strings (config files, plain JS).
+  const level = options.level === undefined ? 'INFO' : parseLogLevel(options.level);
+  const threshold = SEVERITY[level];
+  const format = options.format ?? 'text';
+  if (format !== 'text' && format !== 'json') {
+    throw new ConfigError(
+      'BAD_LOG_FORMAT',
+      `unknown log format ${JSON.stringify(format)}; use text or json`,
+    );
+  }
+  const json = format === 'json';
+  const fixed = options.fixedTimestamp;
+  const stderr = options.stderr === undefined ? process.stderr : options.stderr;
+  const file = options.file ? openSink(resolve(options.file), options, stderr) : null;
+  let closing: Promise<void> | null = null;
+
+  const emit = (
+    lvl: LogLevel,
+    msg: string,
+    fields: Record<string, unknown> | undefined,
+    toStderr = true,
+  ): void => {
+    // Cheap check first: a disabled level costs one comparison, no formatting.
+    if (SEVERITY[lvl] < threshold) return;
+    const time = fixed ?? formatTimestamp(new Date());
+    const line = json
+      ? jsonLine(time, lvl, name, msg, fields)
+      : textLine(time, lvl, name, msg, fields);
+    if (file && !closing) file.write(line);
+    if (stderr && toStderr && SEVERITY[lvl] >= SEVERITY.WARNING) stderr.write(line);
+  };
+
+  return {
+    name,
+    level,
+    debug: (msg, fields) => emit('DEBUG', msg, fields),
+    info: (msg, fields) => emit('INFO', msg, fields),
+    warning: (msg, fields) => emit('WARNING', msg, fields),
+    error: (msg, fields, opts) => emit('ERROR', msg, fields, opts?.stderr !== false),
+    isEnabled: (lvl) => SEVERITY[lvl] >= threshold,
+    close: () => (closing ??= file ? file.close() : Promise.resolve()),
+  };
+}
+
+/** A logger that discards everything: the library default when the caller passes none. */
+export function createNullLogger(name = 'tlslp'): Logger {
+  const drop = (): void => {};
+  return {
+    name,
+    level: 'CRITICAL',
+    debug: drop,
+    info: drop,
+    warning: drop,
+    error: drop,
+    isEnabled: () => false,
+    close: () => Promise.resolve(),
+  };
+}
+
+function openSink(
+  path: string,
+  options: LoggerOptions,
+  stderr: NodeJS.WritableStream | null,
+): Sink {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (err) {
+    throw new ConfigError(
+      'LOG_FILE',
+      `cannot create the log folder ${dirname(path)}: ${errorText(err)}`,
+      { cause: err },
+    );
+  }
+  return options.mode === 'overwrite' ? overwriteSink(path) : rotatingSink(path, options, stderr);
+}
+
+/**
+ * Tutorial mode: synchronous writes to a truncated file. Each line is in the file when the call
+ * returns, so a golden-log comparison right after the process exits sees everything, even if
+ * the process ends without awaiting close().
+ */
+function overwriteSink(path: string): Sink {
+  let fd: number | null;
+  try {
+    fd = openSync(path, 'w', 0o600);
+  } catch (err) {
+    throw new ConfigError('LOG_FILE', `cannot open the log file ${path}: ${errorText(err)}`, {
+      cause: err,
+    });
+  }
+  return {
+    write(line) {
+      if (fd === null) return;
+      const buf = Buffer.from(line, 'utf8');
+      for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
+    },
+    close() {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Normal mode: rotating-file-stream in its classic logrotate mode (`rotate: n` keeps `<file>.1`…`<file>.n`). */
+function rotatingSink(
+  path: string,
+  options: LoggerOptions,
+  stderr: NodeJS.WritableStream | null,
+): Sink {
+  const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
+  if (!Number.isInteger(maxFiles) || maxFiles < 1) {
+    throw new ConfigError(
+      'LOG_ROTATION',
+      `the number of log backups must be a positive integer, not ${maxFiles}`,
+    );
+  }
+  // The stream opens the file asynchronously and reports failure as an 'error' event; probe
+  // synchronously so an unusable path is a ConfigError at startup instead.
+  try {
+    closeSync(openSync(path, 'a', 0o600));
+  } catch (err) {
+    throw new ConfigError('LOG_FILE', `cannot open the log file ${path}: ${errorText(err)}`, {
+      cause: err,
+    });
+  }
+  let stream: RotatingFileStream;
+  try {
+    // `rotate` switches on classic naming; the library then ignores its own maxFiles/maxSize
+    // (those are for its timestamped naming), so `rotate` alone bounds the backups.
+    stream = createStream(path, {
+      size: options.maxSize ?? DEFAULT_MAX_SIZE,
+      rotate: maxFiles,
+      mode: 0o600,
+    });
+  } catch (err) {
+    throw new ConfigError(
+      'LOG_ROTATION',
+      `bad log rotation settings for ${path}: ${errorText(err)}`,
+      { cause: err },
+    );
+  }
+  let failed = false;
+  const report = (what: string, err: Error): void => {
+    stderr?.write(
+      `${formatTimestamp(new Date())} ERROR tlslp.logging: ${escapeText(`${what} ${path}: ${err.message}`)}\n`,
+    );
+  };
+  // A log file that breaks later (disk full, folder removed) must not crash the program:
+  // report once on stderr and stop writing to it.
+  stream.on('error', (err) => {
+    if (!failed) report('log file failed, no more lines go to', err);
+    failed = true;
+  });
+  stream.on('warning', (err) => report('log rotation warning for', err));
+  const onRotated = options.onRotated;
+  // In classic mode the library's 'rotated' argument is the oldest name it shifted into
+  // (`<file>.2` once two backups exist), not the newest backup; report the newest one.
+  if (onRotated) stream.on('rotated', () => onRotated(`${path}.1`));
+  return {
+    write(line) {
+      if (!failed && !stream.destroyed) stream.write(line);
+    },
+    close() {
+      if (failed || stream.destroyed) return Promise.resolve();
+      // 'finish' comes after the library's _final, which awaits every pending write and
+      // rotation and then closes the file handle; 'error' ends the wait too.
+      return new Promise<void>((done) => {
+        stream.once('error', () => done());
+        stream.end(() => done());
+      });
+    },
+  };
+}
+
+// Everything that would break a line apart or hide in a terminal: C0 controls but tab, DEL, and
+// the Unicode line/paragraph separators.
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_ALL = /[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g;
+
+/** Keep a record on one line: `\n` → `\\n`, `\r` → `\\r`, other controls → `\\xHH`/`\\uHHHH`. */
+function escapeText(s: string): string {
+  // Most messages are clean: one test, no copy.
+  if (!UNSAFE.test(s)) return s;
+  return s.replace(UNSAFE_ALL, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    const code = c.charCodeAt(0);
+    return code > 0xff
+      ? `\\u${code.toString(16).padStart(4, '0')}`
+      : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+function textLine(
+  time: string,
+  level: LogLevel,
+  name: string,
+  msg: string,
+  fields: Record<string, unknown> | undefined,
+): string {
+  let line = `${time} ${level} ${name}: ${escapeText(msg)}`;
+  if (fields)
+    for (const key of Object.keys(fields)) line += ` ${escapeText(key)}=${textValue(fields[key])}`;
+  return line + '\n';
+}
+
+const BARE_VALUE = /^[^\s"=\\]+$/;
+
+/** Bare when unambiguous (`port=443`, `peer=127.0.0.1`), JSON-quoted otherwise (`reason="bad line"`). */
+function textValue(value: unknown): string {
+  if (typeof value === 'string')
+    return BARE_VALUE.test(value) && !UNSAFE.test(value)
+      ? value
+      : escapeText(JSON.stringify(value));
+  if (
+    typeof value === 'number' ||
+    typeof value === 'boolean' ||
+    typeof value === 'bigint' ||
+    value == null
+  )
+    return String(value);
+  if (value instanceof Error) return escapeText(JSON.stringify(value.message));
+  return escapeText(safeJson(value));
+}
+
+const RESERVED = new Set(['time', 'level', 'logger', 'msg']);
+
+function jsonLine(
+  time: string,
+  level: LogLevel,
+  name: string,
+  msg: string,
+  fields: Record<string, unknown> | undefined,
+): string {
+  const record: Record<string, unknown> = { time, level, logger: name, msg };
+  if (fields) {
+    // A field named like a fixed key must not overwrite it; keep it under a prefixed name.
+    for (const key of Object.keys(fields))
+      record[RESERVED.has(key) ? `field.${key}` : key] = fields[key];
+  }
+  // JSON.stringify escapes newlines, so a record stays on one line.
+  return safeJson(record) + '\n';
+}
+
+/** JSON.stringify that copes with bigint, Error and cycles instead of throwing. */
+function safeJson(value: unknown): string {
+  const plain = (_key: string, v: unknown): unknown => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Error) return { name: v.name, message: v.message };
+    return v;
+  };
+  try {
+    return JSON.stringify(value, plain) ?? 'null';
+  } catch {
+    // A cycle (the only other way stringify throws here): cut every repeated object. This also
+    // cuts shared non-cyclic references, acceptable for a log line that would otherwise be lost.
+    const seen = new WeakSet<object>();
+    return (
+      JSON.stringify(value, (key, v: unknown) => {
+        const p = plain(key, v);
+        if (typeof p === 'object' && p !== null) {
+          if (seen.has(p)) return '[Circular]';
+          seen.add(p);
+        }
+        return p;
+      }) ?? 'null'
+    );
+  }
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

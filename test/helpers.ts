@@ -1,0 +1,62 @@
+/** Shared test helpers: throwaway certificates, a server on a free loopback port, raw clients. */
+import tls from 'node:tls';
+import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
+import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
+import { SocketLineChannel } from '../src/transport/channel.js';
+
+let shared: Promise<CertificateSet> | null = null;
+
+/** One certificate set per test file (RSA key generation is the slow part). */
+export function testCerts(): Promise<CertificateSet> {
+  shared ??= generateCertificateSet();
+  return shared;
+}
+
+/** A started server on 127.0.0.1 with a free port, and the sessions it reports. */
+export interface TestServer {
+  server: TlslpServer;
+  port: number;
+  reports: SessionReport[];
+  /** Resolves with the next session report. */
+  nextReport(): Promise<SessionReport>;
+}
+
+export async function startServer(certs: CertificateSet, options: Partial<ServerOptions> = {}): Promise<TestServer> {
+  const reports: SessionReport[] = [];
+  const waiters: Array<(r: SessionReport) => void> = [];
+  const server = new TlslpServer({
+    host: '127.0.0.1',
+    port: 0,
+    nBits: 8,
+    otherTimeoutMs: 5000,
+    tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert },
+    ...options,
+    onSession: (r) => {
+      reports.push(r);
+      waiters.shift()?.(r);
+      options.onSession?.(r);
+    },
+  });
+  const { port } = await server.listen();
+  return {
+    server,
+    port,
+    reports,
+    nextReport: () => new Promise((resolve) => waiters.push(resolve)),
+  };
+}
+
+/** Client TLS material from a set. */
+export function clientTls(certs: CertificateSet): { ca: string; cert: string; key: string } {
+  return { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey };
+}
+
+/** A raw mutual-TLS connection as a line channel, for playing a misbehaving client. */
+export async function rawClient(port: number, certs: CertificateSet): Promise<{ ch: SocketLineChannel; socket: tls.TLSSocket }> {
+  const socket = tls.connect({ host: '127.0.0.1', port, ...clientTls(certs), servername: 'localhost' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  return { ch: new SocketLineChannel(socket), socket };
+}
