@@ -51,7 +51,7 @@ try {
   const client = await run(bin('client'), ['--tutorial'], { cwd: work, env }).done;
   const srv = await Promise.race([
     server.done,
-    new Promise((_, reject) => setTimeout(() => reject(new Error('tutorial server did not exit')), 30_000)),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('tutorial server did not exit')), 30_000).unref()),
   ]);
   if (client.code !== 0) throw new Error(`tlslp-client --tutorial exited ${client.code}: ${client.stderr}`);
   if (srv.code !== 0) throw new Error(`tlslp-server --tutorial exited ${srv.code}: ${srv.stderr}`);
