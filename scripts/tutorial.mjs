@@ -47,7 +47,10 @@ try {
   if (c.code !== 0) throw new Error(`tlslp certs failed: ${c.stderr}`);
 
   const server = run(bin('server'), ['--tutorial'], { cwd: work, env });
-  await waitFor(() => server.stdout().includes('listening'), 15_000, 'the tutorial server to listen');
+  let serverExit = null;
+  server.done.then((r) => (serverExit = r));
+  await waitFor(() => server.stdout().includes('listening') || serverExit, 15_000, 'the tutorial server to listen');
+  if (serverExit) throw new Error(`tlslp-server --tutorial could not start: ${serverExit.stderr.trim()}`);
   const client = await run(bin('client'), ['--tutorial'], { cwd: work, env }).done;
   const srv = await Promise.race([
     server.done,

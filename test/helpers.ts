@@ -17,13 +17,16 @@ export interface TestServer {
   server: TlslpServer;
   port: number;
   reports: SessionReport[];
-  /** Resolves with the next session report. */
+  /** Resolves with the next session report not yet taken (reports that already arrived count). */
   nextReport(): Promise<SessionReport>;
+  /** Resolves once `n` sessions have ended in all. */
+  sessionsEnded(n: number): Promise<void>;
 }
 
 export async function startServer(certs: CertificateSet, options: Partial<ServerOptions> = {}): Promise<TestServer> {
   const reports: SessionReport[] = [];
-  const waiters: Array<(r: SessionReport) => void> = [];
+  const waiters: Array<() => void> = [];
+  let taken = 0;
   const server = new TlslpServer({
     host: '127.0.0.1',
     port: 0,
@@ -33,7 +36,7 @@ export async function startServer(certs: CertificateSet, options: Partial<Server
     ...options,
     onSession: (r) => {
       reports.push(r);
-      waiters.shift()?.(r);
+      for (const w of waiters.splice(0)) w();
       options.onSession?.(r);
     },
   });
@@ -42,7 +45,13 @@ export async function startServer(certs: CertificateSet, options: Partial<Server
     server,
     port,
     reports,
-    nextReport: () => new Promise((resolve) => waiters.push(resolve)),
+    async nextReport() {
+      while (reports.length <= taken) await new Promise<void>((resolve) => waiters.push(resolve));
+      return reports[taken++] as SessionReport;
+    },
+    async sessionsEnded(n) {
+      while (reports.length < n) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
   };
 }
 

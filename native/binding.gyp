@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "tlslp_kernel",
+      "sources": [
+        "src/addon.c",
+        "src/kernel_common.c",
+        "src/kernel_portable.c",
+        "src/kernel_shani.c"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O3", "-fomit-frame-pointer", "-fvisibility=hidden", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=gnu11"],
+      "xcode_settings": {
+        "GCC_OPTIMIZATION_LEVEL": "3",
+        "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+        "OTHER_CFLAGS": ["-std=gnu11", "-fomit-frame-pointer"]
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "Optimization": 2 }
+      }
+    }
+  ]
+}

@@ -1,0 +1,292 @@
+/** The bins, run as a user runs them (built dist/, separate processes). */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile, mkdir, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWork } from '../src/protocol/hash.js';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = (name: string): string => join(root, 'dist', 'cli', `${name}.js`);
+let work: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(name: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [bin(name), ...args], {
+      cwd: options.cwd ?? work,
+      env: { ...process.env, XDG_STATE_HOME: join(work, 'state'), NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Start a server bin on a free port; resolves once it listens. */
+async function startServerBin(args: string[]): Promise<{ port: number; stop: () => Promise<Run> }> {
+  const child = spawn(process.execPath, [bin('server'), '--host', '127.0.0.1', '--port', '0', ...args], {
+    cwd: work,
+    env: { ...process.env, XDG_STATE_HOME: join(work, 'state') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /listening on [^:]+:(\d+)/.exec(stdout);
+      if (m) resolvePort(Number(m[1]));
+    });
+    child.on('close', () => reject(new Error(`server exited: ${stderr}`)));
+  });
+  const exited = new Promise<Run>((r) => child.on('close', (code) => r({ code, stdout, stderr })));
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** One clear line on stderr, no stack trace. */
+function expectOneLineError(r: Run, pattern: RegExp): void {
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tlslp-cli-'));
+  const r = await run('tlslp', ['certs']);
+  expect(r.code, r.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('help and version', () => {
+  it('tlslp-server --help lists every flag with defaults', async () => {
+    const r = await run('server', ['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--host', '--port', '--server-cert', '--server-key', '--ca-cert', '--work-timeout', '--other-timeout', '--insecure', '--token', '--random-string', '--n_bits', '--n-bits', '--log-level', '--tutorial', '--log-format']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toContain('(default: 1234)');
+  });
+
+  it('tlslp-client --help lists every flag', async () => {
+    const r = await run('client', ['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--host', '--ports', '--client-cert', '--private-key', '--ca-cert', '--work-binary', '--work-timeout', '--other-timeout', '--insecure', '--log-level', '--tutorial', '--profile', '--kernel', '--threads', '--quiet', '--json']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toContain('3115,7883,8235,38154,1234,55532');
+  });
+
+  it('every bin has --version', async () => {
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    for (const b of ['server', 'client', 'tlslp', 'work']) {
+      const r = await run(b, ['--version']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(version);
+    }
+  });
+});
+
+describe('user mistakes: one line naming the fix, non-zero exit', () => {
+  it('bad port list', async () => {
+    const r = await run('client', ['--ports', '12,abc']);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--ports/);
+  });
+
+  it('missing certificate file', async () => {
+    const r = await run('client', ['--ca-cert', 'nope.pem']);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--ca-cert nope\.pem: not found; .*tlslp certs/);
+    const s = await run('server', ['--server-key', 'missing-key.pem']);
+    expect(s.code).toBe(2);
+    expectOneLineError(s, /--server-key missing-key\.pem: not found/);
+  });
+
+  it('--insecure off loopback is refused on both sides', async () => {
+    const c = await run('client', ['--insecure', '--host', 'example.com']);
+    expect(c.code).toBe(2);
+    expectOneLineError(c, /--insecure is only allowed with localhost/);
+    const s = await run('server', ['--insecure', '--host', '0.0.0.0']);
+    expect(s.code).toBe(2);
+    expectOneLineError(s, /--insecure is only allowed with localhost/);
+  });
+
+  it('bad n_bits', async () => {
+    const r = await run('server', ['--n_bits', '65']);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /n_bits must be between 0 and 64/);
+  });
+
+  it('no server listening: exit 1 with the reason', async () => {
+    const r = await run('client', ['--ports', '1', '--host', '127.0.0.1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^tlslp-client: error: could not connect to 127\.0\.0\.1 on port 1: connection refused/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a host name that is not in the server certificate', async () => {
+    const srv = await startServerBin(['--n_bits', '4']);
+    try {
+      const r = await run('client', ['--host', '127.0.0.2', '--ports', String(srv.port), '--json']);
+      // 127.0.0.2 is loopback but not in the certificate's SAN: refused (or not reachable).
+      expect(r.code).toBe(1);
+      const summary = JSON.parse(r.stdout) as { ok: boolean; error: string };
+      expect(summary.ok).toBe(false);
+      expect(summary.error).toMatch(/does not match the host name|refused/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('sessions through the bins', () => {
+  it('server and client bins complete a session; --json prints one summary object', async () => {
+    const srv = await startServerBin(['--n_bits', '8', '--random-string', 'LGTk']);
+    try {
+      // Normal mode draws FAIL ~90% of the time: run until one session ends each way.
+      const outcomes = new Set<string>();
+      for (let i = 0; i < 40 && outcomes.size < 2; i++) {
+        const r = await run('client', ['--host', '127.0.0.1', '--ports', String(srv.port), '--json']);
+        const summary = JSON.parse(r.stdout.trim()) as { ok: boolean; serverFail: string | null; suffix: string | null; nBits: number | null };
+        if (summary.ok) {
+          expect(r.code).toBe(0);
+          expect(summary.nBits).toBe(8);
+          outcomes.add('done');
+        } else {
+          expect(r.code).toBe(1);
+          expect(summary.serverFail).toBe('LGTk');
+          expect(r.stderr.trim()).toBe('tlslp-client: error: server sent FAIL: LGTk');
+          outcomes.add('fail');
+        }
+      }
+      expect(outcomes).toEqual(new Set(['done', 'fail']));
+    } finally {
+      const stopped = await srv.stop();
+      expect(stopped.code).toBe(0);
+    }
+    const log = await readFile(join(work, 'state', 'tlslp', 'logs', 'server.log'), 'utf8');
+    expect(log).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO tlslp\.server: Server starting$/m);
+    expect(log).toMatch(/SIGTERM received/);
+  });
+
+  it('--quiet prints nothing on success; the transcript otherwise', async () => {
+    const srv = await startServerBin(['--n_bits', '4', '--tutorial']);
+    const r = await run('client', ['--host', '127.0.0.1', '--ports', String(srv.port), '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect((await srv.stop()).code).toBe(0);
+  });
+
+  it('uses --profile values and the transcript shows each step', async () => {
+    await writeFile(join(work, 'profile.json'), JSON.stringify({ FULL_NAME: 'John Roe' }));
+    const srv = await startServerBin(['--n_bits', '4', '--tutorial']);
+    const r = await run('client', ['--host', '127.0.0.1', '--ports', String(srv.port), '--profile', 'profile.json']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^S: HELLO$/m);
+    expect(r.stdout).toMatch(/^C: HELLOBACK$/m);
+    expect(r.stdout).toMatch(/^C: [0-9a-f]{64} John Roe$/m);
+    expect(r.stdout).toMatch(/session complete: DONE\/OK after 8 requests/);
+    await srv.stop();
+  });
+
+  it('a bad profile is a one-line error', async () => {
+    await writeFile(join(work, 'bad.json'), '{"NAME": "x"}');
+    const r = await run('client', ['--profile', 'bad.json']);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /unknown field "NAME"/);
+  });
+});
+
+describe('tlslp certs', () => {
+  it('writes the set with private keys 0600 and refuses to overwrite without --force', async () => {
+    const dir = join(work, 'certs2');
+    expect((await run('tlslp', ['certs', '--dir', dir])).code).toBe(0);
+    for (const key of ['ca_key.pem', 'server-key.pem', 'ec_private_key.pem']) {
+      expect((await stat(join(dir, key))).mode & 0o777).toBe(0o600);
+    }
+    const before = await readFile(join(dir, 'ca_cert.pem'), 'utf8');
+    const again = await run('tlslp', ['certs', '--dir', dir]);
+    expect(again.code).toBe(2);
+    expectOneLineError(again, /--force/);
+    expect(await readFile(join(dir, 'ca_cert.pem'), 'utf8')).toBe(before);
+    expect((await run('tlslp', ['certs', '--dir', dir, '--force'])).code).toBe(0);
+    expect(await readFile(join(dir, 'ca_cert.pem'), 'utf8')).not.toBe(before);
+  });
+});
+
+describe('tlslp demo and work', () => {
+  it('demo prints a whole session ending in DONE/OK', async () => {
+    const r = await run('tlslp', ['demo', '--n-bits', '12']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^S: HELLO$/m);
+    expect(r.stdout).toMatch(/^S: WORK [A-Za-z0-9_-]{64} 12$/m);
+    expect(r.stdout).toMatch(/^S: DONE$/m);
+    expect(r.stdout).toMatch(/^C: OK$/m);
+    expect(r.stdout).toMatch(/client: DONE\/OK after 20 requests/);
+  });
+
+  it('tlslp work prints RESULT and Time like the original solver', async () => {
+    const r = await run('tlslp', ['work', 'abc', '12']);
+    expect(r.code, r.stderr).toBe(0);
+    const [result, time] = r.stdout.trim().split('\n');
+    const suffix = (result as string).replace(/^RESULT:/, '');
+    expect(verifyWork('abc', suffix, 12)).toBe(true);
+    expect(time).toMatch(/^Time: \d+(\.\d+)? seconds$/);
+  });
+});
+
+describe('tutorial golden logs', () => {
+  it('a fresh tutorial run reproduces docs/tutorial byte for byte', async () => {
+    const r = await new Promise<Run>((resolveRun) => {
+      const child = spawn(process.execPath, [join(root, 'scripts', 'tutorial.mjs'), '--compare'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolveRun({ code, stdout, stderr }));
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('server.log: identical to the golden file');
+    expect(r.stdout).toContain('client.log: identical to the golden file');
+  });
+
+  it('the comparison does fail on a difference', async () => {
+    const golden = join(work, 'golden');
+    await mkdir(golden, { recursive: true });
+    await cp(join(root, 'docs', 'tutorial'), golden, { recursive: true });
+    const log = await readFile(join(golden, 'client.log'), 'utf8');
+    await writeFile(join(golden, 'client.log'), log.replace('Answered EMAIL1', 'Answered EMAIL2'));
+    const r = await new Promise<Run>((resolveRun) => {
+      const child = spawn(process.execPath, [join(root, 'scripts', 'tutorial.mjs'), '--compare', '--golden-dir', golden], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('close', (code) => resolveRun({ code, stdout, stderr: '' }));
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/client\.log: DIFFERS/);
+  });
+});
