@@ -16,12 +16,15 @@ import { isValidSuffix } from '../protocol/messages.js';
 export interface ExternalSolverOptions {
   /** Kill the solver after this long (the WORK timeout). */
   timeoutMs: number;
+  /** Kills the solver when it fires. */
   signal?: AbortSignal;
 }
 
 /** What an external solve gives back. */
 export interface ExternalSolveResult {
+  /** The suffix from the `RESULT:` line (charset checked). */
   suffix: string;
+  /** Wall-clock time from start to exit. */
   seconds: number;
 }
 

@@ -9,13 +9,14 @@ export type KernelName = 'native' | 'wasm' | 'js';
 
 /** One hash engine. */
 export interface Kernel {
+  /** Which kernel this is. */
   readonly name: KernelName;
   /** What it runs on, e.g. `sha-ni x3`, `simd128`, `scalar`. */
   readonly detail: string;
   /**
    * Scan nonces (hi, lo) … (hi, lo + count − 1) of `job` and return the offset (0..count−1)
    * of the first candidate whose last digest word satisfies `(H7 & hitMask(nBits)) === 0`,
-   * or −1 when none does. `lo` and `lo + count − 1` lie in the same {@link SCAN_WINDOW}
+   * or −1 when none does. `lo` and `lo + count − 1` lie in the same `SCAN_WINDOW`
    * (aligned 2^18 block), and `count ≤ SCAN_WINDOW`. Callers re-verify every hit with
    * node:crypto and resume at offset + 1 on a false positive (n_bits above 32).
    */

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * `tlslp-work <token> <n_bits>`: solve one WORK challenge and print `RESULT:<suffix>` and
+ * `Time: <seconds> seconds`, the output of the original `work_challenge` solver binary,
+ * so it is a drop-in replacement for it.
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SolverError } from '../errors.js';
+import { closeSolverPool, solveWork } from '../solver/index.js';
+import type { KernelName } from '../solver/types.js';
+import { EXIT, intInRange, runMain } from './common.js';
+import { isEntryPoint } from './entry.js';
+import { VERSION } from '../version.js';
+
+interface WorkFlags {
+  kernel: KernelName | 'auto';
+  threads?: number;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+function tokenArgument(value: string): string {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(value)) {
+    throw new InvalidArgumentError('token must be 1 to 128 characters of [A-Za-z0-9_-].');
+  }
+  return value;
+}
+
+/** The `tlslp-work` command definition. */
+export function workCommand(): Command {
+  return new Command('tlslp-work')
+    .description(
+      'Solve a WORK challenge: find a suffix so that SHA-256(token + suffix) ends in n_bits zero bits.',
+    )
+    .version(VERSION)
+    .argument('<token>', 'the WORK token (1..128 characters of [A-Za-z0-9_-])', tokenArgument)
+    .argument('<n_bits>', 'required trailing zero bits, 0..64', intInRange('n_bits', 0, 64))
+    .addOption(
+      new Option('--kernel <name>', 'hash kernel')
+        .choices(['auto', 'native', 'wasm', 'js'])
+        .default('auto'),
+    )
+    .option(
+      '--threads <n>',
+      'worker threads (default: one per core)',
+      intInRange('--threads', 1, 1024),
+    )
+    .option('-q, --quiet', 'do not print the kernel fallback note on stderr', false)
+    .option('-v, --verbose', 'print kernel, threads and hash rate on stderr', false)
+    .addHelpText(
+      'after',
+      '\nExample:\n  tlslp-work gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28',
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+}
+
+/** Run `tlslp-work` with `argv` (without the program name). Resolves with the exit code. */
+export async function workMain(argv: string[]): Promise<number> {
+  const command = workCommand().parse(argv, { from: 'user' });
+  const [token, nBits] = command.processedArgs as [string, number];
+  const flags = command.opts<WorkFlags>();
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  // First Ctrl-C cancels the solve cleanly; a second one exits at once.
+  const onSignal = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.interrupted);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await solveWork(token, nBits, {
+      kernel: flags.kernel,
+      threads: flags.threads,
+      signal: controller.signal,
+    });
+    if (result.fallbackReason && !flags.quiet) {
+      process.stderr.write(`tlslp-work: note: ${result.fallbackReason}\n`);
+    }
+    process.stdout.write(`RESULT:${result.suffix}\nTime: ${result.seconds.toFixed(6)} seconds\n`);
+    if (flags.verbose) {
+      process.stderr.write(
+        `tlslp-work: ${result.kernel} (${result.kernelDetail}), ${result.threads} thread(s), ` +
+          `${result.hashes} hashes, ${(result.hashesPerSecond / 1e6).toFixed(2)} M hashes/s\n`,
+      );
+    }
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof SolverError && err.code === 'ABORTED') {
+      process.stderr.write('tlslp-work: interrupted\n');
+      return EXIT.interrupted;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await closeSolverPool();
+  }
+}
+
+if (isEntryPoint(import.meta.url))
+  await runMain('tlslp-work', () => workMain(process.argv.slice(2)));

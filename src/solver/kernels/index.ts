@@ -1,0 +1,187 @@
+/**
+ * Kernel selection: `auto` picks the fastest kernel that loads here (native, then wasm,
+ * then js); an explicitly requested kernel that does not load is a configuration error.
+ *
+ * The native and wasm kernels live in modules that may fail to load (no compiler at
+ * install time, no WebAssembly SIMD, …), so they are imported once, lazily, by
+ * {@link loadKernels}; {@link selectKernel} is synchronous after that.
+ * @module
+ */
+import { ConfigError, SolverError } from '../../errors.js';
+import type { Kernel, KernelName } from '../types.js';
+import { createJsKernel } from './js.js';
+
+/** What a kernel loader returns: the kernel, or why it is not available here. */
+export type KernelLoadResult = { kernel: Kernel } | { kernel: null; reason: string };
+
+/** Whether one kernel is available in this process, and if not, why. */
+export type KernelAvailability =
+  | {
+      /** The kernel. */
+      name: KernelName;
+      /** It loads (and passed its self-test). */
+      available: true;
+      /** The loaded kernel. */
+      kernel: Kernel;
+      /** What it runs on, e.g. `sha-ni x3`, `simd128`, `scalar`. */
+      detail: string;
+    }
+  | {
+      /** The kernel. */
+      name: KernelName;
+      /** It does not load here. */
+      available: false;
+      /** Why, e.g. `native addon not loaded (…)` or `disabled by TLSLP_DISABLE_KERNELS`. */
+      reason: string;
+    };
+
+/** The kernel chosen by {@link selectKernel}. */
+export interface KernelSelection {
+  /** The kernel to scan with. */
+  kernel: Kernel;
+  /**
+   * Why `auto` did not get the fastest kernel, e.g. `native kernel unavailable (…); using
+   * wasm`. Set on the first `auto` selection in this thread that falls back, so a caller
+   * that logs it logs it once.
+   */
+  fallbackReason?: string;
+}
+
+/** Every kernel name, fastest first. */
+export const KERNEL_NAMES: readonly KernelName[] = ['native', 'wasm', 'js'];
+
+/** True when `value` names a kernel. */
+export function isKernelName(value: unknown): value is KernelName {
+  return typeof value === 'string' && (KERNEL_NAMES as readonly string[]).includes(value);
+}
+
+type Loaded = Record<KernelName, KernelLoadResult>;
+
+let loaded: Loaded | null = null;
+let loading: Promise<Loaded> | null = null;
+let fallbackReported = false;
+
+/** Why loading `file` failed, as a short string. */
+function reasonOf(err: unknown, file: string): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // The kernel module itself is missing (not built yet): say so without the long paths.
+    if (code === 'ERR_MODULE_NOT_FOUND' && err.message.includes(`kernels/${file}'`)) {
+      return `${file} not found`;
+    }
+    return err.message;
+  }
+  return String(err);
+}
+
+function isKernel(value: unknown): value is Kernel {
+  if (typeof value !== 'object' || value === null) return false;
+  const k = value as Partial<Kernel>;
+  return isKernelName(k.name) && typeof k.detail === 'string' && typeof k.scan === 'function';
+}
+
+/**
+ * Kernels switched off with `TLSLP_DISABLE_KERNELS=native,wasm` (comma-separated): a way
+ * around a misbehaving kernel on one machine, and how the tests reach the fallbacks.
+ */
+function disabledKernels(): string[] {
+  return (process.env.TLSLP_DISABLE_KERNELS ?? '').split(',').map((s) => s.trim());
+}
+
+/**
+ * Call an optional kernel's loader. Any failure (module missing or failing to import, loader
+ * throwing, a malformed answer) becomes "unavailable" with a reason.
+ */
+async function loadFrom(
+  file: string,
+  expected: KernelName,
+  load: () => Promise<unknown>,
+): Promise<KernelLoadResult> {
+  if (disabledKernels().includes(expected)) {
+    return { kernel: null, reason: 'disabled by TLSLP_DISABLE_KERNELS' };
+  }
+  try {
+    const result = (await load()) as Partial<KernelLoadResult> | null | undefined;
+    if (result && isKernel(result.kernel) && result.kernel.name === expected) {
+      return { kernel: result.kernel };
+    }
+    const reason =
+      result && result.kernel === null && typeof result.reason === 'string'
+        ? result.reason
+        : `${file} returned no usable kernel`;
+    return { kernel: null, reason };
+  } catch (err) {
+    return { kernel: null, reason: reasonOf(err, file) };
+  }
+}
+
+/**
+ * Load the optional kernels (once per thread; later calls return at once). Must be awaited
+ * before {@link selectKernel} is asked for anything but `js`.
+ */
+export async function loadKernels(): Promise<void> {
+  if (loaded) return;
+  loading ??= (async () => {
+    // Imported on first use: loading an addon or compiling WebAssembly is not free, and
+    // either may fail on this machine without making the solver unusable.
+    const [native, wasm] = await Promise.all([
+      loadFrom('native.js', 'native', async () => (await import('./native.js')).loadNativeKernel()),
+      loadFrom('wasm.js', 'wasm', async () => (await import('./wasm.js')).loadWasmKernel()),
+    ]);
+    return { native, wasm, js: { kernel: createJsKernel() } };
+  })();
+  loaded = await loading;
+}
+
+function requireLoaded(): Loaded {
+  if (!loaded) {
+    throw new SolverError('KERNELS_NOT_LOADED', 'kernels not loaded: await loadKernels() first');
+  }
+  return loaded;
+}
+
+/**
+ * Pick a kernel. `auto` takes native, else wasm, else js, and explains a fallback once
+ * (see {@link KernelSelection.fallbackReason}). A named kernel that is not available throws.
+ * @throws ConfigError (`KERNEL_UNAVAILABLE`, `BAD_KERNEL`) for an unavailable or unknown kernel.
+ */
+export function selectKernel(name: KernelName | 'auto'): KernelSelection {
+  if (name === 'js') return { kernel: loaded?.js.kernel ?? createJsKernel() };
+  if (name !== 'auto' && !isKernelName(name)) {
+    throw new ConfigError(
+      'BAD_KERNEL',
+      `unknown kernel '${String(name)}': use native, wasm, js or auto`,
+    );
+  }
+  const all = requireLoaded();
+  if (name !== 'auto') {
+    const result = all[name];
+    if (result.kernel) return { kernel: result.kernel };
+    throw new ConfigError('KERNEL_UNAVAILABLE', `${name} kernel unavailable: ${result.reason}`);
+  }
+  const skipped: string[] = [];
+  for (const candidate of KERNEL_NAMES) {
+    const result = all[candidate];
+    if (!result.kernel) {
+      skipped.push(`${candidate} kernel unavailable (${result.reason})`);
+      continue;
+    }
+    if (skipped.length === 0 || fallbackReported) return { kernel: result.kernel };
+    fallbackReported = true;
+    return { kernel: result.kernel, fallbackReason: `${skipped.join('; ')}; using ${candidate}` };
+  }
+  // Unreachable: the js kernel always loads.
+  throw new SolverError('NO_KERNEL', 'no kernel available');
+}
+
+/** Every kernel and whether it loads here (for the benchmark and diagnostics). */
+export async function availableKernels(): Promise<KernelAvailability[]> {
+  await loadKernels();
+  const all = requireLoaded();
+  return KERNEL_NAMES.map((name): KernelAvailability => {
+    const result = all[name];
+    return result.kernel
+      ? { name, available: true, kernel: result.kernel, detail: result.kernel.detail }
+      : { name, available: false, reason: result.reason };
+  });
+}

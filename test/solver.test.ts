@@ -1,0 +1,367 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConfigError, SolverError } from '../src/errors.js';
+import { verifyWork } from '../src/protocol/hash.js';
+import {
+  availableKernels,
+  closeSolverPool,
+  selectKernel,
+  solveWork,
+  type KernelName,
+  type SolveProgress,
+} from '../src/solver/index.js';
+import { ALPHABET, NONCE_CHARS, prepareJob, suffixFor } from '../src/solver/layout.js';
+import { measureKernel, solverPoolState } from '../src/solver/pool.js';
+import runBatch, { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/worker.js';
+
+/** Deterministic PRNG (mulberry32), so failures reproduce. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function randomToken(random: () => number, length: number): string {
+  let token = '';
+  for (let i = 0; i < length; i++) token += ALPHABET[Math.floor(random() * 64)];
+  return token;
+}
+
+/** The lowest solving nonce, by brute force with node:crypto (small n_bits only). */
+function lowestSuffix(token: string, nBits: number): string {
+  const job = prepareJob(token, nBits);
+  for (let lo = 0; ; lo++) {
+    const suffix = suffixFor(job, 0, lo);
+    if (verifyWork(token, suffix, nBits)) return suffix;
+  }
+}
+
+/** Wait for a promise to settle, and how long that took after `since`. */
+async function settle(
+  promise: Promise<unknown>,
+  since: () => number,
+): Promise<{ error: unknown; ms: number }> {
+  try {
+    await promise;
+    return { error: null, ms: since() };
+  } catch (error) {
+    return { error, ms: since() };
+  }
+}
+
+/** Process CPU time (all threads) used over `ms` of wall time. */
+async function cpuOver(ms: number): Promise<number> {
+  const before = process.cpuUsage();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+let available: KernelName[] = [];
+
+beforeAll(async () => {
+  available = (await availableKernels()).filter((k) => k.available).map((k) => k.name);
+});
+
+afterAll(async () => {
+  await closeSolverPool();
+});
+
+describe('solveWork', () => {
+  it('solves random tokens of lengths 1..128 at n_bits 0..20, all verified by node:crypto', async () => {
+    const random = prng(7);
+    for (let nBits = 0; nBits <= 20; nBits++) {
+      // A handful of lengths per difficulty keeps the file fast; across all n_bits every
+      // region of 1..128 (and both sides of the 64-byte block boundaries) is covered.
+      const lengths = [1 + ((nBits * 37) % 128), 55 + (nBits % 3), 64 - (nBits % 2), 128 - nBits];
+      lengths.push(1 + Math.floor(random() * 128));
+      for (const length of lengths) {
+        const token = randomToken(random, length);
+        const result = await solveWork(token, nBits);
+        expect(verifyWork(token, result.suffix, nBits), `${token} ${nBits}`).toBe(true);
+        expect(result.suffix).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(result.suffix.length).toBeLessThanOrEqual(128);
+        expect(result.suffix.length).toBeGreaterThanOrEqual(NONCE_CHARS);
+        expect(result.hashes).toBeGreaterThan(0);
+        expect(result.kernel).toBe(available[0]);
+      }
+    }
+  });
+
+  it('returns the lowest-nonce solution', async () => {
+    const random = prng(11);
+    for (let nBits = 0; nBits <= 10; nBits++) {
+      const token = randomToken(random, 1 + Math.floor(random() * 128));
+      const result = await solveWork(token, nBits);
+      expect(result.suffix).toBe(lowestSuffix(token, nBits));
+    }
+  });
+
+  it('is deterministic across thread counts and kernels', async () => {
+    const cases: Array<[string, number]> = [
+      ['abc', 20],
+      ['gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq', 19],
+      ['Z', 18],
+    ];
+    for (const [token, nBits] of cases) {
+      const reference = await solveWork(token, nBits, { kernel: 'js', threads: 1 });
+      expect(verifyWork(token, reference.suffix, nBits)).toBe(true);
+      expect(reference.threads).toBe(1);
+      const pooled = await solveWork(token, nBits, { kernel: 'js', threads: 2 });
+      expect(pooled.threads).toBe(2);
+      expect(pooled.suffix).toBe(reference.suffix);
+      for (const kernel of available) {
+        for (const threads of [1, 2, 3]) {
+          const other = await solveWork(token, nBits, { kernel, threads });
+          expect(other.suffix, `${kernel} x${threads}`).toBe(reference.suffix);
+          expect(other.kernel).toBe(kernel);
+        }
+      }
+      expect((await solveWork(token, nBits)).suffix).toBe(reference.suffix);
+    }
+  });
+
+  for (const kernel of ['js', 'wasm', 'native'] as const) {
+    it(`runs the ${kernel} kernel when forced`, async (ctx) => {
+      const info = (await availableKernels()).find((k) => k.name === kernel);
+      // js must always work, wasm unless its module is not built yet; native needs a compiler.
+      if (info && !info.available && (kernel === 'native' || /not found/.test(info.reason))) {
+        ctx.skip();
+      }
+      expect(info?.available, info && !info.available ? info.reason : '').toBe(true);
+      for (const threads of [1, 2]) {
+        const result = await solveWork('forced', 17, { kernel, threads });
+        expect(result.kernel).toBe(kernel);
+        expect(result.kernelDetail.length).toBeGreaterThan(0);
+        expect(verifyWork('forced', result.suffix, 17)).toBe(true);
+      }
+    });
+  }
+
+  it('rejects bad arguments with ConfigError', async () => {
+    const bad: Array<[unknown, unknown, object?]> = [
+      ['', 8],
+      ['a'.repeat(129), 8],
+      ['a b', 8],
+      ['tök', 8],
+      [42, 8],
+      ['abc', -1],
+      ['abc', 65],
+      ['abc', 1.5],
+      ['abc', Number.NaN],
+      ['abc', '8'],
+      ['abc', 8, { threads: 0 }],
+      ['abc', 8, { threads: 1.5 }],
+      ['abc', 8, { kernel: 'gpu' }],
+      ['abc', 8, { progressIntervalMs: 0 }],
+    ];
+    for (const [token, nBits, options] of bad) {
+      const call = solveWork(token as string, nBits as number, options as never);
+      await expect(call, JSON.stringify([token, nBits, options])).rejects.toBeInstanceOf(
+        ConfigError,
+      );
+    }
+    await expect(solveWork('a b', 8)).rejects.toThrow(/token must be 1 to 128 characters/);
+    await expect(solveWork('abc', 65)).rejects.toThrow(/n_bits must be an integer from 0 to 64/);
+  });
+
+  it('accepts the extremes: 128-character tokens, n_bits 0 and 1-character tokens', async () => {
+    const long = 'A'.repeat(128);
+    const zero = await solveWork(long, 0);
+    expect(verifyWork(long, zero.suffix, 0)).toBe(true);
+    expect(zero.suffix.length).toBeLessThanOrEqual(128);
+    expect((await solveWork('-', 12)).suffix).toBe(lowestSuffix('-', 12));
+  });
+
+  it('reports progress with sane fields', async () => {
+    const events: SolveProgress[] = [];
+    const result = await solveWork('progress', 22, {
+      kernel: 'js',
+      threads: 2,
+      progressIntervalMs: 20,
+      onProgress: (p) => events.push(p),
+    });
+    expect(verifyWork('progress', result.suffix, 22)).toBe(true);
+    expect(events.length).toBeGreaterThan(0);
+    let last = 0;
+    for (const p of events) {
+      expect(p.hashes).toBeGreaterThan(last);
+      last = p.hashes;
+      expect(p.elapsedMs).toBeGreaterThan(0);
+      expect(p.hashesPerSecond).toBeGreaterThan(0);
+      expect(Number.isFinite(p.hashesPerSecond)).toBe(true);
+      expect(p.expectedHashes).toBe(2 ** 22);
+      expect(p.etaSeconds).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(p.etaSeconds)).toBe(true);
+    }
+    expect(last).toBeLessThanOrEqual(result.hashes);
+  });
+
+  it('reports progress on the calling thread too', async () => {
+    const events: SolveProgress[] = [];
+    await solveWork('progress1', 20, {
+      kernel: 'js',
+      threads: 1,
+      progressIntervalMs: 10,
+      onProgress: (p) => events.push(p),
+    });
+    expect(events.length).toBeGreaterThan(0);
+    expect(events[0]?.expectedHashes).toBe(2 ** 20);
+  });
+});
+
+describe('cancellation', () => {
+  for (const threads of [2, 1]) {
+    it(`stops every thread promptly when aborted (threads: ${threads})`, async () => {
+      const controller = new AbortController();
+      const solve = solveWork('cancelme', 40, { threads, signal: controller.signal });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const abortedAt = performance.now();
+      controller.abort();
+      const { error, ms } = await settle(solve, () => performance.now() - abortedAt);
+      expect(error).toBeInstanceOf(SolverError);
+      expect((error as SolverError).code).toBe('ABORTED');
+      // Generous bound for a loaded CI machine; batches are sized for well under 100 ms.
+      expect(ms).toBeLessThan(1000);
+      // Nothing keeps hashing: the pool is idle and the process burns (almost) no CPU.
+      expect(solverPoolState().busy).toBe(false);
+      expect(await cpuOver(500)).toBeLessThan(250);
+    });
+  }
+
+  it('rejects at once when the signal is already aborted', async () => {
+    const signal = AbortSignal.abort();
+    await expect(solveWork('abc', 30, { signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(solveWork('abc', 8, { signal, threads: 1 })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+  });
+
+  it('works with AbortSignal.timeout (the WORK timeout)', async () => {
+    const started = performance.now();
+    await expect(
+      solveWork('timeout', 44, { signal: AbortSignal.timeout(200) }),
+    ).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(solverPoolState().busy).toBe(false);
+  });
+
+  it('solves normally after a cancelled solve', async () => {
+    const result = await solveWork('after', 18, { threads: 2 });
+    expect(verifyWork('after', result.suffix, 18)).toBe(true);
+  });
+});
+
+describe('pool internals', () => {
+  it('runs a batch task as a worker would, honouring the control words', async () => {
+    const job = prepareJob('batchtask', 8);
+    const free = await runBatch({ job, kernel: 'js', hi: 0, lo: 0, count: 1 << 12 });
+    expect(free.verified?.suffix).toBe(lowestSuffix('batchtask', 8));
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    Atomics.store(control, CONTROL_HIT, 3); // batch 2 already hit
+    const later = await runBatch({
+      job,
+      kernel: 'js',
+      hi: 0,
+      lo: 0,
+      count: 1 << 12,
+      index: 3,
+      control,
+    });
+    expect(later).toEqual({ hitOffset: -1, hashes: 0, stopped: true });
+    const lower = await runBatch({
+      job,
+      kernel: 'js',
+      hi: 0,
+      lo: 0,
+      count: 1 << 12,
+      index: 1,
+      control,
+    });
+    expect(lower.verified?.suffix).toBe(free.verified?.suffix);
+    Atomics.store(control, CONTROL_ABORT, 1);
+    expect(
+      (await runBatch({ job, kernel: 'js', hi: 0, lo: 0, count: 64, index: 0, control })).stopped,
+    ).toBe(true);
+  });
+
+  it('measures a fixed number of candidates on one thread and on the pool', async () => {
+    const one = await measureKernel('js', 1, 1 << 16);
+    expect(one).toMatchObject({
+      kernel: 'js',
+      kernelDetail: 'scalar',
+      threads: 1,
+      hashes: 1 << 16,
+    });
+    expect(one.hashesPerSecond).toBeGreaterThan(0);
+    const two = await measureKernel('js', 2, 1 << 19);
+    expect(two).toMatchObject({ kernel: 'js', threads: 2, hashes: 1 << 19 });
+  });
+
+  it('fails cleanly when the pool is closed under a running solve, and recovers', async () => {
+    const outcome = solveWork('closing', 40, { threads: 2 }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await closeSolverPool();
+    expect(await outcome).toMatchObject({ code: 'WORKER_FAILED' });
+    const result = await solveWork('closing', 18, { threads: 2 });
+    expect(verifyWork('closing', result.suffix, 18)).toBe(true);
+  });
+});
+
+describe('kernel selection', () => {
+  it('gives the fastest available kernel for auto, and js always', () => {
+    expect(selectKernel('auto').kernel.name).toBe(available[0]);
+    expect(selectKernel('js').kernel.name).toBe('js');
+  });
+
+  it('falls back once with a reason, and refuses an unavailable kernel by name', async () => {
+    vi.resetModules();
+    vi.stubEnv('TLSLP_DISABLE_KERNELS', 'native,wasm');
+    try {
+      const fresh = await import('../src/solver/kernels/index.js');
+      const errors = await import('../src/errors.js');
+      await fresh.loadKernels();
+      const first = fresh.selectKernel('auto');
+      expect(first.kernel.name).toBe('js');
+      expect(first.fallbackReason).toMatch(
+        /^native kernel unavailable \(.+\); wasm kernel unavailable \(.+\); using js$/,
+      );
+      expect(fresh.selectKernel('auto').fallbackReason).toBeUndefined();
+      expect(() => fresh.selectKernel('native')).toThrow(errors.ConfigError);
+      expect(() => fresh.selectKernel('wasm')).toThrow(
+        /wasm kernel unavailable: disabled by TLSLP_DISABLE_KERNELS/,
+      );
+      const kinds = await fresh.availableKernels();
+      expect(kinds.map((k) => [k.name, k.available])).toEqual([
+        ['native', false],
+        ['wasm', false],
+        ['js', true],
+      ]);
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
+  });
+
+  it('rejects an unknown kernel name', () => {
+    expect(() => selectKernel('gpu' as KernelName)).toThrow(ConfigError);
+  });
+});
+
+describe('test helpers', () => {
+  it('lowestSuffix agrees with a direct hash', () => {
+    const suffix = lowestSuffix('abc', 4);
+    const digest = createHash('sha256').update(`abc${suffix}`).digest();
+    expect((digest[31] as number) & 15).toBe(0);
+  });
+});

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CommanderError } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { workMain } from '../src/cli/work.js';
+import { verifyWork } from '../src/protocol/hash.js';
+import { closeSolverPool } from '../src/solver/index.js';
+
+// The bin as users run it: the compiled dist/ (the test suite runs after `npm run build`).
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(
+  args: string[],
+  onSpawn?: (kill: (signal: NodeJS.Signals) => void) => void,
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { ...process.env, TLSLP_DEBUG: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    onSpawn?.((signal) => child.kill(signal));
+  });
+}
+
+function parse(stdout: string): { suffix: string; seconds: number } {
+  const lines = stdout.split('\n');
+  expect(lines[0]).toMatch(/^RESULT:[A-Za-z0-9_-]+$/);
+  expect(lines[1]).toMatch(/^Time: \d+\.\d+ seconds$/);
+  expect(lines.slice(2).join('')).toBe('');
+  return {
+    suffix: (lines[0] as string).slice('RESULT:'.length),
+    seconds: Number(lines[1]?.split(' ')[1]),
+  };
+}
+
+beforeAll(() => {
+  if (!existsSync(bin))
+    throw new Error(`${bin} is missing: run npx tsc -p tsconfig.build.json first`);
+});
+
+describe('tlslp-work', () => {
+  it('solves abc 16 like the original solver', async () => {
+    const result = await run(['abc', '16']);
+    expect(result.code).toBe(0);
+    const { suffix, seconds } = parse(result.stdout);
+    expect(verifyWork('abc', suffix, 16)).toBe(true);
+    expect(seconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it('takes --kernel and --threads, and gives the same suffix', async () => {
+    const a = await run(['--kernel', 'js', '--threads', '2', 'tokenX', '18']);
+    const b = await run(['tokenX', '18', '--threads', '1', '-q']);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(parse(a.stdout).suffix).toBe(parse(b.stdout).suffix);
+    expect(verifyWork('tokenX', parse(a.stdout).suffix, 18)).toBe(true);
+  });
+
+  it('prints its version', async () => {
+    const result = await run(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it.each([
+    [[]],
+    [['abc']],
+    [['abc', 'x']],
+    [['abc', '65']],
+    [['abc', '-1']],
+    [['bad token', '8']],
+    [['a'.repeat(129), '8']],
+    [['abc', '8', '--kernel', 'gpu']],
+    [['abc', '8', '--threads', '0']],
+    [['abc', '8', '--bogus']],
+    [['abc', '8', 'extra']],
+  ])('rejects %j with one line on stderr and no stack trace', async (args) => {
+    const result = await run(args);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe('');
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('stops cleanly on Ctrl-C', async () => {
+    const started = performance.now();
+    let interruptedAt = 0;
+    const result = await run(['abc', '48'], (kill) => {
+      setTimeout(() => {
+        interruptedAt = performance.now();
+        kill('SIGINT');
+      }, 1000);
+    });
+    expect(result.code).toBe(130);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim()).toBe('tlslp-work: interrupted');
+    expect(interruptedAt).toBeGreaterThan(started);
+    expect(performance.now() - interruptedAt).toBeLessThan(2000);
+  });
+});
+
+describe('workMain (in process)', () => {
+  afterAll(async () => {
+    await closeSolverPool();
+  });
+
+  /** Run workMain with stdout and stderr captured. */
+  async function capture(
+    argv: string[],
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    const out = vi
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => {
+        stdout += String(chunk);
+        return true;
+      });
+    const err = vi
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => {
+        stderr += String(chunk);
+        return true;
+      });
+    try {
+      return { code: await workMain(argv), stdout, stderr };
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it('prints RESULT and Time, and details with --verbose', async () => {
+    const listeners = process.listenerCount('SIGINT');
+    const result = await capture(['--verbose', '--threads', '2', 'inproc', '18']);
+    expect(result.code).toBe(0);
+    expect(verifyWork('inproc', parse(result.stdout).suffix, 18)).toBe(true);
+    expect(result.stderr).toMatch(
+      /tlslp-work: \w+ \(.+\), \d+ thread\(s\), \d+ hashes, [\d.]+ M hashes\/s/,
+    );
+    // The SIGINT handler is gone afterwards.
+    expect(process.listenerCount('SIGINT')).toBe(listeners);
+  });
+
+  it('throws a CommanderError for bad arguments', async () => {
+    await expect(capture(['abc', '99'])).rejects.toBeInstanceOf(CommanderError);
+  });
+});
