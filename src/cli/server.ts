@@ -3,10 +3,15 @@
  * `tlslp-server`: a thin layer over {@link TlslpServer}.
  * @module
  */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type LogFormat, type LogLevel } from '../logging.js';
+import { createWorkerLogger, runPrimary, shareWorkerMetrics } from '../server/cluster.js';
+import { ServerMetrics, serveMetrics } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
+import { ConfigError } from '../errors.js';
 import { readTlsFiles } from '../tls.js';
 import { EXIT, describeError, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
@@ -24,8 +29,14 @@ interface ServerFlags {
   insecure: boolean;
   token?: string;
   randomString?: string;
-  n_bits?: number;
-  nBits?: number;
+  n_bits?: number | 'auto';
+  nBits?: number | 'auto';
+  minBits: number;
+  maxBits: number;
+  workers: number | 'auto';
+  metricsPort?: number;
+  metricsHost: string;
+  statsInterval: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   tutorial: boolean;
@@ -36,7 +47,9 @@ interface ServerFlags {
 
 /** The `tlslp-server` command definition. */
 export function serverCommand(): Command {
-  const nBits = intInRange('n_bits', 0, 64);
+  const bits = intInRange('n_bits', 0, 64);
+  const nBits = (value: string): number | 'auto' => (value === 'auto' ? 'auto' : bits(value));
+  const workers = (value: string): number | 'auto' => (value === 'auto' ? 'auto' : intInRange('--workers', 1, 256)(value));
   return new Command('tlslp-server')
     .description('Serve the TLS Line Protocol over mutual TLS: HELLO, WORK (proof of work), info requests, DONE.')
     .version(VERSION)
@@ -51,14 +64,20 @@ export function serverCommand(): Command {
     .option('--insecure', 'do not request client certificates (localhost / loopback only)', false)
     .option('--token <token>', 'fixed WORK token instead of a fresh random one per connection')
     .option('--random-string <arg>', 'fixed body argument instead of a fresh random one per request')
-    .option('--n_bits <n>', `WORK difficulty in trailing zero bits, 0..64 (default: ${DEFAULTS.nBits})`, nBits)
+    .option('--n_bits <n>', `WORK difficulty in trailing zero bits, 0..64, or auto (follows the load) (default: ${DEFAULTS.nBits})`, nBits)
     .addOption(new Option('--n-bits <n>', 'same as --n_bits').argParser(nBits))
+    .option('--min-bits <n>', 'with --n_bits auto: lowest n_bits', intInRange('--min-bits', 0, 64), 16)
+    .option('--max-bits <n>', 'with --n_bits auto: highest n_bits', intInRange('--max-bits', 0, 64), 28)
     .option('--log-level <level>', 'DEBUG, INFO, WARNING, ERROR or CRITICAL', logLevelOption, 'INFO')
     .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
     .option('--tutorial', 'deterministic session for learning and golden logs: one connection, then exit', false)
     .option('--max-connections <n>', 'most connections at once', intInRange('--max-connections', 1, 1_000_000), 10_000)
     .option('--max-per-ip <n>', 'most connections at once from one IP address (0 = no limit)', intInRange('--max-per-ip', 0, 1_000_000), 0)
-    .option('--shutdown-grace <seconds>', 'on SIGINT/SIGTERM, time sessions in progress get to finish', Number, 10)
+    .option('--shutdown-grace <seconds>', 'on SIGINT/SIGTERM, time sessions in progress get to finish', seconds('--shutdown-grace'), 10)
+    .option('--workers <n>', 'server processes sharing the port (node:cluster); auto = one per core', workers, 1)
+    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (GET /metrics)', intInRange('--metrics-port', 0, 65535))
+    .option('--metrics-host <host>', 'interface for the metrics endpoint', '127.0.0.1')
+    .option('--stats-interval <seconds>', 'log a one-line summary of the counters this often (0 = never)', Number, 0)
     .addHelpText(
       'after',
       `\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
@@ -71,27 +90,53 @@ export function serverCommand(): Command {
 export async function serverMain(argv: string[]): Promise<number> {
   const flags = serverCommand().parse(argv, { from: 'user' }).opts<ServerFlags>();
   const tutorial = flags.tutorial;
-  const logger = createLogger({
-    name: 'tlslp.server',
-    level: flags.logLevel,
-    format: flags.logFormat,
-    file: logFilePath('server'),
-    mode: tutorial ? 'overwrite' : 'append',
-    fixedTimestamp: tutorial ? TUTORIAL_TIMESTAMP : undefined,
-  });
+  const workers = flags.workers === 'auto' ? availableParallelism() : flags.workers;
+  const bits = flags.nBits ?? flags.n_bits ?? DEFAULTS.nBits;
+  if (tutorial && workers > 1) throw new ConfigError('BAD_WORKERS', 'tutorial mode serves one session: drop --workers');
+  if (bits === 'auto' && flags.minBits > flags.maxBits) {
+    throw new ConfigError('BAD_BITS', `--min-bits (${flags.minBits}) must not be above --max-bits (${flags.maxBits})`);
+  }
+  const inWorker = cluster.isWorker;
+  const logger = inWorker
+    ? createWorkerLogger('tlslp.server', flags.logLevel)
+    : createLogger({
+        name: 'tlslp.server',
+        level: flags.logLevel,
+        format: flags.logFormat,
+        file: logFilePath('server'),
+        mode: tutorial ? 'overwrite' : 'append',
+        fixedTimestamp: tutorial ? TUTORIAL_TIMESTAMP : undefined,
+      });
   try {
-    logger.info('Server starting');
+    if (!inWorker) logger.info('Server starting');
     const material = await readTlsFiles({
       cert: { path: flags.serverCert, flag: '--server-cert' },
       key: { path: flags.serverKey, flag: '--server-key' },
       ca: flags.insecure ? undefined : { path: flags.caCert, flag: '--ca-cert' },
     });
+    if (workers > 1 && cluster.isPrimary) {
+      // Files were checked above, so a worker that fails to start is a rare case.
+      const code = await runPrimary({
+        workers,
+        logger,
+        shutdownGraceMs: flags.shutdownGrace * 1000,
+        metrics: flags.metricsPort === undefined ? undefined : { host: flags.metricsHost, port: flags.metricsPort },
+        onListening: ({ port }) =>
+          process.stdout.write(`tlslp-server listening on ${flags.host}:${port} (${workers} workers); log: ${logFilePath('server')}\n`),
+      });
+      logger.info('Server stopped');
+      return code;
+    }
+
+    const metrics = flags.metricsPort !== undefined ? new ServerMetrics({ defaultMetrics: true }) : undefined;
+    if (metrics && inWorker) shareWorkerMetrics(metrics.registry);
     const server = new TlslpServer({
       host: flags.host,
       port: flags.port,
       tls: material,
       insecure: flags.insecure,
-      nBits: flags.nBits ?? flags.n_bits ?? DEFAULTS.nBits,
+      nBits: bits === 'auto' ? flags.minBits : bits,
+      adaptive: bits === 'auto' ? { minBits: flags.minBits, maxBits: flags.maxBits } : undefined,
       token: flags.token,
       randomString: flags.randomString,
       tutorial,
@@ -100,12 +145,19 @@ export async function serverMain(argv: string[]): Promise<number> {
       handshakeTimeoutMs: flags.handshakeTimeout * 1000,
       maxConnections: flags.maxConnections,
       maxPerIp: flags.maxPerIp,
+      statsIntervalMs: flags.statsInterval * 1000,
+      metrics,
       logger,
     });
     const address = await server.listen();
-    process.stdout.write(
-      `tlslp-server listening on ${flags.host}:${address.port}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logFilePath('server')}\n`,
-    );
+    const metricsServer =
+      metrics && !inWorker && flags.metricsPort !== undefined ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort) : null;
+    if (metricsServer) logger.info(`Metrics on http://${flags.metricsHost}:${metricsServer.port}/metrics`);
+    if (!inWorker) {
+      process.stdout.write(
+        `tlslp-server listening on ${flags.host}:${address.port}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logFilePath('server')}\n`,
+      );
+    }
 
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -123,7 +175,8 @@ export async function serverMain(argv: string[]): Promise<number> {
     await server.finished;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    logger.info('Server stopped');
+    await metricsServer?.close();
+    logger.info(inWorker ? 'Worker stopped' : 'Server stopped');
     return EXIT.ok;
   } catch (err) {
     logger.error(describeError(err), undefined, { stderr: false });

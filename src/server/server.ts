@@ -14,6 +14,8 @@ import { BODY_COMMANDS, isValidArg, isValidNBits, isValidToken } from '../protoc
 import { drawBodyCommand, randomToken } from '../protocol/random.js';
 import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, describeSocketError } from '../transport/channel.js';
+import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
+import { reasonLabel, type ServerMetrics } from './metrics.js';
 import { runServerSession, type SessionLog, type SessionOutcome, type SessionPlan } from './session.js';
 
 /** Options of {@link TlslpServer}. */
@@ -41,7 +43,9 @@ export interface ServerOptions {
    * protocol's normal mode says). The demo turns it off.
    */
   simulateFailures?: boolean;
+  /** Time a client gets to answer WORK (default 1800 s). */
   workTimeoutMs?: number;
+  /** Time a client gets for every other reply (default 10 s). */
   otherTimeoutMs?: number;
   /** TLS handshake deadline (default 10 s). */
   handshakeTimeoutMs?: number;
@@ -49,36 +53,98 @@ export interface ServerOptions {
   maxConnections?: number;
   /** Most connections at once from one IP address (default 0 = no limit). */
   maxPerIp?: number;
+  /** Where the server logs (default: nowhere). See {@link createLogger}. */
   logger?: Logger;
   /** Called when a session ends. */
   onSession?: (report: SessionReport) => void;
+  /**
+   * Adaptive difficulty (`--n_bits auto`): the n_bits of new connections follows the load
+   * between `minBits` and `maxBits`; `nBits` is then ignored. See {@link AdaptiveDifficulty}.
+   */
+  adaptive?: AdaptiveOptions;
+  /** How often the adaptive controller looks at the load (default 1000 ms). */
+  adaptiveIntervalMs?: number;
+  /** Prometheus metrics to update (see {@link ServerMetrics} and `serveMetrics`). */
+  metrics?: ServerMetrics;
+  /** Log a one-line summary of the counters this often; 0 or unset = never. */
+  statsIntervalMs?: number;
 }
 
 /** What the server reports of one finished session. */
 export interface SessionReport {
+  /** Session number, from 1, in the order connections completed their handshake. */
   id: number;
+  /** The client's address and port, e.g. `127.0.0.1:53122` or `[::1]:53122`. */
   remoteAddress: string;
+  /** Time from the TLS handshake to the end of the session. */
   durationMs: number;
+  /** How the session ended. */
   result: SessionOutcome;
 }
 
 /** Counters, for logs, tests and metrics. */
 export interface ServerStats {
+  /** TCP connections accepted (before TLS), in total. */
   connections: number;
+  /** Sessions running now. */
   inFlight: number;
+  /** Sessions started (TLS handshake completed), in total. */
   sessionsStarted: number;
+  /** Sessions that ended with DONE/OK. */
   sessionsDone: number;
+  /** Sessions ended by a drawn (simulated) FAIL. */
   sessionsFailDrawn: number;
+  /** Sessions rejected because the client broke the contract. */
   sessionsRejected: number;
+  /** Sessions ended by the connection: timeout, reset, closed early. */
   sessionsTransport: number;
+  /** TLS handshakes that failed (no or wrong client certificate, not TLS, too slow). */
   handshakeFailures: number;
+  /** Connections closed at once by `maxConnections` or `maxPerIp`. */
   refused: number;
+  /** Refusals by limit (`max-connections`, `max-per-ip`). */
+  refusedByReason: Record<string, number>;
+  /** Handshake failures by error code (lowercased). */
+  handshakeFailuresByReason: Record<string, number>;
+  /** Rejected and transport-failed sessions by code (lowercased). */
+  failedByReason: Record<string, number>;
+  /** n_bits asked of new connections now. */
+  nBits: number;
 }
 
-/** A running tlslp server. */
+/**
+ * A tlslp server: mutual TLS (or insecure TLS on loopback), one session per connection,
+ * many connections at once. Create it, {@link TlslpServer.listen | listen}, and
+ * {@link TlslpServer.close | close} it when done.
+ *
+ * @example Serve with certificates from files, as tlslp-server does
+ * ```ts
+ * import { TlslpServer, createLogger, readTlsFiles } from 'tlslp';
+ *
+ * const tls = await readTlsFiles({
+ *   cert: { path: 'certificates/server-cert.pem', flag: '--server-cert' },
+ *   key: { path: 'certificates/server-key.pem', flag: '--server-key' },
+ *   ca: { path: 'certificates/ca_cert.pem', flag: '--ca-cert' },
+ * });
+ * const server = new TlslpServer({
+ *   host: 'localhost',
+ *   port: 1234,
+ *   nBits: 24,
+ *   tls,
+ *   logger: createLogger({ name: 'tlslp.server', file: null }), // warnings to stderr only
+ *   onSession: (r) => console.log(`#${r.id} ${r.remoteAddress}: ${r.result.outcome}`),
+ * });
+ * const { port } = await server.listen();
+ * console.log(`listening on ${port}`);
+ * process.once('SIGTERM', () => void server.close(10_000)); // 10 s grace for sessions
+ * await server.finished;
+ * ```
+ */
 export class TlslpServer {
+  /** The options with every default filled in. */
   readonly options: Readonly<Required<Pick<ServerOptions, 'host' | 'port' | 'nBits' | 'bodyRequests' | 'workTimeoutMs' | 'otherTimeoutMs' | 'handshakeTimeoutMs' | 'maxConnections' | 'maxPerIp'>>> &
     ServerOptions;
+  /** Live counters (connections, sessions by outcome, handshake failures, refusals). */
   readonly stats: ServerStats = {
     connections: 0,
     inFlight: 0,
@@ -89,12 +155,20 @@ export class TlslpServer {
     sessionsTransport: 0,
     handshakeFailures: 0,
     refused: 0,
+    refusedByReason: {},
+    handshakeFailuresByReason: {},
+    failedByReason: {},
+    nBits: 0,
   };
   private readonly logger: Logger;
   private readonly server: tls.Server;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Promise<void>>();
   private readonly perIp = new Map<string, number>();
+  /** Sessions in flight per IP, for the adaptive controller's weighted load. */
+  private readonly sessionsPerIp = new Map<string, number>();
+  private readonly adaptive: AdaptiveDifficulty | null;
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly shutdown = new AbortController();
   private nextId = 1;
   private tutorialServed = false;
@@ -130,6 +204,10 @@ export class TlslpServer {
       maxPerIp: options.maxPerIp ?? 0,
     };
     this.logger = options.logger ?? createNullLogger('tlslp.server');
+    if (options.adaptive && options.tutorial) throw new ConfigError('BAD_N_BITS', 'tutorial mode needs a fixed n_bits, not auto');
+    this.adaptive = options.adaptive ? new AdaptiveDifficulty(options.adaptive) : null;
+    this.stats.nBits = this.adaptive ? this.adaptive.current : nBits;
+    options.metrics?.nBits.set(this.stats.nBits);
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
 
     this.server = tls.createServer({
@@ -144,7 +222,10 @@ export class TlslpServer {
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('secureConnection', (socket: tls.TLSSocket) => this.onSecureConnection(socket));
     this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      const reason = reasonLabel((err as NodeJS.ErrnoException).code);
       this.stats.handshakeFailures++;
+      bump(this.stats.handshakeFailuresByReason, reason);
+      this.options.metrics?.handshakeFailures.inc({ reason });
       this.logger.warning(`TLS handshake failed from ${peerLabel(socket)}: ${describeSocketError(err)}`);
       socket.destroy();
     });
@@ -157,6 +238,8 @@ export class TlslpServer {
     if (this.sockets.size >= this.options.maxConnections || (this.options.maxPerIp > 0 && fromIp >= this.options.maxPerIp)) {
       this.stats.refused++;
       const why = this.sockets.size >= this.options.maxConnections ? 'max-connections' : 'max-per-ip';
+      bump(this.stats.refusedByReason, why);
+      this.options.metrics?.connectionsRefused.inc({ reason: why });
       this.logger.warning(`Refused connection from ${ip}: ${why} limit reached`);
       socket.destroy();
       return;
@@ -197,13 +280,25 @@ export class TlslpServer {
     log.info(tutorial ? 'Client connected' : `Client connected (${socket.getProtocol() ?? 'TLS'})`);
     socket.setNoDelay(true);
     const channel = new SocketLineChannel(socket);
+    const ip = socket.remoteAddress ?? 'unknown';
     this.stats.sessionsStarted++;
     this.stats.inFlight++;
-    const started = Date.now();
+    this.sessionsPerIp.set(ip, (this.sessionsPerIp.get(ip) ?? 0) + 1);
+    this.adaptive?.arrival();
+    const metrics = this.options.metrics;
+    metrics?.sessionsStarted.inc();
+    metrics?.sessionsInFlight.inc();
+    const started = performance.now();
     const run = runServerSession(channel, this.planFor(), log, this.shutdown.signal).then((result) => {
+      const durationMs = performance.now() - started;
       this.stats.inFlight--;
+      const left = (this.sessionsPerIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.sessionsPerIp.delete(ip);
+      else this.sessionsPerIp.set(ip, left);
       this.count(result);
-      this.options.onSession?.({ id, remoteAddress: remote, durationMs: Date.now() - started, result });
+      metrics?.sessionsInFlight.dec();
+      metrics?.sessionSeconds.observe(durationMs / 1000);
+      this.options.onSession?.({ id, remoteAddress: remote, durationMs: Math.round(durationMs), result });
       if (tutorial) {
         log.info('Tutorial session finished: server stopping');
         void this.close();
@@ -214,10 +309,63 @@ export class TlslpServer {
   }
 
   private count(result: SessionOutcome): void {
-    if (result.outcome === 'done') this.stats.sessionsDone++;
-    else if (result.outcome === 'fail-drawn') this.stats.sessionsFailDrawn++;
-    else if (result.outcome === 'rejected') this.stats.sessionsRejected++;
+    const metrics = this.options.metrics;
+    if (result.outcome === 'done' || result.outcome === 'fail-drawn') {
+      if (result.outcome === 'done') this.stats.sessionsDone++;
+      else this.stats.sessionsFailDrawn++;
+      metrics?.sessionsCompleted.inc({ outcome: result.outcome.replace('-', '_') });
+      return;
+    }
+    if (result.outcome === 'rejected') this.stats.sessionsRejected++;
     else this.stats.sessionsTransport++;
+    const reason = reasonLabel(result.code);
+    bump(this.stats.failedByReason, reason);
+    metrics?.sessionsFailed.inc({ reason });
+  }
+
+  /** Sessions in flight, each IP counted at most `perIpWeight` times (the adaptive load). */
+  private weightedInFlight(): number {
+    const cap = this.adaptive?.perIpWeight ?? Infinity;
+    let total = 0;
+    for (const n of this.sessionsPerIp.values()) total += Math.min(n, cap);
+    return total;
+  }
+
+  private startTimers(): void {
+    const adaptive = this.adaptive;
+    if (adaptive) {
+      const every = this.options.adaptiveIntervalMs ?? 1000;
+      this.timers.push(
+        setInterval(() => {
+          const change = adaptive.tick(this.weightedInFlight(), every / 1000);
+          if (!change) return;
+          this.stats.nBits = change.to;
+          this.options.metrics?.nBits.set(change.to);
+          this.logger.info(
+            `Difficulty ${change.to > change.from ? 'raised' : 'lowered'}: n_bits ${change.from} -> ${change.to} (load ${change.load.toFixed(2)}, ${change.inFlight} weighted sessions in flight, ${change.arrivalsPerSecond.toFixed(1)} new/s)`,
+          );
+        }, every).unref(),
+      );
+    }
+    const statsEvery = this.options.statsIntervalMs ?? 0;
+    if (statsEvery > 0) {
+      this.timers.push(setInterval(() => this.logger.info(this.summary()), statsEvery).unref());
+    }
+  }
+
+  /** A one-line summary of the counters, as the periodic stats line logs it. */
+  summary(): string {
+    const s = this.stats;
+    return (
+      `Stats: ${s.inFlight} in flight, ${this.sockets.size} open connections, ${s.sessionsStarted} started, ` +
+      `${s.sessionsDone} done, ${s.sessionsFailDrawn} FAIL drawn, ${s.sessionsRejected} rejected, ` +
+      `${s.sessionsTransport} transport failures, ${s.handshakeFailures} handshake failures, ${s.refused} refused, n_bits ${s.nBits}`
+    );
+  }
+
+  /** Connections open now (raw TCP, before or after TLS). */
+  get openConnections(): number {
+    return this.sockets.size;
   }
 
   private planFor(): SessionPlan {
@@ -235,12 +383,13 @@ export class TlslpServer {
     }
     return {
       token: o.token ?? randomToken(DEFAULTS.randomTokenLength),
-      nBits: o.nBits,
+      nBits: this.stats.nBits,
       bodyRequests: o.bodyRequests,
       nextCommand: () => drawBodyCommand(o.simulateFailures !== false),
       nextArg: () => o.randomString ?? randomToken(DEFAULTS.randomArgLength),
       workTimeoutMs: o.workTimeoutMs,
       otherTimeoutMs: o.otherTimeoutMs,
+      onWorkAccepted: (ms) => o.metrics?.workSeconds.observe(ms / 1000),
     };
   }
 
@@ -263,6 +412,7 @@ export class TlslpServer {
     }
     this.server.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
     const address = this.server.address() as AddressInfo;
+    this.startTimers();
     const mode = this.options.insecure ? 'insecure TLS (no client certificates)' : 'mutual TLS';
     const extra = this.options.tutorial ? ', tutorial mode' : '';
     this.logger.info(`Listening on ${host}:${address.port} (${mode}, n_bits ${this.options.nBits}${extra})`);
@@ -294,6 +444,7 @@ export class TlslpServer {
       ]);
       clearTimeout(timer);
     }
+    for (const t of this.timers.splice(0)) clearInterval(t);
     this.shutdown.abort();
     for (const s of this.sockets) s.destroy();
     await Promise.allSettled([...this.sessions]);
@@ -309,4 +460,8 @@ function peerLabel(socket: Socket): string {
 /** Create a server (not yet listening). */
 export function createServer(options: ServerOptions): TlslpServer {
   return new TlslpServer(options);
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
 }

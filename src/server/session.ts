@@ -18,7 +18,9 @@ import type { LineChannel } from '../transport/channel.js';
 
 /** What one session asks of the client. */
 export interface SessionPlan {
+  /** The WORK token of this session. */
   token: string;
+  /** The WORK difficulty: trailing zero bits required. */
   nBits: number;
   /** Number of body steps (each a command or FAIL). */
   bodyRequests: number;
@@ -26,38 +28,72 @@ export interface SessionPlan {
   nextCommand: (index: number) => BodyDraw;
   /** The argument of the i-th body step. */
   nextArg: (index: number) => string;
+  /** Time the client gets to answer WORK. */
   workTimeoutMs: number;
+  /** Time the client gets for every other reply. */
   otherTimeoutMs: number;
+  /** Called with the time from WORK sent to a valid suffix received (for metrics). */
+  onWorkAccepted?: (ms: number) => void;
 }
 
 /** How a session ended. */
 export type SessionOutcome =
-  /** All steps answered, DONE/OK exchanged. */
-  | { outcome: 'done' }
-  /** The server drew FAIL (a simulated server-side failure; not the client's fault). */
-  | { outcome: 'fail-drawn'; reason: string }
-  /** The client broke the contract; the server sent `FAIL <reason>`. */
-  | { outcome: 'rejected'; code: string; reason: string }
-  /** The connection failed: timeout, reset, closed early. */
-  | { outcome: 'transport'; code: string; reason: string };
+  | {
+      /** All steps answered, DONE/OK exchanged. */
+      outcome: 'done';
+    }
+  | {
+      /** The server drew FAIL (a simulated server-side failure; not the client's fault). */
+      outcome: 'fail-drawn';
+      /** The text sent after `FAIL`. */
+      reason: string;
+    }
+  | {
+      /** The client broke the contract; the server sent `FAIL <reason>`. */
+      outcome: 'rejected';
+      /** Stable code of the violation, e.g. `BAD_SUFFIX`, `BAD_CHECKSUM`, `LINE_TOO_LONG`. */
+      code: string;
+      /** The reason sent to the client (one of {@link FAIL_REASONS}). */
+      reason: string;
+    }
+  | {
+      /** The connection failed: timeout, reset, closed early. */
+      outcome: 'transport';
+      /** Stable code, e.g. `TIMEOUT`, `CLOSED`, `ECONNRESET`. */
+      code: string;
+      /** A readable description. */
+      reason: string;
+    };
 
 /** Where a session reports what it does; the server decides where that goes. */
 export interface SessionLog {
+  /** A step of the session (HELLOBACK received, suffix valid, …). */
   info(msg: string): void;
+  /** Every line sent (tokens redacted), and body values. */
   debug(msg: string): void;
+  /** The session was rejected, timed out or ended early. */
   warning(msg: string): void;
 }
 
 /** The FAIL reasons a client may see (short, no secrets). The first two are the original's. */
 export const FAIL_REASONS = {
+  /** The WORK answer is malformed or does not have enough trailing zero bits. */
   badSuffix: 'Invalid suffix returned from client.',
+  /** A body reply does not start with the right SHA-256 checksum. */
   badChecksum: 'Invalid checksum received.',
+  /** The answer to HELLO was not `HELLOBACK`. */
   badHello: 'Expected HELLOBACK.',
+  /** The answer to DONE was not `OK`. */
   badOk: 'Expected OK.',
+  /** A line passed the 1000-byte limit. */
   lineTooLong: 'Line too long.',
+  /** A line was not valid UTF-8. */
   invalidUtf8: 'Invalid UTF-8.',
+  /** The client sent lines it was not asked for. */
   flood: 'Unexpected lines.',
+  /** The client did not answer within the step's timeout. */
   timeout: 'Timed out.',
+  /** Any other malformed reply. */
   badReply: 'Malformed reply.',
 } as const;
 
@@ -104,10 +140,12 @@ export async function runServerSession(
 
     send({ type: 'WORK', token: plan.token, nBits: plan.nBits }, `WORK ${redactToken(plan.token)} ${plan.nBits}`);
     log.info(`Sent WORK with n_bits ${plan.nBits}`);
+    const workSent = performance.now();
     const suffix = await channel.readLine(plan.workTimeoutMs, signal);
     if (!isValidSuffix(suffix) || !verifyWork(plan.token, suffix, plan.nBits)) {
       return reject('BAD_SUFFIX', FAIL_REASONS.badSuffix);
     }
+    plan.onWorkAccepted?.(performance.now() - workSent);
     log.info(`Valid suffix received: ${suffix}`);
 
     for (let i = 0; i < plan.bodyRequests; i++) {

@@ -1,0 +1,110 @@
+/**
+ * Adaptive difficulty (`--n_bits auto`): the n_bits asked of new connections follows the
+ * load, bounded by `--min-bits`/`--max-bits`, rising fast and falling slowly.
+ *
+ * The load is the larger of two ratios: sessions in flight over a target, and the rate of
+ * new sessions over a target. Every doubling of the load past 1 adds one bit (doubling the
+ * work of each new client). Two pitfalls of other proof-of-work gates are avoided:
+ * - difficulty that does not rise under concurrent load: sessions in flight count, not only
+ *   finished ones, and the rate is measured on arrivals;
+ * - a control loop that attackers can inflate: each client IP contributes at most
+ *   `perIpWeight` sessions to the in-flight figure, arrivals are counted only after a TLS
+ *   handshake (a valid client certificate in mutual TLS), and `maxBits` caps the cost.
+ * @module
+ */
+
+/** Options of {@link AdaptiveDifficulty}. */
+export interface AdaptiveOptions {
+  minBits: number;
+  maxBits: number;
+  /** Weighted sessions in flight that count as full load (default 64). */
+  targetInFlight?: number;
+  /** New sessions per second that count as full load (default 50). */
+  targetArrivalsPerSecond?: number;
+  /** Most bits added in one tick (default 2). */
+  maxStepUp?: number;
+  /** Calm ticks in a row before one bit is removed (default 5). */
+  calmTicks?: number;
+  /** Most sessions one IP adds to the in-flight figure (default 4). */
+  perIpWeight?: number;
+  /** Weight of the newest tick in the smoothed arrival rate, 0..1 (default 0.5). */
+  smoothing?: number;
+}
+
+/** Why the difficulty changed. */
+export interface DifficultyChange {
+  from: number;
+  to: number;
+  load: number;
+  inFlight: number;
+  arrivalsPerSecond: number;
+}
+
+/** The controller. Call {@link arrival} per new session and {@link tick} once per interval. */
+export class AdaptiveDifficulty {
+  private readonly o: Required<AdaptiveOptions>;
+  private bits: number;
+  private arrivals = 0;
+  private rate = 0;
+  private calm = 0;
+
+  constructor(options: AdaptiveOptions) {
+    if (!(options.minBits >= 0 && options.maxBits <= 64 && options.minBits <= options.maxBits)) {
+      throw new RangeError('need 0 <= minBits <= maxBits <= 64');
+    }
+    this.o = {
+      targetInFlight: 64,
+      targetArrivalsPerSecond: 50,
+      maxStepUp: 2,
+      calmTicks: 5,
+      perIpWeight: 4,
+      smoothing: 0.5,
+      ...options,
+    };
+    this.bits = options.minBits;
+  }
+
+  /** The n_bits to ask of the next connection. */
+  get current(): number {
+    return this.bits;
+  }
+
+  /** Most sessions one IP adds to the load. */
+  get perIpWeight(): number {
+    return this.o.perIpWeight;
+  }
+
+  /** A new session started (after its TLS handshake). */
+  arrival(): void {
+    this.arrivals++;
+  }
+
+  /**
+   * Advance one interval.
+   * @param weightedInFlight sessions in flight, each IP counted at most `perIpWeight` times
+   * @param intervalSeconds length of the interval just ended
+   * @returns the change, when the difficulty moved
+   */
+  tick(weightedInFlight: number, intervalSeconds: number): DifficultyChange | null {
+    const instant = this.arrivals / intervalSeconds;
+    this.arrivals = 0;
+    this.rate = this.o.smoothing * instant + (1 - this.o.smoothing) * this.rate;
+    const load = Math.max(weightedInFlight / this.o.targetInFlight, this.rate / this.o.targetArrivalsPerSecond);
+    const wanted = Math.min(this.o.maxBits, this.o.minBits + (load > 1 ? Math.ceil(Math.log2(load)) : 0));
+    const from = this.bits;
+    if (wanted > this.bits) {
+      this.bits = Math.min(wanted, this.bits + this.o.maxStepUp);
+      this.calm = 0;
+    } else if (wanted < this.bits) {
+      // Fall back only after a calm spell, so a pulsing attack cannot make it oscillate.
+      if (++this.calm >= this.o.calmTicks) {
+        this.bits--;
+        this.calm = 0;
+      }
+    } else {
+      this.calm = 0;
+    }
+    if (this.bits === from) return null;
+    return { from, to: this.bits, load, inFlight: weightedInFlight, arrivalsPerSecond: this.rate };
+  }
+}

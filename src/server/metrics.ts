@@ -1,0 +1,108 @@
+/**
+ * Prometheus metrics of a server (prom-client), on a registry of its own so several
+ * servers (tests, cluster workers) never collide.
+ * @module
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TransportError } from '../errors.js';
+
+/** The metrics a server updates. */
+export class ServerMetrics {
+  /** The registry holding them; expose it with {@link serveMetrics}. */
+  readonly registry: Registry;
+  readonly sessionsStarted: Counter;
+  readonly sessionsCompleted: Counter<'outcome'>;
+  readonly sessionsFailed: Counter<'reason'>;
+  readonly sessionsInFlight: Gauge;
+  readonly handshakeFailures: Counter<'reason'>;
+  readonly connectionsRefused: Counter<'reason'>;
+  readonly nBits: Gauge;
+  readonly workSeconds: Histogram;
+  readonly sessionSeconds: Histogram;
+
+  constructor(options: { defaultMetrics?: boolean; registry?: Registry } = {}) {
+    const registers = [(this.registry = options.registry ?? new Registry())];
+    this.sessionsStarted = new Counter({ name: 'tlslp_sessions_started_total', help: 'Sessions started (TLS handshake completed)', registers });
+    this.sessionsCompleted = new Counter({
+      name: 'tlslp_sessions_completed_total',
+      help: 'Sessions completed: done (DONE/OK) or fail_drawn (the simulated server FAIL)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.sessionsFailed = new Counter({
+      name: 'tlslp_sessions_failed_total',
+      help: 'Sessions that failed, by reason (the client broke the contract, timed out or went away)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sessionsInFlight = new Gauge({ name: 'tlslp_sessions_in_flight', help: 'Sessions in progress', registers });
+    this.handshakeFailures = new Counter({
+      name: 'tlslp_handshake_failures_total',
+      help: 'TLS handshakes that failed, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.connectionsRefused = new Counter({
+      name: 'tlslp_connections_refused_total',
+      help: 'Connections refused by a limit, by limit',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Across cluster workers the hardest difficulty is the one that matters, not the sum.
+    this.nBits = new Gauge({ name: 'tlslp_n_bits', help: 'n_bits asked of new connections', aggregator: 'max', registers });
+    this.workSeconds = new Histogram({
+      name: 'tlslp_work_solve_seconds',
+      help: 'Time from WORK sent to a valid suffix received',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      registers,
+    });
+    this.sessionSeconds = new Histogram({
+      name: 'tlslp_session_duration_seconds',
+      help: 'Session duration, TLS handshake to close',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      registers,
+    });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tlslp_' });
+  }
+}
+
+/** Label for a handshake error: its code, lowercased, or `other`. */
+export function reasonLabel(code: string | undefined): string {
+  return code ? code.toLowerCase().replace(/^err_/, '').slice(0, 60) : 'other';
+}
+
+/**
+ * Serve `GET /metrics` from `registry` (or from a function producing the text, for cluster
+ * mode) on host:port.
+ */
+export async function serveMetrics(
+  source: Registry | (() => Promise<{ text: string; contentType: string }>),
+  host: string,
+  port: number,
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const produce =
+    typeof source === 'function' ? source : async () => ({ text: await source.metrics(), contentType: source.contentType });
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    produce().then(
+      ({ text, contentType }) => res.writeHead(200, { 'Content-Type': contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new TransportError(err.code ?? 'LISTEN', `cannot serve metrics on ${host}:${port}: ${err.message}`, { cause: err })),
+    );
+    server.listen(port, host, resolve);
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
