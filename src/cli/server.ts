@@ -177,6 +177,8 @@ export async function serverMain(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
     await metricsServer?.close();
     logger.info(inWorker ? 'Worker stopped' : 'Server stopped');
+    // The IPC channel to the primary would keep a worker alive; queued log lines go first.
+    if (inWorker) process.disconnect?.();
     return EXIT.ok;
   } catch (err) {
     logger.error(describeError(err), undefined, { stderr: false });

@@ -87,7 +87,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     if (level === 'error') logger.error(line, fields, { stderr: stderr !== false });
     else logger[level](line, fields);
   };
+  let alive = 0;
   const fork = (): Worker => {
+    alive++;
     const worker = cluster.fork();
     worker.on('message', relay(worker));
     return worker;
@@ -102,7 +104,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       }
     });
     cluster.on('exit', (worker, code, signal) => {
-      const alive = Object.keys(cluster.workers ?? {}).length;
+      alive--;
       if (stopping) {
         if (alive === 0) resolve(0);
         return;

@@ -1,0 +1,207 @@
+/** Metrics, adaptive difficulty, the stats line, cluster mode and graceful shutdown of the bin. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCertificates, type CertificateSet } from '../src/certs.js';
+import { runClient } from '../src/client/client.js';
+import type { Logger } from '../src/logging.js';
+import { checksum, verifyWork } from '../src/protocol/hash.js';
+import { ServerMetrics, serveMetrics } from '../src/server/metrics.js';
+import { clientTls, rawClient, startServer, testCerts } from './helpers.js';
+
+let certs: CertificateSet;
+beforeAll(async () => {
+  certs = await testCerts();
+});
+
+function memoryLogger(lines: string[]): Logger {
+  const push = (m: string): void => void lines.push(m);
+  return { name: 't', level: 'DEBUG', debug: push, info: push, warning: push, error: push, isEnabled: () => true, close: async () => {} };
+}
+
+async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('metrics', () => {
+  it('counts sessions, outcomes, handshake failures and n_bits on /metrics', async () => {
+    const metrics = new ServerMetrics();
+    const s = await startServer(certs, { nBits: 5, simulateFailures: false, bodyRequests: 1, metrics });
+    const http = await serveMetrics(metrics.registry, '127.0.0.1', 0);
+    try {
+      await runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs) });
+      await s.sessionsEnded(1);
+      const { ch } = await rawClient(s.port, certs);
+      await ch.readLine(2000);
+      ch.writeLine('nope');
+      await s.sessionsEnded(2);
+      const text = await (await fetch(`http://127.0.0.1:${http.port}/metrics`)).text();
+      expect(text).toMatch(/^tlslp_sessions_started_total 2$/m);
+      expect(text).toMatch(/^tlslp_sessions_completed_total\{outcome="done"\} 1$/m);
+      expect(text).toMatch(/^tlslp_sessions_failed_total\{reason="bad_hello"\} 1$/m);
+      expect(text).toMatch(/^tlslp_sessions_in_flight 0$/m);
+      expect(text).toMatch(/^tlslp_n_bits 5$/m);
+      expect(text).toMatch(/^tlslp_work_solve_seconds_count 1$/m);
+      expect(text).toMatch(/^tlslp_session_duration_seconds_count 2$/m);
+      expect((await fetch(`http://127.0.0.1:${http.port}/nothing`)).status).toBe(404);
+    } finally {
+      await http.close();
+      await s.server.close();
+    }
+  });
+});
+
+describe('adaptive difficulty in the server', () => {
+  it('raises n_bits for new connections under concurrent load and lowers it when calm, logging each change', async () => {
+    const lines: string[] = [];
+    const s = await startServer(certs, {
+      adaptive: { minBits: 2, maxBits: 12, targetInFlight: 2, perIpWeight: 100, calmTicks: 2 },
+      adaptiveIntervalMs: 50,
+      workTimeoutMs: 60_000,
+      logger: memoryLogger(lines),
+    });
+    const held = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const c = await rawClient(s.port, certs);
+        await c.ch.readLine(2000);
+        c.ch.writeLine('HELLOBACK');
+        await c.ch.readLine(2000); // WORK, left unanswered: the session stays in flight
+        held.push(c);
+      }
+      await until(() => s.server.stats.nBits > 2);
+      const probe = await rawClient(s.port, certs);
+      await probe.ch.readLine(2000);
+      probe.ch.writeLine('HELLOBACK');
+      const work = await probe.ch.readLine(2000);
+      expect(Number(work.split(' ')[2])).toBeGreaterThan(2);
+      held.push(probe);
+      expect(lines.some((l) => /Difficulty raised: n_bits 2 -> \d+/.test(l))).toBe(true);
+    } finally {
+      for (const c of held) c.socket.destroy();
+    }
+    await until(() => s.server.stats.nBits === 2);
+    expect(lines.some((l) => /Difficulty lowered/.test(l))).toBe(true);
+    await s.server.close();
+  });
+
+  it('one IP cannot inflate the load past its weight', async () => {
+    const s = await startServer(certs, {
+      adaptive: { minBits: 2, maxBits: 12, targetInFlight: 2, perIpWeight: 1, calmTicks: 2 },
+      adaptiveIntervalMs: 50,
+      workTimeoutMs: 60_000,
+    });
+    const held = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const c = await rawClient(s.port, certs);
+        await c.ch.readLine(2000);
+        held.push(c);
+      }
+      await new Promise((r) => setTimeout(r, 400));
+      // 8 sessions from 127.0.0.1 weigh 1: load 0.5, no rise.
+      expect(s.server.stats.nBits).toBe(2);
+    } finally {
+      for (const c of held) c.socket.destroy();
+      await s.server.close();
+    }
+  });
+});
+
+describe('periodic stats line', () => {
+  it('logs a one-line summary', async () => {
+    const lines: string[] = [];
+    const s = await startServer(certs, { statsIntervalMs: 50, logger: memoryLogger(lines) });
+    await until(() => lines.some((l) => l.startsWith('Stats: ')));
+    expect(lines.find((l) => l.startsWith('Stats: '))).toMatch(/^Stats: 0 in flight, 0 open connections, 0 started, .* n_bits 8$/);
+    await s.server.close();
+  });
+});
+
+describe('the server bin: cluster mode and graceful shutdown', () => {
+  const bin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'server.js');
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tlslp-scale-'));
+    await makeCertificates(join(dir, 'certificates'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function startBin(args: string[]) {
+    const child = spawn(process.execPath, [bin, '--host', '127.0.0.1', '--port', '0', ...args], {
+      cwd: dir,
+      env: { ...process.env, XDG_STATE_HOME: join(dir, 'state') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const port = (async () => {
+      await until(() => /listening on [^:]+:\d+/.test(out), 20_000);
+      return Number(/listening on [^:]+:(\d+)/.exec(out)?.[1]);
+    })();
+    return { child, exit, port, output: () => out };
+  }
+
+  async function loadCerts(): Promise<CertificateSet> {
+    const { readFile } = await import('node:fs/promises');
+    const r = (n: string) => readFile(join(dir, 'certificates', n), 'utf8');
+    return {
+      caCert: await r('ca_cert.pem'),
+      caKey: await r('ca_key.pem'),
+      serverCert: await r('server-cert.pem'),
+      serverKey: await r('server-key.pem'),
+      clientCert: await r('client_cert.pem'),
+      clientKey: await r('ec_private_key.pem'),
+    };
+  }
+
+  it('--workers 2 serves sessions and stops on SIGTERM with exit 0', async () => {
+    const srv = startBin(['--workers', '2', '--n_bits', '4']);
+    const port = await srv.port;
+    const set = await loadCerts();
+    const done = await Promise.allSettled(Array.from({ length: 6 }, () => runClient({ host: '127.0.0.1', ports: [port], tls: clientTls(set), solverOptions: { threads: 1 } })));
+    // Each ends in DONE/OK or a drawn FAIL; none is refused.
+    for (const r of done) if (r.status === 'rejected') expect((r.reason as Error).name).toBe('ServerFailError');
+    expect(srv.output()).toMatch(/\(2 workers\)/);
+    srv.child.kill('SIGTERM');
+    expect(await srv.exit).toBe(0);
+  });
+
+  it('SIGTERM lets a session in progress finish, then exits 0', async () => {
+    const srv = startBin(['--n_bits', '4', '--random-string', 'abc', '--shutdown-grace', '20']);
+    const port = await srv.port;
+    const set = await loadCerts();
+    const { ch } = await rawClient(port, set);
+    await ch.readLine(2000);
+    srv.child.kill('SIGTERM');
+    ch.writeLine('HELLOBACK');
+    const token = (await ch.readLine(2000)).split(' ')[1] as string;
+    let i = 0;
+    while (!verifyWork(token, `q${i}`, 4)) i++;
+    ch.writeLine(`q${i}`);
+    // The session runs to its end (DONE or a drawn FAIL) although shutdown has begun.
+    for (;;) {
+      const line = await ch.readLine(5000);
+      if (line === 'DONE') {
+        ch.writeLine('OK');
+        break;
+      }
+      if (line.startsWith('FAIL ')) {
+        expect(line).toBe('FAIL abc');
+        break;
+      }
+      ch.writeLine(`${checksum(token, 'abc')} v`);
+    }
+    expect(await srv.exit).toBe(0);
+  });
+});
