@@ -57,6 +57,9 @@ export interface PrimaryOptions {
   shutdownGraceMs: number;
   /** Called once every worker listens. */
   onListening?: (address: { address: string; port: number }) => void;
+  /** Script each worker runs and its arguments (default: this process's own). */
+  exec?: string;
+  args?: string[];
 }
 
 /**
@@ -95,15 +98,17 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     return worker;
   };
 
+  let onListen: (worker: Worker, address: { address: string | null; port: number }) => void = () => {};
+  let onExit: (worker: Worker, code: number | null, signal: string | null) => void = () => {};
   const done = new Promise<number>((resolve) => {
-    cluster.on('listening', (worker, address) => {
+    onListen = (_worker, address) => {
       listening++;
       if (listening === options.workers) {
         logger.info(`${options.workers} workers listening on ${address.address ?? ''}:${address.port}`);
         options.onListening?.({ address: address.address ?? '', port: address.port });
       }
-    });
-    cluster.on('exit', (worker, code, signal) => {
+    };
+    onExit = (worker, code, signal) => {
       alive--;
       if (stopping) {
         if (alive === 0) resolve(0);
@@ -129,8 +134,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       }
       listening--;
       fork();
-    });
+    };
   });
+  cluster.on('listening', onListen);
+  cluster.on('exit', onExit);
 
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -148,8 +155,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  if (options.exec) cluster.setupPrimary({ exec: options.exec, args: options.args ?? [] });
   for (let i = 0; i < options.workers; i++) fork();
   const code = await done;
+  cluster.off('listening', onListen);
+  cluster.off('exit', onExit);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await metricsServer?.close();
