@@ -107,6 +107,8 @@ export async function clientMain(argv: string[]): Promise<number> {
   const print = transcriptPrinter(out);
   let result: ClientResult | null = null;
   let failure: unknown = null;
+  // What happened before a failure, for the --json summary.
+  const seen: Progress = { port: null, protocol: null, nBits: null, answered: 0 };
   try {
     logger.info('Client starting');
     const profile = flags.profile ? await loadProfile(flags.profile) : DEFAULT_PROFILE;
@@ -135,6 +137,9 @@ export async function clientMain(argv: string[]): Promise<number> {
       signal: controller.signal,
       tutorial: flags.tutorial,
       onEvent: (event) => {
+        if (event.type === 'connected') Object.assign(seen, { port: event.port, protocol: event.protocol });
+        if (event.type === 'work-start') seen.nBits = event.nBits;
+        if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
         if (event.type === 'work-done') progress.clear();
         if (interactive) print(event);
         if (event.type === 'work-done' && flags.tutorial && 'fallbackReason' in event.solution && event.solution.fallbackReason) {
@@ -154,7 +159,7 @@ export async function clientMain(argv: string[]): Promise<number> {
   }
 
   if (flags.json) {
-    out.write(`${JSON.stringify(summarize(flags.host, result, failure))}\n`);
+    out.write(`${JSON.stringify(summarize(flags.host, result, failure, seen))}\n`);
   } else if (result && interactive) {
     const c = colorsFor(out);
     const rate = result.work.hashesPerSecond ? `, ${(result.work.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
@@ -171,14 +176,21 @@ export async function clientMain(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-function summarize(host: string, result: ClientResult | null, failure: unknown): ClientSummary {
+interface Progress {
+  port: number | null;
+  protocol: string | null;
+  nBits: number | null;
+  answered: number;
+}
+
+function summarize(host: string, result: ClientResult | null, failure: unknown, seen: Progress): ClientSummary {
   return {
     ok: result !== null && failure === null,
     host,
-    port: result?.port ?? null,
-    protocol: result?.protocol ?? null,
-    nBits: result?.nBits ?? null,
-    answered: result?.answered.length ?? 0,
+    port: result?.port ?? seen.port,
+    protocol: result?.protocol ?? seen.protocol,
+    nBits: result?.nBits ?? seen.nBits,
+    answered: result?.answered.length ?? seen.answered,
     suffix: result?.work.suffix ?? null,
     solveSeconds: result?.work.seconds ?? null,
     hashesPerSecond: result?.work.hashesPerSecond ?? null,
