@@ -20,7 +20,9 @@ export interface DemoOptions {
   bodyRequests?: number;
   /** Keep the certificate folder instead of deleting it. */
   keepCertificates?: boolean;
+  /** Options of the client's built-in solver (kernel, threads, progress). */
   solverOptions?: Omit<SolveOptions, 'signal'>;
+  /** Called for every client event (connection attempts, lines, WORK). */
   onEvent?: (event: ClientEvent) => void;
   /** Called once the server listens. */
   onListening?: (info: { host: string; port: number; certDir: string; nBits: number }) => void;
@@ -28,8 +30,11 @@ export interface DemoOptions {
 
 /** What the demo did. */
 export interface DemoResult {
+  /** The client's side of the session. */
   client: ClientResult;
+  /** The server's report of the same session. */
   server: SessionReport;
+  /** Where the throwaway certificates were (deleted unless `keepCertificates`). */
   certDir: string;
 }
 

@@ -29,6 +29,7 @@ export class SolverError extends TlslpError {}
 
 /** The server aborted the session with `FAIL <reason>`. */
 export class ServerFailError extends TlslpError {
+  /** The text the server sent after `FAIL ` (may be empty). */
   readonly reason: string;
   constructor(reason: string) {
     super('SERVER_FAIL', `server sent FAIL: ${reason}`);

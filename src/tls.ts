@@ -41,7 +41,9 @@ export function assertInsecureAllowed(host: string): void {
 
 /** One file to read, and the flag that names it (for the error message). */
 export interface PemFile {
+  /** Where the file is. */
   path: string;
+  /** The flag that set it, e.g. `--ca-cert`, named in error messages. */
   flag: string;
 }
 

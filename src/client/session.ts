@@ -18,13 +18,17 @@ import type { Profile } from './profile.js';
 
 /** What a WORK solve reports. */
 export interface WorkSolution {
+  /** The suffix sent to the server. */
   suffix: string;
+  /** Wall-clock time of the solve. */
   seconds: number;
   /** Candidates tried, when the solver knows. */
   hashes?: number;
+  /** Candidates per second, when the solver knows. */
   hashesPerSecond?: number;
   /** e.g. `native (sha-ni x3)` or `external: ./work_challenge`. */
   solver: string;
+  /** Threads used, when the solver knows. */
   threads?: number;
 }
 
@@ -33,28 +37,61 @@ export type WorkSolver = (token: string, nBits: number, signal: AbortSignal) => 
 
 /** Something the session did, for transcripts and progress displays. */
 export type SessionEvent =
-  | { type: 'recv'; line: string }
-  | { type: 'send'; line: string }
-  | { type: 'work-start'; nBits: number }
-  | { type: 'work-done'; solution: WorkSolution };
+  | {
+      /** A line arrived from the server. */
+      type: 'recv';
+      /** The line, without `\n`. */
+      line: string;
+    }
+  | {
+      /** A line was sent to the server. */
+      type: 'send';
+      /** The line, without `\n`. */
+      line: string;
+    }
+  | {
+      /** The solver started on WORK. */
+      type: 'work-start';
+      /** The difficulty asked for. */
+      nBits: number;
+    }
+  | {
+      /** The solver found (and the session verified) a suffix. */
+      type: 'work-done';
+      /** What the solver reported. */
+      solution: WorkSolution;
+    };
 
 /** Options of {@link runClientSession}. */
 export interface ClientSessionOptions {
+  /** Answers to the body commands. */
   profile: Profile;
+  /** Solves WORK. */
   solve: WorkSolver;
+  /** Time allowed to solve WORK; the solver is aborted after it. */
   workTimeoutMs: number;
+  /** Time allowed for every other server line. */
   otherTimeoutMs: number;
+  /** Stops the session and the solver. */
   signal?: AbortSignal;
+  /** Called for every line sent and received and at the start and end of WORK. */
   onEvent?: (event: SessionEvent) => void;
   /** Where the session says what it does (a logger's info/debug). */
-  log?: { info(msg: string): void; debug(msg: string): void };
+  log?: {
+    /** A step of the session. */
+    info(msg: string): void;
+    /** Details. */
+    debug(msg: string): void;
+  };
 }
 
 /** A session that ended with DONE/OK. */
 export interface ClientSessionResult {
   /** Body commands answered. */
   answered: BodyCommand[];
+  /** How WORK was solved. */
   work: WorkSolution;
+  /** The WORK difficulty the server asked for. */
   nBits: number;
 }
 

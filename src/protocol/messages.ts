@@ -33,11 +33,36 @@ const CHECKSUM_RE = /^[0-9a-f]{64}$/;
 
 /** A message the server sends. */
 export type ServerMessage =
-  | { type: 'HELLO' }
-  | { type: 'WORK'; token: string; nBits: number }
-  | { type: 'BODY'; command: BodyCommand; arg: string }
-  | { type: 'DONE' }
-  | { type: 'FAIL'; reason: string };
+  | {
+      /** `HELLO`: the session starts. */
+      type: 'HELLO';
+    }
+  | {
+      /** `WORK <token> <n_bits>`: the proof-of-work challenge. */
+      type: 'WORK';
+      /** The token the suffix is appended to. */
+      token: string;
+      /** Trailing zero bits required, 0..64. */
+      nBits: number;
+    }
+  | {
+      /** `<CMD> <arg>`: one body request. */
+      type: 'BODY';
+      /** Which of the eight values is asked for. */
+      command: BodyCommand;
+      /** The argument hashed into the checksum. */
+      arg: string;
+    }
+  | {
+      /** `DONE`: all requests answered. */
+      type: 'DONE';
+    }
+  | {
+      /** `FAIL <reason>`: the server ends the session. */
+      type: 'FAIL';
+      /** The text after `FAIL ` (may be empty). */
+      reason: string;
+    };
 
 /** True for a valid WORK token or suffix: 1..128 characters of `[A-Za-z0-9_-]`. */
 export function isValidToken(value: string): boolean {
@@ -63,7 +88,12 @@ export function isBodyCommand(value: string): value is BodyCommand {
 }
 
 /** Split a line into command and argument at the first space only. */
-export function splitCommand(line: string): { command: string; arg: string | undefined } {
+export function splitCommand(line: string): {
+  /** Text before the first space (the whole line when there is none). */
+  command: string;
+  /** Text after the first space, or undefined when the line has no space. */
+  arg: string | undefined;
+} {
   const i = line.indexOf(' ');
   return i === -1 ? { command: line, arg: undefined } : { command: line.slice(0, i), arg: line.slice(i + 1) };
 }
@@ -144,7 +174,9 @@ export function parseSuffixReply(line: string): string {
 
 /** A parsed body reply: `<sha256hex(token ‖ arg)> <value>`. */
 export interface BodyReply {
+  /** The 64 lowercase hex digits before the first space. */
   checksum: string;
+  /** Everything after the first space (may be empty or hold spaces). */
   value: string;
 }
 

@@ -15,7 +15,9 @@
 
 /** Options of {@link AdaptiveDifficulty}. */
 export interface AdaptiveOptions {
+  /** Lowest n_bits asked, under no load (`--min-bits`). */
   minBits: number;
+  /** Highest n_bits asked, however high the load (`--max-bits`). */
   maxBits: number;
   /** Weighted sessions in flight that count as full load (default 64). */
   targetInFlight?: number;
@@ -33,10 +35,15 @@ export interface AdaptiveOptions {
 
 /** Why the difficulty changed. */
 export interface DifficultyChange {
+  /** n_bits before the change. */
   from: number;
+  /** n_bits after the change. */
   to: number;
+  /** The load that caused it (1 = full load; each doubling past 1 adds a bit). */
   load: number;
+  /** Weighted sessions in flight at the time. */
   inFlight: number;
+  /** Smoothed rate of new sessions at the time. */
   arrivalsPerSecond: number;
 }
 

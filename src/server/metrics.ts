@@ -12,14 +12,23 @@ import { TransportError } from '../errors.js';
 export class ServerMetrics {
   /** The registry holding them; expose it with {@link serveMetrics}. */
   readonly registry: Registry;
+  /** `tlslp_sessions_started_total`: sessions started (TLS handshake completed). */
   readonly sessionsStarted: Counter;
+  /** `tlslp_sessions_completed_total{outcome}`: `done` (DONE/OK) or `fail_drawn`. */
   readonly sessionsCompleted: Counter<'outcome'>;
+  /** `tlslp_sessions_failed_total{reason}`: the client broke the contract, timed out or left. */
   readonly sessionsFailed: Counter<'reason'>;
+  /** `tlslp_sessions_in_flight`: sessions in progress. */
   readonly sessionsInFlight: Gauge;
+  /** `tlslp_handshake_failures_total{reason}`: failed TLS handshakes. */
   readonly handshakeFailures: Counter<'reason'>;
+  /** `tlslp_connections_refused_total{reason}`: connections closed by a limit. */
   readonly connectionsRefused: Counter<'reason'>;
+  /** `tlslp_n_bits`: n_bits asked of new connections (max across cluster workers). */
   readonly nBits: Gauge;
+  /** `tlslp_work_solve_seconds`: time from WORK sent to a valid suffix received. */
   readonly workSeconds: Histogram;
+  /** `tlslp_session_duration_seconds`: TLS handshake to close. */
   readonly sessionSeconds: Histogram;
 
   constructor(options: { defaultMetrics?: boolean; registry?: Registry } = {}) {
@@ -81,7 +90,14 @@ export async function serveMetrics(
   source: Registry | (() => Promise<{ text: string; contentType: string }>),
   host: string,
   port: number,
-): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+): Promise<{
+  /** The HTTP server. */
+  server: Server;
+  /** The bound port (useful with port 0). */
+  port: number;
+  /** Stop serving. */
+  close: () => Promise<void>;
+}> {
   const produce =
     typeof source === 'function' ? source : async () => ({ text: await source.metrics(), contentType: source.contentType });
   const server = createServer((req, res) => {

@@ -1,11 +1,15 @@
 /**
  * The proof-of-work solver: {@link solveWork} finds the suffix for `WORK token nBits`
  * with the fastest kernel that loads here (native SHA-NI, WebAssembly SIMD, or plain
- * TypeScript) on every core.
+ * TypeScript) on every core. See {@link solveWork} for a fuller example.
  *
+ * @example Solve the challenge of a WORK line
  * ```ts
  * import { solveWork, closeSolverPool } from 'tlslp';
+ *
+ * const token = 'gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq';
  * const { suffix, seconds } = await solveWork(token, 28, { signal: AbortSignal.timeout(1_800_000) });
+ * console.log(`RESULT:${suffix}`, `Time: ${seconds} seconds`);
  * await closeSolverPool();
  * ```
  * @module

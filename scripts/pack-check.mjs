@@ -1,0 +1,400 @@
+#!/usr/bin/env node
+// Check the package as a consumer gets it: `npm pack` (which runs `prepare`, i.e. the build),
+// install the tarball into an empty temp project, and run every bin from there.
+//
+//   node scripts/pack-check.mjs          (npm run pack:check)
+//   --keep                               keep the temp folder and print where it is
+//
+// Two installs are checked:
+//   1. a plain `npm install <tarball>`: what a consumer gets today. npm 11 lists the package
+//      under "install scripts not yet covered by allowScripts"; the script reports whether
+//      npm ran the `install` script (which builds the native kernel) or blocked it.
+//   2. `npm install --ignore-scripts <tarball>`: what a consumer gets when install scripts are
+//      blocked. The package must still work, on the WebAssembly kernel.
+// Exit status 0 when every check passes, 1 otherwise (the failing step is named).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const keep = process.argv.includes('--keep');
+const started = Date.now();
+const isWindows = process.platform === 'win32';
+
+/** Files the tarball must hold (bin targets are added from package.json). */
+const REQUIRED_FILES = [
+  'package.json',
+  'README.md',
+  'LICENSE',
+  'CHANGELOG.md',
+  'dist/index.js',
+  'dist/index.d.ts',
+  'dist/solver/worker.js',
+  'wasm/build/tlslp-simd.wasm',
+  'wasm/build/tlslp-scalar.wasm',
+  'native/binding.gyp',
+  'scripts/build-native.mjs',
+];
+/** Folders that must not be shipped. */
+const FORBIDDEN_PREFIXES = [
+  'src/',
+  'test/',
+  'bench/',
+  'coverage/',
+  'docs/',
+  'certificates/',
+  'native/build/',
+  'node_modules/',
+  '.github/',
+  '.ci/',
+];
+
+const failures = [];
+let stepNumber = 0;
+
+function step(title) {
+  stepNumber++;
+  console.log(`\n[${stepNumber}] ${title}`);
+}
+function ok(message) {
+  console.log(`    ok: ${message}`);
+}
+function note(message) {
+  console.log(`    note: ${message}`);
+}
+function fail(message) {
+  console.log(`    FAIL: ${message}`);
+  failures.push(`[${stepNumber}] ${message}`);
+}
+/** A failure later steps cannot recover from. */
+class Fatal extends Error {}
+function fatal(message) {
+  fail(message);
+  throw new Fatal(message);
+}
+
+/** The environment for child commands: no npm lifecycle variables, no tlslp overrides. */
+function childEnv(extra = {}) {
+  const keepConfig = new Set([
+    'npm_config_cache',
+    'npm_config_registry',
+    'npm_config_userconfig',
+    'npm_config_globalconfig',
+  ]);
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    const k = key.toLowerCase();
+    if (k.startsWith('npm_') && !keepConfig.has(k)) continue;
+    if (key.startsWith('TLSLP_')) continue;
+    env[key] = value;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** Run a command; never throws. */
+function run(command, args, { cwd, timeoutMs = 60_000, env = childEnv() } = {}) {
+  const result = spawnSync(command, args, {
+    cwd,
+    env,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 * 1024 * 1024,
+    shell: isWindows,
+  });
+  const shown = `${command} ${args.join(' ')}`;
+  return {
+    shown,
+    status: result.status,
+    stdout: result.stdout ?? '',
+    stderr: result.stderr ?? '',
+    error: result.error
+      ? result.error.code === 'ETIMEDOUT'
+        ? `timed out after ${timeoutMs / 1000} s`
+        : result.error.message
+      : null,
+  };
+}
+
+/** One line describing why a command failed. */
+function whyFailed(r) {
+  if (r.error) return `${r.shown}: ${r.error}`;
+  const tail = `${r.stderr}\n${r.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-4)
+    .join(' | ');
+  return `${r.shown} exited ${r.status}${tail ? `: ${tail}` : ''}`;
+}
+
+/** Run a bin with npx in `cwd` (never downloading anything) and return the result. */
+function npx(cwd, bin, args, timeoutMs = 60_000) {
+  return run('npx', ['--no', '--', bin, ...args], { cwd, timeoutMs });
+}
+
+/** Trailing zero bits of a digest read as a big-endian integer. */
+function trailingZeroBits(digest) {
+  let bits = 0;
+  for (let i = digest.length - 1; i >= 0; i--) {
+    const byte = digest[i];
+    if (byte === 0) {
+      bits += 8;
+      continue;
+    }
+    let b = byte;
+    while ((b & 1) === 0) {
+      bits++;
+      b >>= 1;
+    }
+    return bits;
+  }
+  return bits;
+}
+
+/** Check `tlslp work <token> <bits>` (or tlslp-work) output with node:crypto. */
+function checkWork(cwd, bin, args, token, nBits) {
+  const r = npx(cwd, bin, [...args, token, String(nBits)]);
+  if (r.status !== 0 || r.error) return fail(whyFailed(r));
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT:'));
+  if (!line)
+    return fail(`${r.shown}: no RESULT: line in ${JSON.stringify(r.stdout.slice(0, 200))}`);
+  const suffix = line.slice('RESULT:'.length).trim();
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(suffix)) {
+    return fail(`${r.shown}: suffix ${JSON.stringify(suffix)} is not 1..128 of [A-Za-z0-9_-]`);
+  }
+  if (!/^Time: \d+(\.\d+)? seconds$/m.test(r.stdout)) {
+    return fail(`${r.shown}: no "Time: <seconds> seconds" line`);
+  }
+  const digest = createHash('sha256')
+    .update(token + suffix, 'utf8')
+    .digest();
+  const bits = trailingZeroBits(digest);
+  if (bits < nBits) {
+    return fail(
+      `${r.shown}: sha256(${token} + ${suffix}) has ${bits} trailing zero bits, not ≥ ${nBits}`,
+    );
+  }
+  ok(`${r.shown} → RESULT:${suffix} (verified: ${bits} ≥ ${nBits} trailing zero bits)`);
+  const fallback = r.stderr.split('\n').find((l) => l.includes('note:'));
+  if (fallback) note(fallback.trim());
+  return suffix;
+}
+
+/** Which kernels the installed package can load, and which `auto` picks. */
+const KERNEL_PROBE = `
+import * as tlslp from 'tlslp';
+const out = { exports: typeof tlslp.solveWork };
+if (typeof tlslp.availableKernels === 'function') {
+  out.kernels = (await tlslp.availableKernels()).map((k) =>
+    k.available ? { name: k.name, detail: k.detail } : { name: k.name, reason: k.reason });
+}
+const r = await tlslp.solveWork('abc', 8, { threads: 1 });
+out.auto = { kernel: r.kernel, detail: r.kernelDetail, fallbackReason: r.fallbackReason ?? null };
+await tlslp.closeSolverPool?.();
+console.log(JSON.stringify(out));
+`;
+
+function probeKernels(cwd) {
+  const r = run(process.execPath, ['--input-type=module', '-e', KERNEL_PROBE], { cwd });
+  if (r.status !== 0 || r.error) {
+    fail(`importing the installed package failed: ${whyFailed(r)}`);
+    return null;
+  }
+  let info;
+  try {
+    info = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  } catch {
+    fail(`kernel probe printed ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    return null;
+  }
+  for (const k of info.kernels ?? []) {
+    if (k.detail) ok(`kernel ${k.name}: available (${k.detail})`);
+    else note(`kernel ${k.name}: unavailable (${k.reason})`);
+  }
+  ok(`auto picks: ${info.auto.kernel} (${info.auto.detail})`);
+  return info;
+}
+
+/** Make an empty consumer project and install the tarball into it. */
+function install(dir, tarball, extraArgs) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'package.json'),
+    `${JSON.stringify({ name: 'tlslp-pack-check-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+  );
+  const r = run(
+    'npm',
+    ['install', tarball, '--no-audit', '--no-fund', '--foreground-scripts', ...extraArgs],
+    { cwd: dir, timeoutMs: 180_000 },
+  );
+  if (r.status !== 0 || r.error) fatal(`install failed: ${whyFailed(r)}`);
+  const pkgDir = join(dir, 'node_modules', 'tlslp');
+  if (!existsSync(join(pkgDir, 'package.json'))) fatal(`${pkgDir} missing after install`);
+  ok(`npm install ${extraArgs.join(' ')}${extraArgs.length ? ' ' : ''}<tarball> (${dir})`);
+  return { output: `${r.stdout}\n${r.stderr}`, pkgDir };
+}
+
+/** Report what npm did with the package's install script (it builds the native kernel). */
+function reportInstallScript(output, pkgDir) {
+  const lines = output.split('\n').map((l) => l.trim());
+  const ourLine = lines.find((l) => l.startsWith('tlslp: native kernel'));
+  // npm 11 lists packages whose install scripts allowScripts does not cover yet.
+  const policy = lines
+    .filter((l) => /^npm (warn|notice|error) install-scripts\s+\S/.test(l))
+    .map((l) => l.replace(/^npm (warn|notice|error) install-scripts\s+/, ''));
+  const addon = existsSync(join(pkgDir, 'native', 'build', 'Release', 'tlslp_kernel.node'));
+  const ran = ourLine !== undefined || existsSync(join(pkgDir, 'native', 'build'));
+  for (const l of policy) note(`npm: ${l}`);
+  if (ran) {
+    ok(
+      `npm ran the install script: ${ourLine ?? (addon ? 'native kernel built' : 'no addon built')}`,
+    );
+  } else {
+    note('npm did NOT run the install script (blocked by the allowScripts policy)');
+    note('to enable the native kernel: npm install-scripts approve tlslp && npm rebuild tlslp');
+  }
+  return { ran, addon };
+}
+
+function checkTarball(info, pkg) {
+  const files = new Set(info.files.map((f) => f.path));
+  const required = [
+    ...REQUIRED_FILES,
+    ...Object.values(pkg.bin ?? {}).map((p) => p.replace(/^\.\//, '')),
+  ];
+  const missing = required.filter((f) => !files.has(f));
+  if (missing.length > 0) fail(`tarball lacks ${missing.join(', ')}`);
+  else ok(`tarball holds the ${required.length} required files`);
+  const forbidden = [...files].filter(
+    (f) =>
+      FORBIDDEN_PREFIXES.some((p) => f.startsWith(p)) || f.endsWith('.tgz') || /\.test\./.test(f),
+  );
+  if (forbidden.length > 0)
+    fail(`tarball ships files it should not: ${forbidden.slice(0, 10).join(', ')}`);
+  else ok(`no sources, tests, build trees or certificates shipped`);
+  ok(`${info.filename}: ${info.files.length} files, ${(info.size / 1024).toFixed(0)} KiB packed`);
+}
+
+function checkManifest(pkgDir, pkg) {
+  const problems = [];
+  if (!pkg.engines?.node) problems.push('no engines.node');
+  if (pkg.type !== 'module') problems.push('type is not "module"');
+  const types = pkg.exports?.['.']?.types ?? pkg.types;
+  if (!types || !existsSync(join(pkgDir, types))) problems.push(`types file ${types} missing`);
+  const main = pkg.exports?.['.']?.import ?? pkg.main;
+  if (!main || !existsSync(join(pkgDir, main))) problems.push(`entry ${main} missing`);
+  for (const [name, target] of Object.entries(pkg.bin ?? {})) {
+    const file = join(pkgDir, target);
+    if (!existsSync(file)) problems.push(`bin ${name} → ${target} missing`);
+    else if (!readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node')) {
+      problems.push(`bin ${name} → ${target} has no #!/usr/bin/env node line`);
+    }
+  }
+  if (problems.length > 0) fail(`installed package.json: ${problems.join('; ')}`);
+  else
+    ok(
+      `exports, types, bin (${Object.keys(pkg.bin ?? {}).join(', ')}) and engines (node ${pkg.engines.node}) resolve`,
+    );
+}
+
+function checkHelp(cwd, bin, args, expect) {
+  const r = npx(cwd, bin, args);
+  if (r.status !== 0 || r.error) return fail(whyFailed(r));
+  if (!r.stdout.includes(expect)) {
+    return fail(
+      `${r.shown}: output lacks ${JSON.stringify(expect)}: ${JSON.stringify(r.stdout.slice(0, 200))}`,
+    );
+  }
+  ok(`${r.shown} (${r.stdout.trim().split('\n')[0]})`);
+}
+
+function checkVersion(cwd, bin, version) {
+  const r = npx(cwd, bin, ['--version']);
+  if (r.status !== 0 || r.error) return fail(whyFailed(r));
+  if (r.stdout.trim() !== version) {
+    return fail(`${r.shown} printed ${JSON.stringify(r.stdout.trim())}, expected ${version}`);
+  }
+  ok(`${r.shown} → ${version}`);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'tlslp-pack-check-'));
+let summary = '';
+try {
+  step('npm pack (runs prepare: the TypeScript build)');
+  const packDir = join(work, 'pack');
+  mkdirSync(packDir);
+  const packed = run('npm', ['pack', '--json', '--pack-destination', packDir], {
+    cwd: root,
+    timeoutMs: 180_000,
+  });
+  if (packed.status !== 0 || packed.error) fatal(whyFailed(packed));
+  let info;
+  try {
+    // The build's own output may precede the JSON.
+    info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')))[0];
+  } catch {
+    fatal(`npm pack --json printed no JSON: ${packed.stdout.slice(0, 200)}`);
+  }
+  const tarball = join(packDir, info.filename);
+  if (!existsSync(tarball)) fatal(`${tarball} not written`);
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  checkTarball(info, pkg);
+
+  step('install the tarball into an empty project (as a consumer does)');
+  const consumer = join(work, 'consumer');
+  const { output, pkgDir } = install(consumer, tarball, []);
+  const script = reportInstallScript(output, pkgDir);
+  checkManifest(pkgDir, JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')));
+
+  step('run the bins with npx');
+  checkHelp(consumer, 'tlslp-server', ['--help'], 'Usage: tlslp-server');
+  checkHelp(consumer, 'tlslp-client', ['--help'], 'Usage: tlslp-client');
+  checkHelp(consumer, 'tlslp', ['--help'], 'Usage: tlslp');
+  checkVersion(consumer, 'tlslp', info.version);
+  checkWork(consumer, 'tlslp', ['work'], 'abc', 16);
+  checkVersion(consumer, 'tlslp-work', info.version);
+
+  step('kernels of the installed package');
+  const kernels = probeKernels(consumer);
+  if (kernels && script.addon && kernels.auto.kernel !== 'native') {
+    fail(
+      `the native addon was built but auto picked ${kernels.auto.kernel}: ${kernels.auto.fallbackReason}`,
+    );
+  }
+
+  step('install with install scripts blocked (npm install --ignore-scripts)');
+  const blocked = join(work, 'consumer-no-scripts');
+  const b = install(blocked, tarball, ['--ignore-scripts']);
+  if (existsSync(join(b.pkgDir, 'native', 'build')))
+    fail('native/build exists although scripts were ignored');
+  checkWork(blocked, 'tlslp-work', [], 'abc', 16);
+  const fallback = probeKernels(blocked);
+  if (fallback && fallback.auto.kernel === 'native') fail('auto picked native without an addon');
+
+  const kernelText = kernels ? `${kernels.auto.kernel} (${kernels.auto.detail})` : 'unknown';
+  const fallbackText = fallback ? `${fallback.auto.kernel} (${fallback.auto.detail})` : 'unknown';
+  summary =
+    `installed package uses the ${kernelText} kernel; ` +
+    `install script ${script.ran ? 'ran' : 'was blocked'}; ` +
+    `with scripts blocked it uses ${fallbackText}`;
+} catch (err) {
+  if (!(err instanceof Fatal))
+    fail(`unexpected error: ${err instanceof Error ? err.stack : String(err)}`);
+} finally {
+  if (keep) console.log(`\nkept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
+if (failures.length > 0) {
+  console.error(
+    `\npack-check: FAILED (${failures.length} problem${failures.length > 1 ? 's' : ''}, ${seconds} s):`,
+  );
+  for (const f of failures) console.error(`  ${f}`);
+  process.exitCode = 1;
+} else {
+  console.log(`\npack-check: OK in ${seconds} s: ${summary}`);
+}
