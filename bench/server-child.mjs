@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+/**
+ * A server in a child process, for the harnesses (bench/server.mjs, bench/fuzz.mjs).
+ * Not meant to be run by hand: the parent starts it with `child_process.fork` and drives it
+ * over IPC.
+ *
+ *   parent → child  {type:'start', mode:'tlslp'|'tls', tls:{cert,key,ca}, server:{…ServerOptions}}
+ *   child  → parent {type:'listening', port}
+ *   parent → child  {type:'stats', fds?: boolean}
+ *   child  → parent {type:'stats', stats, inFlight, openConnections, rss, peakRss, heapUsed, cpuMicros,
+ *                    socketFds (with fds: true, on Linux; the listening socket and IPC count too)}
+ *   parent → child  {type:'gc'}            (when forked with --expose-gc; answers {type:'gc'})
+ *   parent → child  {type:'close', graceMs?}
+ *   child  → parent {type:'closed'}, then the child exits 0
+ *
+ * mode 'tlslp' (default) runs a TlslpServer on 127.0.0.1, port 0, mutual TLS unless
+ * `server.insecure`, with no logger (quiet). mode 'tls' runs the reference: a bare Node
+ * `tls.createServer` (requestCert, rejectUnauthorized, the same certificates) that writes
+ * `HELLO\n` on every completed handshake and counts handshakes.
+ *
+ * No handler is installed for uncaught exceptions or unhandled rejections: either one makes
+ * Node exit non-zero, which is how the harnesses count server crashes. If the parent goes
+ * away, the child exits.
+ */
+import { readdirSync, readlinkSync } from 'node:fs';
+import process from 'node:process';
+import tls from 'node:tls';
+
+const { TlslpServer } = await import(new URL('../dist/index.js', import.meta.url).href);
+
+if (!process.send) {
+  process.stderr.write(
+    'bench/server-child.mjs is started by bench/server.mjs or bench/fuzz.mjs (fork + IPC)\n',
+  );
+  process.exit(2);
+}
+
+/** @type {{ close(graceMs?: number): Promise<void>, snapshot(): object } | null} */
+let running = null;
+
+/** Socket file descriptors this process holds (Linux: /proc/self/fd), or null elsewhere. */
+function socketFds() {
+  try {
+    let n = 0;
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return n;
+  } catch {
+    return null;
+  }
+}
+
+function memory() {
+  return {
+    rss: process.memoryUsage().rss,
+    heapUsed: process.memoryUsage().heapUsed,
+    peakRss: process.resourceUsage().maxRSS * 1024,
+    // Microseconds of CPU used so far (user + system), to tell which side is the bottleneck.
+    cpuMicros: process.cpuUsage().user + process.cpuUsage().system,
+  };
+}
+
+async function startTlslp(msg) {
+  const server = new TlslpServer({
+    ...(msg.server ?? {}),
+    host: '127.0.0.1',
+    port: 0,
+    tls: msg.tls,
+    // logger omitted: the server logs nowhere.
+  });
+  const { port } = await server.listen();
+  return {
+    port,
+    close: (graceMs) => server.close(graceMs ?? 0),
+    snapshot: () => ({
+      stats: server.stats,
+      inFlight: server.inFlight,
+      // Not every version of the server has it: null when missing.
+      openConnections: typeof server.openConnections === 'number' ? server.openConnections : null,
+    }),
+  };
+}
+
+async function startReference(msg) {
+  const sockets = new Set();
+  const stats = {
+    connections: 0,
+    handshakes: 0,
+    handshakeFailures: 0,
+    handshakeFailuresByReason: {},
+  };
+  const server = tls.createServer({
+    cert: msg.tls.cert,
+    key: msg.tls.key,
+    ca: msg.tls.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: msg.server?.handshakeTimeoutMs ?? 10_000,
+  });
+  server.on('connection', (socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('secureConnection', (socket) => {
+    stats.handshakes++;
+    socket.on('error', () => {});
+    // One line, so the client knows the server finished the handshake (client certificate
+    // verified) before it hangs up.
+    socket.end('HELLO\n');
+  });
+  server.on('tlsClientError', (err, socket) => {
+    stats.handshakeFailures++;
+    const reason = String(err.code ?? 'unknown').toLowerCase();
+    stats.handshakeFailuresByReason[reason] = (stats.handshakeFailuresByReason[reason] ?? 0) + 1;
+    socket.destroy();
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: server.address().port,
+    close: async () => {
+      await new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+    snapshot: () => ({ stats, inFlight: 0, openConnections: sockets.size }),
+  };
+}
+
+process.on('message', (msg) => {
+  void handle(msg);
+});
+
+async function handle(msg) {
+  switch (msg?.type) {
+    case 'start': {
+      if (running) throw new Error('server-child: already started');
+      running = msg.mode === 'tls' ? await startReference(msg) : await startTlslp(msg);
+      process.send({ type: 'listening', port: running.port });
+      return;
+    }
+    case 'stats': {
+      process.send({
+        type: 'stats',
+        ...(running?.snapshot() ?? {}),
+        ...memory(),
+        socketFds: msg.fds ? socketFds() : null,
+      });
+      return;
+    }
+    case 'gc': {
+      if (typeof globalThis.gc === 'function') {
+        globalThis.gc();
+        globalThis.gc();
+      }
+      process.send({ type: 'gc', available: typeof globalThis.gc === 'function' });
+      return;
+    }
+    case 'close': {
+      if (running) await running.close(msg.graceMs ?? 0);
+      running = null;
+      process.send({ type: 'closed' }, () => {
+        process.disconnect();
+        process.exit(0);
+      });
+      return;
+    }
+    default:
+      throw new Error(`server-child: unknown message ${JSON.stringify(msg)}`);
+  }
+}
+
+// The parent died or disconnected: nobody will ever ask us to close.
+process.on('disconnect', () => {
+  if (running) void running.close(0).finally(() => process.exit(0));
+  else process.exit(0);
+});
