@@ -60,6 +60,8 @@ export {
   type ServerStats,
   type SessionReport,
 } from './server/server.js';
+export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './server/adaptive.js';
+export { ServerMetrics, serveMetrics } from './server/metrics.js';
 export {
   FAIL_REASONS,
   runServerSession,

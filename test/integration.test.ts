@@ -362,3 +362,11 @@ describe('shutdown', () => {
     expect(s.server.stats.sessionsDone).toBe(1);
   });
 });
+
+describe('unusable TLS material', () => {
+  it('a key that does not match the certificate is a ConfigError before dialling', async () => {
+    const err = await runClient({ host: '127.0.0.1', ports: [1], tls: { ca: certs.caCert, cert: certs.clientCert, key: foreign.clientKey } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/--private-key/);
+  });
+});

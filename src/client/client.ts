@@ -24,9 +24,34 @@ import {
 /** Something the client did: connection attempts, then the session's events. */
 export type ClientEvent =
   | SessionEvent
-  | { type: 'connecting'; host: string; port: number }
-  | { type: 'connect-failed'; host: string; port: number; reason: string }
-  | { type: 'connected'; host: string; port: number; protocol: string };
+  | {
+      /** About to dial one port. */
+      type: 'connecting';
+      /** The host dialled. */
+      host: string;
+      /** The port dialled. */
+      port: number;
+    }
+  | {
+      /** That port failed; the next one is tried. */
+      type: 'connect-failed';
+      /** The host dialled. */
+      host: string;
+      /** The port that failed. */
+      port: number;
+      /** Why, in words (refused, certificate not trusted, host-name mismatch, …). */
+      reason: string;
+    }
+  | {
+      /** TLS is up; the session starts. */
+      type: 'connected';
+      /** The host connected to. */
+      host: string;
+      /** The port connected to. */
+      port: number;
+      /** Negotiated TLS version, e.g. `TLSv1.3`. */
+      protocol: string;
+    };
 
 /** Options of {@link runClient}. */
 export interface ClientOptions {
@@ -38,7 +63,9 @@ export interface ClientOptions {
   tls: TlsMaterial;
   /** Skip server verification and send no client certificate. Loopback only. */
   insecure?: boolean;
+  /** Time allowed to solve WORK (default 1800 s); the solver is stopped after it. */
   workTimeoutMs?: number;
+  /** Time allowed for connecting and for every other step (default 10 s). */
   otherTimeoutMs?: number;
   /** Answers to the body commands (default: neutral sample data). */
   profile?: Profile;
@@ -48,9 +75,11 @@ export interface ClientOptions {
   solverOptions?: Omit<SolveOptions, 'signal'>;
   /** A custom solver (overrides `workBinary` and the built-in one). */
   solver?: WorkSolver;
+  /** Where the client logs (default: nowhere). See {@link createLogger}. */
   logger?: Logger;
   /** Stops everything, the solver included (Ctrl-C). */
   signal?: AbortSignal;
+  /** Called for every connection attempt, every line sent and received, and WORK start/end. */
   onEvent?: (event: ClientEvent) => void;
   /** Tutorial mode: log only what is the same on every run. */
   tutorial?: boolean;
@@ -58,7 +87,9 @@ export interface ClientOptions {
 
 /** A session that ended with DONE/OK. */
 export interface ClientResult extends ClientSessionResult {
+  /** The host connected to. */
   host: string;
+  /** The port that answered. */
   port: number;
   /** Negotiated TLS version, e.g. `TLSv1.3`. */
   protocol: string;
@@ -88,6 +119,21 @@ export function externalSolver(path: string, timeoutMs: number): WorkSolver {
   };
 }
 
+/** Parsed TLS contexts by their PEM material: parsing costs more than a handshake's signature. */
+const contexts = new Map<string, tls.SecureContext>();
+const MAX_CONTEXTS = 16;
+
+function secureContextFor(material: TlsMaterial): tls.SecureContext {
+  const key = [material.ca, material.cert, material.key].map((v) => (v === undefined ? '' : v.toString())).join('\0');
+  let context = contexts.get(key);
+  if (!context) {
+    context = tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key, minVersion: 'TLSv1.2' });
+    if (contexts.size >= MAX_CONTEXTS) contexts.delete(contexts.keys().next().value as string);
+    contexts.set(key, context);
+  }
+  return context;
+}
+
 /**
  * Open a TLS connection to one port.
  * @throws TransportError with a readable reason.
@@ -106,7 +152,7 @@ export function connectTls(
       port,
       ...(insecure
         ? { rejectUnauthorized: false, checkServerIdentity: () => undefined }
-        : { ca: material.ca, cert: material.cert, key: material.key, rejectUnauthorized: true }),
+        : { secureContext: secureContextFor(material), rejectUnauthorized: true }),
       // SNI takes names only; the identity check still uses `host` for IP addresses.
       ...(isIP(host) ? {} : { servername: host }),
       minVersion: 'TLSv1.2',
@@ -139,6 +185,34 @@ export function connectTls(
 /**
  * Connect (trying each port in order) and run one session.
  * @throws ServerFailError, ProtocolError, TransportError, SolverError, ConfigError.
+ *
+ * @example Mutual TLS with the files of tlslp certs, as tlslp-client does
+ * ```ts
+ * import { ServerFailError, closeSolverPool, readTlsFiles, runClient } from 'tlslp';
+ *
+ * const tls = await readTlsFiles({
+ *   ca: { path: 'certificates/ca_cert.pem', flag: '--ca-cert' },
+ *   cert: { path: 'certificates/client_cert.pem', flag: '--client-cert' },
+ *   key: { path: 'certificates/ec_private_key.pem', flag: '--private-key' },
+ * });
+ * try {
+ *   const result = await runClient({
+ *     host: 'localhost', // must be in the server certificate
+ *     ports: [1234],
+ *     tls,
+ *     signal: AbortSignal.timeout(60_000),
+ *     onEvent: (e) => {
+ *       if (e.type === 'recv' || e.type === 'send') console.log(e.type, e.line);
+ *     },
+ *   });
+ *   console.log(`DONE/OK: ${result.answered.length} answers, suffix ${result.work.suffix}`);
+ * } catch (err) {
+ *   if (err instanceof ServerFailError) console.error(`server sent FAIL ${err.reason}`);
+ *   else throw err;
+ * } finally {
+ *   await closeSolverPool(); // end the solver's worker threads, as the CLIs do
+ * }
+ * ```
  */
 export async function runClient(options: ClientOptions): Promise<ClientResult> {
   const host = options.host ?? DEFAULTS.clientHost;
@@ -152,6 +226,18 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
   if (insecure) assertInsecureAllowed(host);
   else if (!options.tls.ca || !options.tls.cert || !options.tls.key) {
     throw new ConfigError('NO_CERT', 'mutual TLS needs --ca-cert, --client-cert and --private-key');
+  }
+
+  if (!insecure) {
+    try {
+      secureContextFor(options.tls);
+    } catch (err) {
+      throw new ConfigError(
+        'BAD_TLS_MATERIAL',
+        `client certificate, key or CA unusable: ${(err as Error).message} (check --ca-cert, --client-cert and --private-key)`,
+        { cause: err },
+      );
+    }
   }
 
   let socket: tls.TLSSocket | null = null;

@@ -23,7 +23,8 @@ const NEWLINE = 0x0a;
  */
 export class LineDecoder {
   private readonly maxLineBytes: number;
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: a leading U+FEFF belongs to the line; dropping it would let `\uFEFFHELLOBACK` pass as HELLOBACK.
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 

@@ -4,7 +4,7 @@
  * the server.
  * @module
  */
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { DEFAULTS } from '../defaults.js';
@@ -209,6 +209,8 @@ export class TlslpServer {
     this.stats.nBits = this.adaptive ? this.adaptive.current : nBits;
     options.metrics?.nBits.set(this.stats.nBits);
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    // Every session's pending read listens on this one signal.
+    setMaxListeners(0, this.shutdown.signal);
 
     this.server = tls.createServer({
       cert: options.tls.cert,
@@ -245,6 +247,7 @@ export class TlslpServer {
       return;
     }
     this.stats.connections++;
+    peerLabel(socket);
     this.sockets.add(socket);
     this.perIp.set(ip, fromIp + 1);
     socket.on('error', () => {
@@ -452,9 +455,16 @@ export class TlslpServer {
   }
 }
 
+/** Peer labels taken when a connection arrives: a closed socket no longer knows its peer. */
+const peers = new WeakMap<Socket, string>();
+
 function peerLabel(socket: Socket): string {
+  const known = peers.get(socket) ?? peers.get((socket as tls.TLSSocket & { _parent?: Socket })._parent as Socket);
+  if (known) return known;
   const addr = socket.remoteAddress ?? 'unknown';
-  return addr.includes(':') ? `[${addr}]:${socket.remotePort}` : `${addr}:${socket.remotePort}`;
+  const label = addr.includes(':') ? `[${addr}]:${socket.remotePort}` : `${addr}:${socket.remotePort}`;
+  peers.set(socket, label);
+  return label;
 }
 
 /** Create a server (not yet listening). */

@@ -26,11 +26,17 @@ export interface LineChannel {
 
 /** Options of {@link SocketLineChannel}. */
 export interface ChannelOptions {
+  /** Longest line accepted, counting its `\n` (default {@link MAX_LINE_BYTES}, 1000). */
   maxLineBytes?: number;
   /** Complete lines held unread before the peer counts as flooding (default 16). */
   maxQueuedLines?: number;
   /** Bytes queued for sending before the peer counts as not reading (default 64 KiB). */
   maxWriteBuffer?: number;
+  /**
+   * After {@link LineChannel.end}, time the peer gets to close its side before the
+   * connection is destroyed (default 2000 ms): a peer that keeps it half-open holds nothing.
+   */
+  lingerMs?: number;
 }
 
 type Waiter = {
@@ -44,6 +50,7 @@ export class SocketLineChannel implements LineChannel {
   private readonly queue: string[] = [];
   private readonly maxQueuedLines: number;
   private readonly maxWriteBuffer: number;
+  private readonly lingerMs: number;
   private failure: Error | null = null;
   private waiter: Waiter | null = null;
 
@@ -54,6 +61,7 @@ export class SocketLineChannel implements LineChannel {
     this.decoder = new LineDecoder(options.maxLineBytes ?? MAX_LINE_BYTES);
     this.maxQueuedLines = options.maxQueuedLines ?? 16;
     this.maxWriteBuffer = options.maxWriteBuffer ?? 64 * 1024;
+    this.lingerMs = options.lingerMs ?? 2000;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.fail(new TransportError('CLOSED', 'connection closed by peer')));
     socket.on('close', () => this.fail(new TransportError('CLOSED', 'connection closed')));
@@ -77,9 +85,12 @@ export class SocketLineChannel implements LineChannel {
     this.deliver();
   }
 
-  /** A broken peer: stop reading, and report it on the next read rather than after queued lines. */
+  /**
+   * A broken peer: report it on the next read rather than after queued lines, and discard
+   * whatever else it sends (onData ignores data once failed). Not pausing the socket keeps
+   * its end and close events flowing, so the connection is released.
+   */
   private violation(err: ProtocolError): void {
-    this.socket.pause();
     this.queue.length = 0;
     this.fail(err);
   }
@@ -147,7 +158,9 @@ export class SocketLineChannel implements LineChannel {
   }
 
   end(): void {
-    if (!this.socket.destroyed) this.socket.end();
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), this.lingerMs).unref();
   }
 
   destroy(): void {
