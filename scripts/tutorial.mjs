@@ -17,16 +17,22 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const mode = args.includes('--update') ? 'update' : args.includes('--compare') ? 'compare' : 'show';
 const goldenIndex = args.indexOf('--golden-dir');
-const goldenDir = goldenIndex >= 0 ? resolve(args[goldenIndex + 1]) : join(root, 'docs', 'tutorial');
+const goldenDir =
+  goldenIndex >= 0 ? resolve(args[goldenIndex + 1]) : join(root, 'docs', 'tutorial');
 const bin = (name) => join(root, 'dist', 'cli', `${name}.js`);
 
 function run(cmd, argv, options) {
-  const child = spawn(process.execPath, [cmd, ...argv], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cmd, ...argv], {
+    ...options,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((resolveExit) => child.on('close', (code) => resolveExit({ code, stdout, stderr })));
+  const done = new Promise((resolveExit) =>
+    child.on('close', (code) => resolveExit({ code, stdout, stderr })),
+  );
   return { child, done, stdout: () => stdout };
 }
 
@@ -49,14 +55,22 @@ try {
   const server = run(bin('server'), ['--tutorial'], { cwd: work, env });
   let serverExit = null;
   server.done.then((r) => (serverExit = r));
-  await waitFor(() => server.stdout().includes('listening') || serverExit, 15_000, 'the tutorial server to listen');
-  if (serverExit) throw new Error(`tlslp-server --tutorial could not start: ${serverExit.stderr.trim()}`);
+  await waitFor(
+    () => server.stdout().includes('listening') || serverExit,
+    15_000,
+    'the tutorial server to listen',
+  );
+  if (serverExit)
+    throw new Error(`tlslp-server --tutorial could not start: ${serverExit.stderr.trim()}`);
   const client = await run(bin('client'), ['--tutorial'], { cwd: work, env }).done;
   const srv = await Promise.race([
     server.done,
-    new Promise((_, reject) => setTimeout(() => reject(new Error('tutorial server did not exit')), 30_000).unref()),
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('tutorial server did not exit')), 30_000).unref(),
+    ),
   ]);
-  if (client.code !== 0) throw new Error(`tlslp-client --tutorial exited ${client.code}: ${client.stderr}`);
+  if (client.code !== 0)
+    throw new Error(`tlslp-client --tutorial exited ${client.code}: ${client.stderr}`);
   if (srv.code !== 0) throw new Error(`tlslp-server --tutorial exited ${srv.code}: ${srv.stderr}`);
 
   const logs = join(work, 'state', 'tlslp', 'logs');
@@ -74,7 +88,9 @@ try {
         const a = golden.split('\n');
         const b = fresh.split('\n');
         const i = a.findIndex((line, k) => line !== b[k]);
-        process.stdout.write(`${name}: DIFFERS from ${join(goldenDir, name)} at line ${i + 1}\n  golden: ${a[i]}\n  fresh:  ${b[i]}\n`);
+        process.stdout.write(
+          `${name}: DIFFERS from ${join(goldenDir, name)} at line ${i + 1}\n  golden: ${a[i]}\n  fresh:  ${b[i]}\n`,
+        );
         await writeFile(join(tmpdir(), `tlslp-tutorial-${name}`), fresh);
       }
     } else {
@@ -85,6 +101,8 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 if (failed) {
-  process.stdout.write('tutorial logs differ from the golden files (fresh copies left in the temp folder)\n');
+  process.stdout.write(
+    'tutorial logs differ from the golden files (fresh copies left in the temp folder)\n',
+  );
   process.exitCode = 1;
 }

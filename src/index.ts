@@ -47,11 +47,29 @@ export {
   type BodyReply,
   type ServerMessage,
 } from './protocol/messages.js';
-export { checksum, hasTrailingZeroBits, trailingZeroBits, verifyWork, workDigest } from './protocol/hash.js';
+export {
+  checksum,
+  hasTrailingZeroBits,
+  trailingZeroBits,
+  verifyWork,
+  workDigest,
+} from './protocol/hash.js';
 export { drawBodyCommand, randomToken, type BodyDraw } from './protocol/random.js';
 
-export { SocketLineChannel, describeSocketError, type ChannelOptions, type LineChannel } from './transport/channel.js';
-export { assertInsecureAllowed, isLoopbackHost, readPem, readTlsFiles, type PemFile, type TlsMaterial } from './tls.js';
+export {
+  SocketLineChannel,
+  describeSocketError,
+  type ChannelOptions,
+  type LineChannel,
+} from './transport/channel.js';
+export {
+  assertInsecureAllowed,
+  isLoopbackHost,
+  readPem,
+  readTlsFiles,
+  type PemFile,
+  type TlsMaterial,
+} from './tls.js';
 
 export {
   TlslpServer,
@@ -60,7 +78,11 @@ export {
   type ServerStats,
   type SessionReport,
 } from './server/server.js';
-export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './server/adaptive.js';
+export {
+  AdaptiveDifficulty,
+  type AdaptiveOptions,
+  type DifficultyChange,
+} from './server/adaptive.js';
 export { ServerMetrics, serveMetrics } from './server/metrics.js';
 export {
   FAIL_REASONS,
@@ -90,7 +112,13 @@ export {
 export { DEFAULT_PROFILE, loadProfile, makeProfile, type Profile } from './client/profile.js';
 
 export * from './solver/index.js';
-export { checkSolverPath, parseSolverOutput, runExternalSolver, type ExternalSolveResult, type ExternalSolverOptions } from './solver/external.js';
+export {
+  checkSolverPath,
+  parseSolverOutput,
+  runExternalSolver,
+  type ExternalSolveResult,
+  type ExternalSolverOptions,
+} from './solver/external.js';
 
 export * from './certs.js';
 export * from './logging.js';

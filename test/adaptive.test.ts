@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { AdaptiveDifficulty } from '../src/server/adaptive.js';
 
 function controller() {
-  return new AdaptiveDifficulty({ minBits: 10, maxBits: 20, targetInFlight: 10, targetArrivalsPerSecond: 10, calmTicks: 3, maxStepUp: 2 });
+  return new AdaptiveDifficulty({
+    minBits: 10,
+    maxBits: 20,
+    targetInFlight: 10,
+    targetArrivalsPerSecond: 10,
+    calmTicks: 3,
+    maxStepUp: 2,
+  });
 }
 
 describe('adaptive difficulty', () => {

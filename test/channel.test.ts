@@ -4,7 +4,12 @@ import { ProtocolError, TransportError } from '../src/errors.js';
 import { SocketLineChannel, describeSocketError } from '../src/transport/channel.js';
 
 /** A duplex whose readable side the test feeds and whose written bytes it collects. */
-function fakeSocket(): { socket: Duplex; feed: (s: string | Buffer) => void; written: () => string; end: () => void } {
+function fakeSocket(): {
+  socket: Duplex;
+  feed: (s: string | Buffer) => void;
+  written: () => string;
+  end: () => void;
+} {
   const incoming = new PassThrough();
   const chunks: Buffer[] = [];
   const socket = new Duplex({
@@ -104,9 +109,18 @@ describe('describeSocketError', () => {
   const e = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
   it('names the fix for common failures', () => {
     expect(describeSocketError(e('ECONNREFUSED'))).toMatch(/refused/);
-    expect(describeSocketError(e('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: Host: a. is not in the cert's altnames: DNS:b"))).toMatch(/does not match the host name.*Host: a/);
+    expect(
+      describeSocketError(
+        e(
+          'ERR_TLS_CERT_ALTNAME_INVALID',
+          "Hostname/IP does not match certificate's altnames: Host: a. is not in the cert's altnames: DNS:b",
+        ),
+      ),
+    ).toMatch(/does not match the host name.*Host: a/);
     expect(describeSocketError(e('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toMatch(/--ca-cert/);
-    expect(describeSocketError(e('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'))).toMatch(/--client-cert/);
+    expect(describeSocketError(e('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'))).toMatch(
+      /--client-cert/,
+    );
     expect(describeSocketError(e('SOMETHING', 'raw message'))).toBe('raw message');
   });
 });

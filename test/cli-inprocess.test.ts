@@ -11,7 +11,12 @@ import { clientMain } from '../src/cli/client.js';
 import { EXIT, describeError, exitCodeFor, runMain } from '../src/cli/common.js';
 import { serverMain } from '../src/cli/server.js';
 import { tlslpMain } from '../src/cli/tlslp.js';
-import { formatCount, formatDuration, progressLine, transcriptPrinter } from '../src/cli/transcript.js';
+import {
+  formatCount,
+  formatDuration,
+  progressLine,
+  transcriptPrinter,
+} from '../src/cli/transcript.js';
 import { ConfigError, ProtocolError } from '../src/errors.js';
 import * as api from '../src/index.js';
 import { runPrimary } from '../src/server/cluster.js';
@@ -26,8 +31,12 @@ let cwd: string;
 async function capture<T>(fn: () => Promise<T>): Promise<{ value: T; out: string; err: string }> {
   let out = '';
   let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+  const o = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+  const e = vi
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
   try {
     return { value: await fn(), out, err };
   } finally {
@@ -56,7 +65,9 @@ afterAll(async () => {
 /** Start serverMain in-process; resolves with its port and its exit promise. */
 async function startServerMain(args: string[]): Promise<{ port: number; exit: Promise<number> }> {
   let out = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+  const o = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
   const exit = serverMain(['--host', '127.0.0.1', '--port', '0', ...args]);
   try {
     const deadline = Date.now() + 20_000;
@@ -73,7 +84,9 @@ async function startServerMain(args: string[]): Promise<{ port: number; exit: Pr
 describe('a tutorial session between serverMain and clientMain', () => {
   it('prints the transcript and the summary, and both exit 0', async () => {
     const srv = await startServerMain(['--tutorial', '--n_bits', '6']);
-    const r = await capture(() => clientMain(['--host', '127.0.0.1', '--ports', String(srv.port), '--tutorial']));
+    const r = await capture(() =>
+      clientMain(['--host', '127.0.0.1', '--ports', String(srv.port), '--tutorial']),
+    );
     expect(r.value).toBe(0);
     expect(r.out).toMatch(/^S: HELLO$/m);
     expect(r.out).toMatch(/^C: OK$/m);
@@ -87,7 +100,19 @@ describe('a tutorial session between serverMain and clientMain', () => {
     await writeFile(join(dir, 'p.json'), JSON.stringify({ EMAIL1: 'someone@example.net' }));
     const srv = await startServerMain(['--n_bits', '4', '--stats-interval', '0']);
     const r = await capture(() =>
-      clientMain(['--host', '127.0.0.1', '--ports', String(srv.port), '--json', '--profile', 'p.json', '--kernel', 'js', '--threads', '1']).catch((e: unknown) => e),
+      clientMain([
+        '--host',
+        '127.0.0.1',
+        '--ports',
+        String(srv.port),
+        '--json',
+        '--profile',
+        'p.json',
+        '--kernel',
+        'js',
+        '--threads',
+        '1',
+      ]).catch((e: unknown) => e),
     );
     const summary = JSON.parse(r.out.trim()) as { ok: boolean; serverFail: string | null };
     if (summary.ok) expect(r.value).toBe(0);
@@ -100,8 +125,12 @@ describe('a tutorial session between serverMain and clientMain', () => {
 describe('errors through runMain', () => {
   it('prints one line and sets the exit code', async () => {
     const before = process.exitCode;
-    const r = await capture(() => runMain('tlslp-client', () => clientMain(['--ca-cert', 'missing.pem'])));
-    expect(r.err).toBe('tlslp-client: error: --ca-cert missing.pem: not found; pass the right path, or create a set with: tlslp certs\n');
+    const r = await capture(() =>
+      runMain('tlslp-client', () => clientMain(['--ca-cert', 'missing.pem'])),
+    );
+    expect(r.err).toBe(
+      'tlslp-client: error: --ca-cert missing.pem: not found; pass the right path, or create a set with: tlslp certs\n',
+    );
     expect(process.exitCode).toBe(EXIT.usage);
     const s = await capture(() => runMain('tlslp-server', () => serverMain(['--n_bits', '99'])));
     expect(s.err).toMatch(/n_bits must be between 0 and 64/);
@@ -119,7 +148,9 @@ describe('errors through runMain', () => {
 
   it('server flags that contradict each other', async () => {
     await expect(serverMain(['--tutorial', '--workers', '2'])).rejects.toThrow(/drop --workers/);
-    await expect(serverMain(['--n_bits', 'auto', '--min-bits', '20', '--max-bits', '10'])).rejects.toThrow(/--min-bits/);
+    await expect(
+      serverMain(['--n_bits', 'auto', '--min-bits', '20', '--max-bits', '10']),
+    ).rejects.toThrow(/--min-bits/);
   });
 });
 
@@ -164,13 +195,25 @@ describe('transcript helpers', () => {
     const p = progressLine(tty);
     p.update({ hashes: 1, elapsedMs: 10, hashesPerSecond: 1, expectedHashes: 2, etaSeconds: 1 });
     expect(text).toBe('');
-    p.update({ hashes: 5e6, elapsedMs: 1500, hashesPerSecond: 3e6, expectedHashes: 2 ** 28, etaSeconds: 80 });
+    p.update({
+      hashes: 5e6,
+      elapsedMs: 1500,
+      hashesPerSecond: 3e6,
+      expectedHashes: 2 ** 28,
+      etaSeconds: 80,
+    });
     expect(text).toMatch(/WORK: 5\.0M of ~268\.4M hashes, 3\.0 M\/s, ~1 min 20 s left/);
     p.clear();
     expect(text.endsWith('\r\x1b[K')).toBe(true);
     let piped = '';
     const q = progressLine({ write: (s: string) => (piped += s) });
-    q.update({ hashes: 5e6, elapsedMs: 1500, hashesPerSecond: 3e6, expectedHashes: 2 ** 28, etaSeconds: 80 });
+    q.update({
+      hashes: 5e6,
+      elapsedMs: 1500,
+      hashesPerSecond: 3e6,
+      expectedHashes: 2 ** 28,
+      etaSeconds: 80,
+    });
     expect(piped).toBe('');
   });
 
@@ -183,7 +226,10 @@ describe('transcript helpers', () => {
     print({ type: 'recv', line: 'HELLO' });
     print({ type: 'send', line: 'x'.repeat(200) });
     print({ type: 'work-start', nBits: 20 });
-    print({ type: 'work-done', solution: { suffix: 's', seconds: 1.5, solver: 'js', hashesPerSecond: 4e6 } });
+    print({
+      type: 'work-done',
+      solution: { suffix: 's', seconds: 1.5, solver: 'js', hashesPerSecond: 4e6 },
+    });
     expect(text).toContain('! h:1: refused');
     expect(text).toContain('✓ connected to h:2 (TLSv1.3)');
     expect(text).toContain('S: HELLO');
@@ -197,7 +243,11 @@ describe('cluster primary', () => {
   it('forks workers that serve on one port, relays their logs, and stops on SIGTERM', async () => {
     const lines: string[] = [];
     const logger = createLogger({ name: 'tlslp.server', file: null, stderr: null });
-    const relay = { ...logger, info: (m: string) => void lines.push(m), warning: (m: string) => void lines.push(m) };
+    const relay = {
+      ...logger,
+      info: (m: string) => void lines.push(m),
+      warning: (m: string) => void lines.push(m),
+    };
     let port = 0;
     const exit = runPrimary({
       workers: 2,
@@ -220,15 +270,46 @@ describe('cluster primary', () => {
 
 describe('public API surface', () => {
   it('exports the server, the client, the solver, certificates and errors', () => {
-    for (const name of ['TlslpServer', 'runClient', 'solveWork', 'generateCertificateSet', 'LineDecoder', 'ProtocolError', 'TransportError', 'ConfigError', 'createLogger', 'runDemo', 'verifyWork', 'checksum']) {
+    for (const name of [
+      'TlslpServer',
+      'runClient',
+      'solveWork',
+      'generateCertificateSet',
+      'LineDecoder',
+      'ProtocolError',
+      'TransportError',
+      'ConfigError',
+      'createLogger',
+      'runDemo',
+      'verifyWork',
+      'checksum',
+    ]) {
       expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
     }
     expect(api.BODY_COMMANDS).toHaveLength(8);
   });
 
   it('knows loopback hosts', () => {
-    for (const h of ['localhost', 'LOCALHOST', 'a.localhost', '127.0.0.1', '127.9.9.9', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopbackHost(h), h).toBe(true);
-    for (const h of ['0.0.0.0', '10.0.0.1', 'example.com', '::', '128.0.0.1', 'localhost.example.com']) expect(isLoopbackHost(h), h).toBe(false);
+    for (const h of [
+      'localhost',
+      'LOCALHOST',
+      'a.localhost',
+      '127.0.0.1',
+      '127.9.9.9',
+      '::1',
+      '[::1]',
+      '::ffff:127.0.0.1',
+    ])
+      expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of [
+      '0.0.0.0',
+      '10.0.0.1',
+      'example.com',
+      '::',
+      '128.0.0.1',
+      'localhost.example.com',
+    ])
+      expect(isLoopbackHost(h), h).toBe(false);
   });
 });
 
@@ -236,11 +317,16 @@ describe('tls files', () => {
   it('names the flag for a file that is not PEM or not readable', async () => {
     const { readPem } = await import('../src/tls.js');
     await writeFile(join(dir, 'junk.pem'), 'not a certificate');
-    await expect(readPem({ path: join(dir, 'junk.pem'), flag: '--ca-cert' })).rejects.toThrow(/--ca-cert .*: not a PEM file/);
+    await expect(readPem({ path: join(dir, 'junk.pem'), flag: '--ca-cert' })).rejects.toThrow(
+      /--ca-cert .*: not a PEM file/,
+    );
     await expect(readPem({ path: dir, flag: '--ca-cert' })).rejects.toThrow(/is a folder/);
     await writeFile(join(dir, 'locked.pem'), '-----BEGIN X-----');
     await chmod(join(dir, 'locked.pem'), 0o000);
     // Root reads anything; only check the message where permissions apply.
-    if (process.getuid?.() !== 0) await expect(readPem({ path: join(dir, 'locked.pem'), flag: '--private-key' })).rejects.toThrow(/not readable/);
+    if (process.getuid?.() !== 0)
+      await expect(
+        readPem({ path: join(dir, 'locked.pem'), flag: '--private-key' }),
+      ).rejects.toThrow(/not readable/);
   });
 });

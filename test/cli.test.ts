@@ -16,7 +16,11 @@ interface Run {
   stderr: string;
 }
 
-function run(name: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+function run(
+  name: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<Run> {
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, [bin(name), ...args], {
       cwd: options.cwd ?? work,
@@ -37,11 +41,15 @@ function run(name: string, args: string[], options: { cwd?: string; timeoutMs?: 
 
 /** Start a server bin on a free port; resolves once it listens. */
 async function startServerBin(args: string[]): Promise<{ port: number; stop: () => Promise<Run> }> {
-  const child = spawn(process.execPath, [bin('server'), '--host', '127.0.0.1', '--port', '0', ...args], {
-    cwd: work,
-    env: { ...process.env, XDG_STATE_HOME: join(work, 'state') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [bin('server'), '--host', '127.0.0.1', '--port', '0', ...args],
+    {
+      cwd: work,
+      env: { ...process.env, XDG_STATE_HOME: join(work, 'state') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -85,7 +93,23 @@ describe('help and version', () => {
   it('tlslp-server --help lists every flag with defaults', async () => {
     const r = await run('server', ['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--host', '--port', '--server-cert', '--server-key', '--ca-cert', '--work-timeout', '--other-timeout', '--insecure', '--token', '--random-string', '--n_bits', '--n-bits', '--log-level', '--tutorial', '--log-format']) {
+    for (const flag of [
+      '--host',
+      '--port',
+      '--server-cert',
+      '--server-key',
+      '--ca-cert',
+      '--work-timeout',
+      '--other-timeout',
+      '--insecure',
+      '--token',
+      '--random-string',
+      '--n_bits',
+      '--n-bits',
+      '--log-level',
+      '--tutorial',
+      '--log-format',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('(default: 1234)');
@@ -94,14 +118,33 @@ describe('help and version', () => {
   it('tlslp-client --help lists every flag', async () => {
     const r = await run('client', ['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--host', '--ports', '--client-cert', '--private-key', '--ca-cert', '--work-binary', '--work-timeout', '--other-timeout', '--insecure', '--log-level', '--tutorial', '--profile', '--kernel', '--threads', '--quiet', '--json']) {
+    for (const flag of [
+      '--host',
+      '--ports',
+      '--client-cert',
+      '--private-key',
+      '--ca-cert',
+      '--work-binary',
+      '--work-timeout',
+      '--other-timeout',
+      '--insecure',
+      '--log-level',
+      '--tutorial',
+      '--profile',
+      '--kernel',
+      '--threads',
+      '--quiet',
+      '--json',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('3115,7883,8235,38154,1234,55532');
   });
 
   it('every bin has --version', async () => {
-    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+      version: string;
+    };
     for (const b of ['server', 'client', 'tlslp', 'work']) {
       const r = await run(b, ['--version']);
       expect(r.code).toBe(0);
@@ -144,7 +187,9 @@ describe('user mistakes: one line naming the fix, non-zero exit', () => {
   it('no server listening: exit 1 with the reason', async () => {
     const r = await run('client', ['--ports', '1', '--host', '127.0.0.1']);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^tlslp-client: error: could not connect to 127\.0\.0\.1 on port 1: connection refused/);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(
+      /^tlslp-client: error: could not connect to 127\.0\.0\.1 on port 1: connection refused/,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -170,8 +215,19 @@ describe('sessions through the bins', () => {
       // Normal mode draws FAIL ~90% of the time: run until one session ends each way.
       const outcomes = new Set<string>();
       for (let i = 0; i < 40 && outcomes.size < 2; i++) {
-        const r = await run('client', ['--host', '127.0.0.1', '--ports', String(srv.port), '--json']);
-        const summary = JSON.parse(r.stdout.trim()) as { ok: boolean; serverFail: string | null; suffix: string | null; nBits: number | null };
+        const r = await run('client', [
+          '--host',
+          '127.0.0.1',
+          '--ports',
+          String(srv.port),
+          '--json',
+        ]);
+        const summary = JSON.parse(r.stdout.trim()) as {
+          ok: boolean;
+          serverFail: string | null;
+          suffix: string | null;
+          nBits: number | null;
+        };
         if (summary.ok) {
           expect(r.code).toBe(0);
           expect(summary.nBits).toBe(8);
@@ -191,7 +247,9 @@ describe('sessions through the bins', () => {
       expect(stopped.code).toBe(0);
     }
     const log = await readFile(join(work, 'state', 'tlslp', 'logs', 'server.log'), 'utf8');
-    expect(log).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO tlslp\.server: Server starting$/m);
+    expect(log).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO tlslp\.server: Server starting$/m,
+    );
     expect(log).toMatch(/SIGTERM received/);
   });
 
@@ -206,7 +264,14 @@ describe('sessions through the bins', () => {
   it('uses --profile values and the transcript shows each step', async () => {
     await writeFile(join(work, 'profile.json'), JSON.stringify({ FULL_NAME: 'John Roe' }));
     const srv = await startServerBin(['--n_bits', '4', '--tutorial']);
-    const r = await run('client', ['--host', '127.0.0.1', '--ports', String(srv.port), '--profile', 'profile.json']);
+    const r = await run('client', [
+      '--host',
+      '127.0.0.1',
+      '--ports',
+      String(srv.port),
+      '--profile',
+      'profile.json',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^S: HELLO$/m);
     expect(r.stdout).toMatch(/^C: HELLOBACK$/m);
@@ -264,7 +329,9 @@ describe('tlslp demo and work', () => {
 describe('tutorial golden logs', () => {
   it('a fresh tutorial run reproduces docs/tutorial byte for byte', async () => {
     const r = await new Promise<Run>((resolveRun) => {
-      const child = spawn(process.execPath, [join(root, 'scripts', 'tutorial.mjs'), '--compare'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [join(root, 'scripts', 'tutorial.mjs'), '--compare'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -283,7 +350,11 @@ describe('tutorial golden logs', () => {
     const log = await readFile(join(golden, 'client.log'), 'utf8');
     await writeFile(join(golden, 'client.log'), log.replace('Answered EMAIL1', 'Answered EMAIL2'));
     const r = await new Promise<Run>((resolveRun) => {
-      const child = spawn(process.execPath, [join(root, 'scripts', 'tutorial.mjs'), '--compare', '--golden-dir', golden], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [join(root, 'scripts', 'tutorial.mjs'), '--compare', '--golden-dir', golden],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.on('close', (code) => resolveRun({ code, stdout, stderr: '' }));

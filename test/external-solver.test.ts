@@ -51,10 +51,15 @@ describe('external solver (PROTOCOL §5)', () => {
       `#!${process.execPath}\nconsole.log('RESULT:ok'); console.error(JSON.stringify({ argv: process.argv.slice(2), env: Object.keys(process.env).sort() }));\nprocess.exit(3);`,
     );
     process.env.TLSLP_TEST_SECRET = 'do-not-leak';
-    const err = await runExternalSolver(path, 'a$(touch_x)', 5, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    const err = await runExternalSolver(path, 'a$(touch_x)', 5, { timeoutMs: 10_000 }).catch(
+      (e: unknown) => e,
+    );
     delete process.env.TLSLP_TEST_SECRET;
     expect(err).toBeInstanceOf(SolverError);
-    const detail = JSON.parse(String((err as Error).message).replace(/^.*?: /, '')) as { argv: string[]; env: string[] };
+    const detail = JSON.parse(String((err as Error).message).replace(/^.*?: /, '')) as {
+      argv: string[];
+      env: string[];
+    };
     expect(detail.argv).toEqual(['a$(touch_x)', '5']);
     expect(detail.env).not.toContain('TLSLP_TEST_SECRET');
     expect(detail.env.filter((k) => !['PATH', 'LANG'].includes(k))).toEqual([]);
@@ -62,8 +67,13 @@ describe('external solver (PROTOCOL §5)', () => {
 
   it('kills a solver that overruns its timeout', async () => {
     const pidFile = join(dir, 'pid');
-    const path = await script('slow.js', `#!${process.execPath}\nrequire('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nsetInterval(() => {}, 1000);`);
-    const err = await runExternalSolver(path, 'abc', 10, { timeoutMs: 500 }).catch((e: unknown) => e);
+    const path = await script(
+      'slow.js',
+      `#!${process.execPath}\nrequire('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nsetInterval(() => {}, 1000);`,
+    );
+    const err = await runExternalSolver(path, 'abc', 10, { timeoutMs: 500 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(SolverError);
     expect((err as SolverError).code).toBe('TIMEOUT');
     const pid = Number(await readFile(pidFile, 'utf8'));
@@ -74,17 +84,29 @@ describe('external solver (PROTOCOL §5)', () => {
     const path = await script('forever.js', `#!${process.execPath}\nsetInterval(() => {}, 1000);`);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
-    const err = await runExternalSolver(path, 'abc', 10, { timeoutMs: 60_000, signal: controller.signal }).catch((e: unknown) => e);
+    const err = await runExternalSolver(path, 'abc', 10, {
+      timeoutMs: 60_000,
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
     expect((err as SolverError).code).toBe('ABORTED');
   });
 
   it('rejects output without a RESULT line, with a bad suffix, or a failing exit', async () => {
     const none = await script('none.js', `#!${process.execPath}\nconsole.log('hello');`);
-    await expect(runExternalSolver(none, 'abc', 1, { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'SOLVER_OUTPUT' });
+    await expect(runExternalSolver(none, 'abc', 1, { timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: 'SOLVER_OUTPUT',
+    });
     const bad = await script('bad.js', `#!${process.execPath}\nconsole.log('RESULT:a b;rm');`);
-    await expect(runExternalSolver(bad, 'abc', 1, { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'SOLVER_OUTPUT' });
-    const fails = await script('fails.js', `#!${process.execPath}\nconsole.error('boom'); process.exit(2);`);
-    await expect(runExternalSolver(fails, 'abc', 1, { timeoutMs: 10_000 })).rejects.toThrow(/exit 2.*boom/);
+    await expect(runExternalSolver(bad, 'abc', 1, { timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: 'SOLVER_OUTPUT',
+    });
+    const fails = await script(
+      'fails.js',
+      `#!${process.execPath}\nconsole.error('boom'); process.exit(2);`,
+    );
+    await expect(runExternalSolver(fails, 'abc', 1, { timeoutMs: 10_000 })).rejects.toThrow(
+      /exit 2.*boom/,
+    );
   });
 
   it('parses exactly the RESULT: line', () => {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../src/errors.js';
 import { LineDecoder, MAX_LINE_BYTES, encodeLine } from '../src/protocol/framing.js';
 
-const b = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s));
+const b = (s: string | number[]): Buffer =>
+  typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s);
 
 function code(fn: () => unknown): string | undefined {
   try {

@@ -23,7 +23,10 @@ export interface TestServer {
   sessionsEnded(n: number): Promise<void>;
 }
 
-export async function startServer(certs: CertificateSet, options: Partial<ServerOptions> = {}): Promise<TestServer> {
+export async function startServer(
+  certs: CertificateSet,
+  options: Partial<ServerOptions> = {},
+): Promise<TestServer> {
   const reports: SessionReport[] = [];
   const waiters: Array<() => void> = [];
   let taken = 0;
@@ -61,8 +64,16 @@ export function clientTls(certs: CertificateSet): { ca: string; cert: string; ke
 }
 
 /** A raw mutual-TLS connection as a line channel, for playing a misbehaving client. */
-export async function rawClient(port: number, certs: CertificateSet): Promise<{ ch: SocketLineChannel; socket: tls.TLSSocket }> {
-  const socket = tls.connect({ host: '127.0.0.1', port, ...clientTls(certs), servername: 'localhost' });
+export async function rawClient(
+  port: number,
+  certs: CertificateSet,
+): Promise<{ ch: SocketLineChannel; socket: tls.TLSSocket }> {
+  const socket = tls.connect({
+    host: '127.0.0.1',
+    port,
+    ...clientTls(certs),
+    servername: 'localhost',
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', resolve);
     socket.once('error', reject);

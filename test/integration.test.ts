@@ -74,7 +74,14 @@ describe('full sessions over mutual TLS', () => {
   it('serves many clients at the same time', async () => {
     const s = await server({ nBits: 6, simulateFailures: false, bodyRequests: 5 });
     const results = await Promise.all(
-      Array.from({ length: 12 }, () => runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs), solverOptions: { threads: 1 } })),
+      Array.from({ length: 12 }, () =>
+        runClient({
+          host: '127.0.0.1',
+          ports: [s.port],
+          tls: clientTls(certs),
+          solverOptions: { threads: 1 },
+        }),
+      ),
     );
     expect(results.every((r) => r.answered.length === 5)).toBe(true);
     await s.sessionsEnded(12);
@@ -108,16 +115,31 @@ describe('full sessions over mutual TLS', () => {
       onEvent: (e) => e.type === 'recv' && received.push(e.line),
     });
     expect(r.answered).toEqual([...BODY_COMMANDS]);
-    expect(received[1]).toBe('WORK gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 10');
+    expect(received[1]).toBe(
+      'WORK gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 10',
+    );
     expect(received.slice(2, 10)).toEqual(BODY_COMMANDS.map((c) => `${c} LGTk`));
     await s.server.finished;
-    await expect(runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs) })).rejects.toBeInstanceOf(TransportError);
+    await expect(
+      runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs) }),
+    ).rejects.toBeInstanceOf(TransportError);
   });
 
   it('--token and --random-string fix the token and the argument', async () => {
-    const s = await server({ nBits: 4, token: 'abc', randomString: 'LGTk', simulateFailures: false, bodyRequests: 3 });
+    const s = await server({
+      nBits: 4,
+      token: 'abc',
+      randomString: 'LGTk',
+      simulateFailures: false,
+      bodyRequests: 3,
+    });
     const received: string[] = [];
-    await runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs), onEvent: (e) => e.type === 'recv' && received.push(e.line) });
+    await runClient({
+      host: '127.0.0.1',
+      ports: [s.port],
+      tls: clientTls(certs),
+      onEvent: (e) => e.type === 'recv' && received.push(e.line),
+    });
     expect(received[1]).toBe('WORK abc 4');
     expect(received.slice(2, 5).every((l) => l.endsWith(' LGTk'))).toBe(true);
   });
@@ -142,7 +164,10 @@ describe('wrong answers get their FAIL over TLS', () => {
     while (verifyWork(token, bad, 20)) bad += 'a';
     ch.writeLine(bad);
     expect(await ch.readLine(2000)).toBe('FAIL Invalid suffix returned from client.');
-    expect((await s.nextReport()).result).toMatchObject({ outcome: 'rejected', code: 'BAD_SUFFIX' });
+    expect((await s.nextReport()).result).toMatchObject({
+      outcome: 'rejected',
+      code: 'BAD_SUFFIX',
+    });
   });
 
   it('a wrong checksum', async () => {
@@ -175,7 +200,8 @@ describe('wrong answers get their FAIL over TLS', () => {
     // A's answer on B's connection: refused unless it happens to solve B's token too.
     b.ch.writeLine(`s${i}`);
     const reply = await b.ch.readLine(2000);
-    if (!verifyWork(tokenB, `s${i}`, 12)) expect(reply).toBe('FAIL Invalid suffix returned from client.');
+    if (!verifyWork(tokenB, `s${i}`, 12))
+      expect(reply).toBe('FAIL Invalid suffix returned from client.');
     a.socket.destroy();
   });
 
@@ -203,7 +229,12 @@ describe('TLS: who may talk to whom', () => {
     // The library insists on a certificate in secure mode before dialling…
     expect(err).toBeInstanceOf(ConfigError);
     // …so dial by hand without one.
-    const bare = tls.connect({ host: '127.0.0.1', port: s.port, ca: certs.caCert, servername: 'localhost' });
+    const bare = tls.connect({
+      host: '127.0.0.1',
+      port: s.port,
+      ca: certs.caCert,
+      servername: 'localhost',
+    });
     const outcome = await new Promise<string>((resolve) => {
       bare.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       bare.on('data', () => resolve('data'));
@@ -230,7 +261,11 @@ describe('TLS: who may talk to whom', () => {
     const other = await generateCertificateSet({ serverHosts: ['server.example'] });
     const s = await startServer(other);
     servers.push(s);
-    const err = await runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(other) }).catch((e: unknown) => e);
+    const err = await runClient({
+      host: '127.0.0.1',
+      ports: [s.port],
+      tls: clientTls(other),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransportError);
     expect((err as TransportError).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
     expect((err as Error).message).toMatch(/does not match the host name/);
@@ -238,7 +273,11 @@ describe('TLS: who may talk to whom', () => {
 
   it('the client refuses a server certificate from another CA', async () => {
     const s = await server();
-    const err = await runClient({ host: '127.0.0.1', ports: [s.port], tls: { ...clientTls(certs), ca: foreign.caCert } }).catch((e: unknown) => e);
+    const err = await runClient({
+      host: '127.0.0.1',
+      ports: [s.port],
+      tls: { ...clientTls(certs), ca: foreign.caCert },
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/not issued by the configured CA/);
   });
 
@@ -246,8 +285,17 @@ describe('TLS: who may talk to whom', () => {
     const s = await server({ insecure: true, nBits: 4, simulateFailures: false, bodyRequests: 1 });
     const r = await runClient({ host: '127.0.0.1', ports: [s.port], tls: {}, insecure: true });
     expect(r.answered).toHaveLength(1);
-    await expect(runClient({ host: '192.0.2.10', ports: [1], tls: {}, insecure: true })).rejects.toThrow(/only allowed with localhost/);
-    expect(() => new TlslpServer({ host: '0.0.0.0', insecure: true, tls: { cert: certs.serverCert, key: certs.serverKey } })).toThrow(ConfigError);
+    await expect(
+      runClient({ host: '192.0.2.10', ports: [1], tls: {}, insecure: true }),
+    ).rejects.toThrow(/only allowed with localhost/);
+    expect(
+      () =>
+        new TlslpServer({
+          host: '0.0.0.0',
+          insecure: true,
+          tls: { cert: certs.serverCert, key: certs.serverKey },
+        }),
+    ).toThrow(ConfigError);
   });
 });
 
@@ -273,15 +321,24 @@ describe('ports', () => {
 
   it('fails with one clear error when no port connects', async () => {
     const dead = await closedPort();
-    const err = await runClient({ host: '127.0.0.1', ports: [dead], tls: clientTls(certs) }).catch((e: unknown) => e);
+    const err = await runClient({ host: '127.0.0.1', ports: [dead], tls: clientTls(certs) }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TransportError);
-    expect((err as Error).message).toBe(`could not connect to 127.0.0.1 on port ${dead}: connection refused (is the server running on that host and port?)`);
+    expect((err as Error).message).toBe(
+      `could not connect to 127.0.0.1 on port ${dead}: connection refused (is the server running on that host and port?)`,
+    );
   });
 });
 
 describe('hostile connections never stop the server', () => {
   it('plain TCP connect-and-close, garbage, idle sockets, foreign certificates: then a good session', async () => {
-    const s = await server({ nBits: 4, simulateFailures: false, bodyRequests: 2, handshakeTimeoutMs: 500 });
+    const s = await server({
+      nBits: 4,
+      simulateFailures: false,
+      bodyRequests: 2,
+      handshakeTimeoutMs: 500,
+    });
     const hostile: Array<Promise<void>> = [];
     for (let i = 0; i < 10; i++) {
       hostile.push(
@@ -293,7 +350,9 @@ describe('hostile connections never stop the server', () => {
       );
       hostile.push(
         new Promise((resolve) => {
-          const sock = net.connect(s.port, '127.0.0.1', () => sock.write(Buffer.from('GET / HTTP/1.0\r\n\r\n\x00\xff')));
+          const sock = net.connect(s.port, '127.0.0.1', () =>
+            sock.write(Buffer.from('GET / HTTP/1.0\r\n\r\n\x00\xff')),
+          );
           sock.on('close', () => resolve());
           sock.on('error', () => resolve());
         }),
@@ -301,9 +360,15 @@ describe('hostile connections never stop the server', () => {
     }
     // Idle sockets: the handshake deadline must close them.
     const idle = Array.from({ length: 5 }, () => net.connect(s.port, '127.0.0.1'));
-    const idleClosed = idle.map((sock) => new Promise<void>((resolve) => sock.on('close', () => resolve())));
+    const idleClosed = idle.map(
+      (sock) => new Promise<void>((resolve) => sock.on('close', () => resolve())),
+    );
     idle.forEach((sock) => sock.on('error', () => {}));
-    const foreignTry = runClient({ host: '127.0.0.1', ports: [s.port], tls: { ca: certs.caCert, cert: foreign.clientCert, key: foreign.clientKey } }).catch(() => null);
+    const foreignTry = runClient({
+      host: '127.0.0.1',
+      ports: [s.port],
+      tls: { ca: certs.caCert, cert: foreign.clientCert, key: foreign.clientKey },
+    }).catch(() => null);
     await Promise.all([...hostile, foreignTry]);
 
     const ok = await runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs) });
@@ -329,7 +394,12 @@ describe('the client solves with an external solver (--work-binary)', () => {
     );
     try {
       const s = await server({ nBits: 10, simulateFailures: false, bodyRequests: 2 });
-      const r = await runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs), workBinary: solver });
+      const r = await runClient({
+        host: '127.0.0.1',
+        ports: [s.port],
+        tls: clientTls(certs),
+        workBinary: solver,
+      });
       expect(r.work.suffix).toMatch(/^k\d+$/);
       expect(r.work.solver).toContain('external');
     } finally {
@@ -365,7 +435,11 @@ describe('shutdown', () => {
 
 describe('unusable TLS material', () => {
   it('a key that does not match the certificate is a ConfigError before dialling', async () => {
-    const err = await runClient({ host: '127.0.0.1', ports: [1], tls: { ca: certs.caCert, cert: certs.clientCert, key: foreign.clientKey } }).catch((e: unknown) => e);
+    const err = await runClient({
+      host: '127.0.0.1',
+      ports: [1],
+      tls: { ca: certs.caCert, cert: certs.clientCert, key: foreign.clientKey },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/--private-key/);
   });

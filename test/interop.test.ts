@@ -29,7 +29,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function runPython(args: string[], onLine?: (line: string) => void): Promise<{ code: number | null; out: string; err: string }> {
+function runPython(
+  args: string[],
+  onLine?: (line: string) => void,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolveRun) => {
     const child = spawn('python3', [peer, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -64,7 +67,15 @@ describe.skipIf(!python)('interop with a Python peer', () => {
   it('a Python client completes a session against the tlslp server', async () => {
     const s = await startServer(await certs(), { nBits: 10, simulateFailures: false });
     try {
-      const r = await runPython(['client', '--certs', certsDir, '--port', String(s.port), '--host', '127.0.0.1']);
+      const r = await runPython([
+        'client',
+        '--certs',
+        certsDir,
+        '--port',
+        String(s.port),
+        '--host',
+        '127.0.0.1',
+      ]);
       expect(r.code, r.err).toBe(0);
       expect(r.out.trim()).toBe('DONE');
       const report = await s.nextReport();
@@ -79,7 +90,9 @@ describe.skipIf(!python)('interop with a Python peer', () => {
     try {
       const outcomes = new Set<string>();
       for (let i = 0; i < 30 && !outcomes.has('FAIL LGTk'); i++) {
-        outcomes.add((await runPython(['client', '--certs', certsDir, '--port', String(s.port)])).out.trim());
+        outcomes.add(
+          (await runPython(['client', '--certs', certsDir, '--port', String(s.port)])).out.trim(),
+        );
       }
       expect(outcomes.has('FAIL LGTk')).toBe(true);
     } finally {
@@ -89,12 +102,19 @@ describe.skipIf(!python)('interop with a Python peer', () => {
 
   it('the tlslp client completes a session against a Python server', async () => {
     let port = 0;
-    const py = runPython(['server', '--certs', certsDir, '--bits', '12', '--requests', '8'], (line) => {
-      if (line.startsWith('PORT ')) port = Number(line.slice(5));
-    });
+    const py = runPython(
+      ['server', '--certs', certsDir, '--bits', '12', '--requests', '8'],
+      (line) => {
+        if (line.startsWith('PORT ')) port = Number(line.slice(5));
+      },
+    );
     const deadline = Date.now() + 20_000;
     while (port === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const result = await runClient({ host: '127.0.0.1', ports: [port], tls: clientTls(await certs()) });
+    const result = await runClient({
+      host: '127.0.0.1',
+      ports: [port],
+      tls: clientTls(await certs()),
+    });
     expect(result.answered).toHaveLength(8);
     const r = await py;
     expect(r.code, r.err).toBe(0);

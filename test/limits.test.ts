@@ -382,28 +382,25 @@ describe('floods', () => {
 
   // After its FAIL (or DONE/OK) the server ends its side; a client that keeps the connection
   // half-open is cut after a short linger.
-  it(
-    'closes a connection the client keeps half-open after FAIL',
-    async () => {
-      const s = await server({ otherTimeoutMs: 500 });
-      const rawSocket = net.connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true });
-      sockets.add(rawSocket);
-      const socket = tls.connect({
-        socket: rawSocket,
-        ...clientTls(certs),
-        servername: 'localhost',
-      });
-      sockets.add(socket);
-      socket.on('error', () => {});
-      let got = '';
-      socket.on('data', (d: Buffer) => (got += d.toString()));
-      await until(() => got.includes('\n'), 5000, 'HELLO');
-      socket.write('HELLOBACKX\n');
-      await until(() => got.includes('FAIL'), 5000, 'the FAIL');
-      // The client never closes its side; the server releases the connection anyway.
-      await until(() => s.server.openConnections === 0, 5000, 'the server to release the connection');
-    },
-  );
+  it('closes a connection the client keeps half-open after FAIL', async () => {
+    const s = await server({ otherTimeoutMs: 500 });
+    const rawSocket = net.connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true });
+    sockets.add(rawSocket);
+    const socket = tls.connect({
+      socket: rawSocket,
+      ...clientTls(certs),
+      servername: 'localhost',
+    });
+    sockets.add(socket);
+    socket.on('error', () => {});
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    await until(() => got.includes('\n'), 5000, 'HELLO');
+    socket.write('HELLOBACKX\n');
+    await until(() => got.includes('FAIL'), 5000, 'the FAIL');
+    // The client never closes its side; the server releases the connection anyway.
+    await until(() => s.server.openConnections === 0, 5000, 'the server to release the connection');
+  });
 });
 
 describe('graceful shutdown', () => {

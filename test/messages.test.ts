@@ -27,15 +27,30 @@ function codeOf(fn: () => unknown): string {
 
 describe('parseServerMessage', () => {
   it('parses every valid message and formats it back', () => {
-    const lines = ['HELLO', `WORK ${T} 28`, 'WORK a 0', 'WORK a 64', 'DONE', 'FAIL Invalid checksum received.', 'FAIL '];
+    const lines = [
+      'HELLO',
+      `WORK ${T} 28`,
+      'WORK a 0',
+      'WORK a 64',
+      'DONE',
+      'FAIL Invalid checksum received.',
+      'FAIL ',
+    ];
     for (const c of BODY_COMMANDS) lines.push(`${c} LGTk`);
     for (const line of lines) {
       const m = parseServerMessage(line);
       expect(formatServerMessage(m)).toBe(line);
     }
     expect(parseServerMessage(`WORK ${T} 28`)).toEqual({ type: 'WORK', token: T, nBits: 28 });
-    expect(parseServerMessage('EMAIL1 LGTk')).toEqual({ type: 'BODY', command: 'EMAIL1', arg: 'LGTk' });
-    expect(parseServerMessage('FAIL some reason here')).toEqual({ type: 'FAIL', reason: 'some reason here' });
+    expect(parseServerMessage('EMAIL1 LGTk')).toEqual({
+      type: 'BODY',
+      command: 'EMAIL1',
+      arg: 'LGTk',
+    });
+    expect(parseServerMessage('FAIL some reason here')).toEqual({
+      type: 'FAIL',
+      reason: 'some reason here',
+    });
     expect(parseServerMessage('FAIL')).toEqual({ type: 'FAIL', reason: '' });
   });
 
@@ -62,7 +77,10 @@ describe('parseServerMessage', () => {
 
   it('validates WORK n_bits: integers 0..64 only', () => {
     for (const bad of ['65', '-1', '1.5', '', 'x', '028', '1e1', '999999999999', ' 8']) {
-      expect(codeOf(() => parseServerMessage(`WORK abc ${bad}`)), bad).toMatch(/BAD_N_BITS|BAD_WORK/);
+      expect(
+        codeOf(() => parseServerMessage(`WORK abc ${bad}`)),
+        bad,
+      ).toMatch(/BAD_N_BITS|BAD_WORK/);
     }
   });
 
@@ -78,12 +96,16 @@ describe('parseServerMessage', () => {
 describe('client replies', () => {
   it('parses suffixes', () => {
     expect(parseSuffixReply('TlVR_')).toBe('TlVR_');
-    for (const bad of ['', 'a b', 'a+b', 'é', 'a'.repeat(129)]) expect(codeOf(() => parseSuffixReply(bad))).toBe('BAD_SUFFIX');
+    for (const bad of ['', 'a b', 'a+b', 'é', 'a'.repeat(129)])
+      expect(codeOf(() => parseSuffixReply(bad))).toBe('BAD_SUFFIX');
   });
 
   it('parses body replies, splitting at the first space only', () => {
     const sum = '28295607f05351eb24707046f3fa046e8a7afdabb32e6f0fba3de596cbf7c27b';
-    expect(parseBodyReply(`${sum} jane@example.com`)).toEqual({ checksum: sum, value: 'jane@example.com' });
+    expect(parseBodyReply(`${sum} jane@example.com`)).toEqual({
+      checksum: sum,
+      value: 'jane@example.com',
+    });
     expect(parseBodyReply(`${sum} Jane  Doe `)).toEqual({ checksum: sum, value: 'Jane  Doe ' });
     expect(parseBodyReply(sum)).toEqual({ checksum: sum, value: '' });
     expect(formatBodyReply(sum, 'Jane Doe')).toBe(`${sum} Jane Doe`);
@@ -116,7 +138,11 @@ describe('random tokens and draws', () => {
   });
 
   it('formats every message kind', () => {
-    const all: ServerMessage[] = [{ type: 'HELLO' }, { type: 'DONE' }, { type: 'FAIL', reason: 'x' }];
+    const all: ServerMessage[] = [
+      { type: 'HELLO' },
+      { type: 'DONE' },
+      { type: 'FAIL', reason: 'x' },
+    ];
     expect(all.map(formatServerMessage)).toEqual(['HELLO', 'DONE', 'FAIL x']);
   });
 });

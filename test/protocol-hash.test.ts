@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checksum, hasTrailingZeroBits, trailingZeroBits, verifyWork, workDigest } from '../src/protocol/hash.js';
+import {
+  checksum,
+  hasTrailingZeroBits,
+  trailingZeroBits,
+  verifyWork,
+  workDigest,
+} from '../src/protocol/hash.js';
 import { CHECKSUM_VECTOR, T, WORK_VECTORS } from './fixtures/vectors.js';
 
 describe('WORK digest and trailing zero bits (PROTOCOL §4)', () => {

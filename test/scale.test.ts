@@ -18,7 +18,16 @@ beforeAll(async () => {
 
 function memoryLogger(lines: string[]): Logger {
   const push = (m: string): void => void lines.push(m);
-  return { name: 't', level: 'DEBUG', debug: push, info: push, warning: push, error: push, isEnabled: () => true, close: async () => {} };
+  return {
+    name: 't',
+    level: 'DEBUG',
+    debug: push,
+    info: push,
+    warning: push,
+    error: push,
+    isEnabled: () => true,
+    close: async () => {},
+  };
 }
 
 async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
@@ -32,7 +41,12 @@ async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
 describe('metrics', () => {
   it('counts sessions, outcomes, handshake failures and n_bits on /metrics', async () => {
     const metrics = new ServerMetrics();
-    const s = await startServer(certs, { nBits: 5, simulateFailures: false, bodyRequests: 1, metrics });
+    const s = await startServer(certs, {
+      nBits: 5,
+      simulateFailures: false,
+      bodyRequests: 1,
+      metrics,
+    });
     const http = await serveMetrics(metrics.registry, '127.0.0.1', 0);
     try {
       await runClient({ host: '127.0.0.1', ports: [s.port], tls: clientTls(certs) });
@@ -119,7 +133,9 @@ describe('periodic stats line', () => {
     const lines: string[] = [];
     const s = await startServer(certs, { statsIntervalMs: 50, logger: memoryLogger(lines) });
     await until(() => lines.some((l) => l.startsWith('Stats: ')));
-    expect(lines.find((l) => l.startsWith('Stats: '))).toMatch(/^Stats: 0 in flight, 0 open connections, 0 started, .* n_bits 8$/);
+    expect(lines.find((l) => l.startsWith('Stats: '))).toMatch(
+      /^Stats: 0 in flight, 0 open connections, 0 started, .* n_bits 8$/,
+    );
     await s.server.close();
   });
 });
@@ -169,9 +185,19 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
     const srv = startBin(['--workers', '2', '--n_bits', '4']);
     const port = await srv.port;
     const set = await loadCerts();
-    const done = await Promise.allSettled(Array.from({ length: 6 }, () => runClient({ host: '127.0.0.1', ports: [port], tls: clientTls(set), solverOptions: { threads: 1 } })));
+    const done = await Promise.allSettled(
+      Array.from({ length: 6 }, () =>
+        runClient({
+          host: '127.0.0.1',
+          ports: [port],
+          tls: clientTls(set),
+          solverOptions: { threads: 1 },
+        }),
+      ),
+    );
     // Each ends in DONE/OK or a drawn FAIL; none is refused.
-    for (const r of done) if (r.status === 'rejected') expect((r.reason as Error).name).toBe('ServerFailError');
+    for (const r of done)
+      if (r.status === 'rejected') expect((r.reason as Error).name).toBe('ServerFailError');
     expect(srv.output()).toMatch(/\(2 workers\)/);
     srv.child.kill('SIGTERM');
     expect(await srv.exit).toBe(0);

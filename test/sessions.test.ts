@@ -89,8 +89,17 @@ describe('a whole session between the two session drivers', () => {
   it('a drawn FAIL reaches the client as ServerFailError', async () => {
     const [s, c] = channels();
     const [server, client] = await Promise.all([
-      runServerSession(s, plan({ nextCommand: (i) => (i === 2 ? 'FAIL' : 'EMAIL1'), nextArg: () => 'xyz' }), silent),
-      runClientSession(c, { profile: DEFAULT_PROFILE, solve: bruteForce, workTimeoutMs: 5000, otherTimeoutMs: 2000 }).catch((e: unknown) => e),
+      runServerSession(
+        s,
+        plan({ nextCommand: (i) => (i === 2 ? 'FAIL' : 'EMAIL1'), nextArg: () => 'xyz' }),
+        silent,
+      ),
+      runClientSession(c, {
+        profile: DEFAULT_PROFILE,
+        solve: bruteForce,
+        workTimeoutMs: 5000,
+        otherTimeoutMs: 2000,
+      }).catch((e: unknown) => e),
     ]);
     expect(server).toEqual({ outcome: 'fail-drawn', reason: 'xyz' });
     expect(client).toBeInstanceOf(ServerFailError);
@@ -121,9 +130,11 @@ async function serverAgainst(script: (ch: SocketLineChannel) => Promise<void>, p
   const lines: string[] = [];
   const [outcome] = await Promise.all([
     runServerSession(s, p, silent),
-    script(c).then(async () => {
-      for (;;) lines.push(await c.readLine(500));
-    }).catch(() => {}),
+    script(c)
+      .then(async () => {
+        for (;;) lines.push(await c.readLine(500));
+      })
+      .catch(() => {}),
   ]);
   return { outcome, lines };
 }
@@ -139,48 +150,60 @@ describe('server session: strict checks', () => {
   });
 
   it('a suffix that does not solve WORK gets the original reason', async () => {
-    const { outcome, lines } = await serverAgainst(async (c) => {
-      await c.readLine(1000);
-      c.writeLine('HELLOBACK');
-      await c.readLine(1000);
-      c.writeLine('TlVR'); // 2 zero bits only
-    }, plan({ nBits: 28 }));
+    const { outcome, lines } = await serverAgainst(
+      async (c) => {
+        await c.readLine(1000);
+        c.writeLine('HELLOBACK');
+        await c.readLine(1000);
+        c.writeLine('TlVR'); // 2 zero bits only
+      },
+      plan({ nBits: 28 }),
+    );
     expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_SUFFIX' });
     expect(lines).toEqual(['FAIL Invalid suffix returned from client.']);
   });
 
   it('accepts the vector suffix for WORK T 28 and then checks checksums', async () => {
-    const { outcome, lines } = await serverAgainst(async (c) => {
-      await c.readLine(1000);
-      c.writeLine('HELLOBACK');
-      await c.readLine(1000);
-      c.writeLine('TlVR_');
-      await c.readLine(1000);
-      c.writeLine(`${'0'.repeat(64)} Jane Doe`);
-    }, plan({ nBits: 28 }));
+    const { outcome, lines } = await serverAgainst(
+      async (c) => {
+        await c.readLine(1000);
+        c.writeLine('HELLOBACK');
+        await c.readLine(1000);
+        c.writeLine('TlVR_');
+        await c.readLine(1000);
+        c.writeLine(`${'0'.repeat(64)} Jane Doe`);
+      },
+      plan({ nBits: 28 }),
+    );
     expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_CHECKSUM' });
     expect(lines).toEqual(['FAIL Invalid checksum received.']);
   });
 
   it('refuses suffixes outside the charset even if they hash well', async () => {
-    const { outcome } = await serverAgainst(async (c) => {
-      await c.readLine(1000);
-      c.writeLine('HELLOBACK');
-      await c.readLine(1000);
-      c.writeLine('a b');
-    }, plan({ nBits: 0 }));
+    const { outcome } = await serverAgainst(
+      async (c) => {
+        await c.readLine(1000);
+        c.writeLine('HELLOBACK');
+        await c.readLine(1000);
+        c.writeLine('a b');
+      },
+      plan({ nBits: 0 }),
+    );
     expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_SUFFIX' });
   });
 
   it('wrong OK gets FAIL', async () => {
-    const { outcome, lines } = await serverAgainst(async (c) => {
-      await c.readLine(1000);
-      c.writeLine('HELLOBACK');
-      await c.readLine(1000);
-      c.writeLine('TlVR_');
-      await c.readLine(1000);
-      c.writeLine('ok');
-    }, plan({ nBits: 28, bodyRequests: 0 }));
+    const { outcome, lines } = await serverAgainst(
+      async (c) => {
+        await c.readLine(1000);
+        c.writeLine('HELLOBACK');
+        await c.readLine(1000);
+        c.writeLine('TlVR_');
+        await c.readLine(1000);
+        c.writeLine('ok');
+      },
+      plan({ nBits: 28, bodyRequests: 0 }),
+    );
     expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_OK' });
     expect(lines).toEqual([`FAIL ${FAIL_REASONS.badOk}`]);
   });
@@ -210,16 +233,22 @@ describe('server session: strict checks', () => {
   });
 
   it('a silent client times out with a FAIL', async () => {
-    const { outcome, lines } = await serverAgainst(async (c) => {
-      await c.readLine(1000);
-    }, plan({ otherTimeoutMs: 200 }));
+    const { outcome, lines } = await serverAgainst(
+      async (c) => {
+        await c.readLine(1000);
+      },
+      plan({ otherTimeoutMs: 200 }),
+    );
     expect(outcome).toMatchObject({ outcome: 'transport', code: 'TIMEOUT' });
     expect(lines).toEqual([`FAIL ${FAIL_REASONS.timeout}`]);
   });
 });
 
 /** Play the server by hand against the client session. */
-async function clientAgainst(lines: string[], options: { workTimeoutMs?: number; solve?: WorkSolver } = {}) {
+async function clientAgainst(
+  lines: string[],
+  options: { workTimeoutMs?: number; solve?: WorkSolver } = {},
+) {
   const [s, c] = channels();
   for (const l of lines) s.writeLine(l);
   return runClientSession(c, {
@@ -260,7 +289,12 @@ describe('client session: validates what the server sends', () => {
     const [s, c] = channels();
     const [server] = await Promise.all([
       runServerSession(s, plan({ nBits: 0 }), silent),
-      runClientSession(c, { profile: DEFAULT_PROFILE, solve: bruteForce, workTimeoutMs: 5000, otherTimeoutMs: 2000 }),
+      runClientSession(c, {
+        profile: DEFAULT_PROFILE,
+        solve: bruteForce,
+        workTimeoutMs: 5000,
+        otherTimeoutMs: 2000,
+      }),
     ]);
     expect(server).toEqual({ outcome: 'done' });
   });

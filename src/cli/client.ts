@@ -8,7 +8,13 @@ import { runClient, type ClientResult } from '../client/client.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
 import { DEFAULTS } from '../defaults.js';
 import { ServerFailError, TlslpError } from '../errors.js';
-import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type LogFormat, type LogLevel } from '../logging.js';
+import {
+  createLogger,
+  logFilePath,
+  TUTORIAL_TIMESTAMP,
+  type LogFormat,
+  type LogLevel,
+} from '../logging.js';
 import { closeSolverPool } from '../solver/index.js';
 import type { KernelName } from '../solver/types.js';
 import { readTlsFiles } from '../tls.js';
@@ -40,23 +46,61 @@ interface ClientFlags {
 /** The `tlslp-client` command definition. */
 export function clientCommand(): Command {
   return new Command('tlslp-client')
-    .description('Connect to a tlslp server over mutual TLS, solve its WORK challenge and answer its requests.')
+    .description(
+      'Connect to a tlslp server over mutual TLS, solve its WORK challenge and answer its requests.',
+    )
     .version(VERSION)
     .option('--host <host>', 'server host; must match the server certificate', DEFAULTS.clientHost)
-    .option('--ports <list>', 'ports to try in order, comma-separated', parsePorts, [...DEFAULTS.clientPorts])
+    .option('--ports <list>', 'ports to try in order, comma-separated', parsePorts, [
+      ...DEFAULTS.clientPorts,
+    ])
     .option('--client-cert <file>', 'client certificate (PEM)', DEFAULTS.clientCert)
     .option('--private-key <file>', 'client private key (PEM)', DEFAULTS.clientKey)
-    .option('--ca-cert <file>', 'CA certificate that issued the server certificate (PEM)', DEFAULTS.caCert)
-    .option('--work-binary <file>', 'external WORK solver with the original interface: <file> <token> <n_bits> prints RESULT:<suffix>')
-    .option('--work-timeout <seconds>', 'time allowed to solve WORK', seconds('--work-timeout'), DEFAULTS.workTimeoutSeconds)
-    .option('--other-timeout <seconds>', 'time allowed for every other step', seconds('--other-timeout'), DEFAULTS.otherTimeoutSeconds)
-    .option('--insecure', 'do not verify the server and send no client certificate (localhost / loopback only)', false)
-    .option('--log-level <level>', 'DEBUG, INFO, WARNING, ERROR or CRITICAL', logLevelOption, 'INFO')
+    .option(
+      '--ca-cert <file>',
+      'CA certificate that issued the server certificate (PEM)',
+      DEFAULTS.caCert,
+    )
+    .option(
+      '--work-binary <file>',
+      'external WORK solver with the original interface: <file> <token> <n_bits> prints RESULT:<suffix>',
+    )
+    .option(
+      '--work-timeout <seconds>',
+      'time allowed to solve WORK',
+      seconds('--work-timeout'),
+      DEFAULTS.workTimeoutSeconds,
+    )
+    .option(
+      '--other-timeout <seconds>',
+      'time allowed for every other step',
+      seconds('--other-timeout'),
+      DEFAULTS.otherTimeoutSeconds,
+    )
+    .option(
+      '--insecure',
+      'do not verify the server and send no client certificate (localhost / loopback only)',
+      false,
+    )
+    .option(
+      '--log-level <level>',
+      'DEBUG, INFO, WARNING, ERROR or CRITICAL',
+      logLevelOption,
+      'INFO',
+    )
     .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
     .option('--tutorial', 'deterministic logs for comparison with the golden files', false)
     .option('--profile <file>', 'JSON file with the answers: {"FULL_NAME": "…", "EMAIL1": "…", …}')
-    .addOption(new Option('--kernel <kernel>', 'built-in solver kernel').choices(['auto', 'native', 'wasm', 'js']).default('auto'))
-    .option('--threads <n>', 'solver threads (default: one per core)', intInRange('--threads', 1, 256))
+    .addOption(
+      new Option('--kernel <kernel>', 'built-in solver kernel')
+        .choices(['auto', 'native', 'wasm', 'js'])
+        .default('auto'),
+    )
+    .option(
+      '--threads <n>',
+      'solver threads (default: one per core)',
+      intInRange('--threads', 1, 256),
+    )
     .option('--quiet', 'print nothing but errors', false)
     .option('--json', 'print one JSON summary object on stdout', false)
     .addHelpText(
@@ -137,12 +181,18 @@ export async function clientMain(argv: string[]): Promise<number> {
       signal: controller.signal,
       tutorial: flags.tutorial,
       onEvent: (event) => {
-        if (event.type === 'connected') Object.assign(seen, { port: event.port, protocol: event.protocol });
+        if (event.type === 'connected')
+          Object.assign(seen, { port: event.port, protocol: event.protocol });
         if (event.type === 'work-start') seen.nBits = event.nBits;
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
         if (event.type === 'work-done') progress.clear();
         if (interactive) print(event);
-        if (event.type === 'work-done' && flags.tutorial && 'fallbackReason' in event.solution && event.solution.fallbackReason) {
+        if (
+          event.type === 'work-done' &&
+          flags.tutorial &&
+          'fallbackReason' in event.solution &&
+          event.solution.fallbackReason
+        ) {
           process.stderr.write(`tlslp-client: ${String(event.solution.fallbackReason)}\n`);
         }
       },
@@ -162,7 +212,9 @@ export async function clientMain(argv: string[]): Promise<number> {
     out.write(`${JSON.stringify(summarize(flags.host, result, failure, seen))}\n`);
   } else if (result && interactive) {
     const c = colorsFor(out);
-    const rate = result.work.hashesPerSecond ? `, ${(result.work.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
+    const rate = result.work.hashesPerSecond
+      ? `, ${(result.work.hashesPerSecond / 1e6).toFixed(1)} M hashes/s`
+      : '';
     out.write(
       c.green(
         `✓ session complete: DONE/OK after ${result.answered.length} requests; WORK n_bits ${result.nBits} solved in ${result.work.seconds.toFixed(3)} s${rate}\n`,
@@ -183,7 +235,12 @@ interface Progress {
   answered: number;
 }
 
-function summarize(host: string, result: ClientResult | null, failure: unknown, seen: Progress): ClientSummary {
+function summarize(
+  host: string,
+  result: ClientResult | null,
+  failure: unknown,
+  seen: Progress,
+): ClientSummary {
   return {
     ok: result !== null && failure === null,
     host,
@@ -201,4 +258,5 @@ function summarize(host: string, result: ClientResult | null, failure: unknown, 
   };
 }
 
-if (isEntryPoint(import.meta.url)) await runMain('tlslp-client', () => clientMain(process.argv.slice(2)));
+if (isEntryPoint(import.meta.url))
+  await runMain('tlslp-client', () => clientMain(process.argv.slice(2)));

@@ -57,7 +57,8 @@ export function intInRange(name: string, min: number, max: number): (value: stri
   return (value: string) => {
     if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be an integer.`);
     const n = Number(value);
-    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}.`);
+    if (n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be between ${min} and ${max}.`);
     return n;
   };
 }
@@ -66,7 +67,8 @@ export function intInRange(name: string, min: number, max: number): (value: stri
 export function seconds(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
     return n;
   };
 }

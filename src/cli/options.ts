@@ -8,8 +8,13 @@ import { parseLogLevel, type LogFormat, type LogLevel } from '../logging.js';
 /** Parse `--ports 1234,5678`. */
 export function parsePorts(value: string): number[] {
   const ports = value.split(',').map((p) => p.trim());
-  if (ports.length === 0 || ports.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
-    throw new InvalidArgumentError('--ports must be a comma-separated list of ports 1..65535, e.g. 1234,5678.');
+  if (
+    ports.length === 0 ||
+    ports.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)
+  ) {
+    throw new InvalidArgumentError(
+      '--ports must be a comma-separated list of ports 1..65535, e.g. 1234,5678.',
+    );
   }
   return ports.map(Number);
 }

@@ -7,7 +7,13 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
-import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type LogFormat, type LogLevel } from '../logging.js';
+import {
+  createLogger,
+  logFilePath,
+  TUTORIAL_TIMESTAMP,
+  type LogFormat,
+  type LogLevel,
+} from '../logging.js';
 import { createWorkerLogger, runPrimary, shareWorkerMetrics } from '../server/cluster.js';
 import { ServerMetrics, serveMetrics } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
@@ -49,35 +55,117 @@ interface ServerFlags {
 export function serverCommand(): Command {
   const bits = intInRange('n_bits', 0, 64);
   const nBits = (value: string): number | 'auto' => (value === 'auto' ? 'auto' : bits(value));
-  const workers = (value: string): number | 'auto' => (value === 'auto' ? 'auto' : intInRange('--workers', 1, 256)(value));
+  const workers = (value: string): number | 'auto' =>
+    value === 'auto' ? 'auto' : intInRange('--workers', 1, 256)(value);
   return new Command('tlslp-server')
-    .description('Serve the TLS Line Protocol over mutual TLS: HELLO, WORK (proof of work), info requests, DONE.')
+    .description(
+      'Serve the TLS Line Protocol over mutual TLS: HELLO, WORK (proof of work), info requests, DONE.',
+    )
     .version(VERSION)
     .option('--host <host>', 'interface to listen on', DEFAULTS.serverHost)
-    .option('--port <port>', 'port to listen on', intInRange('--port', 0, 65535), DEFAULTS.serverPort)
+    .option(
+      '--port <port>',
+      'port to listen on',
+      intInRange('--port', 0, 65535),
+      DEFAULTS.serverPort,
+    )
     .option('--server-cert <file>', 'server certificate (PEM)', DEFAULTS.serverCert)
     .option('--server-key <file>', 'server private key (PEM)', DEFAULTS.serverKey)
-    .option('--ca-cert <file>', 'CA certificate that issues client certificates (PEM)', DEFAULTS.caCert)
-    .option('--work-timeout <seconds>', 'time allowed to solve WORK', seconds('--work-timeout'), DEFAULTS.workTimeoutSeconds)
-    .option('--other-timeout <seconds>', 'time allowed for every other reply', seconds('--other-timeout'), DEFAULTS.otherTimeoutSeconds)
-    .option('--handshake-timeout <seconds>', 'time allowed for the TLS handshake', seconds('--handshake-timeout'), DEFAULTS.handshakeTimeoutSeconds)
+    .option(
+      '--ca-cert <file>',
+      'CA certificate that issues client certificates (PEM)',
+      DEFAULTS.caCert,
+    )
+    .option(
+      '--work-timeout <seconds>',
+      'time allowed to solve WORK',
+      seconds('--work-timeout'),
+      DEFAULTS.workTimeoutSeconds,
+    )
+    .option(
+      '--other-timeout <seconds>',
+      'time allowed for every other reply',
+      seconds('--other-timeout'),
+      DEFAULTS.otherTimeoutSeconds,
+    )
+    .option(
+      '--handshake-timeout <seconds>',
+      'time allowed for the TLS handshake',
+      seconds('--handshake-timeout'),
+      DEFAULTS.handshakeTimeoutSeconds,
+    )
     .option('--insecure', 'do not request client certificates (localhost / loopback only)', false)
     .option('--token <token>', 'fixed WORK token instead of a fresh random one per connection')
-    .option('--random-string <arg>', 'fixed body argument instead of a fresh random one per request')
-    .option('--n_bits <n>', `WORK difficulty in trailing zero bits, 0..64, or auto (follows the load) (default: ${DEFAULTS.nBits})`, nBits)
+    .option(
+      '--random-string <arg>',
+      'fixed body argument instead of a fresh random one per request',
+    )
+    .option(
+      '--n_bits <n>',
+      `WORK difficulty in trailing zero bits, 0..64, or auto (follows the load) (default: ${DEFAULTS.nBits})`,
+      nBits,
+    )
     .addOption(new Option('--n-bits <n>', 'same as --n_bits').argParser(nBits))
-    .option('--min-bits <n>', 'with --n_bits auto: lowest n_bits', intInRange('--min-bits', 0, 64), 16)
-    .option('--max-bits <n>', 'with --n_bits auto: highest n_bits', intInRange('--max-bits', 0, 64), 28)
-    .option('--log-level <level>', 'DEBUG, INFO, WARNING, ERROR or CRITICAL', logLevelOption, 'INFO')
+    .option(
+      '--min-bits <n>',
+      'with --n_bits auto: lowest n_bits',
+      intInRange('--min-bits', 0, 64),
+      16,
+    )
+    .option(
+      '--max-bits <n>',
+      'with --n_bits auto: highest n_bits',
+      intInRange('--max-bits', 0, 64),
+      28,
+    )
+    .option(
+      '--log-level <level>',
+      'DEBUG, INFO, WARNING, ERROR or CRITICAL',
+      logLevelOption,
+      'INFO',
+    )
     .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
-    .option('--tutorial', 'deterministic session for learning and golden logs: one connection, then exit', false)
-    .option('--max-connections <n>', 'most connections at once', intInRange('--max-connections', 1, 1_000_000), 10_000)
-    .option('--max-per-ip <n>', 'most connections at once from one IP address (0 = no limit)', intInRange('--max-per-ip', 0, 1_000_000), 0)
-    .option('--shutdown-grace <seconds>', 'on SIGINT/SIGTERM, time sessions in progress get to finish', seconds('--shutdown-grace'), 10)
-    .option('--workers <n>', 'server processes sharing the port (node:cluster); auto = one per core', workers, 1)
-    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (GET /metrics)', intInRange('--metrics-port', 0, 65535))
+    .option(
+      '--tutorial',
+      'deterministic session for learning and golden logs: one connection, then exit',
+      false,
+    )
+    .option(
+      '--max-connections <n>',
+      'most connections at once',
+      intInRange('--max-connections', 1, 1_000_000),
+      10_000,
+    )
+    .option(
+      '--max-per-ip <n>',
+      'most connections at once from one IP address (0 = no limit)',
+      intInRange('--max-per-ip', 0, 1_000_000),
+      0,
+    )
+    .option(
+      '--shutdown-grace <seconds>',
+      'on SIGINT/SIGTERM, time sessions in progress get to finish',
+      seconds('--shutdown-grace'),
+      10,
+    )
+    .option(
+      '--workers <n>',
+      'server processes sharing the port (node:cluster); auto = one per core',
+      workers,
+      1,
+    )
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on this port (GET /metrics)',
+      intInRange('--metrics-port', 0, 65535),
+    )
     .option('--metrics-host <host>', 'interface for the metrics endpoint', '127.0.0.1')
-    .option('--stats-interval <seconds>', 'log a one-line summary of the counters this often (0 = never)', Number, 0)
+    .option(
+      '--stats-interval <seconds>',
+      'log a one-line summary of the counters this often (0 = never)',
+      Number,
+      0,
+    )
     .addHelpText(
       'after',
       `\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
@@ -92,9 +180,13 @@ export async function serverMain(argv: string[]): Promise<number> {
   const tutorial = flags.tutorial;
   const workers = flags.workers === 'auto' ? availableParallelism() : flags.workers;
   const bits = flags.nBits ?? flags.n_bits ?? DEFAULTS.nBits;
-  if (tutorial && workers > 1) throw new ConfigError('BAD_WORKERS', 'tutorial mode serves one session: drop --workers');
+  if (tutorial && workers > 1)
+    throw new ConfigError('BAD_WORKERS', 'tutorial mode serves one session: drop --workers');
   if (bits === 'auto' && flags.minBits > flags.maxBits) {
-    throw new ConfigError('BAD_BITS', `--min-bits (${flags.minBits}) must not be above --max-bits (${flags.maxBits})`);
+    throw new ConfigError(
+      'BAD_BITS',
+      `--min-bits (${flags.minBits}) must not be above --max-bits (${flags.maxBits})`,
+    );
   }
   const inWorker = cluster.isWorker;
   const logger = inWorker
@@ -120,15 +212,21 @@ export async function serverMain(argv: string[]): Promise<number> {
         workers,
         logger,
         shutdownGraceMs: flags.shutdownGrace * 1000,
-        metrics: flags.metricsPort === undefined ? undefined : { host: flags.metricsHost, port: flags.metricsPort },
+        metrics:
+          flags.metricsPort === undefined
+            ? undefined
+            : { host: flags.metricsHost, port: flags.metricsPort },
         onListening: ({ port }) =>
-          process.stdout.write(`tlslp-server listening on ${flags.host}:${port} (${workers} workers); log: ${logFilePath('server')}\n`),
+          process.stdout.write(
+            `tlslp-server listening on ${flags.host}:${port} (${workers} workers); log: ${logFilePath('server')}\n`,
+          ),
       });
       logger.info('Server stopped');
       return code;
     }
 
-    const metrics = flags.metricsPort !== undefined ? new ServerMetrics({ defaultMetrics: true }) : undefined;
+    const metrics =
+      flags.metricsPort !== undefined ? new ServerMetrics({ defaultMetrics: true }) : undefined;
     if (metrics && inWorker) shareWorkerMetrics(metrics.registry);
     const server = new TlslpServer({
       host: flags.host,
@@ -151,8 +249,11 @@ export async function serverMain(argv: string[]): Promise<number> {
     });
     const address = await server.listen();
     const metricsServer =
-      metrics && !inWorker && flags.metricsPort !== undefined ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort) : null;
-    if (metricsServer) logger.info(`Metrics on http://${flags.metricsHost}:${metricsServer.port}/metrics`);
+      metrics && !inWorker && flags.metricsPort !== undefined
+        ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort)
+        : null;
+    if (metricsServer)
+      logger.info(`Metrics on http://${flags.metricsHost}:${metricsServer.port}/metrics`);
     if (!inWorker) {
       process.stdout.write(
         `tlslp-server listening on ${flags.host}:${address.port}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logFilePath('server')}\n`,
@@ -167,7 +268,9 @@ export async function serverMain(argv: string[]): Promise<number> {
         void logger.close().finally(() => process.exit(EXIT.interrupted));
         return;
       }
-      logger.info(`${sig} received: no new connections; ${server.inFlight} session(s) get up to ${flags.shutdownGrace} s to finish`);
+      logger.info(
+        `${sig} received: no new connections; ${server.inFlight} session(s) get up to ${flags.shutdownGrace} s to finish`,
+      );
       void server.close(flags.shutdownGrace * 1000);
     };
     process.on('SIGINT', onSignal);
@@ -188,4 +291,5 @@ export async function serverMain(argv: string[]): Promise<number> {
   }
 }
 
-if (isEntryPoint(import.meta.url)) await runMain('tlslp-server', () => serverMain(process.argv.slice(2)));
+if (isEntryPoint(import.meta.url))
+  await runMain('tlslp-server', () => serverMain(process.argv.slice(2)));

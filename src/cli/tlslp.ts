@@ -28,21 +28,33 @@ export async function tlslpMain(argv: string[]): Promise<number> {
 
   program
     .command('certs')
-    .description('create a CA, a server and a client certificate for mutual TLS (pure TypeScript, no openssl needed)')
+    .description(
+      'create a CA, a server and a client certificate for mutual TLS (pure TypeScript, no openssl needed)',
+    )
     .option('--dir <dir>', 'folder to write them to', DEFAULTS.certificatesDir)
     .option('--force', 'overwrite existing files', false)
-    .option('--host <name...>', 'names and addresses the server certificate is valid for', ['localhost', '127.0.0.1'])
+    .option('--host <name...>', 'names and addresses the server certificate is valid for', [
+      'localhost',
+      '127.0.0.1',
+    ])
     .action(async (opts: { dir: string; force: boolean; host: string[] }) => {
-      const written = await makeCertificates(opts.dir, { force: opts.force, serverHosts: opts.host });
+      const written = await makeCertificates(opts.dir, {
+        force: opts.force,
+        serverHosts: opts.host,
+      });
       const c = colorsFor(process.stdout);
       process.stdout.write(`${c.green('✓')} certificates written to ${written.dir}:\n`);
       for (const name of Object.values(CERT_FILE_NAMES)) process.stdout.write(`  ${name}\n`);
-      process.stdout.write(`server certificate valid for: ${opts.host.join(', ')}; private keys have mode 0600\n`);
+      process.stdout.write(
+        `server certificate valid for: ${opts.host.join(', ')}; private keys have mode 0600\n`,
+      );
     });
 
   program
     .command('demo')
-    .description('run a full mutual-TLS session on loopback with throwaway certificates and print its transcript')
+    .description(
+      'run a full mutual-TLS session on loopback with throwaway certificates and print its transcript',
+    )
     .option('--n-bits <n>', 'WORK difficulty', intInRange('--n-bits', 0, 40), 20)
     .option('--requests <n>', 'body requests', intInRange('--requests', 0, 1000), 20)
     .action(async (opts: { nBits: number; requests: number }) => {
@@ -71,7 +83,9 @@ export async function tlslpMain(argv: string[]): Promise<number> {
 
   program
     .command('work')
-    .description('solve a WORK challenge: prints RESULT:<suffix> and Time: <seconds> seconds (same interface as the original solver)')
+    .description(
+      'solve a WORK challenge: prints RESULT:<suffix> and Time: <seconds> seconds (same interface as the original solver)',
+    )
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()

@@ -15,7 +15,8 @@ export interface Out {
 
 /** Colour functions for a stream: on for a TTY unless NO_COLOR is set. */
 export function colorsFor(stream: Out): ReturnType<typeof pc.createColors> {
-  const enabled = stream.isTTY === true && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
+  const enabled =
+    stream.isTTY === true && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
   return pc.createColors(enabled);
 }
 
@@ -25,7 +26,10 @@ function shorten(line: string, max = 100): string {
 }
 
 /** Prints client events as a transcript: `S:` lines from the server, `C:` lines from the client. */
-export function transcriptPrinter(out: Out, options: { peer?: string } = {}): (event: ClientEvent) => void {
+export function transcriptPrinter(
+  out: Out,
+  options: { peer?: string } = {},
+): (event: ClientEvent) => void {
   const c = colorsFor(out);
   return (event) => {
     switch (event.type) {
@@ -45,11 +49,17 @@ export function transcriptPrinter(out: Out, options: { peer?: string } = {}): (e
         out.write(`${c.magenta('C:')} ${shorten(event.line)}\n`);
         break;
       case 'work-start':
-        out.write(c.dim(`  solving WORK (n_bits ${event.nBits}, about ${formatCount(2 ** event.nBits)} hashes expected)…\n`));
+        out.write(
+          c.dim(
+            `  solving WORK (n_bits ${event.nBits}, about ${formatCount(2 ** event.nBits)} hashes expected)…\n`,
+          ),
+        );
         break;
       case 'work-done': {
         const s = event.solution;
-        const rate = s.hashesPerSecond ? `, ${(s.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
+        const rate = s.hashesPerSecond
+          ? `, ${(s.hashesPerSecond / 1e6).toFixed(1)} M hashes/s`
+          : '';
         out.write(c.dim(`  solved in ${s.seconds.toFixed(3)} s with ${s.solver}${rate}\n`));
         break;
       }
@@ -78,7 +88,10 @@ export function formatDuration(s: number): string {
  * A one-line WORK progress display for a terminal: shown once a solve has run for a second,
  * redrawn in place, erased when done. Does nothing on a non-TTY.
  */
-export function progressLine(out: Out, showAfterMs = 1000): { update(p: SolveProgress): void; clear(): void } {
+export function progressLine(
+  out: Out,
+  showAfterMs = 1000,
+): { update(p: SolveProgress): void; clear(): void } {
   let shown = false;
   return {
     update(p) {

@@ -124,10 +124,17 @@ const contexts = new Map<string, tls.SecureContext>();
 const MAX_CONTEXTS = 16;
 
 function secureContextFor(material: TlsMaterial): tls.SecureContext {
-  const key = [material.ca, material.cert, material.key].map((v) => (v === undefined ? '' : v.toString())).join('\0');
+  const key = [material.ca, material.cert, material.key]
+    .map((v) => (v === undefined ? '' : v.toString()))
+    .join('\0');
   let context = contexts.get(key);
   if (!context) {
-    context = tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key, minVersion: 'TLSv1.2' });
+    context = tls.createSecureContext({
+      ca: material.ca,
+      cert: material.cert,
+      key: material.key,
+      minVersion: 'TLSv1.2',
+    });
     if (contexts.size >= MAX_CONTEXTS) contexts.delete(contexts.keys().next().value as string);
     contexts.set(key, context);
   }
@@ -163,7 +170,16 @@ export function connectTls(
       reject(toTransportError(err));
     };
     const onAbort = (): void => fail(new TransportError('ABORTED', 'aborted'));
-    const timer = setTimeout(() => fail(new TransportError('TIMEOUT', `TLS connection not established within ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        fail(
+          new TransportError(
+            'TIMEOUT',
+            `TLS connection not established within ${timeoutMs / 1000} s`,
+          ),
+        ),
+      timeoutMs,
+    );
     const cleanup = (): void => {
       clearTimeout(timer);
       socket.off('error', fail);
@@ -266,11 +282,15 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
   }
   const protocol = socket.getProtocol() ?? 'TLS';
   emit({ type: 'connected', host, port, protocol });
-  logger.info(`Connected to ${host}:${port} (${protocol}${insecure ? ', insecure' : ', mutual TLS'})`);
+  logger.info(
+    `Connected to ${host}:${port} (${protocol}${insecure ? ', insecure' : ', mutual TLS'})`,
+  );
 
   const solver =
     options.solver ??
-    (options.workBinary ? externalSolver(options.workBinary, workTimeoutMs) : builtinSolver(options.solverOptions));
+    (options.workBinary
+      ? externalSolver(options.workBinary, workTimeoutMs)
+      : builtinSolver(options.solverOptions));
   const channel = new SocketLineChannel(socket);
   try {
     const result = await runClientSession(channel, {
@@ -293,7 +313,11 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
   }
 }
 
-function logSolve(logger: Logger, s: WorkSolution & { fallbackReason?: string }, tutorial: boolean): void {
+function logSolve(
+  logger: Logger,
+  s: WorkSolution & { fallbackReason?: string },
+  tutorial: boolean,
+): void {
   if (tutorial) {
     // Timing and kernel differ between runs and machines; the golden logs must not.
     logger.info(`WORK solved: suffix ${s.suffix}`);
@@ -302,7 +326,9 @@ function logSolve(logger: Logger, s: WorkSolution & { fallbackReason?: string },
   if (s.fallbackReason) logger.warning(s.fallbackReason);
   const rate = s.hashesPerSecond ? `, ${(s.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
   const threads = s.threads ? `, ${s.threads} thread${s.threads > 1 ? 's' : ''}` : '';
-  logger.info(`WORK solved in ${s.seconds.toFixed(3)} s with ${s.solver}${threads}${rate}: suffix ${s.suffix}`);
+  logger.info(
+    `WORK solved in ${s.seconds.toFixed(3)} s with ${s.solver}${threads}${rate}: suffix ${s.suffix}`,
+  );
 }
 
 export { describeSocketError };

@@ -32,12 +32,20 @@ export function makeProfile(values: Record<string, unknown> = {}, source = 'prof
   const profile: Profile = { ...DEFAULT_PROFILE };
   for (const [key, value] of Object.entries(values)) {
     if (!(BODY_COMMANDS as readonly string[]).includes(key)) {
-      throw new ConfigError('BAD_PROFILE', `${source}: unknown field ${JSON.stringify(key)}; fields are ${BODY_COMMANDS.join(', ')}`);
+      throw new ConfigError(
+        'BAD_PROFILE',
+        `${source}: unknown field ${JSON.stringify(key)}; fields are ${BODY_COMMANDS.join(', ')}`,
+      );
     }
-    if (typeof value !== 'string') throw new ConfigError('BAD_PROFILE', `${source}: ${key} must be a string`);
-    if (/[\n\r]/.test(value)) throw new ConfigError('BAD_PROFILE', `${source}: ${key} may not contain a line break`);
+    if (typeof value !== 'string')
+      throw new ConfigError('BAD_PROFILE', `${source}: ${key} must be a string`);
+    if (/[\n\r]/.test(value))
+      throw new ConfigError('BAD_PROFILE', `${source}: ${key} may not contain a line break`);
     if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) {
-      throw new ConfigError('BAD_PROFILE', `${source}: ${key} is longer than ${MAX_VALUE_BYTES} bytes`);
+      throw new ConfigError(
+        'BAD_PROFILE',
+        `${source}: ${key} is longer than ${MAX_VALUE_BYTES} bytes`,
+      );
     }
     profile[key as BodyCommand] = value;
   }
@@ -53,16 +61,27 @@ export async function loadProfile(path: string): Promise<Profile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('BAD_PROFILE', `--profile ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw new ConfigError(
+      'BAD_PROFILE',
+      `--profile ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: err },
+    );
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('BAD_PROFILE', `--profile ${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+    throw new ConfigError(
+      'BAD_PROFILE',
+      `--profile ${path}: not valid JSON (${(err as Error).message})`,
+      { cause: err },
+    );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new ConfigError('BAD_PROFILE', `--profile ${path}: must be a JSON object of field values`);
+    throw new ConfigError(
+      'BAD_PROFILE',
+      `--profile ${path}: must be a JSON object of field values`,
+    );
   }
   return makeProfile(data as Record<string, unknown>, `--profile ${path}`);
 }

@@ -33,7 +33,11 @@ export interface WorkSolution {
 }
 
 /** Solves one WORK challenge; must stop promptly when `signal` fires. */
-export type WorkSolver = (token: string, nBits: number, signal: AbortSignal) => Promise<WorkSolution>;
+export type WorkSolver = (
+  token: string,
+  nBits: number,
+  signal: AbortSignal,
+) => Promise<WorkSolution>;
 
 /** Something the session did, for transcripts and progress displays. */
 export type SessionEvent =
@@ -103,7 +107,10 @@ const quiet = { info: () => {}, debug: () => {} };
  * contract; TransportError on timeouts and closed connections; SolverError when WORK
  * cannot be solved in time.
  */
-export async function runClientSession(channel: LineChannel, options: ClientSessionOptions): Promise<ClientSessionResult> {
+export async function runClientSession(
+  channel: LineChannel,
+  options: ClientSessionOptions,
+): Promise<ClientSessionResult> {
   const log = options.log ?? quiet;
   const emit = options.onEvent ?? (() => {});
   const read = async (timeoutMs: number): Promise<ServerMessage> => {
@@ -118,7 +125,10 @@ export async function runClientSession(channel: LineChannel, options: ClientSess
     emit({ type: 'send', line });
   };
   const unexpected = (got: ServerMessage, wanted: string): ProtocolError =>
-    new ProtocolError('UNEXPECTED_MESSAGE', `expected ${wanted} from the server, got ${got.type === 'BODY' ? got.command : got.type}`);
+    new ProtocolError(
+      'UNEXPECTED_MESSAGE',
+      `expected ${wanted} from the server, got ${got.type === 'BODY' ? got.command : got.type}`,
+    );
 
   const hello = await read(options.otherTimeoutMs);
   if (hello.type !== 'HELLO') throw unexpected(hello, 'HELLO');
@@ -132,7 +142,10 @@ export async function runClientSession(channel: LineChannel, options: ClientSess
   const solution = await solveWithin(options, work.token, work.nBits);
   // Never send a wrong answer, whoever computed it.
   if (!verifyWork(work.token, solution.suffix, work.nBits)) {
-    throw new SolverError('WRONG_SUFFIX', `solver returned a suffix that does not solve WORK (${solution.solver})`);
+    throw new SolverError(
+      'WRONG_SUFFIX',
+      `solver returned a suffix that does not solve WORK (${solution.solver})`,
+    );
   }
   emit({ type: 'work-done', solution });
   send(solution.suffix);
@@ -153,9 +166,16 @@ export async function runClientSession(channel: LineChannel, options: ClientSess
   }
 }
 
-async function solveWithin(options: ClientSessionOptions, token: string, nBits: number): Promise<WorkSolution> {
+async function solveWithin(
+  options: ClientSessionOptions,
+  token: string,
+  nBits: number,
+): Promise<WorkSolution> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new SolverError('TIMEOUT', 'WORK timeout')), options.workTimeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new SolverError('TIMEOUT', 'WORK timeout')),
+    options.workTimeoutMs,
+  );
   const onAbort = (): void => controller.abort(new SolverError('ABORTED', 'aborted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
@@ -163,7 +183,11 @@ async function solveWithin(options: ClientSessionOptions, token: string, nBits: 
     return await options.solve(token, nBits, controller.signal);
   } catch (err) {
     if (controller.signal.aborted && !options.signal?.aborted) {
-      throw new SolverError('TIMEOUT', `WORK not solved within the WORK timeout (${options.workTimeoutMs / 1000} s)`, { cause: err });
+      throw new SolverError(
+        'TIMEOUT',
+        `WORK not solved within the WORK timeout (${options.workTimeoutMs / 1000} s)`,
+        { cause: err },
+      );
     }
     throw err;
   } finally {

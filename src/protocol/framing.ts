@@ -49,9 +49,9 @@ export class LineDecoder {
       if (nl === -1) break;
       const piece = chunk.subarray(start, nl);
       // The limit counts the `\n`, so content may be at most max - 1 bytes.
-      if (this.pendingBytes + piece.length + 1 > this.maxLineBytes) throw tooLong(this.maxLineBytes);
-      const bytes =
-        this.pendingBytes === 0 ? piece : Buffer.concat([...this.pending, piece]);
+      if (this.pendingBytes + piece.length + 1 > this.maxLineBytes)
+        throw tooLong(this.maxLineBytes);
+      const bytes = this.pendingBytes === 0 ? piece : Buffer.concat([...this.pending, piece]);
       this.pending = [];
       this.pendingBytes = 0;
       lines.push(this.decode(bytes));
@@ -86,7 +86,8 @@ function tooLong(max: number): ProtocolError {
  * @throws ProtocolError when the text holds a `\n` or the line would pass the limit.
  */
 export function encodeLine(text: string, maxLineBytes = MAX_LINE_BYTES): Buffer {
-  if (text.includes('\n')) throw new ProtocolError('NEWLINE_IN_MESSAGE', 'a message may not contain a newline');
+  if (text.includes('\n'))
+    throw new ProtocolError('NEWLINE_IN_MESSAGE', 'a message may not contain a newline');
   const line = Buffer.from(`${text}\n`, 'utf8');
   if (line.length > maxLineBytes) throw tooLong(maxLineBytes);
   return line;

@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 
 /** SHA-256 of the UTF-8 bytes of `token + suffix`, as 32 bytes. */
 export function workDigest(token: string, suffix: string): Buffer {
-  return createHash('sha256').update(token + suffix, 'utf8').digest();
+  return createHash('sha256')
+    .update(token + suffix, 'utf8')
+    .digest();
 }
 
 /** Number of trailing zero bits of a digest read as a big-endian unsigned integer. */
@@ -41,5 +43,7 @@ export function verifyWork(token: string, suffix: string, nBits: number): boolea
 
 /** Lowercase hex SHA-256 of the UTF-8 bytes of `token + arg`: the body checksum. */
 export function checksum(token: string, arg: string): string {
-  return createHash('sha256').update(token + arg, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(token + arg, 'utf8')
+    .digest('hex');
 }

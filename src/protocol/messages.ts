@@ -95,7 +95,9 @@ export function splitCommand(line: string): {
   arg: string | undefined;
 } {
   const i = line.indexOf(' ');
-  return i === -1 ? { command: line, arg: undefined } : { command: line.slice(0, i), arg: line.slice(i + 1) };
+  return i === -1
+    ? { command: line, arg: undefined }
+    : { command: line.slice(0, i), arg: line.slice(i + 1) };
 }
 
 function violation(code: string, message: string): ProtocolError {
@@ -126,10 +128,14 @@ export function parseServerMessage(line: string): ServerMessage {
       if (parts.length !== 2) throw violation('BAD_WORK', 'WORK needs exactly a token and n_bits');
       const [token, bits] = parts as [string, string];
       if (!isValidToken(token)) {
-        throw violation('BAD_TOKEN', `WORK token ${quote(token)} is not 1..128 characters of [A-Za-z0-9_-]`);
+        throw violation(
+          'BAD_TOKEN',
+          `WORK token ${quote(token)} is not 1..128 characters of [A-Za-z0-9_-]`,
+        );
       }
       const nBits = N_BITS_RE.test(bits) ? Number(bits) : NaN;
-      if (!isValidNBits(nBits)) throw violation('BAD_N_BITS', `WORK n_bits ${quote(bits)} is not an integer 0..64`);
+      if (!isValidNBits(nBits))
+        throw violation('BAD_N_BITS', `WORK n_bits ${quote(bits)} is not an integer 0..64`);
       return { type: 'WORK', token, nBits };
     }
     default:
@@ -168,7 +174,8 @@ export const DONE_REPLY = 'OK';
  * @throws ProtocolError when it is not 1..128 characters of `[A-Za-z0-9_-]`.
  */
 export function parseSuffixReply(line: string): string {
-  if (!isValidSuffix(line)) throw violation('BAD_SUFFIX', 'suffix is not 1..128 characters of [A-Za-z0-9_-]');
+  if (!isValidSuffix(line))
+    throw violation('BAD_SUFFIX', 'suffix is not 1..128 characters of [A-Za-z0-9_-]');
   return line;
 }
 
@@ -186,7 +193,8 @@ export interface BodyReply {
  */
 export function parseBodyReply(line: string): BodyReply {
   const { command, arg } = splitCommand(line);
-  if (!CHECKSUM_RE.test(command)) throw violation('BAD_CHECKSUM_FORMAT', 'reply does not start with a lowercase hex SHA-256');
+  if (!CHECKSUM_RE.test(command))
+    throw violation('BAD_CHECKSUM_FORMAT', 'reply does not start with a lowercase hex SHA-256');
   return { checksum: command, value: arg ?? '' };
 }
 

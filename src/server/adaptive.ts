@@ -96,8 +96,14 @@ export class AdaptiveDifficulty {
     const instant = this.arrivals / intervalSeconds;
     this.arrivals = 0;
     this.rate = this.o.smoothing * instant + (1 - this.o.smoothing) * this.rate;
-    const load = Math.max(weightedInFlight / this.o.targetInFlight, this.rate / this.o.targetArrivalsPerSecond);
-    const wanted = Math.min(this.o.maxBits, this.o.minBits + (load > 1 ? Math.ceil(Math.log2(load)) : 0));
+    const load = Math.max(
+      weightedInFlight / this.o.targetInFlight,
+      this.rate / this.o.targetArrivalsPerSecond,
+    );
+    const wanted = Math.min(
+      this.o.maxBits,
+      this.o.minBits + (load > 1 ? Math.ceil(Math.log2(load)) : 0),
+    );
     const from = this.bits;
     if (wanted > this.bits) {
       this.bits = Math.min(wanted, this.bits + this.o.maxStepUp);

@@ -10,11 +10,22 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Logger, LogLevel } from '../logging.js';
 import { serveMetrics } from './metrics.js';
 
-const SEVERITY: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
+const SEVERITY: Record<LogLevel, number> = {
+  DEBUG: 10,
+  INFO: 20,
+  WARNING: 30,
+  ERROR: 40,
+  CRITICAL: 50,
+};
 
 /** A log record crossing from a worker to the primary. */
 interface LogMessage {
-  tlslpLog: { level: 'debug' | 'info' | 'warning' | 'error'; msg: string; fields?: Record<string, unknown>; stderr?: boolean };
+  tlslpLog: {
+    level: 'debug' | 'info' | 'warning' | 'error';
+    msg: string;
+    fields?: Record<string, unknown>;
+    stderr?: boolean;
+  };
 }
 
 function isLogMessage(m: unknown): m is LogMessage {
@@ -24,7 +35,13 @@ function isLogMessage(m: unknown): m is LogMessage {
 /** A logger for a worker: filters by level here, then hands each line to the primary. */
 export function createWorkerLogger(name: string, level: LogLevel): Logger {
   const threshold = SEVERITY[level];
-  const send = (lvl: LogLevel, key: LogMessage['tlslpLog']['level'], msg: string, fields?: Record<string, unknown>, stderr?: boolean): void => {
+  const send = (
+    lvl: LogLevel,
+    key: LogMessage['tlslpLog']['level'],
+    msg: string,
+    fields?: Record<string, unknown>,
+    stderr?: boolean,
+  ): void => {
     if (SEVERITY[lvl] < threshold || !process.send || !process.connected) return;
     process.send({ tlslpLog: { level: key, msg, fields, stderr } } satisfies LogMessage);
   };
@@ -76,12 +93,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const aggregator = new AggregatorRegistry();
   const metricsServer = options.metrics
     ? await serveMetrics(
-        async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
+        async () => ({
+          text: await aggregator.clusterMetrics(),
+          contentType: aggregator.contentType,
+        }),
         options.metrics.host,
         options.metrics.port,
       )
     : null;
-  if (metricsServer) logger.info(`Metrics on http://${options.metrics?.host}:${metricsServer.port}/metrics`);
+  if (metricsServer)
+    logger.info(`Metrics on http://${options.metrics?.host}:${metricsServer.port}/metrics`);
 
   const relay = (worker: Worker) => (message: unknown) => {
     if (!isLogMessage(message)) return;
@@ -98,13 +119,18 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     return worker;
   };
 
-  let onListen: (worker: Worker, address: { address: string | null; port: number }) => void = () => {};
+  let onListen: (
+    worker: Worker,
+    address: { address: string | null; port: number },
+  ) => void = () => {};
   let onExit: (worker: Worker, code: number | null, signal: string | null) => void = () => {};
   const done = new Promise<number>((resolve) => {
     onListen = (_worker, address) => {
       listening++;
       if (listening === options.workers) {
-        logger.info(`${options.workers} workers listening on ${address.address ?? ''}:${address.port}`);
+        logger.info(
+          `${options.workers} workers listening on ${address.address ?? ''}:${address.port}`,
+        );
         options.onListening?.({ address: address.address ?? '', port: address.port });
       }
     };
@@ -148,7 +174,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       return;
     }
     stopping = true;
-    logger.info(`${sig} received: workers get up to ${options.shutdownGraceMs / 1000} s to finish their sessions`);
+    logger.info(
+      `${sig} received: workers get up to ${options.shutdownGraceMs / 1000} s to finish their sessions`,
+    );
     // Workers in the same process group may have the signal already; SIGTERM is idempotent for them.
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
   };

@@ -33,7 +33,11 @@ export class ServerMetrics {
 
   constructor(options: { defaultMetrics?: boolean; registry?: Registry } = {}) {
     const registers = [(this.registry = options.registry ?? new Registry())];
-    this.sessionsStarted = new Counter({ name: 'tlslp_sessions_started_total', help: 'Sessions started (TLS handshake completed)', registers });
+    this.sessionsStarted = new Counter({
+      name: 'tlslp_sessions_started_total',
+      help: 'Sessions started (TLS handshake completed)',
+      registers,
+    });
     this.sessionsCompleted = new Counter({
       name: 'tlslp_sessions_completed_total',
       help: 'Sessions completed: done (DONE/OK) or fail_drawn (the simulated server FAIL)',
@@ -46,7 +50,11 @@ export class ServerMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.sessionsInFlight = new Gauge({ name: 'tlslp_sessions_in_flight', help: 'Sessions in progress', registers });
+    this.sessionsInFlight = new Gauge({
+      name: 'tlslp_sessions_in_flight',
+      help: 'Sessions in progress',
+      registers,
+    });
     this.handshakeFailures = new Counter({
       name: 'tlslp_handshake_failures_total',
       help: 'TLS handshakes that failed, by reason',
@@ -60,7 +68,12 @@ export class ServerMetrics {
       registers,
     });
     // Across cluster workers the hardest difficulty is the one that matters, not the sum.
-    this.nBits = new Gauge({ name: 'tlslp_n_bits', help: 'n_bits asked of new connections', aggregator: 'max', registers });
+    this.nBits = new Gauge({
+      name: 'tlslp_n_bits',
+      help: 'n_bits asked of new connections',
+      aggregator: 'max',
+      registers,
+    });
     this.workSeconds = new Histogram({
       name: 'tlslp_work_solve_seconds',
       help: 'Time from WORK sent to a valid suffix received',
@@ -73,7 +86,8 @@ export class ServerMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
       registers,
     });
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tlslp_' });
+    if (options.defaultMetrics)
+      collectDefaultMetrics({ register: this.registry, prefix: 'tlslp_' });
   }
 }
 
@@ -99,7 +113,9 @@ export async function serveMetrics(
   close: () => Promise<void>;
 }> {
   const produce =
-    typeof source === 'function' ? source : async () => ({ text: await source.metrics(), contentType: source.contentType });
+    typeof source === 'function'
+      ? source
+      : async () => ({ text: await source.metrics(), contentType: source.contentType });
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
       res.writeHead(404).end('not found\n');
@@ -112,7 +128,13 @@ export async function serveMetrics(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new TransportError(err.code ?? 'LISTEN', `cannot serve metrics on ${host}:${port}: ${err.message}`, { cause: err })),
+      reject(
+        new TransportError(
+          err.code ?? 'LISTEN',
+          `cannot serve metrics on ${host}:${port}: ${err.message}`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(port, host, resolve);
   });

@@ -16,7 +16,12 @@ import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, describeSocketError } from '../transport/channel.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { reasonLabel, type ServerMetrics } from './metrics.js';
-import { runServerSession, type SessionLog, type SessionOutcome, type SessionPlan } from './session.js';
+import {
+  runServerSession,
+  type SessionLog,
+  type SessionOutcome,
+  type SessionPlan,
+} from './session.js';
 
 /** Options of {@link TlslpServer}. */
 export interface ServerOptions {
@@ -142,7 +147,22 @@ export interface ServerStats {
  */
 export class TlslpServer {
   /** The options with every default filled in. */
-  readonly options: Readonly<Required<Pick<ServerOptions, 'host' | 'port' | 'nBits' | 'bodyRequests' | 'workTimeoutMs' | 'otherTimeoutMs' | 'handshakeTimeoutMs' | 'maxConnections' | 'maxPerIp'>>> &
+  readonly options: Readonly<
+    Required<
+      Pick<
+        ServerOptions,
+        | 'host'
+        | 'port'
+        | 'nBits'
+        | 'bodyRequests'
+        | 'workTimeoutMs'
+        | 'otherTimeoutMs'
+        | 'handshakeTimeoutMs'
+        | 'maxConnections'
+        | 'maxPerIp'
+      >
+    >
+  > &
     ServerOptions;
   /** Live counters (connections, sessions by outcome, handshake failures, refusals). */
   readonly stats: ServerStats = {
@@ -179,7 +199,8 @@ export class TlslpServer {
   constructor(options: ServerOptions) {
     const host = options.host ?? DEFAULTS.serverHost;
     const nBits = options.nBits ?? DEFAULTS.nBits;
-    if (!isValidNBits(nBits)) throw new ConfigError('BAD_N_BITS', `n_bits must be an integer 0..64, not ${nBits}`);
+    if (!isValidNBits(nBits))
+      throw new ConfigError('BAD_N_BITS', `n_bits must be an integer 0..64, not ${nBits}`);
     if (options.token !== undefined && !isValidToken(options.token)) {
       throw new ConfigError('BAD_TOKEN', '--token must be 1..128 characters of [A-Za-z0-9_-]');
     }
@@ -187,9 +208,13 @@ export class TlslpServer {
       throw new ConfigError('BAD_ARG', '--random-string must be 1..128 characters without spaces');
     }
     if (options.insecure) assertInsecureAllowed(host);
-    if (!options.tls.cert || !options.tls.key) throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
+    if (!options.tls.cert || !options.tls.key)
+      throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
     if (!options.insecure && !options.tls.ca) {
-      throw new ConfigError('NO_CA', 'mutual TLS needs the CA certificate that issues client certificates (--ca-cert)');
+      throw new ConfigError(
+        'NO_CA',
+        'mutual TLS needs the CA certificate that issues client certificates (--ca-cert)',
+      );
     }
     this.options = {
       ...options,
@@ -204,7 +229,8 @@ export class TlslpServer {
       maxPerIp: options.maxPerIp ?? 0,
     };
     this.logger = options.logger ?? createNullLogger('tlslp.server');
-    if (options.adaptive && options.tutorial) throw new ConfigError('BAD_N_BITS', 'tutorial mode needs a fixed n_bits, not auto');
+    if (options.adaptive && options.tutorial)
+      throw new ConfigError('BAD_N_BITS', 'tutorial mode needs a fixed n_bits, not auto');
     this.adaptive = options.adaptive ? new AdaptiveDifficulty(options.adaptive) : null;
     this.stats.nBits = this.adaptive ? this.adaptive.current : nBits;
     options.metrics?.nBits.set(this.stats.nBits);
@@ -228,7 +254,9 @@ export class TlslpServer {
       this.stats.handshakeFailures++;
       bump(this.stats.handshakeFailuresByReason, reason);
       this.options.metrics?.handshakeFailures.inc({ reason });
-      this.logger.warning(`TLS handshake failed from ${peerLabel(socket)}: ${describeSocketError(err)}`);
+      this.logger.warning(
+        `TLS handshake failed from ${peerLabel(socket)}: ${describeSocketError(err)}`,
+      );
       socket.destroy();
     });
   }
@@ -237,9 +265,13 @@ export class TlslpServer {
     // Runs before TLS: count and bound raw connections, so a flood of idle sockets is capped.
     const ip = socket.remoteAddress ?? 'unknown';
     const fromIp = this.perIp.get(ip) ?? 0;
-    if (this.sockets.size >= this.options.maxConnections || (this.options.maxPerIp > 0 && fromIp >= this.options.maxPerIp)) {
+    if (
+      this.sockets.size >= this.options.maxConnections ||
+      (this.options.maxPerIp > 0 && fromIp >= this.options.maxPerIp)
+    ) {
       this.stats.refused++;
-      const why = this.sockets.size >= this.options.maxConnections ? 'max-connections' : 'max-per-ip';
+      const why =
+        this.sockets.size >= this.options.maxConnections ? 'max-connections' : 'max-per-ip';
       bump(this.stats.refusedByReason, why);
       this.options.metrics?.connectionsRefused.inc({ reason: why });
       this.logger.warning(`Refused connection from ${ip}: ${why} limit reached`);
@@ -292,21 +324,28 @@ export class TlslpServer {
     metrics?.sessionsStarted.inc();
     metrics?.sessionsInFlight.inc();
     const started = performance.now();
-    const run = runServerSession(channel, this.planFor(), log, this.shutdown.signal).then((result) => {
-      const durationMs = performance.now() - started;
-      this.stats.inFlight--;
-      const left = (this.sessionsPerIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.sessionsPerIp.delete(ip);
-      else this.sessionsPerIp.set(ip, left);
-      this.count(result);
-      metrics?.sessionsInFlight.dec();
-      metrics?.sessionSeconds.observe(durationMs / 1000);
-      this.options.onSession?.({ id, remoteAddress: remote, durationMs: Math.round(durationMs), result });
-      if (tutorial) {
-        log.info('Tutorial session finished: server stopping');
-        void this.close();
-      }
-    });
+    const run = runServerSession(channel, this.planFor(), log, this.shutdown.signal).then(
+      (result) => {
+        const durationMs = performance.now() - started;
+        this.stats.inFlight--;
+        const left = (this.sessionsPerIp.get(ip) ?? 1) - 1;
+        if (left <= 0) this.sessionsPerIp.delete(ip);
+        else this.sessionsPerIp.set(ip, left);
+        this.count(result);
+        metrics?.sessionsInFlight.dec();
+        metrics?.sessionSeconds.observe(durationMs / 1000);
+        this.options.onSession?.({
+          id,
+          remoteAddress: remote,
+          durationMs: Math.round(durationMs),
+          result,
+        });
+        if (tutorial) {
+          log.info('Tutorial session finished: server stopping');
+          void this.close();
+        }
+      },
+    );
     this.sessions.add(run);
     void run.finally(() => this.sessions.delete(run));
   }
@@ -410,7 +449,12 @@ export class TlslpServer {
       ]);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'LISTEN';
-      const why = code === 'EADDRINUSE' ? 'address already in use (pick another --port)' : code === 'EACCES' ? 'permission denied (use a port above 1023)' : (err as Error).message;
+      const why =
+        code === 'EADDRINUSE'
+          ? 'address already in use (pick another --port)'
+          : code === 'EACCES'
+            ? 'permission denied (use a port above 1023)'
+            : (err as Error).message;
       throw new TransportError(code, `cannot listen on ${host}:${port}: ${why}`, { cause: err });
     }
     this.server.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
@@ -418,7 +462,9 @@ export class TlslpServer {
     this.startTimers();
     const mode = this.options.insecure ? 'insecure TLS (no client certificates)' : 'mutual TLS';
     const extra = this.options.tutorial ? ', tutorial mode' : '';
-    this.logger.info(`Listening on ${host}:${address.port} (${mode}, n_bits ${this.options.nBits}${extra})`);
+    this.logger.info(
+      `Listening on ${host}:${address.port} (${mode}, n_bits ${this.options.nBits}${extra})`,
+    );
     return address;
   }
 
@@ -459,10 +505,14 @@ export class TlslpServer {
 const peers = new WeakMap<Socket, string>();
 
 function peerLabel(socket: Socket): string {
-  const known = peers.get(socket) ?? peers.get((socket as tls.TLSSocket & { _parent?: Socket })._parent as Socket);
+  const known =
+    peers.get(socket) ??
+    peers.get((socket as tls.TLSSocket & { _parent?: Socket })._parent as Socket);
   if (known) return known;
   const addr = socket.remoteAddress ?? 'unknown';
-  const label = addr.includes(':') ? `[${addr}]:${socket.remotePort}` : `${addr}:${socket.remotePort}`;
+  const label = addr.includes(':')
+    ? `[${addr}]:${socket.remotePort}`
+    : `${addr}:${socket.remotePort}`;
   peers.set(socket, label);
   return label;
 }

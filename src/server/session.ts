@@ -135,10 +135,14 @@ export async function runServerSession(
 
   try {
     send({ type: 'HELLO' });
-    if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== HELLO_REPLY) return reject('BAD_HELLO', FAIL_REASONS.badHello);
+    if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== HELLO_REPLY)
+      return reject('BAD_HELLO', FAIL_REASONS.badHello);
     log.info('Received HELLOBACK');
 
-    send({ type: 'WORK', token: plan.token, nBits: plan.nBits }, `WORK ${redactToken(plan.token)} ${plan.nBits}`);
+    send(
+      { type: 'WORK', token: plan.token, nBits: plan.nBits },
+      `WORK ${redactToken(plan.token)} ${plan.nBits}`,
+    );
     log.info(`Sent WORK with n_bits ${plan.nBits}`);
     const workSent = performance.now();
     const suffix = await channel.readLine(plan.workTimeoutMs, signal);
@@ -165,13 +169,15 @@ export async function runServerSession(
       } catch {
         return reject('BAD_CHECKSUM', FAIL_REASONS.badChecksum);
       }
-      if (reply.checksum !== checksum(plan.token, arg)) return reject('BAD_CHECKSUM', FAIL_REASONS.badChecksum);
+      if (reply.checksum !== checksum(plan.token, arg))
+        return reject('BAD_CHECKSUM', FAIL_REASONS.badChecksum);
       log.info(`${command} answered, checksum valid`);
       log.debug(`${command} value: ${JSON.stringify(reply.value)}`);
     }
 
     send({ type: 'DONE' });
-    if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== DONE_REPLY) return reject('BAD_OK', FAIL_REASONS.badOk);
+    if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== DONE_REPLY)
+      return reject('BAD_OK', FAIL_REASONS.badOk);
     log.info('Received OK: session complete');
     channel.end();
     return { outcome: 'done' };

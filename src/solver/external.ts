@@ -43,27 +43,43 @@ export async function checkSolverPath(path: string): Promise<string> {
   } catch {
     throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not found`);
   }
-  if (info.isSymbolicLink()) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: is a symlink; point at the real file`);
-  if (!info.isFile()) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not a regular file`);
-  if ((info.mode & 0o111) === 0) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not executable (chmod +x it)`);
+  if (info.isSymbolicLink())
+    throw new ConfigError(
+      'SOLVER_PATH',
+      `--work-binary ${path}: is a symlink; point at the real file`,
+    );
+  if (!info.isFile())
+    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not a regular file`);
+  if ((info.mode & 0o111) === 0)
+    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not executable (chmod +x it)`);
   try {
     await access(full, constants.X_OK);
   } catch {
     throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not executable by this user`);
   }
-  if (info.mode & 0o002) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: writable by others (chmod o-w it)`);
+  if (info.mode & 0o002)
+    throw new ConfigError(
+      'SOLVER_PATH',
+      `--work-binary ${path}: writable by others (chmod o-w it)`,
+    );
   const dir = await stat(dirname(full));
   // A sticky world-writable folder (like /tmp) still lets others swap the file's name; refuse it too.
-  if (dir.mode & 0o002) throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: its folder is writable by others; move the solver`);
+  if (dir.mode & 0o002)
+    throw new ConfigError(
+      'SOLVER_PATH',
+      `--work-binary ${path}: its folder is writable by others; move the solver`,
+    );
   return full;
 }
 
 /** Pick the suffix from the solver's output: exactly the `RESULT:` line. */
 export function parseSolverOutput(stdout: string): string {
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT:'));
-  if (line === undefined) throw new SolverError('SOLVER_OUTPUT', 'external solver printed no RESULT: line');
+  if (line === undefined)
+    throw new SolverError('SOLVER_OUTPUT', 'external solver printed no RESULT: line');
   const suffix = line.slice('RESULT:'.length).replace(/\r$/, '');
-  if (!isValidSuffix(suffix)) throw new SolverError('SOLVER_OUTPUT', 'external solver returned an invalid suffix');
+  if (!isValidSuffix(suffix))
+    throw new SolverError('SOLVER_OUTPUT', 'external solver returned an invalid suffix');
   return suffix;
 }
 
@@ -116,20 +132,35 @@ export async function runExternalSolver(
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
 
-  const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((resolveExit, rejectExit) => {
-    child.once('error', (err) => rejectExit(new SolverError('SOLVER_START', `external solver could not start: ${err.message}`, { cause: err })));
-    child.once('close', (c, s) => resolveExit([c, s]));
-  }).finally(() => {
+  const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>(
+    (resolveExit, rejectExit) => {
+      child.once('error', (err) =>
+        rejectExit(
+          new SolverError('SOLVER_START', `external solver could not start: ${err.message}`, {
+            cause: err,
+          }),
+        ),
+      );
+      child.once('close', (c, s) => resolveExit([c, s]));
+    },
+  ).finally(() => {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
   });
 
-  if (stopped === 'timeout') throw new SolverError('TIMEOUT', `external solver did not finish within ${options.timeoutMs / 1000} s and was killed`);
+  if (stopped === 'timeout')
+    throw new SolverError(
+      'TIMEOUT',
+      `external solver did not finish within ${options.timeoutMs / 1000} s and was killed`,
+    );
   if (stopped === 'aborted') throw new SolverError('ABORTED', 'external solver was stopped');
   if (overflow) throw new SolverError('SOLVER_OUTPUT', 'external solver printed too much output');
   if (code !== 0) {
     const detail = stderr.trim().split('\n')[0] ?? '';
-    throw new SolverError('SOLVER_EXIT', `external solver failed (${sig ?? `exit ${code}`})${detail ? `: ${detail}` : ''}`);
+    throw new SolverError(
+      'SOLVER_EXIT',
+      `external solver failed (${sig ?? `exit ${code}`})${detail ? `: ${detail}` : ''}`,
+    );
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { suffix: parseSolverOutput(stdout), seconds };

@@ -131,7 +131,9 @@ export class SocketLineChannel implements LineChannel {
       const timer = setTimeout(() => {
         this.waiter = null;
         cleanup();
-        reject(new TransportError('TIMEOUT', `no complete line within ${formatSeconds(timeoutMs)}`));
+        reject(
+          new TransportError('TIMEOUT', `no complete line within ${formatSeconds(timeoutMs)}`),
+        );
       }, timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = {
