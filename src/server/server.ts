@@ -314,7 +314,10 @@ export class TlslpServer {
     };
     log.info(tutorial ? 'Client connected' : `Client connected (${socket.getProtocol() ?? 'TLS'})`);
     socket.setNoDelay(true);
-    const channel = new SocketLineChannel(socket);
+    // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
+    const channel = new SocketLineChannel(socket, {
+      lingerMs: Math.min(this.options.otherTimeoutMs, 2000),
+    });
     const ip = socket.remoteAddress ?? 'unknown';
     this.stats.sessionsStarted++;
     this.stats.inFlight++;
