@@ -40,7 +40,9 @@ function run(
 }
 
 /** Start a server bin on a free port; resolves once it listens. */
-async function startServerBin(args: string[]): Promise<{ port: number; stop: () => Promise<Run> }> {
+async function startServerBin(
+  args: string[],
+): Promise<{ port: number; exited: Promise<Run>; stop: () => Promise<Run> }> {
   const child = spawn(
     process.execPath,
     [bin('server'), '--host', '127.0.0.1', '--port', '0', ...args],
@@ -64,6 +66,8 @@ async function startServerBin(args: string[]): Promise<{ port: number; stop: () 
   const exited = new Promise<Run>((r) => child.on('close', (code) => r({ code, stdout, stderr })));
   return {
     port,
+    /** Resolves when the server exits by itself (tutorial mode). */
+    exited,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
@@ -258,7 +262,8 @@ describe('sessions through the bins', () => {
     const r = await run('client', ['--host', '127.0.0.1', '--ports', String(srv.port), '--quiet']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    expect((await srv.stop()).code).toBe(0);
+    // Tutorial mode: the server exits by itself after its one session.
+    expect((await srv.exited).code).toBe(0);
   });
 
   it('uses --profile values and the transcript shows each step', async () => {
@@ -277,7 +282,7 @@ describe('sessions through the bins', () => {
     expect(r.stdout).toMatch(/^C: HELLOBACK$/m);
     expect(r.stdout).toMatch(/^C: [0-9a-f]{64} John Roe$/m);
     expect(r.stdout).toMatch(/session complete: DONE\/OK after 8 requests/);
-    await srv.stop();
+    expect((await srv.exited).code).toBe(0);
   });
 
   it('a bad profile is a one-line error', async () => {
