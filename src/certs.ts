@@ -9,7 +9,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { KeyObject, webcrypto } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { lstat, mkdir, open } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError } from './errors.js';
@@ -242,6 +242,28 @@ export async function makeCertificates(
 }
 
 const SET_KEYS = Object.keys(CERT_FILE_NAMES) as Array<keyof CertificateSet>;
+
+/**
+ * Read a set written by {@link writeCertificateSet} (or `tlslp certs`) back from `dir`.
+ * @throws ConfigError naming the first file that cannot be read.
+ */
+export async function readCertificateSet(dir: string): Promise<CertificateSet> {
+  const paths = certificatePaths(dir);
+  const entries = await Promise.all(
+    SET_KEYS.map(async (k) => {
+      try {
+        return [k, await readFile(paths[k], 'utf8')] as const;
+      } catch (err) {
+        throw new ConfigError(
+          'CERT_FILE',
+          `cannot read ${paths[k]} (${(err as NodeJS.ErrnoException).code ?? 'error'}); create the set with: tlslp certs --dir ${dir}`,
+          { cause: err },
+        );
+      }
+    }),
+  );
+  return Object.fromEntries(entries) as unknown as CertificateSet;
+}
 
 function certificatePaths(dir: string): Record<keyof CertificateSet, string> {
   return Object.fromEntries(SET_KEYS.map((k) => [k, join(dir, CERT_FILE_NAMES[k])])) as Record<

@@ -297,3 +297,23 @@ describe('writeCertificateSet', () => {
     expect(await readFile(second.paths.serverCert, 'utf8')).not.toBe(firstPem);
   });
 });
+
+describe('readCertificateSet', () => {
+  it('reads back what writeCertificateSet wrote, and names a missing file', async () => {
+    const { mkdtemp, rm, unlink } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { makeCertificates, readCertificateSet, generateCertificateSet, writeCertificateSet } =
+      await import('../src/certs.js');
+    const dir = await mkdtemp(join(tmpdir(), 'tlslp-read-'));
+    try {
+      const set = await generateCertificateSet();
+      await writeCertificateSet(dir, set);
+      expect(await readCertificateSet(dir)).toEqual(set);
+      await unlink(join(dir, 'ec_private_key.pem'));
+      await expect(readCertificateSet(dir)).rejects.toThrow(/ec_private_key\.pem \(ENOENT\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

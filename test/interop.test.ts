@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates } from '../src/certs.js';
+import { makeCertificates, readCertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { DEFAULT_PROFILE } from '../src/client/profile.js';
 import { closeSolverPool } from '../src/solver/index.js';
@@ -50,17 +50,8 @@ function runPython(
   });
 }
 
-async function certs() {
-  const { readFile } = await import('node:fs/promises');
-  const r = (n: string) => readFile(join(certsDir, n), 'utf8');
-  return {
-    caCert: await r('ca_cert.pem'),
-    caKey: await r('ca_key.pem'),
-    serverCert: await r('server-cert.pem'),
-    serverKey: await r('server-key.pem'),
-    clientCert: await r('client_cert.pem'),
-    clientKey: await r('ec_private_key.pem'),
-  };
+function certs() {
+  return readCertificateSet(certsDir);
 }
 
 describe.skipIf(!python)('interop with a Python peer', () => {

@@ -16,27 +16,10 @@ import {
   type PreparedJob,
 } from '../src/solver/layout.js';
 import { scanBatch } from '../src/solver/worker.js';
+import { prng, randomToken } from './fixtures/random.js';
 
 const kernel = createJsKernel();
 const N_BITS = [...Array.from({ length: 21 }, (_, i) => i), 32, 40];
-
-/** Deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function randomToken(random: () => number, length: number): string {
-  let token = '';
-  for (let i = 0; i < length; i++) token += ALPHABET[Math.floor(random() * 64)];
-  return token;
-}
 
 /** Last digest word of every candidate (hi, lo) … (hi, lo + count − 1), by node:crypto. */
 function lastWords(job: PreparedJob, hi: number, lo: number, count: number): Uint32Array {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates, type CertificateSet } from '../src/certs.js';
+import { makeCertificates, readCertificateSet, type CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import type { Logger } from '../src/logging.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
@@ -168,18 +168,7 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
     return { child, exit, port, output: () => out };
   }
 
-  async function loadCerts(): Promise<CertificateSet> {
-    const { readFile } = await import('node:fs/promises');
-    const r = (n: string) => readFile(join(dir, 'certificates', n), 'utf8');
-    return {
-      caCert: await r('ca_cert.pem'),
-      caKey: await r('ca_key.pem'),
-      serverCert: await r('server-cert.pem'),
-      serverKey: await r('server-key.pem'),
-      clientCert: await r('client_cert.pem'),
-      clientKey: await r('ec_private_key.pem'),
-    };
-  }
+  const loadCerts = (): Promise<CertificateSet> => readCertificateSet(join(dir, 'certificates'));
 
   it('--workers 2 serves sessions and stops on SIGTERM with exit 0', async () => {
     const srv = startBin(['--workers', '2', '--n_bits', '4']);

@@ -10,27 +10,10 @@ import {
   type KernelName,
   type SolveProgress,
 } from '../src/solver/index.js';
-import { ALPHABET, NONCE_CHARS, prepareJob, suffixFor } from '../src/solver/layout.js';
+import { NONCE_CHARS, prepareJob, suffixFor } from '../src/solver/layout.js';
 import { measureKernel, solverPoolState } from '../src/solver/pool.js';
 import runBatch, { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/worker.js';
-
-/** Deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function randomToken(random: () => number, length: number): string {
-  let token = '';
-  for (let i = 0; i < length; i++) token += ALPHABET[Math.floor(random() * 64)];
-  return token;
-}
+import { prng, randomToken } from './fixtures/random.js';
 
 /** The lowest solving nonce, by brute force with node:crypto (small n_bits only). */
 function lowestSuffix(token: string, nBits: number): string {

@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadWasmKernel, wasmSimdSupported } from '../src/solver/kernels/wasm.js';
 import {
-  ALPHABET,
   hitMask,
   prepareJob,
   SCAN_WINDOW,
@@ -15,26 +14,9 @@ import {
   type PreparedJob,
 } from '../src/solver/layout.js';
 import type { Kernel } from '../src/solver/types.js';
+import { prng, randomToken } from './fixtures/random.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function randomToken(random: () => number, length: number): string {
-  let token = '';
-  for (let i = 0; i < length; i++) token += ALPHABET[Math.floor(random() * 64)];
-  return token;
-}
 
 function lastWord(job: PreparedJob, hi: number, lo: number): number {
   return createHash('sha256')
