@@ -303,7 +303,7 @@ describe('readCertificateSet', () => {
     const { mkdtemp, rm, unlink } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { makeCertificates, readCertificateSet, generateCertificateSet, writeCertificateSet } =
+    const { readCertificateSet, generateCertificateSet, writeCertificateSet } =
       await import('../src/certs.js');
     const dir = await mkdtemp(join(tmpdir(), 'tlslp-read-'));
     try {
