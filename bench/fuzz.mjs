@@ -24,6 +24,7 @@
  * socket leaked (--strict: and no deadline violation and no unexpected answer). With --json
  * the last line of output is one JSON object. Loopback only; stops by itself.
  */
+import { benchArgs } from './args.mjs';
 import { fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -34,7 +35,6 @@ import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 if (!existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)))) {
   process.stderr.write('bench/fuzz.mjs: dist/ is missing: run npm run build first\n');
@@ -54,45 +54,24 @@ const {
 const USAGE =
   'usage: node bench/fuzz.mjs [--cases N] [--seed S] [--concurrency C] [--good-every K] [--slack-ms MS]\n' +
   '                           [--kinds k1,k2,…] [--deadline SECONDS] [--strict] [--verbose] [--json]\n';
-let opts;
-try {
-  ({ values: opts } = parseArgs({
-    options: {
-      cases: { type: 'string', default: '1500' },
-      seed: { type: 'string', default: '20261129' },
-      concurrency: { type: 'string', default: '48' },
-      'good-every': { type: 'string', default: '10' },
-      'slack-ms': { type: 'string', default: '500' },
-      deadline: { type: 'string', default: '85' },
-      kinds: { type: 'string' },
-      strict: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  }));
-} catch (err) {
-  process.stderr.write(`bench/fuzz.mjs: ${err.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (opts.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-function int(name, value, min) {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`bench/fuzz.mjs: --${name} must be an integer >= ${min}, not ${value}\n`);
-    process.exit(2);
-  }
-  return n;
-}
-const CASES = int('cases', opts.cases, 1);
-const SEED = int('seed', opts.seed, 0);
-const CONCURRENCY = int('concurrency', opts.concurrency, 1);
-const GOOD_EVERY = int('good-every', opts['good-every'], 1);
-const SLACK = int('slack-ms', opts['slack-ms'], 0);
-const DEADLINE_MS = int('deadline', opts.deadline, 5) * 1000;
+const { opts, int: intFlag } = benchArgs('bench/fuzz.mjs', USAGE, {
+  cases: { type: 'string', default: '1500' },
+  seed: { type: 'string', default: '20261129' },
+  concurrency: { type: 'string', default: '48' },
+  'good-every': { type: 'string', default: '10' },
+  'slack-ms': { type: 'string', default: '500' },
+  deadline: { type: 'string', default: '85' },
+  kinds: { type: 'string' },
+  strict: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+});
+const CASES = intFlag('cases', 1);
+const SEED = intFlag('seed', 0);
+const CONCURRENCY = intFlag('concurrency', 1);
+const GOOD_EVERY = intFlag('good-every', 1);
+const SLACK = intFlag('slack-ms', 0);
+const DEADLINE_MS = intFlag('deadline', 5) * 1000;
 
 /** The server's limits for this run. */
 const LIMITS = { nBits: 6, handshakeTimeoutMs: 1000, otherTimeoutMs: 1000, workTimeoutMs: 3000 };

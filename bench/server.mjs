@@ -19,6 +19,7 @@
  * With --json the last line of output is exactly one JSON object. Everything stays on
  * 127.0.0.1 and the run stops by itself (--deadline, default 85 s).
  */
+import { benchArgs } from './args.mjs';
 import { execFileSync, fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -29,7 +30,6 @@ import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 if (!existsSync(distIndex)) {
@@ -50,43 +50,19 @@ const USAGE =
   'usage: node bench/server.mjs [--sessions S] [--concurrency C] [--reference N] [--n-bits B] [--json] [--cpu-prof] [--deadline SECONDS]\n' +
   '       node bench/server.mjs --hold N [--batch B] [--json] [--deadline SECONDS]\n';
 
-let opts;
-try {
-  ({ values: opts } = parseArgs({
-    options: {
-      sessions: { type: 'string', default: '2000' },
-      concurrency: { type: 'string', default: '200' },
-      reference: { type: 'string', default: '1000' },
-      'n-bits': { type: 'string', default: '8' },
-      hold: { type: 'string' },
-      batch: { type: 'string', default: '200' },
-      deadline: { type: 'string', default: '85' },
-      'cpu-prof': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  }));
-} catch (err) {
-  process.stderr.write(`bench/server.mjs: ${err.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (opts.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const { opts, int: intFlag } = benchArgs('bench/server.mjs', USAGE, {
+  sessions: { type: 'string', default: '2000' },
+  concurrency: { type: 'string', default: '200' },
+  reference: { type: 'string', default: '1000' },
+  'n-bits': { type: 'string', default: '8' },
+  hold: { type: 'string' },
+  batch: { type: 'string', default: '200' },
+  deadline: { type: 'string', default: '85' },
+  'cpu-prof': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+});
 
-function int(name, value, min) {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(
-      `bench/server.mjs: --${name} must be an integer >= ${min}, not ${value}\n`,
-    );
-    process.exit(2);
-  }
-  return n;
-}
-
-const deadlineMs = int('deadline', opts.deadline, 1) * 1000;
+const deadlineMs = intFlag('deadline', 1) * 1000;
 const started = performance.now();
 /** Aborts every client when the overall deadline passes. */
 const overall = new AbortController();
@@ -298,10 +274,10 @@ async function startReference(certs, concurrency) {
 // Throughput
 
 async function throughput() {
-  const sessions = int('sessions', opts.sessions, 1);
-  const concurrency = int('concurrency', opts.concurrency, 1);
-  const referenceCount = int('reference', opts.reference, 1);
-  const nBits = int('n-bits', opts['n-bits'], 0);
+  const sessions = intFlag('sessions', 1);
+  const concurrency = intFlag('concurrency', 1);
+  const referenceCount = intFlag('reference', 1);
+  const nBits = intFlag('n-bits', 0);
   const limit = fdLimit();
   if (Number.isFinite(limit) && concurrency + 100 > limit) {
     process.stderr.write(
@@ -492,8 +468,8 @@ async function holdOne(port, certs, sockets) {
 }
 
 async function hold() {
-  const n = int('hold', opts.hold, 1);
-  const batch = int('batch', opts.batch, 1);
+  const n = intFlag('hold', 1);
+  const batch = intFlag('batch', 1);
   const limit = fdLimit();
   if (Number.isFinite(limit) && n + 200 > limit) {
     process.stderr.write(
