@@ -444,3 +444,15 @@ describe('unusable TLS material', () => {
     expect((err as Error).message).toMatch(/--private-key/);
   });
 });
+
+describe('unusable server TLS material', () => {
+  it('a key that does not match the certificate is a ConfigError naming the flags', () => {
+    expect(
+      () =>
+        new TlslpServer({
+          host: '127.0.0.1',
+          tls: { cert: certs.serverCert, key: foreign.serverKey, ca: certs.caCert },
+        }),
+    ).toThrow(/--server-key/);
+  });
+});

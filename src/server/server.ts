@@ -238,15 +238,23 @@ export class TlslpServer {
     // Every session's pending read listens on this one signal.
     setMaxListeners(0, this.shutdown.signal);
 
-    this.server = tls.createServer({
-      cert: options.tls.cert,
-      key: options.tls.key,
-      ca: options.tls.ca,
-      requestCert: !options.insecure,
-      rejectUnauthorized: !options.insecure,
-      minVersion: 'TLSv1.2',
-      handshakeTimeout: this.options.handshakeTimeoutMs,
-    });
+    try {
+      this.server = tls.createServer({
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ca: options.tls.ca,
+        requestCert: !options.insecure,
+        rejectUnauthorized: !options.insecure,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: this.options.handshakeTimeoutMs,
+      });
+    } catch (err) {
+      throw new ConfigError(
+        'BAD_TLS_MATERIAL',
+        `server certificate, key or CA unusable: ${(err as Error).message} (check --server-cert, --server-key and --ca-cert)`,
+        { cause: err },
+      );
+    }
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('secureConnection', (socket: tls.TLSSocket) => this.onSecureConnection(socket));
     this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
