@@ -186,7 +186,8 @@ export async function clientMain(argv: string[]): Promise<number> {
         if (event.type === 'work-start') seen.nBits = event.nBits;
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
         if (event.type === 'work-done') progress.clear();
-        if (interactive) print(event);
+        // Failed ports already reach stderr as log warnings; print them once.
+        if (interactive && event.type !== 'connect-failed') print(event);
         if (
           event.type === 'work-done' &&
           flags.tutorial &&
