@@ -456,3 +456,18 @@ describe('unusable server TLS material', () => {
     ).toThrow(/--server-key/);
   });
 });
+
+describe('which failure the client reports', () => {
+  it('a certificate problem on one port is not hidden by a refused port after it', async () => {
+    const other = await generateCertificateSet({ serverHosts: ['server.example'] });
+    const s = await startServer(other);
+    servers.push(s);
+    const dead = await closedPort();
+    const err = await runClient({
+      host: '127.0.0.1',
+      ports: [s.port, dead],
+      tls: clientTls(other),
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/does not match the host name/);
+  });
+});

@@ -269,7 +269,8 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
     } catch (err) {
       const e = err as TlslpError;
       if (e.code === 'ABORTED') throw e;
-      lastError = e;
+      // A refused port says less than a TLS failure on another port: report the latter.
+      if (!lastError || e.code !== 'ECONNREFUSED') lastError = e;
       emit({ type: 'connect-failed', host, port: p, reason: e.message });
       logger.warning(`Connection to ${host}:${p} failed: ${e.message}`);
     }
