@@ -219,4 +219,50 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
     }
     expect(await srv.exit).toBe(0);
   });
+
+  it('a second signal exits at once, even with a session in progress', async () => {
+    const srv = startBin(['--n_bits', '4', '--shutdown-grace', '60']);
+    const port = await srv.port;
+    const { ch } = await rawClient(port, await loadCerts());
+    await ch.readLine(2000);
+    srv.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    srv.child.kill('SIGTERM');
+    expect(await srv.exit).toBe(130);
+  });
+
+  it('the client bin stops solving at once on Ctrl-C (exit 130)', async () => {
+    const srv = startBin(['--n_bits', '60', '--work-timeout', '600']);
+    const port = await srv.port;
+    const client = spawn(
+      process.execPath,
+      [
+        resolve(import.meta.dirname, '..', 'dist', 'cli', 'client.js'),
+        '--host',
+        '127.0.0.1',
+        '--ports',
+        String(port),
+        '--json',
+      ],
+      {
+        cwd: dir,
+        env: { ...process.env, XDG_STATE_HOME: join(dir, 'state') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    client.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => client.on('close', (code) => r(code)));
+    // Let it get into WORK: the server logs the WORK it sent.
+    await new Promise((r) => setTimeout(r, 1500));
+    client.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(JSON.parse(out.trim())).toMatchObject({
+      ok: false,
+      nBits: 60,
+      errorCode: 'INTERRUPTED',
+    });
+    srv.child.kill('SIGTERM');
+    expect(await srv.exit).toBe(0);
+  });
 });
