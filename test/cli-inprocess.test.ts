@@ -330,3 +330,11 @@ describe('tls files', () => {
       ).rejects.toThrow(/not readable/);
   });
 });
+
+describe('number-of-seconds flags', () => {
+  it('--stats-interval takes 0 or a positive number, not words or negatives', async () => {
+    await expect(serverMain(['--stats-interval', 'abc'])).rejects.toThrow(/--stats-interval/);
+    await expect(serverMain(['--stats-interval', '-1'])).rejects.toThrow(/non-negative/);
+    await expect(serverMain(['--other-timeout', '0'])).rejects.toThrow(/positive/);
+  });
+});

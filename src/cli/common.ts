@@ -63,12 +63,14 @@ export function intInRange(name: string, min: number, max: number): (value: stri
   };
 }
 
-/** Commander argument parser for a positive number of seconds. */
-export function seconds(name: string): (value: string) => number {
+/** Commander argument parser for a positive number of seconds (or zero, where 0 means "off"). */
+export function seconds(name: string, allowZero = false): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || (n === 0 && !allowZero))
+      throw new InvalidArgumentError(
+        `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds.`,
+      );
     return n;
   };
 }

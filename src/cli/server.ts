@@ -163,7 +163,7 @@ export function serverCommand(): Command {
     .option(
       '--stats-interval <seconds>',
       'log a one-line summary of the counters this often (0 = never)',
-      Number,
+      seconds('--stats-interval', true),
       0,
     )
     .addHelpText(

@@ -11,7 +11,7 @@ import { createNullLogger, type Logger } from '../logging.js';
 import { runExternalSolver } from '../solver/external.js';
 import { solveWork, type SolveOptions } from '../solver/index.js';
 import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
-import { SocketLineChannel, describeSocketError, toTransportError } from '../transport/channel.js';
+import { SocketLineChannel, toTransportError } from '../transport/channel.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
 import {
   runClientSession,
@@ -331,5 +331,3 @@ function logSolve(
     `WORK solved in ${s.seconds.toFixed(3)} s with ${s.solver}${threads}${rate}: suffix ${s.suffix}`,
   );
 }
-
-export { describeSocketError };
