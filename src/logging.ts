@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import { ConfigError } from './errors.js';
+import { escapeControl, escapeJsonText, hasControl } from './text/escape.js';
 
 /** Severity of a record, with the Python names the original's users type. */
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
@@ -320,26 +321,8 @@ function rotatingSink(
   };
 }
 
-// Everything that would break a line apart or hide in a terminal: C0 controls but tab, DEL, and
-// the Unicode line/paragraph separators.
-// eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/;
-// eslint-disable-next-line no-control-regex
-const UNSAFE_ALL = /[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g;
-
-/** Keep a record on one line: `\n` → `\\n`, `\r` → `\\r`, other controls → `\\xHH`/`\\uHHHH`. */
-function escapeText(s: string): string {
-  // Most messages are clean: one test, no copy.
-  if (!UNSAFE.test(s)) return s;
-  return s.replace(UNSAFE_ALL, (c) => {
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    const code = c.charCodeAt(0);
-    return code > 0xff
-      ? `\\u${code.toString(16).padStart(4, '0')}`
-      : `\\x${code.toString(16).padStart(2, '0')}`;
-  });
-}
+/** Keep a record on one line and free of terminal controls (C0, DEL, C1, bidi overrides). */
+const escapeText = escapeControl;
 
 function textLine(
   time: string,
@@ -359,9 +342,7 @@ const BARE_VALUE = /^[^\s"=\\]+$/;
 /** Bare when unambiguous (`port=443`, `peer=127.0.0.1`), JSON-quoted otherwise (`reason="bad line"`). */
 function textValue(value: unknown): string {
   if (typeof value === 'string')
-    return BARE_VALUE.test(value) && !UNSAFE.test(value)
-      ? value
-      : escapeText(JSON.stringify(value));
+    return BARE_VALUE.test(value) && !hasControl(value) ? value : escapeText(JSON.stringify(value));
   if (
     typeof value === 'number' ||
     typeof value === 'boolean' ||
@@ -388,8 +369,8 @@ function jsonLine(
     for (const key of Object.keys(fields))
       record[RESERVED.has(key) ? `field.${key}` : key] = fields[key];
   }
-  // JSON.stringify escapes newlines, so a record stays on one line.
-  return safeJson(record) + '\n';
+  // JSON.stringify escapes newlines; C1 and bidi characters it leaves raw are escaped too.
+  return escapeJsonText(safeJson(record)) + '\n';
 }
 
 /** JSON.stringify that copes with bigint, Error and cycles instead of throwing. */
