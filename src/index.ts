@@ -4,20 +4,25 @@
  *
  * @example Run a server and a client in one process
  * ```ts
- * import { TlslpServer, runClient, generateCertificateSet } from 'tlslp';
+ * import { TlslpServer, closeSolverPool, generateCertificateSet, runClient } from 'tlslp';
  *
  * const certs = await generateCertificateSet();
  * const server = new TlslpServer({
  *   host: '127.0.0.1', port: 0, nBits: 16,
+ *   simulateFailures: false, // no drawn FAIL: the session ends in DONE/OK
  *   tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert },
  * });
  * const { port } = await server.listen();
- * const result = await runClient({
- *   host: '127.0.0.1', ports: [port],
- *   tls: { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey },
- * });
- * console.log(result.answered);
- * await server.close();
+ * try {
+ *   const result = await runClient({
+ *     host: '127.0.0.1', ports: [port],
+ *     tls: { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey },
+ *   });
+ *   console.log(result.answered);
+ * } finally {
+ *   await server.close();
+ *   await closeSolverPool();
+ * }
  * ```
  * @packageDocumentation
  */

@@ -45,7 +45,9 @@ export interface ServerOptions {
   bodyRequests?: number;
   /**
    * Draw the simulated server-side FAIL among the body commands (default true, as the
-   * protocol's normal mode says). The demo turns it off.
+   * protocol's normal mode says). Each of the 20 requests is FAIL with probability 1/9, so
+   * about 9 sessions in 10 end in `FAIL <random>` (the client's {@link runClient} rejects
+   * with `ServerFailError`); set false for sessions that end in DONE/OK, as the demo does.
    */
   simulateFailures?: boolean;
   /** Time a client gets to answer WORK (default 1800 s). */
