@@ -3,18 +3,19 @@
  * `tlslp`: the umbrella command (certs, demo, work, server, client).
  * @module
  */
-import { Command } from 'commander';
+import { Argument, Command } from 'commander';
 import { CERT_FILE_NAMES, makeCertificates } from '../certs.js';
 import { DEFAULTS } from '../defaults.js';
 import { runDemo } from '../demo.js';
 import { closeSolverPool } from '../solver/index.js';
-import { clientMain } from './client.js';
+import { clientCommand, clientMain } from './client.js';
+import { SHELLS, completionScript, type Shell } from './completion.js';
 import { EXIT, intInRange, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION } from './options.js';
-import { serverMain } from './server.js';
+import { serverCommand, serverMain } from './server.js';
 import { colorsFor, transcriptPrinter } from './transcript.js';
-import { workMain } from './work.js';
+import { workCommand, workMain } from './work.js';
 
 /** Run `tlslp` with `argv` (without the program name). Resolves with the exit code. */
 export async function tlslpMain(argv: string[]): Promise<number> {
@@ -28,6 +29,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
 
   program
     .command('certs')
+    .version(VERSION)
     .description(
       'create a CA, a server and a client certificate for mutual TLS (pure TypeScript, no openssl needed)',
     )
@@ -52,6 +54,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
 
   program
     .command('demo')
+    .version(VERSION)
     .description(
       'run a full mutual-TLS session on loopback with throwaway certificates and print its transcript',
     )
@@ -114,6 +117,25 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .argument('[args...]')
     .action(async (args: string[]) => {
       code = await clientMain(args);
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script for every tlslp command')
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .addHelpText(
+      'after',
+      '\nLoad it in the running shell:\n  bash/zsh: source <(tlslp completion bash)   (or zsh)\n  fish:     tlslp completion fish | source',
+    )
+    .action((shell: Shell) => {
+      process.stdout.write(
+        completionScript(shell, {
+          tlslp: program,
+          server: serverCommand(),
+          client: clientCommand(),
+          work: workCommand(),
+        }),
+      );
     });
 
   if (argv.length === 0) {

@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const TLSLP = 'dist/cli/tlslp.js';
+
+function tlslp(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [TLSLP, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** What bash offers for the words typed so far (the last one being completed). */
+function complete(script: string, fn: string, words: string[]): string[] {
+  const quoted = words.map((w) => `'${w}'`).join(' ');
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `eval "$SCRIPT"; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ],
+    { env: { ...process.env, SCRIPT: script }, encoding: 'utf8' },
+  );
+  expect(r.stderr).toBe('');
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+describe('tlslp completion', () => {
+  const bash = tlslp('completion', 'bash');
+
+  it('bash: bins complete their flags, flag values and files', () => {
+    expect(bash.status).toBe(0);
+    const s = bash.stdout;
+    expect(complete(s, '_tlslp_bin_server', ['tlslp-server', '--log-'])).toEqual([
+      '--log-level',
+      '--log-format',
+    ]);
+    expect(complete(s, '_tlslp_bin_server', ['tlslp-server', '--log-level', 'W'])).toEqual([
+      'WARNING',
+    ]);
+    expect(complete(s, '_tlslp_bin_client', ['tlslp-client', '--kernel', ''])).toContain('wasm');
+    // A file flag completes paths: package.json is in the working folder.
+    expect(complete(s, '_tlslp_bin_server', ['tlslp-server', '--ca-cert', 'package.js'])).toEqual([
+      'package.json',
+    ]);
+    // A free value (a port) offers nothing rather than flags.
+    expect(complete(s, '_tlslp_bin_server', ['tlslp-server', '--port', ''])).toEqual([]);
+  });
+
+  it('bash: tlslp completes subcommands, then each one as its own bin', () => {
+    const s = bash.stdout;
+    expect(complete(s, '_tlslp_main', ['tlslp', 'c'])).toEqual(['certs', 'client', 'completion']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'server', '--max-c'])).toEqual([
+      '--max-connections',
+    ]);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', '--fo'])).toEqual(['--force']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'completion', '--he'])).toEqual(['--help']);
+  });
+
+  it('zsh loads the bash functions through bashcompinit', () => {
+    const r = tlslp('completion', 'zsh');
+    expect(r.status).toBe(0);
+    expect(r.stdout.startsWith('#compdef tlslp tlslp-server tlslp-client tlslp-work\n')).toBe(true);
+    expect(r.stdout).toContain('bashcompinit');
+    expect(r.stdout).toContain('complete -o filenames -F _tlslp_bin_server tlslp-server');
+  });
+
+  it('fish: one complete line per flag, files and choices marked', () => {
+    const r = tlslp('completion', 'fish');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain(
+      "complete -c tlslp-server -l server-cert -r -F -d 'server certificate (PEM)'",
+    );
+    expect(lines.some((l) => l.startsWith('complete -c tlslp-client -l kernel -x -a'))).toBe(true);
+    expect(
+      lines.some((l) => l.includes('__fish_seen_subcommand_from server') && l.includes('-l port')),
+    ).toBe(true);
+  });
+
+  it('refuses an unknown shell with exit 2', () => {
+    const r = tlslp('completion', 'powershell');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('bash, zsh, fish');
+  });
+
+  it('certs and demo answer --version', () => {
+    for (const sub of ['certs', 'demo']) {
+      const r = tlslp(sub, '--version');
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    }
+  });
+});
