@@ -10,6 +10,7 @@ import { closeSolverPool } from '../src/solver/index.js';
 // The bin as users run it: the compiled dist/ (the test suite runs after `npm run build`).
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
+const umbrella = fileURLToPath(new URL('../dist/cli/tlslp.js', import.meta.url));
 
 interface Run {
   code: number | null;
@@ -21,9 +22,10 @@ interface Run {
 function run(
   args: string[],
   onSpawn?: (kill: (signal: NodeJS.Signals) => void) => void,
+  script = bin,
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       cwd: root,
       env: { ...process.env, TLSLP_DEBUG: '' },
     });
@@ -69,6 +71,50 @@ describe('tlslp-work', () => {
     expect(b.code).toBe(0);
     expect(parse(a.stdout).suffix).toBe(parse(b.stdout).suffix);
     expect(verifyWork('tokenX', parse(a.stdout).suffix, 18)).toBe(true);
+  });
+
+  // Every token the protocol allows, flag-like ones included: the original client runs its
+  // solver as `<solver> <token> <n_bits>` with whatever token the server drew.
+  const tokens = [
+    '-V',
+    '-h',
+    '--help',
+    '--version',
+    '-k09kpcnc_jXPyOIFKxLLtNzuBO7_TIulhANPcPoPL5c0y4bDOxRep0dxqErXClm',
+    '--',
+    '-',
+    '_-_',
+    '--kernel',
+  ];
+  it.each(tokens)(
+    'takes the token %j as tlslp-work, tlslp work, with and without --',
+    async (token) => {
+      const calls: Array<[string, string[]]> = [
+        [bin, [token, '12']],
+        [bin, ['--', token, '12']],
+        [bin, ['--kernel', 'js', token, '12']],
+        [umbrella, ['work', token, '12']],
+        [umbrella, ['work', '--', token, '12']],
+      ];
+      for (const [script, args] of calls) {
+        const result = await run(args, undefined, script);
+        expect(result.code, `${script} ${args.join(' ')}: ${result.stderr}`).toBe(0);
+        expect(verifyWork(token, parse(result.stdout).suffix, 12)).toBe(true);
+      }
+    },
+  );
+
+  it('still gives help and version when they are the only argument', async () => {
+    for (const script of [bin, umbrella]) {
+      const pre = script === umbrella ? ['work'] : [];
+      expect((await run([...pre, '--help'], undefined, script)).stdout).toContain(
+        'Usage: tlslp-work',
+      );
+      expect((await run([...pre, '-h'], undefined, script)).stdout).toContain('Usage: tlslp-work');
+      expect((await run([...pre, '-V'], undefined, script)).stdout.trim()).toMatch(
+        /^\d+\.\d+\.\d+$/,
+      );
+    }
   });
 
   it('prints its version', async () => {

@@ -138,6 +138,16 @@ export async function tlslpMain(argv: string[]): Promise<number> {
       );
     });
 
+  // The pass-through subcommands get their arguments untouched: commander would take a
+  // `--` or a `-V` meant for them (a WORK token may be either).
+  const passThrough: Record<string, (args: string[]) => Promise<number>> = {
+    work: workMain,
+    server: serverMain,
+    client: clientMain,
+  };
+  const direct = argv[0] === undefined ? undefined : passThrough[argv[0]];
+  if (direct) return direct(argv.slice(1));
+
   if (argv.length === 0) {
     program.outputHelp();
     return EXIT.usage;

@@ -56,9 +56,43 @@ export function workCommand(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 }
 
+const INTEGER = /^\d+$/;
+
+/**
+ * Put a `--` before the two operands wherever that is what was meant, so a token that starts
+ * with `-` (`-V`, `-h`, `--`, `-k09…`: all valid tokens) is never read as a flag. The
+ * original's `work_challenge <token> <n_bits>` takes any token, and clients call us the same
+ * way. The rule: when the last argument is an integer and everything before the two last
+ * arguments is a run of this command's own flags, the two last are token and n_bits, whatever
+ * they look like. `--help` / `--version` act only when nothing says otherwise (given alone).
+ */
+export function operandsLast(argv: readonly string[], command: Command): string[] {
+  const n = argv.length;
+  if (n < 2 || !INTEGER.test(argv[n - 1] as string)) return [...argv];
+  // `-- <token> <n_bits>` as the caller wrote it: commander ends flags at the first `--`.
+  if (argv[n - 3] === '--' && onlyFlags(argv.slice(0, n - 3), command)) return [...argv];
+  if (!onlyFlags(argv.slice(0, n - 2), command)) return [...argv];
+  return [...argv.slice(0, n - 2), '--', ...argv.slice(n - 2)];
+}
+
+/** True when `args` is a sequence of `command`'s flags, each with its value if it takes one. */
+function onlyFlags(args: readonly string[], command: Command): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const name = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+    const option = command.options.find((o) => o.long === name || o.short === name);
+    // Help and version end the run: with more arguments after them, they are operands.
+    if (!option || name === '-V' || name === '--version') return false;
+    if ((option.required || option.optional) && !arg.includes('=')) i++;
+    if (i >= args.length) return false;
+  }
+  return true;
+}
+
 /** Run `tlslp-work` with `argv` (without the program name). Resolves with the exit code. */
 export async function workMain(argv: string[]): Promise<number> {
-  const command = workCommand().parse(argv, { from: 'user' });
+  const definition = workCommand();
+  const command = definition.parse(operandsLast(argv, definition), { from: 'user' });
   const [token, nBits] = command.processedArgs as [string, number];
   const flags = command.opts<WorkFlags>();
 
