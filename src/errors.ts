@@ -32,7 +32,7 @@ export class ServerFailError extends TlslpError {
   /** The text the server sent after `FAIL ` (may be empty). */
   readonly reason: string;
   constructor(reason: string) {
-    super('SERVER_FAIL', `server sent FAIL: ${reason}`);
+    super('SERVER_FAIL', reason === '' ? 'server sent FAIL' : `server sent FAIL: ${reason}`);
     this.reason = reason;
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
+import { ProtocolError, ServerFailError } from '../src/errors.js';
+import { MAX_LINE_BYTES } from '../src/protocol/framing.js';
 import {
   BODY_COMMANDS,
   formatBodyReply,
@@ -89,7 +90,13 @@ describe('parseServerMessage', () => {
     expect(codeOf(() => parseServerMessage('EMAIL1 '))).toBe('BAD_ARGUMENT');
     expect(codeOf(() => parseServerMessage('EMAIL1 a b'))).toBe('BAD_ARGUMENT');
     expect(codeOf(() => parseServerMessage('EMAIL1 a\tb'))).toBe('BAD_ARGUMENT');
-    expect(codeOf(() => parseServerMessage(`EMAIL1 ${'a'.repeat(129)}`))).toBe('BAD_ARGUMENT');
+    expect(codeOf(() => parseServerMessage('EMAIL1 a\u0085b'))).toBe('BAD_ARGUMENT');
+  });
+
+  it('takes a body argument of any length the framing allows', () => {
+    const arg = 'x'.repeat(MAX_LINE_BYTES - 'EMAIL1 \n'.length);
+    expect(parseServerMessage(`EMAIL1 ${arg}`)).toEqual({ type: 'BODY', command: 'EMAIL1', arg });
+    expect(isValidArg('a'.repeat(129))).toBe(true);
   });
 });
 
@@ -144,5 +151,13 @@ describe('random tokens and draws', () => {
       { type: 'FAIL', reason: 'x' },
     ];
     expect(all.map(formatServerMessage)).toEqual(['HELLO', 'DONE', 'FAIL x']);
+  });
+});
+
+describe('ServerFailError', () => {
+  it('names the reason, and leaves no dangling colon for a bare FAIL', () => {
+    expect(new ServerFailError('OkQ6Cbyz').message).toBe('server sent FAIL: OkQ6Cbyz');
+    expect(new ServerFailError('').message).toBe('server sent FAIL');
+    expect(parseServerMessage('FAIL')).toEqual({ type: 'FAIL', reason: '' });
   });
 });

@@ -27,8 +27,9 @@ export const MAX_TOKEN_LENGTH = 128;
 
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const N_BITS_RE = /^(?:0|[1-9][0-9]?)$/;
-// A body argument: a short run without spaces or control characters.
-const ARG_RE = /^[^\s\p{Cc}]{1,128}$/u;
+// A body argument: a run without spaces or control characters. The protocol only calls it
+// "short"; the 1000-byte line limit bounds it, and the checksum covers whatever it is.
+const ARG_RE = /^[^\s\p{Cc}]+$/u;
 const CHECKSUM_RE = /^[0-9a-f]{64}$/;
 
 /** A message the server sends. */
@@ -141,7 +142,7 @@ export function parseServerMessage(line: string): ServerMessage {
     default:
       if (isBodyCommand(command)) {
         if (arg === undefined || !isValidArg(arg)) {
-          throw violation('BAD_ARGUMENT', `${command} needs a short argument without spaces`);
+          throw violation('BAD_ARGUMENT', `${command} needs one argument without spaces`);
         }
         return { type: 'BODY', command, arg };
       }
