@@ -3,7 +3,13 @@
  * every server line, solves WORK, answers body commands. Knows nothing of sockets.
  * @module
  */
-import { ProtocolError, ServerFailError, SolverError } from '../errors.js';
+import {
+  ProtocolError,
+  ServerFailError,
+  SolverError,
+  TlslpError,
+  TransportError,
+} from '../errors.js';
 import { checksum, verifyWork } from '../protocol/hash.js';
 import {
   DONE_REPLY,
@@ -113,8 +119,8 @@ export async function runClientSession(
 ): Promise<ClientSessionResult> {
   const log = options.log ?? quiet;
   const emit = options.onEvent ?? (() => {});
-  const read = async (timeoutMs: number): Promise<ServerMessage> => {
-    const line = await channel.readLine(timeoutMs, options.signal);
+  const read = async (timeoutMs: number, signal = options.signal): Promise<ServerMessage> => {
+    const line = await channel.readLine(timeoutMs, signal);
     emit({ type: 'recv', line });
     const message = parseServerMessage(line);
     if (message.type === 'FAIL') throw new ServerFailError(message.reason);
@@ -139,7 +145,7 @@ export async function runClientSession(
   if (work.type !== 'WORK') throw unexpected(work, 'WORK');
   log.info(`Received WORK with n_bits ${work.nBits}`);
   emit({ type: 'work-start', nBits: work.nBits });
-  const solution = await solveWithin(options, work.token, work.nBits);
+  const solution = await solveWatching(channel, options, work.token, work.nBits, read);
   // Never send a wrong answer, whoever computed it.
   if (!verifyWork(work.token, solution.suffix, work.nBits)) {
     throw new SolverError(
@@ -166,12 +172,79 @@ export async function runClientSession(
   }
 }
 
+/**
+ * Solve WORK while watching the connection: the server may give up first (its own WORK
+ * deadline sends `FAIL`; a restart closes the socket). The solver is stopped the moment that
+ * happens, so no core keeps burning on a challenge nobody will check.
+ */
+async function solveWatching(
+  channel: LineChannel,
+  options: ClientSessionOptions,
+  token: string,
+  nBits: number,
+  read: (timeoutMs: number, signal?: AbortSignal) => Promise<ServerMessage>,
+): Promise<WorkSolution> {
+  const watch = new AbortController();
+  const stop = new AbortController();
+  // Longer than the solve's own deadline: the watch ends when the solve does.
+  const watching = read(options.workTimeoutMs + 60_000, watch.signal).then(
+    (message) => ({ message }),
+    (error: unknown) => ({ error }),
+  );
+  const solving = solveWithin(options, token, nBits, stop.signal).then(
+    (solution) => ({ solution }),
+    (error: unknown) => ({ error }),
+  );
+  const first = await Promise.race([watching.then((w) => ({ watched: w })), solving]);
+  if (!('watched' in first)) {
+    watch.abort();
+    const late = await watching;
+    // A line that came in as the solve ended still counts: the server gave up first.
+    if ('message' in late) throw serverGaveUp(late.message);
+    if (!isAbort(late.error)) throw closedDuringWork(late.error);
+    if ('error' in first) throw first.error;
+    return first.solution;
+  }
+  stop.abort();
+  await solving;
+  const w = first.watched;
+  if ('message' in w) throw serverGaveUp(w.message);
+  // ServerFailError (FAIL during WORK) and protocol errors come through read() as they are.
+  if (w.error instanceof ServerFailError || w.error instanceof ProtocolError) throw w.error;
+  if (options.signal?.aborted) throw new SolverError('ABORTED', 'aborted');
+  throw closedDuringWork(w.error);
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof TransportError && err.code === 'ABORTED';
+}
+
+function serverGaveUp(message: ServerMessage): ProtocolError {
+  return new ProtocolError(
+    'UNEXPECTED_MESSAGE',
+    `server sent ${message.type === 'BODY' ? message.command : message.type} before the WORK answer`,
+  );
+}
+
+function closedDuringWork(err: unknown): TlslpError {
+  if (err instanceof ServerFailError || err instanceof ProtocolError) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  return new TransportError(
+    'CLOSED_DURING_WORK',
+    `server ended the connection during WORK (${why}); solver stopped`,
+    { cause: err },
+  );
+}
+
 async function solveWithin(
   options: ClientSessionOptions,
   token: string,
   nBits: number,
+  stop: AbortSignal,
 ): Promise<WorkSolution> {
   const controller = new AbortController();
+  const onStop = (): void => controller.abort(new SolverError('ABORTED', 'server gave up'));
+  stop.addEventListener('abort', onStop, { once: true });
   const timer = setTimeout(
     () => controller.abort(new SolverError('TIMEOUT', 'WORK timeout')),
     options.workTimeoutMs,
@@ -182,7 +255,7 @@ async function solveWithin(
   try {
     return await options.solve(token, nBits, controller.signal);
   } catch (err) {
-    if (controller.signal.aborted && !options.signal?.aborted) {
+    if (controller.signal.aborted && !options.signal?.aborted && !stop.aborted) {
       throw new SolverError(
         'TIMEOUT',
         `WORK not solved within the WORK timeout (${options.workTimeoutMs / 1000} s)`,
@@ -193,5 +266,6 @@ async function solveWithin(
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
+    stop.removeEventListener('abort', onStop);
   }
 }

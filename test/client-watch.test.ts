@@ -1,0 +1,190 @@
+/**
+ * The client stops solving the moment the server gives up during WORK: a FAIL (the server's
+ * WORK deadline), a closed connection or a reset. Real mutual TLS on loopback.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runClient } from '../src/client/client.js';
+import { ServerFailError, TransportError } from '../src/errors.js';
+import { closeSolverPool, solverPoolState } from '../src/solver/pool.js';
+import { clientTls, startServer, testCerts, type TestServer } from './helpers.js';
+import type { CertificateSet } from '../src/certs.js';
+
+let certs: CertificateSet;
+let dir: string;
+
+beforeAll(async () => {
+  certs = await testCerts();
+  dir = await mkdtemp(join(tmpdir(), 'tlslp-watch-'));
+  await chmod(dir, 0o700);
+});
+afterAll(async () => {
+  await closeSolverPool();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * A TLS server that sends HELLO and WORK, then does `then` to the TLS socket and its raw TCP
+ * socket (wrapped by hand, so a test can reset the TCP connection itself).
+ */
+async function rawServer(
+  then: (socket: tls.TLSSocket, raw: net.Socket) => void,
+): Promise<{ port: number; close(): void }> {
+  const context = tls.createSecureContext({
+    cert: certs.serverCert,
+    key: certs.serverKey,
+    ca: certs.caCert,
+  });
+  const server = net.createServer((raw) => {
+    raw.on('error', () => {});
+    const socket = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    socket.on('error', () => {});
+    socket.once('secure', () => {
+      socket.write('HELLO\n');
+      socket.once('data', () => {
+        socket.write('WORK abcdef 40\n');
+        setTimeout(() => then(socket, raw), 300);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
+
+// Bounds each client in these tests, should the watch ever fail to stop it.
+const bounded = { workTimeoutMs: 20_000 };
+
+describe('the client watches the connection while it solves', () => {
+  it("aborts the solver threads on the server's WORK-timeout FAIL", async () => {
+    const s: TestServer = await startServer(certs, { nBits: 40, workTimeoutMs: 2000 });
+    let failAt = 0;
+    const started = performance.now();
+    try {
+      const err = await runClient({
+        host: '127.0.0.1',
+        ports: [s.port],
+        tls: clientTls(certs),
+        solverOptions: { threads: 2 },
+        ...bounded,
+        onEvent: (e) => {
+          if (e.type === 'recv' && e.line.startsWith('FAIL')) failAt = performance.now();
+        },
+      }).catch((e: unknown) => e);
+      const endedAt = performance.now();
+      expect(err).toBeInstanceOf(ServerFailError);
+      expect((err as ServerFailError).reason).toBe('Timed out.');
+      expect(failAt).toBeGreaterThan(started);
+      // Without the watch the client would solve on until its own 1800 s deadline; the bound
+      // here is only "long before that", the exit delay is measured by hand, not asserted.
+      expect(endedAt - failAt).toBeLessThan(30_000);
+      // No solver task is left running or queued.
+      expect(solverPoolState().busy).toBe(false);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('stops on a closed connection with a transport error naming WORK', async () => {
+    const raw = await rawServer((socket) => socket.end());
+    try {
+      const err = await runClient({
+        host: '127.0.0.1',
+        ports: [raw.port],
+        tls: clientTls(certs),
+        solverOptions: { threads: 1 },
+        ...bounded,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportError);
+      expect((err as TransportError).code).toBe('CLOSED_DURING_WORK');
+      expect((err as Error).message).toMatch(/during WORK/);
+      expect(solverPoolState().busy).toBe(false);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('stops on a reset, and on a line that is not FAIL it reports a protocol error', async () => {
+    const reset = await rawServer((_socket, raw) => raw.resetAndDestroy());
+    const early = await rawServer((socket) => socket.write('EMAIL1 abc\n'));
+    try {
+      const a = await runClient({
+        host: '127.0.0.1',
+        ports: [reset.port],
+        tls: clientTls(certs),
+      }).catch((e: unknown) => e);
+      expect(a).toBeInstanceOf(TransportError);
+      expect((a as TransportError).code).toBe('CLOSED_DURING_WORK');
+      const b = await runClient({
+        host: '127.0.0.1',
+        ports: [early.port],
+        tls: clientTls(certs),
+      }).catch((e: unknown) => e);
+      expect((b as Error).message).toBe('server sent EMAIL1 before the WORK answer');
+      expect(solverPoolState().busy).toBe(false);
+    } finally {
+      reset.close();
+      early.close();
+    }
+  });
+
+  it('kills an external solver at once: the bin exits 1 with the reason, the solver process is gone', async () => {
+    const pidFile = join(dir, 'solver.pid');
+    const solver = join(dir, 'spin.js');
+    // A solver that never finishes and records its pid.
+    await writeFile(
+      solver,
+      `#!${process.execPath}\nrequire('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nfor (;;) {}\n`,
+    );
+    await chmod(solver, 0o755);
+    const s = await startServer(certs, { nBits: 40, workTimeoutMs: 2000 });
+    const certDir = join(dir, 'certs');
+    await import('node:fs/promises').then(async (fs) => {
+      await fs.mkdir(certDir, { recursive: true });
+      await fs.writeFile(join(certDir, 'ca.pem'), certs.caCert);
+      await fs.writeFile(join(certDir, 'cert.pem'), certs.clientCert);
+      await fs.writeFile(join(certDir, 'key.pem'), certs.clientKey, { mode: 0o600 });
+    });
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          'dist/cli/client.js',
+          '--host',
+          '127.0.0.1',
+          '--ports',
+          String(s.port),
+          '--ca-cert',
+          join(certDir, 'ca.pem'),
+          '--client-cert',
+          join(certDir, 'cert.pem'),
+          '--private-key',
+          join(certDir, 'key.pem'),
+          '--work-binary',
+          solver,
+          '--quiet',
+        ],
+        { env: { ...process.env, XDG_STATE_HOME: dir } },
+      );
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code).toBe(1);
+      expect(stderr.trim()).toBe('tlslp-client: error: server sent FAIL: Timed out.');
+      const pid = Number(await readFile(pidFile, 'utf8'));
+      expect(pid).toBeGreaterThan(0);
+      expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    } finally {
+      await s.server.close();
+    }
+  });
+});
