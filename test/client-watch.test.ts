@@ -6,13 +6,20 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClient } from '../src/client/client.js';
 import { ServerFailError, TransportError } from '../src/errors.js';
 import { closeSolverPool, solverPoolState } from '../src/solver/pool.js';
-import { clientTls, startServer, testCerts, type TestServer } from './helpers.js';
+import {
+  clientCertFlags,
+  clientTls,
+  scriptedServer,
+  startServer,
+  testCerts,
+  type TestServer,
+} from './helpers.js';
 import type { CertificateSet } from '../src/certs.js';
 
 let certs: CertificateSet;
@@ -28,37 +35,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/**
- * A TLS server that sends HELLO and WORK, then does `then` to the TLS socket and its raw TCP
- * socket (wrapped by hand, so a test can reset the TCP connection itself).
- */
-async function rawServer(
+/** A server that sends HELLO and WORK, then does `then` to the connection. */
+function rawServer(
   then: (socket: tls.TLSSocket, raw: net.Socket) => void,
 ): Promise<{ port: number; close(): void }> {
-  const context = tls.createSecureContext({
-    cert: certs.serverCert,
-    key: certs.serverKey,
-    ca: certs.caCert,
-  });
-  const server = net.createServer((raw) => {
-    raw.on('error', () => {});
-    const socket = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: context,
-      requestCert: true,
-      rejectUnauthorized: true,
-    });
-    socket.on('error', () => {});
-    socket.once('secure', () => {
-      socket.write('HELLO\n');
-      socket.once('data', () => {
-        socket.write('WORK abcdef 40\n');
-        setTimeout(() => then(socket, raw), 300);
-      });
+  return scriptedServer(certs, (socket, raw) => {
+    socket.write('HELLO\n');
+    socket.once('data', () => {
+      socket.write('WORK abcdef 40\n');
+      setTimeout(() => then(socket, raw), 300);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
 // Bounds each client in these tests, should the watch ever fail to stop it.
@@ -147,13 +134,7 @@ describe('the client watches the connection while it solves', () => {
     );
     await chmod(solver, 0o755);
     const s = await startServer(certs, { nBits: 40, workTimeoutMs: 2000 });
-    const certDir = join(dir, 'certs');
-    await import('node:fs/promises').then(async (fs) => {
-      await fs.mkdir(certDir, { recursive: true });
-      await fs.writeFile(join(certDir, 'ca.pem'), certs.caCert);
-      await fs.writeFile(join(certDir, 'cert.pem'), certs.clientCert);
-      await fs.writeFile(join(certDir, 'key.pem'), certs.clientKey, { mode: 0o600 });
-    });
+    const certFlags = await clientCertFlags(certs, join(dir, 'certs'));
     try {
       const child = spawn(
         process.execPath,
@@ -163,12 +144,7 @@ describe('the client watches the connection while it solves', () => {
           '127.0.0.1',
           '--ports',
           String(s.port),
-          '--ca-cert',
-          join(certDir, 'ca.pem'),
-          '--client-cert',
-          join(certDir, 'cert.pem'),
-          '--private-key',
-          join(certDir, 'key.pem'),
+          ...certFlags,
           '--work-binary',
           solver,
           '--quiet',

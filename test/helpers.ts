@@ -1,4 +1,7 @@
 /** Shared test helpers: throwaway certificates, a server on a free loopback port, raw clients. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
@@ -79,4 +82,53 @@ export async function rawClient(
     socket.once('error', reject);
   });
   return { ch: new SocketLineChannel(socket), socket };
+}
+
+/**
+ * A hand-driven TLS server for playing a hostile or unusual server: `onSecure` gets each
+ * connection once its mutual-TLS handshake is done, with the raw TCP socket beside it (so a
+ * test can reset the connection itself).
+ */
+export async function scriptedServer(
+  certs: CertificateSet,
+  onSecure: (socket: tls.TLSSocket, raw: net.Socket) => void,
+): Promise<{ port: number; close(): void }> {
+  const context = tls.createSecureContext({
+    cert: certs.serverCert,
+    key: certs.serverKey,
+    ca: certs.caCert,
+  });
+  const server = net.createServer((raw) => {
+    raw.on('error', () => {});
+    const socket = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    socket.on('error', () => {});
+    socket.once('secure', () => onSecure(socket, raw));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      server.close();
+    },
+  };
+}
+
+/**
+ * Write a set's client-side files into `dir` and return the tlslp-client flags that use
+ * them (`--ca-cert`, `--client-cert`, `--private-key`).
+ */
+export async function clientCertFlags(certs: CertificateSet, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const ca = join(dir, 'ca_cert.pem');
+  const cert = join(dir, 'client_cert.pem');
+  const key = join(dir, 'client_key.pem');
+  await writeFile(ca, certs.caCert);
+  await writeFile(cert, certs.clientCert);
+  await writeFile(key, certs.clientKey, { mode: 0o600 });
+  return ['--ca-cert', ca, '--client-cert', cert, '--private-key', key];
 }

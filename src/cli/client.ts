@@ -17,6 +17,7 @@ import {
 } from '../logging.js';
 import { closeSolverPool } from '../solver/index.js';
 import type { KernelName } from '../solver/types.js';
+import { escapeJsonText } from '../text/escape.js';
 import { readTlsFiles } from '../tls.js';
 import { EXIT, describeError, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
@@ -210,7 +211,8 @@ export async function clientMain(argv: string[]): Promise<number> {
   }
 
   if (flags.json) {
-    out.write(`${JSON.stringify(summarize(flags.host, result, failure, seen))}\n`);
+    // JSON.stringify leaves C1 and bidi characters raw; a server's FAIL reason may hold them.
+    out.write(`${escapeJsonText(JSON.stringify(summarize(flags.host, result, failure, seen)))}\n`);
   } else if (result && interactive) {
     const c = colorsFor(out);
     const rate = result.work.hashesPerSecond

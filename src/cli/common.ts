@@ -5,6 +5,7 @@
  */
 import { CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, TlslpError } from '../errors.js';
+import { escapeControl } from '../text/escape.js';
 
 /** Exit codes of the bins. */
 export const EXIT = {
@@ -17,8 +18,15 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** Format any thrown value as the one line a user sees. */
+/**
+ * Format any thrown value as the one line a user sees, control characters escaped: a message
+ * may quote a peer (a FAIL reason, an unexpected line), and it goes to a terminal.
+ */
 export function describeError(err: unknown): string {
+  return escapeControl(rawDescription(err));
+}
+
+function rawDescription(err: unknown): string {
   if (err instanceof TlslpError) return err.message;
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -6,6 +6,7 @@
 import pc from 'picocolors';
 import type { ClientEvent } from '../client/client.js';
 import type { SolveProgress } from '../solver/index.js';
+import { escapeControl } from '../text/escape.js';
 
 /** A place to print to. */
 export interface Out {
@@ -20,9 +21,13 @@ export function colorsFor(stream: Out): ReturnType<typeof pc.createColors> {
   return pc.createColors(enabled);
 }
 
-/** Shorten long lines (tokens, checksums) for the transcript. */
+/**
+ * A peer's line as the transcript shows it: control characters escaped first (a hostile
+ * server must not reach the terminal with CSI/OSC sequences), then shortened.
+ */
 function shorten(line: string, max = 100): string {
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+  const safe = escapeControl(line);
+  return safe.length > max ? `${safe.slice(0, max - 1)}…` : safe;
 }
 
 /** Prints client events as a transcript: `S:` lines from the server, `C:` lines from the client. */
@@ -37,7 +42,7 @@ export function transcriptPrinter(
         out.write(c.dim(`… connecting to ${event.host}:${event.port}\n`));
         break;
       case 'connect-failed':
-        out.write(c.yellow(`! ${event.host}:${event.port}: ${event.reason}\n`));
+        out.write(c.yellow(`! ${event.host}:${event.port}: ${escapeControl(event.reason)}\n`));
         break;
       case 'connected':
         out.write(c.green(`✓ connected to ${event.host}:${event.port} (${event.protocol})\n`));
