@@ -35,6 +35,10 @@ export const DEFAULTS = {
   nBits: 28,
   /** Body requests per session in normal mode. */
   bodyRequests: 20,
+  /** Most body requests the client answers in one session (`--max-requests`). */
+  clientMaxRequests: 100,
+  /** The client's whole-session deadline is the WORK timeout plus this (`--session-timeout`). */
+  clientSessionSlackSeconds: 120,
   /** Least severe level logged (`--log-level`). */
   logLevel: 'INFO',
   /** The original's fixed token: tutorial mode only, or `--token`. */

@@ -33,6 +33,8 @@ interface ClientFlags {
   workBinary?: string;
   workTimeout: number;
   otherTimeout: number;
+  maxRequests: number;
+  sessionTimeout?: number;
   insecure: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -79,6 +81,17 @@ export function clientCommand(): Command {
       DEFAULTS.otherTimeoutSeconds,
     )
     .option(
+      '--max-requests <n>',
+      'most body requests answered in one session (the protocol sends 20)',
+      intInRange('--max-requests', 0, 1_000_000),
+      DEFAULTS.clientMaxRequests,
+    )
+    .option(
+      '--session-timeout <seconds>',
+      `deadline of the whole session (default: the WORK timeout + ${DEFAULTS.clientSessionSlackSeconds} s)`,
+      seconds('--session-timeout'),
+    )
+    .option(
       '--insecure',
       'do not verify the server and send no client certificate (localhost / loopback only)',
       false,
@@ -106,11 +119,17 @@ export function clientCommand(): Command {
     .option('--json', 'print one JSON summary object on stdout', false)
     .addHelpText(
       'after',
-      `\nLogs go to ${logFilePath('client')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExit status: 0 after DONE/OK, 1 when the server sends FAIL or the session fails, 2 for bad flags or files.\nExamples:\n  tlslp-client\n  tlslp-client --host localhost --ports 1234 --insecure\n  tlslp-client --work-binary ./work_challenge --log-level DEBUG`,
+      `\nLogs go to ${logFilePath('client')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExit status: 0 after DONE/OK, 1 when the server sends FAIL or the session fails, 2 for bad flags or files, 130 when interrupted (Ctrl-C).\nExamples:\n  tlslp-client\n  tlslp-client --host localhost --ports 1234 --insecure\n  tlslp-client --work-binary ./work_challenge --log-level DEBUG`,
     )
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 }
+
+/** The flag that sets the limit a library error names, for the user's one line. */
+const FLAG_HINTS: Readonly<Record<string, string>> = {
+  TOO_MANY_REQUESTS: 'the limit is --max-requests',
+  SESSION_TIMEOUT: 'the limit is --session-timeout',
+};
 
 /** The `--json` summary. */
 export interface ClientSummary {
@@ -171,6 +190,9 @@ export async function clientMain(argv: string[]): Promise<number> {
       insecure: flags.insecure,
       workTimeoutMs: flags.workTimeout * 1000,
       otherTimeoutMs: flags.otherTimeout * 1000,
+      maxRequests: flags.maxRequests,
+      sessionTimeoutMs:
+        flags.sessionTimeout === undefined ? undefined : flags.sessionTimeout * 1000,
       profile,
       workBinary: flags.workBinary,
       solverOptions: {
@@ -202,6 +224,8 @@ export async function clientMain(argv: string[]): Promise<number> {
   } catch (err) {
     progress.clear();
     failure = controller.signal.aborted ? new TlslpError('INTERRUPTED', 'interrupted') : err;
+    if (failure instanceof TlslpError && Object.hasOwn(FLAG_HINTS, failure.code))
+      failure.message += ` (${FLAG_HINTS[failure.code]})`;
     logger.error(describeError(failure), undefined, { stderr: false });
   } finally {
     process.off('SIGINT', onSigint);

@@ -67,6 +67,14 @@ export interface ClientOptions {
   workTimeoutMs?: number;
   /** Time allowed for connecting and for every other step (default 10 s). */
   otherTimeoutMs?: number;
+  /** Most body requests answered in one session (default 100; the protocol sends 20). */
+  maxRequests?: number;
+  /**
+   * Deadline of the whole session from the TLS connection on (default the WORK timeout plus
+   * 120 s): a server that sends a request just before each step's deadline cannot hold the
+   * client for ever.
+   */
+  sessionTimeoutMs?: number;
   /** Answers to the body commands (default: neutral sample data). */
   profile?: Profile;
   /** Path of an external solver with the original's interface, instead of the built-in one. */
@@ -238,6 +246,13 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
   const emit = options.onEvent ?? (() => {});
   const workTimeoutMs = options.workTimeoutMs ?? DEFAULTS.workTimeoutSeconds * 1000;
   const otherTimeoutMs = options.otherTimeoutMs ?? DEFAULTS.otherTimeoutSeconds * 1000;
+  const maxRequests = options.maxRequests ?? DEFAULTS.clientMaxRequests;
+  const sessionTimeoutMs =
+    options.sessionTimeoutMs ?? workTimeoutMs + DEFAULTS.clientSessionSlackSeconds * 1000;
+  if (!Number.isInteger(maxRequests) || maxRequests < 0)
+    throw new ConfigError('BAD_MAX_REQUESTS', 'maxRequests must be a non-negative integer');
+  if (!(sessionTimeoutMs > 0))
+    throw new ConfigError('BAD_SESSION_TIMEOUT', 'sessionTimeoutMs must be a positive number');
   if (ports.length === 0) throw new ConfigError('NO_PORTS', 'no ports to try (--ports)');
   if (insecure) assertInsecureAllowed(host);
   else if (!options.tls.ca || !options.tls.cert || !options.tls.key) {
@@ -293,13 +308,19 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
       ? externalSolver(options.workBinary, workTimeoutMs)
       : builtinSolver(options.solverOptions));
   const channel = new SocketLineChannel(socket);
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), sessionTimeoutMs);
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, deadline.signal])
+    : deadline.signal;
   try {
     const result = await runClientSession(channel, {
       profile: options.profile ?? DEFAULT_PROFILE,
       solve: solver,
       workTimeoutMs,
       otherTimeoutMs,
-      signal: options.signal,
+      maxRequests,
+      signal,
       log: logger,
       onEvent: (event) => {
         if (event.type === 'work-done') logSolve(logger, event.solution, options.tutorial === true);
@@ -310,7 +331,16 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
     return { ...result, host, port, protocol };
   } catch (err) {
     channel.destroy();
+    if (deadline.signal.aborted && !options.signal?.aborted) {
+      throw new TransportError(
+        'SESSION_TIMEOUT',
+        `session not finished within ${sessionTimeoutMs / 1000} s; stopped`,
+        { cause: err },
+      );
+    }
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -82,6 +82,12 @@ export interface ClientSessionOptions {
   workTimeoutMs: number;
   /** Time allowed for every other server line. */
   otherTimeoutMs: number;
+  /**
+   * Most body requests answered; one more is a protocol error (default unlimited here;
+   * {@link runClient} sets 100). A server asking without end would otherwise hold the
+   * client, and have it send the profile, forever.
+   */
+  maxRequests?: number;
   /** Stops the session and the solver. */
   signal?: AbortSignal;
   /** Called for every line sent and received and at the start and end of WORK. */
@@ -166,6 +172,12 @@ export async function runClientSession(
       return { answered, work: solution, nBits: work.nBits };
     }
     if (message.type !== 'BODY') throw unexpected(message, 'a body command or DONE');
+    if (options.maxRequests !== undefined && answered.length >= options.maxRequests) {
+      throw new ProtocolError(
+        'TOO_MANY_REQUESTS',
+        `server sent more than ${options.maxRequests} body requests without DONE; stopped`,
+      );
+    }
     send(formatBodyReply(checksum(work.token, message.arg), options.profile[message.command]));
     answered.push(message.command);
     log.info(`Answered ${message.command}`);
