@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError, TlslpError, TransportError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
-import { runExternalSolver } from '../solver/external.js';
+import { checkSolverPath, runExternalSolver } from '../solver/external.js';
 import { solveWork, type SolveOptions } from '../solver/index.js';
 import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, toTransportError } from '../transport/channel.js';
@@ -270,6 +270,10 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
       );
     }
   }
+
+  // Refuse an unusable solver before dialling, not when WORK arrives (it is checked again
+  // right before it runs, in case it changed meanwhile).
+  if (options.workBinary && !options.solver) await checkSolverPath(options.workBinary);
 
   let socket: tls.TLSSocket | null = null;
   let port = 0;

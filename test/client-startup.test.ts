@@ -1,0 +1,70 @@
+/** tlslp-client checks its files before it dials: exit 2 and one line naming the flag. */
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientCertFlags, testCerts } from './helpers.js';
+
+let dir: string;
+let certFlags: string[];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tlslp-startup-'));
+  await chmod(dir, 0o700);
+  certFlags = await clientCertFlags(await testCerts(), join(dir, 'certs'));
+  await writeFile(join(dir, 'solver.sh'), '#!/bin/sh\necho RESULT:x\n', { mode: 0o755 });
+  await symlink(join(dir, 'solver.sh'), join(dir, 'link.sh'));
+  await mkdir(join(dir, 'open'), { mode: 0o777 });
+  await chmod(join(dir, 'open'), 0o777);
+  await writeFile(join(dir, 'open', 'solver.sh'), '#!/bin/sh\n', { mode: 0o755 });
+  await writeFile(join(dir, 'plain.txt'), 'x', { mode: 0o644 });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function client(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    // Port 1 on loopback: nothing listens, so any dialling would end in "connection refused".
+    const child = spawn(
+      process.execPath,
+      ['dist/cli/client.js', '--host', '127.0.0.1', '--ports', '1', '--quiet', ...args],
+      { env: { ...process.env, XDG_STATE_HOME: dir } },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('tlslp-client start-up checks', () => {
+  it.each([
+    ['/nonexistent/solver', 'not found'],
+    ['link.sh', 'is a symlink'],
+    ['plain.txt', 'not executable'],
+    ['open/solver.sh', 'its folder is writable by others'],
+  ])('refuses --work-binary %s before dialling (%s)', async (path, why) => {
+    const full = path.startsWith('/') ? path : join(dir, path);
+    const r = await client([...certFlags, '--work-binary', full]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `tlslp-client: error: --work-binary ${full}: ${r.stderr.includes(why) ? r.stderr.trim().split(': ').slice(3).join(': ') : why}`,
+    );
+    expect(r.stderr).toContain(why);
+    expect(r.stderr).not.toContain('refused');
+  });
+
+  it.each([
+    ['--ca-cert', '--ca-cert'],
+    ['--client-cert', '--client-cert'],
+    ['--private-key', '--private-key'],
+    ['--profile', '--profile'],
+  ])('refuses a missing %s file before dialling', async (flag) => {
+    const r = await client([...certFlags, flag, join(dir, 'missing.pem')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${flag} ${join(dir, 'missing.pem')}`);
+    expect(r.stderr).not.toContain('refused');
+  });
+});
