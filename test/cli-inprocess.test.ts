@@ -108,15 +108,26 @@ describe('a tutorial session between serverMain and clientMain', () => {
         '--json',
         '--profile',
         'p.json',
+        '--profile-partial',
         '--kernel',
         'js',
         '--threads',
         '1',
       ]).catch((e: unknown) => e),
     );
-    const summary = JSON.parse(r.out.trim()) as { ok: boolean; serverFail: string | null };
+    const summary = JSON.parse(r.out.trim()) as {
+      ok: boolean;
+      serverFail: string | null;
+      suffix: string | null;
+      solveSeconds: number | null;
+      solver: string | null;
+    };
     if (summary.ok) expect(r.value).toBe(0);
     else expect(summary.serverFail).toMatch(/^[A-Za-z0-9_-]{8}$/);
+    // A drawn FAIL comes after WORK: the solve is known and kept either way.
+    expect(summary.suffix).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(summary.solveSeconds).toBeGreaterThanOrEqual(0);
+    expect(summary.solver).toMatch(/^js /);
     process.emit('SIGTERM');
     expect(await srv.exit).toBe(0);
   });

@@ -276,6 +276,7 @@ describe('sessions through the bins', () => {
       String(srv.port),
       '--profile',
       'profile.json',
+      '--profile-partial',
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^S: HELLO$/m);
@@ -283,6 +284,16 @@ describe('sessions through the bins', () => {
     expect(r.stdout).toMatch(/^C: [0-9a-f]{64} John Roe$/m);
     expect(r.stdout).toMatch(/session complete: DONE\/OK after 8 requests/);
     expect((await srv.exited).code).toBe(0);
+  });
+
+  it('a partial profile is refused, listing the missing fields', async () => {
+    await writeFile(join(work, 'partial.json'), JSON.stringify({ FULL_NAME: 'John Roe' }));
+    const r = await run('client', ['--profile', 'partial.json']);
+    expect(r.code).toBe(2);
+    expectOneLineError(
+      r,
+      /--profile partial\.json: missing EMAIL1, EMAIL2, SOCIAL, BIRTHDATE, COUNTRY, ADDR_LINE1, ADDR_LINE2; add them, or pass --profile-partial/,
+    );
   });
 
   it('a bad profile is a one-line error', async () => {

@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { runClient, type ClientResult } from '../client/client.js';
+import type { WorkSolution } from '../client/session.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
 import { DEFAULTS } from '../defaults.js';
 import { ServerFailError, TlslpError } from '../errors.js';
@@ -40,6 +41,7 @@ interface ClientFlags {
   logFormat: LogFormat;
   tutorial: boolean;
   profile?: string;
+  profilePartial: boolean;
   kernel: KernelName | 'auto';
   threads?: number;
   quiet: boolean;
@@ -104,7 +106,11 @@ export function clientCommand(): Command {
     )
     .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
     .option('--tutorial', 'deterministic logs for comparison with the golden files', false)
-    .option('--profile <file>', 'JSON file with the answers: {"FULL_NAME": "…", "EMAIL1": "…", …}')
+    .option(
+      '--profile <file>',
+      'JSON file with the eight answers: {"FULL_NAME": "…", "EMAIL1": "…", …}',
+    )
+    .option('--profile-partial', 'fill fields missing from --profile with the sample data', false)
     .addOption(
       new Option('--kernel <kernel>', 'built-in solver kernel')
         .choices(['auto', 'native', 'wasm', 'js'])
@@ -172,10 +178,12 @@ export async function clientMain(argv: string[]): Promise<number> {
   let result: ClientResult | null = null;
   let failure: unknown = null;
   // What happened before a failure, for the --json summary.
-  const seen: Progress = { port: null, protocol: null, nBits: null, answered: 0 };
+  const seen: Progress = { port: null, protocol: null, nBits: null, answered: 0, work: null };
   try {
     logger.info('Client starting');
-    const profile = flags.profile ? await loadProfile(flags.profile) : DEFAULT_PROFILE;
+    const profile = flags.profile
+      ? await loadProfile(flags.profile, { partial: flags.profilePartial })
+      : DEFAULT_PROFILE;
     const material = flags.insecure
       ? {}
       : await readTlsFiles({
@@ -207,6 +215,7 @@ export async function clientMain(argv: string[]): Promise<number> {
         if (event.type === 'connected')
           Object.assign(seen, { port: event.port, protocol: event.protocol });
         if (event.type === 'work-start') seen.nBits = event.nBits;
+        if (event.type === 'work-done') seen.work = event.solution;
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
         if (event.type === 'work-done') progress.clear();
         // Failed ports already reach stderr as log warnings; print them once.
@@ -260,6 +269,8 @@ interface Progress {
   protocol: string | null;
   nBits: number | null;
   answered: number;
+  /** The solve, once done: kept when the session fails after it. */
+  work: WorkSolution | null;
 }
 
 function summarize(
@@ -275,10 +286,10 @@ function summarize(
     protocol: result?.protocol ?? seen.protocol,
     nBits: result?.nBits ?? seen.nBits,
     answered: result?.answered.length ?? seen.answered,
-    suffix: result?.work.suffix ?? null,
-    solveSeconds: result?.work.seconds ?? null,
-    hashesPerSecond: result?.work.hashesPerSecond ?? null,
-    solver: result?.work.solver ?? null,
+    suffix: (result?.work ?? seen.work)?.suffix ?? null,
+    solveSeconds: (result?.work ?? seen.work)?.seconds ?? null,
+    hashesPerSecond: (result?.work ?? seen.work)?.hashesPerSecond ?? null,
+    solver: (result?.work ?? seen.work)?.solver ?? null,
     error: failure ? describeError(failure) : null,
     errorCode: failure instanceof TlslpError ? failure.code : null,
     serverFail: failure instanceof ServerFailError ? failure.reason : null,

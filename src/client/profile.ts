@@ -52,11 +52,24 @@ export function makeProfile(values: Record<string, unknown> = {}, source = 'prof
   return profile;
 }
 
+/** Options of {@link loadProfile}. */
+export interface LoadProfileOptions {
+  /**
+   * Fill fields the file lacks with the sample data (`--profile-partial`). Off by default:
+   * a partial profile silently sent `Jane Doe` for the missing fields.
+   */
+  partial?: boolean;
+}
+
 /**
- * Read a JSON profile file (`--profile FILE`): an object with some or all of the eight fields.
- * @throws ConfigError naming the file and the fix.
+ * Read a JSON profile file (`--profile FILE`): an object with all eight fields (or some of
+ * them, with `partial`).
+ * @throws ConfigError naming the file and the fix, listing missing fields.
  */
-export async function loadProfile(path: string): Promise<Profile> {
+export async function loadProfile(
+  path: string,
+  options: LoadProfileOptions = {},
+): Promise<Profile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -83,5 +96,13 @@ export async function loadProfile(path: string): Promise<Profile> {
       `--profile ${path}: must be a JSON object of field values`,
     );
   }
-  return makeProfile(data as Record<string, unknown>, `--profile ${path}`);
+  const profile = makeProfile(data as Record<string, unknown>, `--profile ${path}`);
+  const missing = BODY_COMMANDS.filter((field) => !Object.hasOwn(data, field));
+  if (missing.length > 0 && options.partial !== true) {
+    throw new ConfigError(
+      'PROFILE_INCOMPLETE',
+      `--profile ${path}: missing ${missing.join(', ')}; add them, or pass --profile-partial to fill them with sample data`,
+    );
+  }
+  return profile;
 }
