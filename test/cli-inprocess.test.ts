@@ -214,6 +214,17 @@ describe('transcript helpers', () => {
       etaSeconds: 80,
     });
     expect(text).toMatch(/WORK: 5\.0M of ~268\.4M hashes, 3\.0 M\/s, ~1 min 20 s left/);
+    // Past the expected work: elapsed time, not a meaningless "~0.0 s left".
+    p.update({
+      hashes: 1.3e9,
+      elapsedMs: 12_000,
+      hashesPerSecond: 1.1e8,
+      expectedHashes: 2 ** 30,
+      etaSeconds: 0,
+    });
+    expect(text).toMatch(
+      /WORK: 1\.3G hashes \(past the ~1\.1G expected\), 110\.0 M\/s, 12\.0 s so far$/,
+    );
     p.clear();
     expect(text.endsWith('\r\x1b[K')).toBe(true);
     let piped = '';
@@ -231,6 +242,7 @@ describe('transcript helpers', () => {
   it('prints every event kind', () => {
     let text = '';
     const print = transcriptPrinter({ write: (s: string) => (text += s) });
+    print({ type: 'connecting', host: '::1', port: 7 });
     print({ type: 'connecting', host: 'h', port: 1 });
     print({ type: 'connect-failed', host: 'h', port: 1, reason: 'refused' });
     print({ type: 'connected', host: 'h', port: 2, protocol: 'TLSv1.3' });
@@ -241,6 +253,7 @@ describe('transcript helpers', () => {
       type: 'work-done',
       solution: { suffix: 's', seconds: 1.5, solver: 'js', hashesPerSecond: 4e6 },
     });
+    expect(text).toContain('… connecting to [::1]:7');
     expect(text).toContain('! h:1: refused');
     expect(text).toContain('✓ connected to h:2 (TLSv1.3)');
     expect(text).toContain('S: HELLO');
@@ -265,7 +278,8 @@ describe('cluster primary', () => {
       logger: relay,
       shutdownGraceMs: 5000,
       exec: resolve(import.meta.dirname, '..', 'dist', 'cli', 'server.js'),
-      args: ['--host', '127.0.0.1', '--port', '0', '--n_bits', '4'],
+      host: 'localhost',
+      args: ['--host', 'localhost', '--port', '0', '--n_bits', '4'],
       metrics: { host: '127.0.0.1', port: 0 },
       onListening: (a) => (port = a.port),
     });
@@ -276,6 +290,8 @@ describe('cluster primary', () => {
     expect(await exit).toBe(0);
     expect(lines.some((l) => /^\[w\d\] .*SIGTERM received/.test(l))).toBe(true);
     expect(lines.some((l) => /Metrics on http/.test(l))).toBe(true);
+    // The host as given, not what it resolved to.
+    expect(lines).toContain(`2 workers listening on localhost:${port}`);
   });
 });
 

@@ -296,6 +296,20 @@ describe('sessions through the bins', () => {
     );
   });
 
+  it('flag errors carry the bin name like every other error', async () => {
+    const cases: Array<[string, string[], RegExp]> = [
+      ['server', ['--bogus'], /^tlslp-server: error: unknown option '--bogus'$/],
+      ['client', ['--ports'], /^tlslp-client: error: option '--ports <list>' argument missing$/],
+      ['work', ['abc'], /^tlslp-work: error: missing required argument 'n_bits'$/],
+      ['tlslp', ['certs', '--bogus'], /^tlslp: error: unknown option '--bogus'$/],
+    ];
+    for (const [name, args, pattern] of cases) {
+      const r = await run(name, args);
+      expect(r.code).toBe(2);
+      expectOneLineError(r, pattern);
+    }
+  });
+
   it('a bad profile is a one-line error', async () => {
     await writeFile(join(work, 'bad.json'), '{"NAME": "x"}');
     const r = await run('client', ['--profile', 'bad.json']);

@@ -20,7 +20,7 @@ import { closeSolverPool } from '../solver/index.js';
 import type { KernelName } from '../solver/types.js';
 import { escapeJsonText } from '../text/escape.js';
 import { readTlsFiles } from '../tls.js';
-import { EXIT, describeError, intInRange, runMain, seconds } from './common.js';
+import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION, logFormatOption, logLevelOption, parsePorts } from './options.js';
 import { colorsFor, progressLine, transcriptPrinter } from './transcript.js';
@@ -128,7 +128,7 @@ export function clientCommand(): Command {
       `\nLogs go to ${logFilePath('client')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExit status: 0 after DONE/OK, 1 when the server sends FAIL or the session fails, 2 for bad flags or files, 130 when interrupted (Ctrl-C).\nExamples:\n  tlslp-client\n  tlslp-client --host localhost --ports 1234 --insecure\n  tlslp-client --work-binary ./work_challenge --log-level DEBUG`,
     )
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput(commanderOutput('tlslp-client'));
 }
 
 /** The flag that sets the limit a library error names, for the user's one line. */

@@ -60,6 +60,18 @@ export async function runMain(prog: string, main: () => Promise<number>): Promis
   }
 }
 
+/**
+ * Commander's output settings for `prog`: its usage errors (`error: unknown option …`) get the
+ * same `<prog>: ` prefix as every other error line.
+ */
+export function commanderOutput(prog: string): { writeErr: (s: string) => void } {
+  return {
+    writeErr: (s) => {
+      process.stderr.write(s.startsWith('error:') ? `${prog}: ${s}` : s);
+    },
+  };
+}
+
 /** Commander argument parser for a non-negative integer within [min, max]. */
 export function intInRange(name: string, min: number, max: number): (value: string) => number {
   return (value: string) => {

@@ -19,9 +19,10 @@ import { ServerMetrics, serveMetrics } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
 import { ConfigError } from '../errors.js';
 import { readTlsFiles } from '../tls.js';
-import { EXIT, describeError, intInRange, runMain, seconds } from './common.js';
+import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION, logFormatOption, logLevelOption } from './options.js';
+import { hostPort } from '../text/address.js';
 
 interface ServerFlags {
   host: string;
@@ -171,7 +172,7 @@ export function serverCommand(): Command {
       `\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
     )
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput(commanderOutput('tlslp-server'));
 }
 
 /** Run `tlslp-server` with `argv` (without the program name). Resolves with the exit code. */
@@ -210,6 +211,7 @@ export async function serverMain(argv: string[]): Promise<number> {
       // Files were checked above, so a worker that fails to start is a rare case.
       const code = await runPrimary({
         workers,
+        host: flags.host,
         logger,
         shutdownGraceMs: flags.shutdownGrace * 1000,
         metrics:
@@ -218,7 +220,7 @@ export async function serverMain(argv: string[]): Promise<number> {
             : { host: flags.metricsHost, port: flags.metricsPort },
         onListening: ({ port }) =>
           process.stdout.write(
-            `tlslp-server listening on ${flags.host}:${port} (${workers} workers); log: ${logFilePath('server')}\n`,
+            `tlslp-server listening on ${hostPort(flags.host, port)} (${workers} workers); log: ${logFilePath('server')}\n`,
           ),
       });
       logger.info('Server stopped');
@@ -253,10 +255,10 @@ export async function serverMain(argv: string[]): Promise<number> {
         ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort)
         : null;
     if (metricsServer)
-      logger.info(`Metrics on http://${flags.metricsHost}:${metricsServer.port}/metrics`);
+      logger.info(`Metrics on http://${hostPort(flags.metricsHost, metricsServer.port)}/metrics`);
     if (!inWorker) {
       process.stdout.write(
-        `tlslp-server listening on ${flags.host}:${address.port}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logFilePath('server')}\n`,
+        `tlslp-server listening on ${hostPort(flags.host, address.port)}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logFilePath('server')}\n`,
       );
     }
 

@@ -10,12 +10,13 @@ import { runDemo } from '../demo.js';
 import { closeSolverPool } from '../solver/index.js';
 import { clientCommand, clientMain } from './client.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
-import { EXIT, intInRange, runMain } from './common.js';
+import { commanderOutput, EXIT, intInRange, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION } from './options.js';
 import { serverCommand, serverMain } from './server.js';
 import { colorsFor, transcriptPrinter } from './transcript.js';
 import { workCommand, workMain } from './work.js';
+import { hostPort } from '../text/address.js';
 
 /** Run `tlslp` with `argv` (without the program name). Resolves with the exit code. */
 export async function tlslpMain(argv: string[]): Promise<number> {
@@ -25,7 +26,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .version(VERSION)
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput(commanderOutput('tlslp'));
 
   program
     .command('certs')
@@ -70,7 +71,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
           bodyRequests: opts.requests,
           onListening: ({ host, port, certDir, nBits }) =>
             out.write(
-              `  throwaway CA, server and client certificates in ${certDir}\n  server listening on ${host}:${port} (mutual TLS, n_bits ${nBits})\n\n`,
+              `  throwaway CA, server and client certificates in ${certDir}\n  server listening on ${hostPort(host, port)} (mutual TLS, n_bits ${nBits})\n\n`,
             ),
           onEvent: transcriptPrinter(out),
         });

@@ -7,6 +7,7 @@ import pc from 'picocolors';
 import type { ClientEvent } from '../client/client.js';
 import type { SolveProgress } from '../solver/index.js';
 import { escapeControl } from '../text/escape.js';
+import { hostPort } from '../text/address.js';
 
 /** A place to print to. */
 export interface Out {
@@ -39,13 +40,17 @@ export function transcriptPrinter(
   return (event) => {
     switch (event.type) {
       case 'connecting':
-        out.write(c.dim(`… connecting to ${event.host}:${event.port}\n`));
+        out.write(c.dim(`… connecting to ${hostPort(event.host, event.port)}\n`));
         break;
       case 'connect-failed':
-        out.write(c.yellow(`! ${event.host}:${event.port}: ${escapeControl(event.reason)}\n`));
+        out.write(
+          c.yellow(`! ${hostPort(event.host, event.port)}: ${escapeControl(event.reason)}\n`),
+        );
         break;
       case 'connected':
-        out.write(c.green(`✓ connected to ${event.host}:${event.port} (${event.protocol})\n`));
+        out.write(
+          c.green(`✓ connected to ${hostPort(event.host, event.port)} (${event.protocol})\n`),
+        );
         break;
       case 'recv':
         out.write(`${c.cyan(options.peer ?? 'S:')} ${shorten(event.line)}\n`);
@@ -102,9 +107,13 @@ export function progressLine(
     update(p) {
       if (out.isTTY !== true || p.elapsedMs < showAfterMs) return;
       shown = true;
+      const rate = `${(p.hashesPerSecond / 1e6).toFixed(1)} M/s`;
+      // Past the expected work an estimate of the time left means nothing (the search is
+      // memoryless): say how long it has run instead.
       const text =
-        `  WORK: ${formatCount(p.hashes)} of ~${formatCount(p.expectedHashes)} hashes, ` +
-        `${(p.hashesPerSecond / 1e6).toFixed(1)} M/s, ~${formatDuration(p.etaSeconds)} left`;
+        p.hashes <= p.expectedHashes
+          ? `  WORK: ${formatCount(p.hashes)} of ~${formatCount(p.expectedHashes)} hashes, ${rate}, ~${formatDuration(p.etaSeconds)} left`
+          : `  WORK: ${formatCount(p.hashes)} hashes (past the ~${formatCount(p.expectedHashes)} expected), ${rate}, ${formatDuration(p.elapsedMs / 1000)} so far`;
       out.write(`\r\x1b[K${text}`);
     },
     clear() {

@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SolverError } from '../errors.js';
 import { closeSolverPool, solveWork } from '../solver/index.js';
 import type { KernelName } from '../solver/types.js';
-import { EXIT, intInRange, runMain } from './common.js';
+import { commanderOutput, EXIT, intInRange, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION } from '../version.js';
 
@@ -53,7 +53,7 @@ export function workCommand(): Command {
       '\nExample:\n  tlslp-work gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28',
     )
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput(commanderOutput('tlslp-work'));
 }
 
 const INTEGER = /^\d+$/;

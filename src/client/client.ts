@@ -20,6 +20,7 @@ import {
   type WorkSolution,
   type WorkSolver,
 } from './session.js';
+import { hostPort } from '../text/address.js';
 
 /** Something the client did: connection attempts, then the session's events. */
 export type ClientEvent =
@@ -280,7 +281,7 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
   let lastError: TlslpError | null = null;
   for (const p of ports) {
     emit({ type: 'connecting', host, port: p });
-    logger.info(`Connecting to ${host}:${p}`);
+    logger.info(`Connecting to ${hostPort(host, p)}`);
     try {
       socket = await connectTls(host, p, options.tls, insecure, otherTimeoutMs, options.signal);
       port = p;
@@ -291,7 +292,7 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
       // A refused port says less than a TLS failure on another port: report the latter.
       if (!lastError || e.code !== 'ECONNREFUSED') lastError = e;
       emit({ type: 'connect-failed', host, port: p, reason: e.message });
-      logger.warning(`Connection to ${host}:${p} failed: ${e.message}`);
+      logger.warning(`Connection to ${hostPort(host, p)} failed: ${e.message}`);
     }
   }
   if (!socket) {
@@ -303,7 +304,7 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
   const protocol = socket.getProtocol() ?? 'TLS';
   emit({ type: 'connected', host, port, protocol });
   logger.info(
-    `Connected to ${host}:${port} (${protocol}${insecure ? ', insecure' : ', mutual TLS'})`,
+    `Connected to ${hostPort(host, port)} (${protocol}${insecure ? ', insecure' : ', mutual TLS'})`,
   );
 
   const solver =

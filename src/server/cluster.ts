@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger, LogLevel } from '../logging.js';
 import { serveMetrics } from './metrics.js';
+import { hostPort } from '../text/address.js';
 
 const SEVERITY: Record<LogLevel, number> = {
   DEBUG: 10,
@@ -67,6 +68,8 @@ export function shareWorkerMetrics(registry: import('prom-client').Registry): vo
 /** Options of {@link runPrimary}. */
 export interface PrimaryOptions {
   workers: number;
+  /** The host the workers listen on as the user gave it (`localhost`, not what it resolved to). */
+  host?: string;
   logger: Logger;
   /** Serve aggregated metrics here. */
   metrics?: { host: string; port: number };
@@ -129,7 +132,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       listening++;
       if (listening === options.workers) {
         logger.info(
-          `${options.workers} workers listening on ${address.address ?? ''}:${address.port}`,
+          `${options.workers} workers listening on ${hostPort(options.host ?? address.address ?? '', address.port)}`,
         );
         options.onListening?.({ address: address.address ?? '', port: address.port });
       }

@@ -22,6 +22,7 @@ import {
   type SessionOutcome,
   type SessionPlan,
 } from './session.js';
+import { hostPort } from '../text/address.js';
 
 /** Options of {@link TlslpServer}. */
 export interface ServerOptions {
@@ -468,7 +469,9 @@ export class TlslpServer {
           : code === 'EACCES'
             ? 'permission denied (use a port above 1023)'
             : (err as Error).message;
-      throw new TransportError(code, `cannot listen on ${host}:${port}: ${why}`, { cause: err });
+      throw new TransportError(code, `cannot listen on ${hostPort(host, port)}: ${why}`, {
+        cause: err,
+      });
     }
     this.server.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
     const address = this.server.address() as AddressInfo;
@@ -476,7 +479,7 @@ export class TlslpServer {
     const mode = this.options.insecure ? 'insecure TLS (no client certificates)' : 'mutual TLS';
     const extra = this.options.tutorial ? ', tutorial mode' : '';
     this.logger.info(
-      `Listening on ${host}:${address.port} (${mode}, n_bits ${this.options.nBits}${extra})`,
+      `Listening on ${hostPort(host, address.port)} (${mode}, n_bits ${this.options.nBits}${extra})`,
     );
     return address;
   }
@@ -523,9 +526,7 @@ function peerLabel(socket: Socket): string {
     peers.get((socket as tls.TLSSocket & { _parent?: Socket })._parent as Socket);
   if (known) return known;
   const addr = socket.remoteAddress ?? 'unknown';
-  const label = addr.includes(':')
-    ? `[${addr}]:${socket.remotePort}`
-    : `${addr}:${socket.remotePort}`;
+  const label = hostPort(addr, socket.remotePort ?? '?');
   peers.set(socket, label);
   return label;
 }
