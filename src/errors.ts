@@ -31,8 +31,15 @@ export class SolverError extends TlslpError {}
 export class ServerFailError extends TlslpError {
   /** The text the server sent after `FAIL ` (may be empty). */
   readonly reason: string;
-  constructor(reason: string) {
+  /**
+   * The FAIL looks like the protocol's simulated server-side failure: it came among the body
+   * requests, after WORK was accepted, with a random argument as its reason (normal mode draws
+   * it for about 9 sessions in 10). Not the client's fault, and not a malfunction.
+   */
+  readonly simulated: boolean;
+  constructor(reason: string, options: { simulated?: boolean } = {}) {
     super('SERVER_FAIL', reason === '' ? 'server sent FAIL' : `server sent FAIL: ${reason}`);
     this.reason = reason;
+    this.simulated = options.simulated === true;
   }
 }

@@ -178,6 +178,7 @@ export async function clientMain(argv: string[]): Promise<number> {
   let result: ClientResult | null = null;
   let failure: unknown = null;
   // What happened before a failure, for the --json summary.
+  const closedPorts: number[] = [];
   const seen: Progress = { port: null, protocol: null, nBits: null, answered: 0, work: null };
   try {
     logger.info('Client starting');
@@ -218,8 +219,20 @@ export async function clientMain(argv: string[]): Promise<number> {
         if (event.type === 'work-done') seen.work = event.solution;
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
         if (event.type === 'work-done') progress.clear();
-        // Failed ports already reach stderr as log warnings; print them once.
-        if (interactive && event.type !== 'connect-failed') print(event);
+        if (event.type === 'connect-failed' && event.code === 'ECONNREFUSED')
+          closedPorts.push(event.port);
+        if (!interactive) return;
+        if (event.type === 'connected' && closedPorts.length > 0) {
+          // Closed ports before the one that answers are normal with the original's list.
+          const list = closedPorts.join(', ');
+          out.write(
+            colorsFor(out).dim(
+              `… no server on port${closedPorts.length > 1 ? 's' : ''} ${list} (tried in order)\n`,
+            ),
+          );
+        }
+        // Other failed ports reach stderr as log warnings; the dial itself is not news.
+        if (event.type !== 'connect-failed' && event.type !== 'connecting') print(event);
         if (
           event.type === 'work-done' &&
           flags.tutorial &&
@@ -235,7 +248,10 @@ export async function clientMain(argv: string[]): Promise<number> {
     failure = controller.signal.aborted ? new TlslpError('INTERRUPTED', 'interrupted') : err;
     if (failure instanceof TlslpError && Object.hasOwn(FLAG_HINTS, failure.code))
       failure.message += ` (${FLAG_HINTS[failure.code]})`;
-    logger.error(describeError(failure), undefined, { stderr: false });
+    if (failure instanceof ServerFailError && failure.simulated) {
+      // The protocol's drawn FAIL: normal, not an error of the client or the server.
+      logger.info(`Session ended by the server's simulated FAIL (${failure.reason})`);
+    } else logger.error(describeError(failure), undefined, { stderr: false });
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
@@ -259,6 +275,12 @@ export async function clientMain(argv: string[]): Promise<number> {
   }
   if (failure) {
     if (controller.signal.aborted) return EXIT.interrupted;
+    if (failure instanceof ServerFailError && failure.simulated) {
+      process.stderr.write(
+        `tlslp-client: the server ended the session with the protocol's simulated FAIL (${failure.reason}); normal mode draws it in about 9 sessions in 10, and the exit status is 1, as documented\n`,
+      );
+      return EXIT.failure;
+    }
     throw failure;
   }
   return EXIT.ok;

@@ -23,6 +23,7 @@ import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } fr
 import { isEntryPoint } from './entry.js';
 import { VERSION, logFormatOption, logLevelOption } from './options.js';
 import { hostPort } from '../text/address.js';
+import { sessionLine } from './session-line.js';
 
 interface ServerFlags {
   host: string;
@@ -50,6 +51,7 @@ interface ServerFlags {
   maxConnections: number;
   maxPerIp: number;
   shutdownGrace: number;
+  quiet: boolean;
 }
 
 /** The `tlslp-server` command definition. */
@@ -167,9 +169,10 @@ export function serverCommand(): Command {
       seconds('--stats-interval', true),
       0,
     )
+    .option('--quiet', 'no per-session line on the terminal (the log has every session)', false)
     .addHelpText(
       'after',
-      `\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
+      `\nOn a terminal each session ends with one line on stdout, e.g.\n  #12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
     )
     .exitOverride()
     .configureOutput(commanderOutput('tlslp-server'));
@@ -177,12 +180,23 @@ export function serverCommand(): Command {
 
 /** Run `tlslp-server` with `argv` (without the program name). Resolves with the exit code. */
 export async function serverMain(argv: string[]): Promise<number> {
-  const flags = serverCommand().parse(argv, { from: 'user' }).opts<ServerFlags>();
+  const command = serverCommand().parse(argv, { from: 'user' });
+  const flags = command.opts<ServerFlags>();
   const tutorial = flags.tutorial;
   const workers = flags.workers === 'auto' ? availableParallelism() : flags.workers;
   const bits = flags.nBits ?? flags.n_bits ?? DEFAULTS.nBits;
   if (tutorial && workers > 1)
     throw new ConfigError('BAD_WORKERS', 'tutorial mode serves one session: drop --workers');
+  for (const [name, flag] of [
+    ['minBits', '--min-bits'],
+    ['maxBits', '--max-bits'],
+  ] as const) {
+    if (bits !== 'auto' && command.getOptionValueSource(name) === 'cli')
+      throw new ConfigError(
+        'BITS_WITHOUT_AUTO',
+        `${flag} applies only with --n_bits auto (adaptive difficulty); add --n_bits auto or drop ${flag}`,
+      );
+  }
   if (bits === 'auto' && flags.minBits > flags.maxBits) {
     throw new ConfigError(
       'BAD_BITS',
@@ -248,6 +262,11 @@ export async function serverMain(argv: string[]): Promise<number> {
       statsIntervalMs: flags.statsInterval * 1000,
       metrics,
       logger,
+      // A line per session for the person watching the terminal; the log has the details.
+      onSession:
+        !tutorial && !flags.quiet && process.stdout.isTTY === true
+          ? (report) => process.stdout.write(`${sessionLine(report)}\n`)
+          : undefined,
     });
     const address = await server.listen();
     const metricsServer =

@@ -42,6 +42,8 @@ export type ClientEvent =
       port: number;
       /** Why, in words (refused, certificate not trusted, host-name mismatch, …). */
       reason: string;
+      /** The error's stable code, e.g. `ECONNREFUSED` for a closed port. */
+      code?: string;
     }
   | {
       /** TLS is up; the session starts. */
@@ -291,8 +293,12 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
       if (e.code === 'ABORTED') throw e;
       // A refused port says less than a TLS failure on another port: report the latter.
       if (!lastError || e.code !== 'ECONNREFUSED') lastError = e;
-      emit({ type: 'connect-failed', host, port: p, reason: e.message });
-      logger.warning(`Connection to ${hostPort(host, p)} failed: ${e.message}`);
+      emit({ type: 'connect-failed', host, port: p, reason: e.message, code: e.code });
+      // The port list is the original's: closed ports before the one that answers are normal.
+      // Anything else (a TLS failure, a timeout) is worth a warning; so is the end of the list.
+      const what = `Connection to ${hostPort(host, p)} failed: ${e.message}`;
+      if (e.code === 'ECONNREFUSED') logger.info(what);
+      else logger.warning(what);
     }
   }
   if (!socket) {

@@ -125,11 +125,16 @@ export async function runClientSession(
 ): Promise<ClientSessionResult> {
   const log = options.log ?? quiet;
   const emit = options.onEvent ?? (() => {});
+  // Past WORK, a FAIL whose reason is one random word is the protocol's drawn FAIL.
+  let inBody = false;
   const read = async (timeoutMs: number, signal = options.signal): Promise<ServerMessage> => {
     const line = await channel.readLine(timeoutMs, signal);
     emit({ type: 'recv', line });
     const message = parseServerMessage(line);
-    if (message.type === 'FAIL') throw new ServerFailError(message.reason);
+    if (message.type === 'FAIL')
+      throw new ServerFailError(message.reason, {
+        simulated: inBody && /^[A-Za-z0-9_-]{1,128}$/.test(message.reason),
+      });
     return message;
   };
   const send = (line: string): void => {
@@ -161,6 +166,7 @@ export async function runClientSession(
   }
   emit({ type: 'work-done', solution });
   send(solution.suffix);
+  inBody = true;
 
   const answered: BodyCommand[] = [];
   for (;;) {

@@ -86,6 +86,10 @@ export interface SessionReport {
   remoteAddress: string;
   /** Time from the TLS handshake to the end of the session. */
   durationMs: number;
+  /** The WORK difficulty this session was asked. */
+  nBits: number;
+  /** Time from WORK sent to a valid suffix, when the client solved it. */
+  workMs?: number;
   /** How the session ended. */
   result: SessionOutcome;
 }
@@ -338,28 +342,35 @@ export class TlslpServer {
     metrics?.sessionsStarted.inc();
     metrics?.sessionsInFlight.inc();
     const started = performance.now();
-    const run = runServerSession(channel, this.planFor(), log, this.shutdown.signal).then(
-      (result) => {
-        const durationMs = performance.now() - started;
-        this.stats.inFlight--;
-        const left = (this.sessionsPerIp.get(ip) ?? 1) - 1;
-        if (left <= 0) this.sessionsPerIp.delete(ip);
-        else this.sessionsPerIp.set(ip, left);
-        this.count(result);
-        metrics?.sessionsInFlight.dec();
-        metrics?.sessionSeconds.observe(durationMs / 1000);
-        this.options.onSession?.({
-          id,
-          remoteAddress: remote,
-          durationMs: Math.round(durationMs),
-          result,
-        });
-        if (tutorial) {
-          log.info('Tutorial session finished: server stopping');
-          void this.close();
-        }
-      },
-    );
+    const plan = this.planFor();
+    let workMs: number | undefined;
+    const accepted = plan.onWorkAccepted;
+    plan.onWorkAccepted = (ms) => {
+      workMs = ms;
+      accepted?.(ms);
+    };
+    const run = runServerSession(channel, plan, log, this.shutdown.signal).then((result) => {
+      const durationMs = performance.now() - started;
+      this.stats.inFlight--;
+      const left = (this.sessionsPerIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.sessionsPerIp.delete(ip);
+      else this.sessionsPerIp.set(ip, left);
+      this.count(result);
+      metrics?.sessionsInFlight.dec();
+      metrics?.sessionSeconds.observe(durationMs / 1000);
+      this.options.onSession?.({
+        id,
+        remoteAddress: remote,
+        durationMs: Math.round(durationMs),
+        nBits: plan.nBits,
+        ...(workMs !== undefined ? { workMs: Math.round(workMs) } : {}),
+        result,
+      });
+      if (tutorial) {
+        log.info('Tutorial session finished: server stopping');
+        void this.close();
+      }
+    });
     this.sessions.add(run);
     void run.finally(() => this.sessions.delete(run));
   }
