@@ -3,6 +3,7 @@
  * loopback, certificate files read with errors that name the flag to fix.
  * @module
  */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
@@ -88,4 +89,105 @@ export async function readTlsFiles(files: {
   if (files.cert) out.cert = await readPem(files.cert);
   if (files.key) out.key = await readPem(files.key);
   return out;
+}
+
+/** Names to use for the three server files in error messages (flags in the CLI). */
+export interface ServerTlsLabels {
+  /** The certificate, e.g. `--server-cert certificates/server-cert.pem`. */
+  cert: string;
+  /** The key, e.g. `--server-key certificates/server-key.pem`. */
+  key: string;
+  /** The CA bundle, e.g. `--ca-cert certificates/ca_cert.pem`. */
+  ca: string;
+}
+
+const DEFAULT_LABELS: ServerTlsLabels = { cert: 'tls.cert', key: 'tls.key', ca: 'tls.ca' };
+
+/** Days before the server certificate's end at which {@link checkServerTls} warns. */
+export const EXPIRY_WARNING_DAYS = 14;
+
+/** What {@link checkServerTls} found that is worth a warning but not a refusal. */
+export interface ServerTlsCheck {
+  /** The server certificate's subject and validity end. */
+  notAfter: Date;
+  /** Warnings, e.g. the certificate expires within 14 days. */
+  warnings: string[];
+}
+
+function pemText(value: string | Buffer): string {
+  return typeof value === 'string' ? value : value.toString('utf8');
+}
+
+/**
+ * Check the server's certificate, key and CA before serving, so that what would fail every
+ * handshake later (and show clients a raw OpenSSL alert) fails at start-up with one line:
+ * a key that does not match the certificate (OpenSSL silently drops such a key), a private
+ * key given as the CA, a certificate that has expired or is not valid yet.
+ * @throws ConfigError naming the file and the fix.
+ */
+export function checkServerTls(
+  material: TlsMaterial,
+  labels: ServerTlsLabels = DEFAULT_LABELS,
+  now: Date = new Date(),
+): ServerTlsCheck {
+  if (!material.cert || !material.key)
+    throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(material.cert);
+  } catch {
+    throw new ConfigError('CERT_FILE', `${labels.cert}: not a PEM certificate`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(material.key);
+  } catch {
+    throw new ConfigError(
+      'CERT_FILE',
+      `${labels.key}: not a PEM private key (or it is encrypted: tlslp takes unencrypted keys)`,
+    );
+  }
+  if (!cert.checkPrivateKey(key))
+    throw new ConfigError(
+      'KEY_MISMATCH',
+      `${labels.key} does not match the certificate in ${labels.cert}; pass the key made with that certificate (or make a new set: tlslp certs --force)`,
+    );
+  const from = new Date(cert.validFrom);
+  const to = new Date(cert.validTo);
+  if (now < from)
+    throw new ConfigError(
+      'CERT_NOT_YET_VALID',
+      `${labels.cert} is not valid before ${from.toISOString()}; check the clock, or issue a new certificate`,
+    );
+  if (now > to)
+    throw new ConfigError(
+      'CERT_EXPIRED',
+      `${labels.cert} expired on ${to.toISOString()}; issue a new one (tlslp certs --force makes a new set)`,
+    );
+  const warnings: string[] = [];
+  const daysLeft = (to.getTime() - now.getTime()) / 86_400_000;
+  if (daysLeft < EXPIRY_WARNING_DAYS)
+    warnings.push(
+      `${labels.cert} expires on ${to.toISOString()} (in ${Math.max(0, Math.floor(daysLeft))} days); issue a new one before then`,
+    );
+  if (material.ca) {
+    const text = pemText(material.ca);
+    if (!text.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError(
+        'CA_NOT_CERT',
+        /PRIVATE KEY-----/.test(text)
+          ? `${labels.ca} holds a private key, not a certificate; pass the CA certificate (ca_cert.pem), never a key`
+          : `${labels.ca} holds no certificate; pass the CA certificate (ca_cert.pem)`,
+      );
+    try {
+      // Every certificate of the bundle must parse, not only the first.
+      for (const block of text.match(
+        /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+      ) ?? [])
+        new X509Certificate(block);
+    } catch {
+      throw new ConfigError('CERT_FILE', `${labels.ca}: a certificate in it does not parse`);
+    }
+  }
+  return { notAfter: to, warnings };
 }

@@ -123,4 +123,17 @@ describe('describeSocketError', () => {
     );
     expect(describeSocketError(e('SOMETHING', 'raw message'))).toBe('raw message');
   });
+
+  it('never passes an OpenSSL dump through', () => {
+    const dump =
+      'C0F7D1F4A27F0000:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1605:SSL alert number 40';
+    expect(describeSocketError(e('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', dump))).toMatch(
+      /^peer aborted the TLS handshake \(handshake failure alert/,
+    );
+    const other = describeSocketError(e('ERR_SSL_SOMETHING_NEW', dump));
+    expect(other).toBe(
+      'TLS handshake failed (ERR_SSL_SOMETHING_NEW; the DEBUG log has the detail)',
+    );
+    expect(describeSocketError(e('', dump))).not.toMatch(/SSL routines/);
+  });
 });

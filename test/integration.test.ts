@@ -446,14 +446,14 @@ describe('unusable TLS material', () => {
 });
 
 describe('unusable server TLS material', () => {
-  it('a key that does not match the certificate is a ConfigError naming the flags', () => {
+  it('a key that does not match the certificate is a ConfigError naming the options', () => {
     expect(
       () =>
         new TlslpServer({
           host: '127.0.0.1',
           tls: { cert: certs.serverCert, key: foreign.serverKey, ca: certs.caCert },
         }),
-    ).toThrow(/--server-key/);
+    ).toThrow(/^tls\.key does not match the certificate in tls\.cert/);
   });
 });
 

@@ -18,7 +18,7 @@ import { createWorkerLogger, runPrimary, shareWorkerMetrics } from '../server/cl
 import { ServerMetrics, serveMetrics } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
 import { ConfigError } from '../errors.js';
-import { readTlsFiles } from '../tls.js';
+import { checkServerTls, readTlsFiles } from '../tls.js';
 import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION, logFormatOption, logLevelOption } from './options.js';
@@ -221,6 +221,12 @@ export async function serverMain(argv: string[]): Promise<number> {
       key: { path: flags.serverKey, flag: '--server-key' },
       ca: flags.insecure ? undefined : { path: flags.caCert, flag: '--ca-cert' },
     });
+    const checked = checkServerTls(material, {
+      cert: `--server-cert ${flags.serverCert}`,
+      key: `--server-key ${flags.serverKey}`,
+      ca: `--ca-cert ${flags.caCert}`,
+    });
+    if (!inWorker) for (const w of checked.warnings) logger.warning(w);
     if (workers > 1 && cluster.isPrimary) {
       // Files were checked above, so a worker that fails to start is a rare case.
       const code = await runPrimary({
@@ -268,17 +274,36 @@ export async function serverMain(argv: string[]): Promise<number> {
           ? (report) => process.stdout.write(`${sessionLine(report)}\n`)
           : undefined,
     });
-    const address = await server.listen();
+    // Metrics first: a metrics port that cannot be had stops the start, before any client is
+    // let in, rather than leave a server running without the metrics it was asked for.
     const metricsServer =
       metrics && !inWorker && flags.metricsPort !== undefined
-        ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort)
+        ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort).catch(
+            (err: unknown) => {
+              throw new ConfigError(
+                'METRICS_LISTEN',
+                `--metrics-port ${flags.metricsPort}: ${describeError(err)}; pick a free port`,
+                { cause: err },
+              );
+            },
+          )
         : null;
-    if (metricsServer)
-      logger.info(`Metrics on http://${hostPort(flags.metricsHost, metricsServer.port)}/metrics`);
+    let address;
+    try {
+      address = await server.listen();
+    } catch (err) {
+      await metricsServer?.close();
+      throw err;
+    }
+    const metricsUrl = metricsServer
+      ? `http://${hostPort(flags.metricsHost, metricsServer.port)}/metrics`
+      : null;
+    if (metricsUrl) logger.info(`Metrics on ${metricsUrl}`);
     if (!inWorker) {
       process.stdout.write(
         `tlslp-server listening on ${hostPort(flags.host, address.port)}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logFilePath('server')}\n`,
       );
+      if (metricsUrl) process.stdout.write(`metrics on ${metricsUrl}\n`);
     }
 
     let signals = 0;

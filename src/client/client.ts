@@ -11,7 +11,7 @@ import { createNullLogger, type Logger } from '../logging.js';
 import { checkSolverPath, runExternalSolver } from '../solver/external.js';
 import { solveWork, type SolveOptions } from '../solver/index.js';
 import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
-import { SocketLineChannel, toTransportError } from '../transport/channel.js';
+import { SocketLineChannel, rawErrorDetail, toTransportError } from '../transport/channel.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
 import {
   runClientSession,
@@ -297,6 +297,8 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
       // The port list is the original's: closed ports before the one that answers are normal.
       // Anything else (a TLS failure, a timeout) is worth a warning; so is the end of the list.
       const what = `Connection to ${hostPort(host, p)} failed: ${e.message}`;
+      const raw = rawErrorDetail(e);
+      if (raw) logger.debug(`Connection to ${hostPort(host, p)}: ${raw}`);
       if (e.code === 'ECONNREFUSED') logger.info(what);
       else logger.warning(what);
     }

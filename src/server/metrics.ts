@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TransportError } from '../errors.js';
+import { hostPort } from '../text/address.js';
 
 /** The metrics a server updates. */
 export class ServerMetrics {
@@ -131,7 +132,7 @@ export async function serveMetrics(
       reject(
         new TransportError(
           err.code ?? 'LISTEN',
-          `cannot serve metrics on ${host}:${port}: ${err.message}`,
+          `cannot serve metrics on ${hostPort(host, port)}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
           { cause: err },
         ),
       ),

@@ -12,7 +12,7 @@ import { ConfigError, TransportError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
 import { BODY_COMMANDS, isValidArg, isValidNBits, isValidToken } from '../protocol/messages.js';
 import { drawBodyCommand, randomToken } from '../protocol/random.js';
-import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
+import { assertInsecureAllowed, checkServerTls, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, describeSocketError } from '../transport/channel.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { reasonLabel, type ServerMetrics } from './metrics.js';
@@ -217,6 +217,8 @@ export class TlslpServer {
     if (options.insecure) assertInsecureAllowed(host);
     if (!options.tls.cert || !options.tls.key)
       throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
+    // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
+    checkServerTls(options.tls);
     if (!options.insecure && !options.tls.ca) {
       throw new ConfigError(
         'NO_CA',
@@ -271,6 +273,9 @@ export class TlslpServer {
       this.options.metrics?.handshakeFailures.inc({ reason });
       this.logger.warning(
         `TLS handshake failed from ${peerLabel(socket)}: ${describeSocketError(err)}`,
+      );
+      this.logger.debug(
+        `TLS handshake detail: ${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`,
       );
       socket.destroy();
     });

@@ -227,7 +227,30 @@ export function describeSocketError(err: Error): string {
       return 'peer presented no certificate';
     case 'ERR_TLS_HANDSHAKE_TIMEOUT':
       return 'TLS handshake timed out';
+    case 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE':
+      return "peer aborted the TLS handshake (handshake failure alert: a certificate, key or CA on one side is wrong; check the peer's setup)";
+    case 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION':
+    case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
+      return 'no TLS version in common (tlslp needs TLS 1.2 or later)';
+    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED':
+      return 'peer rejected the certificate: it has expired';
+    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN':
+    case 'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE':
+    case 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED':
+      return 'peer rejected the certificate';
     default:
+      // Never an OpenSSL dump (`…:error:0A000410:SSL routines:…`) for a user; the code and
+      // the raw text stay on the error's `cause` for DEBUG logs.
+      if (code.startsWith('ERR_SSL_') || /error:[0-9A-F]{8}:|SSL routines/.test(err.message))
+        return `TLS handshake failed (${code || 'OpenSSL error'}; the DEBUG log has the detail)`;
       return err.message || code || 'connection failed';
   }
+}
+
+/** The raw text behind a transport error, for a DEBUG log line. */
+export function rawErrorDetail(err: unknown): string | null {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : null;
+  if (!cause) return null;
+  const code = (cause as NodeJS.ErrnoException).code;
+  return `${code ? `${code}: ` : ''}${cause.message}`;
 }

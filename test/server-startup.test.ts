@@ -1,0 +1,161 @@
+/** tlslp-server refuses at start-up what would fail every handshake later. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
+import { ConfigError } from '../src/errors.js';
+import { TlslpServer } from '../src/server/server.js';
+import { checkServerTls } from '../src/tls.js';
+import { testCerts } from './helpers.js';
+
+const DAY = 86_400_000;
+let good: CertificateSet;
+let other: CertificateSet;
+let dir: string;
+
+beforeAll(async () => {
+  good = await testCerts();
+  other = await generateCertificateSet();
+  dir = await mkdtemp(join(tmpdir(), 'tlslp-sstart-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).code;
+  }
+  return undefined;
+}
+
+describe('checkServerTls', () => {
+  it('passes a good set without warnings', () => {
+    const r = checkServerTls({ cert: good.serverCert, key: good.serverKey, ca: good.caCert });
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('refuses a key that does not match the certificate', () => {
+    expect(
+      codeOf(() =>
+        checkServerTls({ cert: good.serverCert, key: other.serverKey, ca: good.caCert }),
+      ),
+    ).toBe('KEY_MISMATCH');
+  });
+
+  it('refuses a private key given as the CA', () => {
+    expect(() =>
+      checkServerTls(
+        { cert: good.serverCert, key: good.serverKey, ca: good.caKey },
+        { cert: 'c', key: 'k', ca: '--ca-cert ca_key.pem' },
+      ),
+    ).toThrow('--ca-cert ca_key.pem holds a private key, not a certificate');
+  });
+
+  it('refuses an expired and a not-yet-valid certificate, warns two weeks ahead', async () => {
+    const now = new Date();
+    const old = await generateCertificateSet({ now: new Date(now.getTime() - 400 * DAY) });
+    const future = await generateCertificateSet({ now: new Date(now.getTime() + 2 * DAY) });
+    const soon = await generateCertificateSet({ now: new Date(now.getTime() - 355 * DAY) });
+    expect(codeOf(() => checkServerTls({ cert: old.serverCert, key: old.serverKey }))).toBe(
+      'CERT_EXPIRED',
+    );
+    expect(codeOf(() => checkServerTls({ cert: future.serverCert, key: future.serverKey }))).toBe(
+      'CERT_NOT_YET_VALID',
+    );
+    const r = checkServerTls({ cert: soon.serverCert, key: soon.serverKey });
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/expires on .* \(in (9|10) days\); issue a new one before then/);
+  });
+
+  it('is what the library server runs too', () => {
+    expect(
+      () =>
+        new TlslpServer({
+          port: 0,
+          tls: { cert: good.serverCert, key: other.serverKey, ca: good.caCert },
+        }),
+    ).toThrow(ConfigError);
+  });
+});
+
+function server(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['dist/cli/server.js', '--host', '127.0.0.1', '--port', '0', ...args],
+      { env: { ...process.env, XDG_STATE_HOME: dir } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (/metrics on http/.test(stdout)) child.kill('SIGTERM');
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('tlslp-server start-up', () => {
+  let files: Record<string, string>;
+  beforeAll(async () => {
+    files = {
+      cert: join(dir, 'server-cert.pem'),
+      key: join(dir, 'server-key.pem'),
+      ca: join(dir, 'ca_cert.pem'),
+      caKey: join(dir, 'ca_key.pem'),
+      otherKey: join(dir, 'other-key.pem'),
+    };
+    await writeFile(files.cert as string, good.serverCert);
+    await writeFile(files.key as string, good.serverKey, { mode: 0o600 });
+    await writeFile(files.ca as string, good.caCert);
+    await writeFile(files.caKey as string, good.caKey, { mode: 0o600 });
+    await writeFile(files.otherKey as string, other.serverKey, { mode: 0o600 });
+  });
+  const flags = (over: Record<string, string> = {}): string[] => [
+    '--server-cert',
+    over.cert ?? (files.cert as string),
+    '--server-key',
+    over.key ?? (files.key as string),
+    '--ca-cert',
+    over.ca ?? (files.ca as string),
+  ];
+
+  it.each([
+    ['key', 'otherKey', /--server-key .* does not match the certificate in --server-cert/],
+    ['ca', 'caKey', /--ca-cert .* holds a private key, not a certificate/],
+  ])('refuses a wrong --%s with one line and exit 2', async (which, file, pattern) => {
+    const r = await server(flags({ [which]: files[file] as string }));
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tlslp-server: error: /);
+    expect(lines[0]).toMatch(pattern);
+  });
+
+  it('exits 2 when the metrics port is taken, and prints the port chosen for 0', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      const r = await server([...flags(), '--metrics-port', String(port)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `tlslp-server: error: --metrics-port ${port}: cannot serve metrics on 127.0.0.1:${port}: address already in use; pick a free port`,
+      );
+      expect(r.stdout).not.toMatch(/listening/);
+    } finally {
+      busy.close();
+    }
+    const r0 = await server([...flags(), '--metrics-port', '0']);
+    expect(r0.stdout).toMatch(/^metrics on http:\/\/127\.0\.0\.1:[1-9]\d*\/metrics$/m);
+    expect(r0.code).toBe(0);
+  });
+});
