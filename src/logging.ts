@@ -6,7 +6,16 @@
  * writes a fixed timestamp so its logs can be compared with golden files.
  * @module
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
@@ -101,6 +110,11 @@ export interface LoggerOptions {
   fixedTimestamp?: string;
   /** Where WARNING and above also go. Default `process.stderr`; `null` = nowhere. */
   stderr?: NodeJS.WritableStream | null;
+  /**
+   * Least severe level also written to `stderr` (default `WARNING`). `--log-file -` sets it
+   * to the logger's level: every record goes to stderr.
+   */
+  stderrLevel?: LogLevel;
   /** Size at which the file rotates in append mode, in rotating-file-stream syntax (`300B`, `10K`, `50M`). Default `50M`. */
   maxSize?: string;
   /** How many rotated backups append mode keeps. Default 2. */
@@ -159,6 +173,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const json = format === 'json';
   const fixed = options.fixedTimestamp;
   const stderr = options.stderr === undefined ? process.stderr : options.stderr;
+  const stderrThreshold = SEVERITY[options.stderrLevel ?? 'WARNING'];
   const file = options.file ? openSink(resolve(options.file), options, stderr) : null;
   let closing: Promise<void> | null = null;
 
@@ -175,7 +190,7 @@ export function createLogger(options: LoggerOptions): Logger {
       ? jsonLine(time, lvl, name, msg, fields)
       : textLine(time, lvl, name, msg, fields);
     if (file && !closing) file.write(line);
-    if (stderr && toStderr && SEVERITY[lvl] >= SEVERITY.WARNING) stderr.write(line);
+    if (stderr && toStderr && SEVERITY[lvl] >= stderrThreshold) stderr.write(line);
   };
 
   return {
@@ -250,6 +265,36 @@ function overwriteSink(path: string): Sink {
   };
 }
 
+/** The format of the last line of an existing log file, or null when there is none. */
+function formatOfFile(path: string): LogFormat | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const info = fstatSync(fd);
+    // Not a file (a folder where the log should be): the open below reports it.
+    if (!info.isFile() || info.size === 0) return null;
+    const size = info.size;
+    const length = Math.min(size, 4096);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    const last = buf.toString('utf8').trimEnd().split('\n').pop() ?? '';
+    return last.startsWith('{') ? 'json' : 'text';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** logrotate's shift: `<file>.(n-1)` → `<file>.n` … `<file>` → `<file>.1`, the oldest dropped. */
+function shiftBackups(path: string, keep: number): void {
+  for (let i = keep - 1; i >= 1; i--)
+    if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
+  renameSync(path, `${path}.1`);
+}
+
 /** Normal mode: rotating-file-stream in its classic logrotate mode (`rotate: n` keeps `<file>.1`…`<file>.n`). */
 function rotatingSink(
   path: string,
@@ -263,6 +308,10 @@ function rotatingSink(
       `the number of log backups must be a positive integer, not ${maxFiles}`,
     );
   }
+  // A file written in the other format is moved aside (as a rotation would), so one file
+  // never mixes text and JSON lines for the tools that read it.
+  if (formatOfFile(path) !== null && formatOfFile(path) !== (options.format ?? 'text'))
+    shiftBackups(path, maxFiles);
   // The stream opens the file asynchronously and reports failure as an 'error' event; probe
   // synchronously so an unusable path is a ConfigError at startup instead.
   try {
@@ -324,6 +373,21 @@ function rotatingSink(
 /** Keep a record on one line and free of terminal controls (C0, DEL, C1, bidi overrides). */
 const escapeText = escapeControl;
 
+/**
+ * Fields that say where a record belongs (which session, which peer, what happened). JSON
+ * lines carry them as keys; text lines, which predate them, show `session` and `peer` as the
+ * `[#12 127.0.0.1:53122] ` prefix they always had and leave the rest to the message (a
+ * `peer` without a `session` is an ordinary field).
+ */
+export const CONTEXT_FIELDS: ReadonlySet<string> = new Set([
+  'session',
+  'peer',
+  'event',
+  'n_bits',
+  'outcome',
+  'identity',
+]);
+
 function textLine(
   time: string,
   level: LogLevel,
@@ -331,9 +395,16 @@ function textLine(
   msg: string,
   fields: Record<string, unknown> | undefined,
 ): string {
-  let line = `${time} ${level} ${name}: ${escapeText(msg)}`;
+  let prefix = '';
+  if (fields?.session !== undefined)
+    prefix = `[#${String(fields.session)}${fields.peer !== undefined ? ` ${String(fields.peer)}` : ''}] `;
+  let line = `${time} ${level} ${name}: ${escapeText(prefix + msg)}`;
   if (fields)
-    for (const key of Object.keys(fields)) line += ` ${escapeText(key)}=${textValue(fields[key])}`;
+    for (const key of Object.keys(fields)) {
+      // session and peer are in the prefix; the other context fields are for JSON only.
+      if (CONTEXT_FIELDS.has(key) && (key !== 'peer' || prefix !== '')) continue;
+      line += ` ${escapeText(key)}=${textValue(fields[key])}`;
+    }
   return line + '\n';
 }
 

@@ -276,6 +276,52 @@ describe('sessions through the bins', () => {
     expect((await srv.exited).code).toBe(0);
   });
 
+  it('--log-file: a path, - for stderr only, none for no file; client DEBUG logs every line', async () => {
+    const srvLog = join(work, 'custom', 'srv.jsonl');
+    const srv = await startServerBin([
+      '--n_bits',
+      '4',
+      '--tutorial',
+      '--log-format',
+      'json',
+      '--log-file',
+      srvLog,
+    ]);
+    const r = await run('client', [
+      '--host',
+      '127.0.0.1',
+      '--ports',
+      String(srv.port),
+      '--quiet',
+      '--log-level',
+      'DEBUG',
+      '--log-file',
+      '-',
+    ]);
+    expect(r.code).toBe(0);
+    // Every line sent and received, at DEBUG, on stderr; the WORK token cut to its half.
+    expect(r.stderr).toMatch(/ DEBUG tlslp\.client: Sent: HELLOBACK$/m);
+    expect(r.stderr).toMatch(/ DEBUG tlslp\.client: Received: WORK [A-Za-z0-9_-]{32}… 4$/m);
+    expect(r.stderr).toMatch(/ DEBUG tlslp\.client: Sent: [0-9a-f]{64} Jane Doe$/m);
+    expect((await srv.exited).code).toBe(0);
+    const lines = (await readFile(srvLog, 'utf8')).trim().split('\n');
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.some((rec) => rec.event === 'work-sent' && rec.n_bits === 4)).toBe(true);
+
+    const srv2 = await startServerBin(['--n_bits', '4', '--tutorial', '--log-file', 'none']);
+    const before = await readFile(join(work, 'state', 'tlslp', 'logs', 'server.log'), 'utf8');
+    const r2 = await run('client', [
+      '--host',
+      '127.0.0.1',
+      '--ports',
+      String(srv2.port),
+      '--quiet',
+    ]);
+    expect(r2.code).toBe(0);
+    expect((await srv2.exited).code).toBe(0);
+    expect(await readFile(join(work, 'state', 'tlslp', 'logs', 'server.log'), 'utf8')).toBe(before);
+  });
+
   it('--quiet prints nothing on success; the transcript otherwise', async () => {
     const srv = await startServerBin(['--n_bits', '4', '--tutorial']);
     const r = await run('client', ['--host', '127.0.0.1', '--ports', String(srv.port), '--quiet']);

@@ -461,3 +461,80 @@ describe('createNullLogger', () => {
     await expect(log.close()).resolves.toBeUndefined();
   });
 });
+
+describe('context fields', () => {
+  const ctx = {
+    session: 7,
+    peer: '127.0.0.1:5000',
+    event: 'session-end',
+    outcome: 'done',
+    n_bits: 20,
+  };
+
+  it('are keys of a JSON line', async () => {
+    const [line] = await logToFile({ format: 'json', fixedTimestamp: TUTORIAL_TIMESTAMP }, (log) =>
+      log.info('Session ended', ctx),
+    );
+    expect(JSON.parse(line as string)).toEqual({
+      time: TUTORIAL_TIMESTAMP,
+      level: 'INFO',
+      logger: 'tlslp.test',
+      msg: 'Session ended',
+      ...ctx,
+    });
+  });
+
+  it('are the [#session peer] prefix of a text line, the rest left to the message', async () => {
+    const lines = await logToFile({ fixedTimestamp: TUTORIAL_TIMESTAMP }, (log) => {
+      log.info('Session ended', ctx);
+      log.info('alone', { peer: '10.0.0.1' });
+    });
+    expect(lines).toEqual([
+      `${TUTORIAL_TIMESTAMP} INFO tlslp.test: [#7 127.0.0.1:5000] Session ended`,
+      `${TUTORIAL_TIMESTAMP} INFO tlslp.test: alone peer=10.0.0.1`,
+    ]);
+  });
+});
+
+describe('switching formats', () => {
+  it('starts a new file instead of mixing text and JSON lines', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'server.log');
+    const text = createLogger({ name: 't', file, stderr: null });
+    text.info('a text line');
+    await text.close();
+    const json = createLogger({ name: 't', file, stderr: null, format: 'json' });
+    json.info('a json line');
+    await json.close();
+    const now = await readFile(file, 'utf8');
+    expect(
+      now
+        .trim()
+        .split('\n')
+        .every((l) => l.startsWith('{')),
+    ).toBe(true);
+    expect(await readFile(`${file}.1`, 'utf8')).toMatch(/ INFO t: a text line\n$/);
+    // The same format again appends.
+    const again = createLogger({ name: 't', file, stderr: null, format: 'json' });
+    again.info('another');
+    await again.close();
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(2);
+  });
+
+  it('stderrLevel sends every record at or above it to stderr', async () => {
+    const err = new PassThrough();
+    let seen = '';
+    err.on('data', (d: Buffer) => (seen += d.toString()));
+    const log = createLogger({
+      name: 't',
+      file: null,
+      stderr: err,
+      level: 'DEBUG',
+      stderrLevel: 'DEBUG',
+    });
+    log.debug('detail');
+    log.info('step');
+    await log.close();
+    expect(seen).toMatch(/DEBUG t: detail\n.* INFO t: step\n$/);
+  });
+});

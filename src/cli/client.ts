@@ -22,7 +22,7 @@ import { escapeJsonText } from '../text/escape.js';
 import { readTlsFiles } from '../tls.js';
 import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
-import { VERSION, logFormatOption, logLevelOption, parsePorts } from './options.js';
+import { VERSION, logFormatOption, logLevelOption, parsePorts, logFileChoice } from './options.js';
 import { colorsFor, progressLine, transcriptPrinter } from './transcript.js';
 
 interface ClientFlags {
@@ -46,6 +46,7 @@ interface ClientFlags {
   threads?: number;
   quiet: boolean;
   json: boolean;
+  logFile?: string;
 }
 
 /** The `tlslp-client` command definition. */
@@ -105,6 +106,10 @@ export function clientCommand(): Command {
       'INFO',
     )
     .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
+    .option(
+      '--log-file <path>',
+      `log file (default ${logFilePath('client')}); - = every record to stderr, no file; none = no file`,
+    )
     .option('--tutorial', 'deterministic logs for comparison with the golden files', false)
     .option(
       '--profile <file>',
@@ -125,7 +130,7 @@ export function clientCommand(): Command {
     .option('--json', 'print one JSON summary object on stdout', false)
     .addHelpText(
       'after',
-      `\nLogs go to ${logFilePath('client')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExit status: 0 after DONE/OK, 1 when the server sends FAIL or the session fails, 2 for bad flags or files, 130 when interrupted (Ctrl-C).\nExamples:\n  tlslp-client\n  tlslp-client --host localhost --ports 1234 --insecure\n  tlslp-client --work-binary ./work_challenge --log-level DEBUG`,
+      `\nLogs go to ${logFilePath('client')} (XDG_STATE_HOME; --log-file to change); warnings and errors also to stderr.\nExit status: 0 after DONE/OK, 1 when the server sends FAIL or the session fails, 2 for bad flags or files, 130 when interrupted (Ctrl-C).\nExamples:\n  tlslp-client\n  tlslp-client --host localhost --ports 1234 --insecure\n  tlslp-client --work-binary ./work_challenge --log-level DEBUG`,
     )
     .exitOverride()
     .configureOutput(commanderOutput('tlslp-client'));
@@ -159,15 +164,17 @@ export async function clientMain(argv: string[]): Promise<number> {
   const flags = clientCommand().parse(argv, { from: 'user' }).opts<ClientFlags>();
   const interactive = !flags.quiet && !flags.json;
   const out = process.stdout;
+  const logTarget = logFileChoice(flags.logFile, logFilePath('client'));
   const logger = createLogger({
     name: 'tlslp.client',
     level: flags.logLevel,
     format: flags.logFormat,
-    file: logFilePath('client'),
+    file: logTarget.kind === 'file' ? logTarget.path : null,
+    ...(logTarget.kind === 'stderr' ? { stderrLevel: flags.logLevel } : {}),
     mode: flags.tutorial ? 'overwrite' : 'append',
     fixedTimestamp: flags.tutorial ? TUTORIAL_TIMESTAMP : undefined,
     // The CLI prints its own one-line error; --json and --quiet keep stderr for that line only.
-    stderr: interactive ? process.stderr : null,
+    stderr: interactive || logTarget.kind === 'stderr' ? process.stderr : null,
   });
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();

@@ -36,3 +36,18 @@ export function logFormatOption(value: string): LogFormat {
 
 /** Read the package version (for `--version`). */
 export { VERSION } from '../version.js';
+
+/** Where `--log-file` sends the log: a file path, stderr only (`-`), or nowhere (`none`). */
+export type LogFileChoice = { kind: 'file'; path: string } | { kind: 'stderr' } | { kind: 'none' };
+
+/**
+ * Read `--log-file`: absent means the XDG default file, `-` stderr only (every record, for
+ * a server under a supervisor that collects stderr), `none` no file at all (warnings still on
+ * stderr), anything else a path.
+ */
+export function logFileChoice(value: string | undefined, fallback: string): LogFileChoice {
+  if (value === undefined) return { kind: 'file', path: fallback };
+  if (value === '-') return { kind: 'stderr' };
+  if (value === 'none') return { kind: 'none' };
+  return { kind: 'file', path: value };
+}

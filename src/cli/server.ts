@@ -21,7 +21,7 @@ import { ConfigError } from '../errors.js';
 import { checkServerTls, readTlsFiles } from '../tls.js';
 import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
-import { VERSION, logFormatOption, logLevelOption } from './options.js';
+import { VERSION, logFormatOption, logLevelOption, logFileChoice } from './options.js';
 import { hostPort } from '../text/address.js';
 import { sessionLine } from './session-line.js';
 
@@ -52,6 +52,7 @@ interface ServerFlags {
   maxPerIp: number;
   shutdownGrace: number;
   quiet: boolean;
+  logFile?: string;
 }
 
 /** The `tlslp-server` command definition. */
@@ -129,6 +130,10 @@ export function serverCommand(): Command {
     )
     .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
     .option(
+      '--log-file <path>',
+      `log file (default ${logFilePath('server')}); - = every record to stderr, no file; none = no file`,
+    )
+    .option(
       '--tutorial',
       'deterministic session for learning and golden logs: one connection, then exit',
       false,
@@ -172,7 +177,7 @@ export function serverCommand(): Command {
     .option('--quiet', 'no per-session line on the terminal (the log has every session)', false)
     .addHelpText(
       'after',
-      `\nOn a terminal each session ends with one line on stdout, e.g.\n  #12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
+      `\nOn a terminal each session ends with one line on stdout, e.g.\n  #12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME; --log-file to change); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
     )
     .exitOverride()
     .configureOutput(commanderOutput('tlslp-server'));
@@ -204,13 +209,17 @@ export async function serverMain(argv: string[]): Promise<number> {
     );
   }
   const inWorker = cluster.isWorker;
+  const logTarget = logFileChoice(flags.logFile, logFilePath('server'));
+  const logShown =
+    logTarget.kind === 'file' ? logTarget.path : logTarget.kind === 'stderr' ? 'stderr' : 'none';
   const logger = inWorker
     ? createWorkerLogger('tlslp.server', flags.logLevel)
     : createLogger({
         name: 'tlslp.server',
         level: flags.logLevel,
         format: flags.logFormat,
-        file: logFilePath('server'),
+        file: logTarget.kind === 'file' ? logTarget.path : null,
+        ...(logTarget.kind === 'stderr' ? { stderrLevel: flags.logLevel } : {}),
         mode: tutorial ? 'overwrite' : 'append',
         fixedTimestamp: tutorial ? TUTORIAL_TIMESTAMP : undefined,
       });
@@ -240,7 +249,7 @@ export async function serverMain(argv: string[]): Promise<number> {
             : { host: flags.metricsHost, port: flags.metricsPort },
         onListening: ({ port }) =>
           process.stdout.write(
-            `tlslp-server listening on ${hostPort(flags.host, port)} (${workers} workers); log: ${logFilePath('server')}\n`,
+            `tlslp-server listening on ${hostPort(flags.host, port)} (${workers} workers); log: ${logShown}\n`,
           ),
       });
       logger.info('Server stopped');
@@ -301,7 +310,7 @@ export async function serverMain(argv: string[]): Promise<number> {
     if (metricsUrl) logger.info(`Metrics on ${metricsUrl}`);
     if (!inWorker) {
       process.stdout.write(
-        `tlslp-server listening on ${hostPort(flags.host, address.port)}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logFilePath('server')}\n`,
+        `tlslp-server listening on ${hostPort(flags.host, address.port)}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logShown}\n`,
       );
       if (metricsUrl) process.stdout.write(`metrics on ${metricsUrl}\n`);
     }

@@ -16,6 +16,7 @@ import {
   HELLO_REPLY,
   formatBodyReply,
   parseServerMessage,
+  redactToken,
   type BodyCommand,
   type ServerMessage,
 } from '../protocol/messages.js';
@@ -131,15 +132,20 @@ export async function runClientSession(
     const line = await channel.readLine(timeoutMs, signal);
     emit({ type: 'recv', line });
     const message = parseServerMessage(line);
+    log.debug(
+      `Received: ${message.type === 'WORK' ? `WORK ${redactToken(message.token)} ${message.nBits}` : line}`,
+    );
     if (message.type === 'FAIL')
       throw new ServerFailError(message.reason, {
         simulated: inBody && /^[A-Za-z0-9_-]{1,128}$/.test(message.reason),
       });
     return message;
   };
+  // Every line sent, at DEBUG only: body replies carry the profile's personal values.
   const send = (line: string): void => {
     channel.writeLine(line);
     emit({ type: 'send', line });
+    log.debug(`Sent: ${line}`);
   };
   const unexpected = (got: ServerMessage, wanted: string): ProtocolError =>
     new ProtocolError(

@@ -203,3 +203,8 @@ export function parseBodyReply(line: string): BodyReply {
 export function formatBodyReply(checksum: string, value: string): string {
   return `${checksum} ${value}`;
 }
+
+/** Half a token at most, for logs (PROTOCOL §7). */
+export function redactToken(token: string): string {
+  return `${token.slice(0, Math.floor(token.length / 2))}…`;
+}

@@ -326,13 +326,20 @@ export class TlslpServer {
     const id = this.nextId++;
     const tutorial = this.options.tutorial === true;
     const remote = peerLabel(socket);
-    const prefix = tutorial ? '' : `[#${id} ${remote}] `;
+    // Which session a record belongs to: JSON logs get fields, text logs the `[#id peer] `
+    // prefix. Tutorial logs have neither, so they are the same on every run.
+    const context: Record<string, unknown> = tutorial ? {} : { session: id, peer: remote };
     const log: SessionLog = {
-      info: (m) => this.logger.info(prefix + m),
-      debug: (m) => this.logger.debug(prefix + m),
-      warning: (m) => this.logger.warning(prefix + m),
+      info: (m, f) => this.logger.info(m, { ...context, ...f }),
+      debug: (m, f) => this.logger.debug(m, { ...context, ...f }),
+      warning: (m, f) => this.logger.warning(m, { ...context, ...f }),
     };
-    log.info(tutorial ? 'Client connected' : `Client connected (${socket.getProtocol() ?? 'TLS'})`);
+    log.info(
+      tutorial ? 'Client connected' : `Client connected (${socket.getProtocol() ?? 'TLS'})`,
+      {
+        event: 'connected',
+      },
+    );
     socket.setNoDelay(true);
     // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
     const channel = new SocketLineChannel(socket, {
@@ -361,6 +368,12 @@ export class TlslpServer {
       if (left <= 0) this.sessionsPerIp.delete(ip);
       else this.sessionsPerIp.set(ip, left);
       this.count(result);
+      if (!tutorial)
+        log.info(`Session ended: ${result.outcome} after ${Math.round(durationMs)} ms`, {
+          event: 'session-end',
+          outcome: result.outcome,
+          n_bits: plan.nBits,
+        });
       metrics?.sessionsInFlight.dec();
       metrics?.sessionSeconds.observe(durationMs / 1000);
       this.options.onSession?.({

@@ -11,6 +11,7 @@ import {
   formatServerMessage,
   isValidSuffix,
   parseBodyReply,
+  redactToken,
   type ServerMessage,
 } from '../protocol/messages.js';
 import type { BodyDraw } from '../protocol/random.js';
@@ -67,12 +68,12 @@ export type SessionOutcome =
 
 /** Where a session reports what it does; the server decides where that goes. */
 export interface SessionLog {
-  /** A step of the session (HELLOBACK received, suffix valid, …). */
-  info(msg: string): void;
+  /** A step of the session (HELLOBACK received, suffix valid, …); `fields` for JSON logs. */
+  info(msg: string, fields?: Record<string, unknown>): void;
   /** Every line sent (tokens redacted), and body values. */
-  debug(msg: string): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
   /** The session was rejected, timed out or ended early. */
-  warning(msg: string): void;
+  warning(msg: string, fields?: Record<string, unknown>): void;
 }
 
 /** The FAIL reasons a client may see (short, no secrets). The first two are the original's. */
@@ -110,11 +111,6 @@ function reasonFor(err: ProtocolError): string {
   }
 }
 
-/** Half a token at most, for logs (PROTOCOL §7). */
-export function redactToken(token: string): string {
-  return `${token.slice(0, Math.floor(token.length / 2))}…`;
-}
-
 /** Run the server's side of one session. Never throws for anything the client does. */
 export async function runServerSession(
   channel: LineChannel,
@@ -143,7 +139,7 @@ export async function runServerSession(
       { type: 'WORK', token: plan.token, nBits: plan.nBits },
       `WORK ${redactToken(plan.token)} ${plan.nBits}`,
     );
-    log.info(`Sent WORK with n_bits ${plan.nBits}`);
+    log.info(`Sent WORK with n_bits ${plan.nBits}`, { event: 'work-sent', n_bits: plan.nBits });
     const workSent = performance.now();
     const suffix = await channel.readLine(plan.workTimeoutMs, signal);
     if (!isValidSuffix(suffix) || !verifyWork(plan.token, suffix, plan.nBits)) {
