@@ -245,7 +245,7 @@ describe('transcript helpers', () => {
     print({ type: 'connecting', host: '::1', port: 7 });
     print({ type: 'connecting', host: 'h', port: 1 });
     print({ type: 'connect-failed', host: 'h', port: 1, reason: 'refused' });
-    print({ type: 'connected', host: 'h', port: 2, protocol: 'TLSv1.3' });
+    print({ type: 'connected', host: 'h', port: 2, protocol: 'TLSv1.3', chain: [] });
     print({ type: 'recv', line: 'HELLO' });
     print({ type: 'send', line: 'x'.repeat(200) });
     print({ type: 'work-start', nBits: 20 });

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command, Option } from 'commander';
-import { runClient, type ClientResult } from '../client/client.js';
+import { runClient, type ClientResult, type PeerCertificateInfo } from '../client/client.js';
 import type { WorkSolution } from '../client/session.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
 import { DEFAULTS } from '../defaults.js';
@@ -18,7 +18,7 @@ import {
 } from '../logging.js';
 import { closeSolverPool } from '../solver/index.js';
 import type { KernelName } from '../solver/types.js';
-import { escapeJsonText } from '../text/escape.js';
+import { escapeControl, escapeJsonText } from '../text/escape.js';
 import { readTlsFiles } from '../tls.js';
 import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
 import { isEntryPoint } from './entry.js';
@@ -47,6 +47,7 @@ interface ClientFlags {
   quiet: boolean;
   json: boolean;
   logFile?: string;
+  showCerts: boolean;
 }
 
 /** The `tlslp-client` command definition. */
@@ -126,6 +127,11 @@ export function clientCommand(): Command {
       'solver threads (default: one per core)',
       intInRange('--threads', 1, 256),
     )
+    .option(
+      '--show-certs',
+      "print the server's certificate chain after connecting (subject, SANs, issuer, validity, fingerprint)",
+      false,
+    )
     .option('--quiet', 'print nothing but errors', false)
     .option('--json', 'print one JSON summary object on stdout', false)
     .addHelpText(
@@ -186,6 +192,7 @@ export async function clientMain(argv: string[]): Promise<number> {
   let failure: unknown = null;
   // What happened before a failure, for the --json summary.
   const closedPorts: number[] = [];
+  let chain: PeerCertificateInfo[] | null = null;
   const seen: Progress = { port: null, protocol: null, nBits: null, answered: 0, work: null };
   try {
     logger.info('Client starting');
@@ -220,8 +227,13 @@ export async function clientMain(argv: string[]): Promise<number> {
       signal: controller.signal,
       tutorial: flags.tutorial,
       onEvent: (event) => {
-        if (event.type === 'connected')
+        if (event.type === 'connected') {
           Object.assign(seen, { port: event.port, protocol: event.protocol });
+          if (flags.showCerts) {
+            chain = event.chain;
+            if (!flags.json) out.write(formatChain(event.chain));
+          }
+        }
         if (event.type === 'work-start') seen.nBits = event.nBits;
         if (event.type === 'work-done') seen.work = event.solution;
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
@@ -268,7 +280,14 @@ export async function clientMain(argv: string[]): Promise<number> {
 
   if (flags.json) {
     // JSON.stringify leaves C1 and bidi characters raw; a server's FAIL reason may hold them.
-    out.write(`${escapeJsonText(JSON.stringify(summarize(flags.host, result, failure, seen)))}\n`);
+    out.write(
+      `${escapeJsonText(
+        JSON.stringify({
+          ...summarize(flags.host, result, failure, seen),
+          ...(chain ? { serverChain: chain } : {}),
+        }),
+      )}\n`,
+    );
   } else if (result && interactive) {
     const c = colorsFor(out);
     const rate = result.work.hashesPerSecond
@@ -327,3 +346,19 @@ function summarize(
 
 if (isEntryPoint(import.meta.url))
   await runMain('tlslp-client', () => clientMain(process.argv.slice(2)));
+
+/** The chain as `--show-certs` prints it; every value escaped (a server chose them). */
+export function formatChain(chain: readonly PeerCertificateInfo[]): string {
+  const lines = [`server certificate chain (${chain.length}):`];
+  chain.forEach((c, i) => {
+    lines.push(
+      ` ${i} subject: ${escapeControl(c.subject)}`,
+      `   SANs:    ${escapeControl(c.subjectAltName ?? '(none)')}`,
+      `   issuer:  ${escapeControl(c.issuer)}`,
+      `   serial:  ${escapeControl(c.serial)}`,
+      `   valid:   ${c.validFrom} to ${c.validTo}`,
+      `   SHA-256: ${escapeControl(c.fingerprint256)}`,
+    );
+  });
+  return lines.join('\n') + '\n';
+}

@@ -54,7 +54,55 @@ export type ClientEvent =
       port: number;
       /** Negotiated TLS version, e.g. `TLSv1.3`. */
       protocol: string;
+      /** The chain the server presented, its own certificate first. */
+      chain: PeerCertificateInfo[];
     };
+
+/** One certificate of the server's chain, as `openssl s_client -showcerts` users expect. */
+export interface PeerCertificateInfo {
+  /** Subject, e.g. `CN=localhost`. */
+  subject: string;
+  /** Subject alternative names, e.g. `DNS:localhost, IP Address:127.0.0.1`. */
+  subjectAltName: string | null;
+  /** Issuer, e.g. `CN=My Test CA`. */
+  issuer: string;
+  /** Serial number, hex. */
+  serial: string;
+  /** Start of validity (ISO 8601). */
+  validFrom: string;
+  /** End of validity (ISO 8601). */
+  validTo: string;
+  /** SHA-256 fingerprint, colon-separated hex. */
+  fingerprint256: string;
+}
+
+function distinguishedName(name: Record<string, string | string[]> | undefined): string {
+  if (!name) return '';
+  return Object.entries(name)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
+    .join(', ');
+}
+
+/** The chain a TLS socket's peer presented, leaf first (the root once, not looped). */
+export function peerChain(socket: tls.TLSSocket): PeerCertificateInfo[] {
+  const chain: PeerCertificateInfo[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (cert && cert.fingerprint256 && !seen.has(cert.fingerprint256) && chain.length < 16) {
+    seen.add(cert.fingerprint256);
+    chain.push({
+      subject: distinguishedName(cert.subject as unknown as Record<string, string>),
+      subjectAltName: cert.subjectaltname ?? null,
+      issuer: distinguishedName(cert.issuer as unknown as Record<string, string>),
+      serial: cert.serialNumber,
+      validFrom: new Date(cert.valid_from).toISOString(),
+      validTo: new Date(cert.valid_to).toISOString(),
+      fingerprint256: cert.fingerprint256,
+    });
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
 
 /** Options of {@link runClient}. */
 export interface ClientOptions {
@@ -310,7 +358,7 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
     );
   }
   const protocol = socket.getProtocol() ?? 'TLS';
-  emit({ type: 'connected', host, port, protocol });
+  emit({ type: 'connected', host, port, protocol, chain: peerChain(socket) });
   logger.info(
     `Connected to ${hostPort(host, port)} (${protocol}${insecure ? ', insecure' : ', mutual TLS'})`,
   );
