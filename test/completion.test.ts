@@ -29,10 +29,7 @@ describe('tlslp completion', () => {
   it('bash: bins complete their flags, flag values and files', () => {
     expect(bash.status).toBe(0);
     const s = bash.stdout;
-    expect(complete(s, '_tlslp_bin_server', ['tlslp-server', '--log-'])).toEqual([
-      '--log-level',
-      '--log-format',
-    ]);
+    expect(complete(s, '_tlslp_bin_server', ['tlslp-server', '--log-l'])).toEqual(['--log-level']);
     expect(complete(s, '_tlslp_bin_server', ['tlslp-server', '--log-level', 'W'])).toEqual([
       'WARNING',
     ]);
