@@ -308,13 +308,6 @@ export async function serverMain(argv: string[]): Promise<number> {
       ? `http://${hostPort(flags.metricsHost, metricsServer.port)}/metrics`
       : null;
     if (metricsUrl) logger.info(`Metrics on ${metricsUrl}`);
-    if (!inWorker) {
-      process.stdout.write(
-        `tlslp-server listening on ${hostPort(flags.host, address.port)}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logShown}\n`,
-      );
-      if (metricsUrl) process.stdout.write(`metrics on ${metricsUrl}\n`);
-    }
-
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals): void => {
       signals++;
@@ -330,6 +323,14 @@ export async function serverMain(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Announced only once a signal is handled: a supervisor may stop us right after it.
+    if (!inWorker) {
+      process.stdout.write(
+        `tlslp-server listening on ${hostPort(flags.host, address.port)}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logShown}\n`,
+      );
+      if (metricsUrl) process.stdout.write(`metrics on ${metricsUrl}\n`);
+    }
+
     await server.finished;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
