@@ -310,8 +310,8 @@ function rotatingSink(
   }
   // A file written in the other format is moved aside (as a rotation would), so one file
   // never mixes text and JSON lines for the tools that read it.
-  if (formatOfFile(path) !== null && formatOfFile(path) !== (options.format ?? 'text'))
-    shiftBackups(path, maxFiles);
+  const existing = formatOfFile(path);
+  if (existing !== null && existing !== (options.format ?? 'text')) shiftBackups(path, maxFiles);
   // The stream opens the file asynchronously and reports failure as an 'error' event; probe
   // synchronously so an unusable path is a ConfigError at startup instead.
   try {

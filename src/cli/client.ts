@@ -235,9 +235,11 @@ export async function clientMain(argv: string[]): Promise<number> {
           }
         }
         if (event.type === 'work-start') seen.nBits = event.nBits;
-        if (event.type === 'work-done') seen.work = event.solution;
+        if (event.type === 'work-done') {
+          seen.work = event.solution;
+          progress.clear();
+        }
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
-        if (event.type === 'work-done') progress.clear();
         if (event.type === 'connect-failed' && event.code === 'ECONNREFUSED')
           closedPorts.push(event.port);
         if (!interactive) return;
@@ -327,6 +329,7 @@ function summarize(
   failure: unknown,
   seen: Progress,
 ): ClientSummary {
+  const work = result?.work ?? seen.work;
   return {
     ok: result !== null && failure === null,
     host,
@@ -334,10 +337,10 @@ function summarize(
     protocol: result?.protocol ?? seen.protocol,
     nBits: result?.nBits ?? seen.nBits,
     answered: result?.answered.length ?? seen.answered,
-    suffix: (result?.work ?? seen.work)?.suffix ?? null,
-    solveSeconds: (result?.work ?? seen.work)?.seconds ?? null,
-    hashesPerSecond: (result?.work ?? seen.work)?.hashesPerSecond ?? null,
-    solver: (result?.work ?? seen.work)?.solver ?? null,
+    suffix: work?.suffix ?? null,
+    solveSeconds: work?.seconds ?? null,
+    hashesPerSecond: work?.hashesPerSecond ?? null,
+    solver: work?.solver ?? null,
     error: failure ? describeError(failure) : null,
     errorCode: failure instanceof TlslpError ? failure.code : null,
     serverFail: failure instanceof ServerFailError ? failure.reason : null,
