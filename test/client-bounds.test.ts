@@ -1,5 +1,4 @@
 /** The client's session is bounded: a cap on body requests and a whole-session deadline. */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { ConfigError, ProtocolError, TransportError } from '../src/errors.js';
-import { clientCertFlags, clientTls, scriptedServer, testCerts } from './helpers.js';
+import { clientCertFlags, clientTls, runClientBin, scriptedServer, testCerts } from './helpers.js';
 
 let certs: CertificateSet;
 let dir: string;
@@ -114,10 +113,8 @@ describe('client session bounds', () => {
     const server = await endlessServer(10_000);
     const flags = await clientCertFlags(certs, join(dir, 'certs'));
     try {
-      const child = spawn(
-        process.execPath,
+      const { code, stderr } = await runClientBin(
         [
-          'dist/cli/client.js',
           '--host',
           '127.0.0.1',
           '--ports',
@@ -127,11 +124,8 @@ describe('client session bounds', () => {
           '5',
           '--quiet',
         ],
-        { env: { ...process.env, XDG_STATE_HOME: dir } },
+        dir,
       );
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const code = await new Promise((resolve) => child.on('close', resolve));
       expect(code).toBe(1);
       expect(stderr.trim()).toBe(
         'tlslp-client: error: server sent more than 5 body requests without DONE; stopped (the limit is --max-requests)',

@@ -2,14 +2,19 @@
  * A hostile server's bytes never reach the user's terminal raw: the transcript, the error
  * line, the --json summary and the log file escape C0, DEL, C1 and bidi controls.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
 import { checksum } from '../src/protocol/hash.js';
-import { clientCertFlags, scriptedServer, testCerts } from './helpers.js';
+import {
+  clientCertFlags,
+  runClientBin,
+  scriptedServer,
+  testCerts,
+  type BinRun,
+} from './helpers.js';
 
 // What a terminal would act on: C0 but \n, DEL, C1, bidi embeddings/overrides/isolates.
 // eslint-disable-next-line no-control-regex
@@ -54,17 +59,8 @@ function hostileServer(): Promise<{ port: number; close(): void }> {
   });
 }
 
-function client(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli/client.js', ...args], {
-      env: { ...process.env, XDG_STATE_HOME: dir, FORCE_COLOR: '0' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function client(args: string[]): Promise<BinRun> {
+  return runClientBin(args, dir);
 }
 
 describe('a hostile server', () => {

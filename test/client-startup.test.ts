@@ -1,10 +1,9 @@
 /** tlslp-client checks its files before it dials: exit 2 and one line naming the flag. */
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientCertFlags, testCerts } from './helpers.js';
+import { clientCertFlags, runClientBin, testCerts, type BinRun } from './helpers.js';
 
 let dir: string;
 let certFlags: string[];
@@ -24,18 +23,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function client(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    // Port 1 on loopback: nothing listens, so any dialling would end in "connection refused".
-    const child = spawn(
-      process.execPath,
-      ['dist/cli/client.js', '--host', '127.0.0.1', '--ports', '1', '--quiet', ...args],
-      { env: { ...process.env, XDG_STATE_HOME: dir } },
-    );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
+function client(args: string[]): Promise<BinRun> {
+  // Port 1 on loopback: nothing listens, so any dialling would end in "connection refused".
+  return runClientBin(['--host', '127.0.0.1', '--ports', '1', '--quiet', ...args], dir);
 }
 
 describe('tlslp-client start-up checks', () => {

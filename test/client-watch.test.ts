@@ -2,7 +2,6 @@
  * The client stops solving the moment the server gives up during WORK: a FAIL (the server's
  * WORK deadline), a closed connection or a reset. Real mutual TLS on loopback.
  */
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { closeSolverPool, solverPoolState } from '../src/solver/pool.js';
 import {
   clientCertFlags,
   clientTls,
+  runClientBin,
   scriptedServer,
   startServer,
   testCerts,
@@ -136,10 +136,8 @@ describe('the client watches the connection while it solves', () => {
     const s = await startServer(certs, { nBits: 40, workTimeoutMs: 2000 });
     const certFlags = await clientCertFlags(certs, join(dir, 'certs'));
     try {
-      const child = spawn(
-        process.execPath,
+      const { code, stderr } = await runClientBin(
         [
-          'dist/cli/client.js',
           '--host',
           '127.0.0.1',
           '--ports',
@@ -149,11 +147,8 @@ describe('the client watches the connection while it solves', () => {
           solver,
           '--quiet',
         ],
-        { env: { ...process.env, XDG_STATE_HOME: dir } },
+        dir,
       );
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect(code).toBe(1);
       expect(stderr.trim()).toBe('tlslp-client: error: server sent FAIL: Timed out.');
       const pid = Number(await readFile(pidFile, 'utf8'));

@@ -1,4 +1,5 @@
 /** Shared test helpers: throwaway certificates, a server on a free loopback port, raw clients. */
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -131,4 +132,28 @@ export async function clientCertFlags(certs: CertificateSet, dir: string): Promi
   await writeFile(cert, certs.clientCert);
   await writeFile(key, certs.clientKey, { mode: 0o600 });
   return ['--ca-cert', ca, '--client-cert', cert, '--private-key', key];
+}
+
+/** What a bin run printed and how it ended. */
+export interface BinRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run `tlslp-client` by its bin path (`node dist/cli/client.js`, never npx) with its logs in
+ * `stateDir` (XDG_STATE_HOME), and collect what it printed.
+ */
+export function runClientBin(args: string[], stateDir: string): Promise<BinRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['dist/cli/client.js', ...args], {
+      env: { ...process.env, XDG_STATE_HOME: stateDir, FORCE_COLOR: '0' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
