@@ -5,6 +5,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
+import { runClient } from '../src/client/client.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
 
@@ -156,4 +157,31 @@ export function runClientBin(args: string[], stateDir: string): Promise<BinRun> 
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Run `count` full client sessions at once against `port`; each must end in DONE/OK or a
+ * drawn FAIL (either is a completed session). Resolves with how many ended in DONE/OK.
+ */
+export async function completeSessions(
+  port: number,
+  certs: CertificateSet,
+  count: number,
+): Promise<number> {
+  const results = await Promise.allSettled(
+    Array.from({ length: count }, () =>
+      runClient({
+        host: '127.0.0.1',
+        ports: [port],
+        tls: clientTls(certs),
+        solverOptions: { threads: 1 },
+      }),
+    ),
+  );
+  let done = 0;
+  for (const r of results) {
+    if (r.status === 'fulfilled') done++;
+    else if ((r.reason as Error).name !== 'ServerFailError') throw r.reason;
+  }
+  return done;
 }

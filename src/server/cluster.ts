@@ -6,7 +6,7 @@
  * @module
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger, LogLevel } from '../logging.js';
 import { serveMetrics } from './metrics.js';
 import { hostPort } from '../text/address.js';
@@ -18,6 +18,15 @@ const SEVERITY: Record<LogLevel, number> = {
   ERROR: 40,
   CRITICAL: 50,
 };
+
+/**
+ * Exit code of the primary when workers keep dying (more than {@link MAX_RESTARTS} restarts
+ * in a minute): non-zero, so that a supervisor restarts the whole server.
+ */
+export const CRASH_LOOP_EXIT = 1;
+
+/** Restarts allowed within a minute before the primary gives up. */
+export const MAX_RESTARTS = 10;
 
 /** A log record crossing from a worker to the primary. */
 interface LogMessage {
@@ -33,7 +42,21 @@ function isLogMessage(m: unknown): m is LogMessage {
   return typeof m === 'object' && m !== null && 'tlslpLog' in m;
 }
 
-/** A logger for a worker: filters by level here, then hands each line to the primary. */
+/** Let go of the IPC channel to the primary, which would otherwise keep a worker alive. */
+function releaseChannel(): void {
+  if (!process.connected) return;
+  // worker.disconnect() keeps process.exitCode; a bare process.disconnect() in a cluster
+  // worker makes node exit at once with 0, hiding a failure (and racing its error line).
+  if (cluster.worker) cluster.worker.disconnect();
+  else process.disconnect?.();
+}
+
+/**
+ * A logger for a worker: filters by level here, then hands each line to the primary.
+ * Closing it ends the worker's IPC channel: the server's main closes its logger last on
+ * every path, so a worker whose main failed (say, its port is taken) exits with its code
+ * instead of idling on the channel.
+ */
 export function createWorkerLogger(name: string, level: LogLevel): Logger {
   const threshold = SEVERITY[level];
   const send = (
@@ -54,15 +77,213 @@ export function createWorkerLogger(name: string, level: LogLevel): Logger {
     warning: (m, f) => send('WARNING', 'warning', m, f),
     error: (m, f, o) => send('ERROR', 'error', m, f, o?.stderr),
     isEnabled: (l) => SEVERITY[l] >= threshold,
-    close: () => Promise.resolve(),
+    close: () => {
+      releaseChannel();
+      return Promise.resolve();
+    },
   };
 }
 
+/** One sample of a metric as `Registry.getMetricsAsJSON()` gives it (and as it crosses IPC). */
+interface SampleJson {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+/** One metric as `Registry.getMetricsAsJSON()` gives it (`type` is a string at run time). */
+interface MetricJson {
+  name: string;
+  help: string;
+  type: string;
+  aggregator?: string;
+  values: SampleJson[];
+}
+
+/** The primary asks a worker for its metrics. */
+interface MetricsRequest {
+  tlslpMetricsReq: number;
+}
+
+/** A worker's answer: its registry as JSON, or why it could not give it. */
+interface MetricsReply {
+  tlslpMetrics: { id: number; metrics?: MetricJson[]; error?: string };
+}
+
+function isMetricsRequest(m: unknown): m is MetricsRequest {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as Partial<MetricsRequest>).tlslpMetricsReq === 'number'
+  );
+}
+
+function isMetricsReply(m: unknown): m is MetricsReply {
+  if (typeof m !== 'object' || m === null || !('tlslpMetrics' in m)) return false;
+  const r = (m as { tlslpMetrics: unknown }).tlslpMetrics;
+  return typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'number';
+}
+
 /** Make a worker's metrics registry visible to the primary's aggregated `/metrics`. */
-export function shareWorkerMetrics(registry: import('prom-client').Registry): void {
-  // prom-client installs the worker's answering listener only when an aggregator is built.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
+export function shareWorkerMetrics(registry: Registry): void {
+  // Our own request/reply rather than prom-client's clusterMetrics(): the primary must know
+  // which worker each answer comes from, to keep a dead worker's counters.
+  process.on('message', (m: unknown) => {
+    if (!isMetricsRequest(m)) return;
+    const id = m.tlslpMetricsReq;
+    const reply = (body: MetricsReply['tlslpMetrics']): void => {
+      if (process.connected) process.send?.({ tlslpMetrics: body } satisfies MetricsReply);
+    };
+    registry.getMetricsAsJSON().then(
+      (metrics) => reply({ id, metrics: metrics as unknown as MetricJson[] }),
+      (err: unknown) => reply({ id, error: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+}
+
+/**
+ * The samples of a metric that only ever grow within a process (counters, and the buckets,
+ * `_count` and `_sum` of histograms and summaries), which the primary keeps when a worker
+ * dies. Gauges and metrics not aggregated by sum stay live only.
+ */
+function cumulativeSamples(metric: MetricJson): SampleJson[] {
+  if ((metric.aggregator ?? 'sum') !== 'sum') return [];
+  if (metric.type === 'counter' || metric.type === 'histogram') return metric.values;
+  if (metric.type === 'summary')
+    return metric.values.filter((v) => /_(sum|count)$/.test(v.metricName ?? ''));
+  return [];
+}
+
+function sampleKey(sample: SampleJson): string {
+  const labels = Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([sample.metricName ?? '', labels]);
+}
+
+/**
+ * The primary's view of the workers' metrics: the last registry each live worker sent, plus
+ * the cumulative samples of the workers that died ("retired"), so that aggregated counters
+ * never go backwards when a worker is restarted.
+ */
+class ClusterMetrics {
+  /** Live workers by id: the worker and its latest answer (with the request it answered). */
+  private readonly live = new Map<
+    number,
+    { worker: Worker; metrics: MetricJson[] | null; requestId: number }
+  >();
+  /** Sums of dead workers' cumulative samples, by metric name. */
+  private readonly retired = new Map<
+    string,
+    { metric: MetricJson; samples: Map<string, SampleJson> }
+  >();
+  /** Collections in progress: the workers each still waits for. */
+  private readonly waiting = new Set<{ id: number; ids: Set<number>; done: () => void }>();
+  private requests = 0;
+
+  add(worker: Worker): void {
+    this.live.set(worker.id, { worker, metrics: null, requestId: -1 });
+  }
+
+  /** Take a worker's answer; true when `message` was one. */
+  onMessage(worker: Worker, message: unknown): boolean {
+    if (!isMetricsReply(message)) return false;
+    const { id, metrics } = message.tlslpMetrics;
+    const entry = this.live.get(worker.id);
+    // A dead worker's late answer is ignored: its counts are already retired.
+    if (entry && metrics && id > entry.requestId) {
+      entry.metrics = metrics;
+      entry.requestId = id;
+    }
+    this.answered(worker.id, id);
+    return true;
+  }
+
+  /** A worker exited: keep its last counters, once. */
+  retire(worker: Worker): void {
+    const entry = this.live.get(worker.id);
+    if (!entry) return;
+    this.live.delete(worker.id);
+    for (const metric of entry.metrics ?? []) {
+      const samples = cumulativeSamples(metric);
+      if (samples.length === 0) continue;
+      let kept = this.retired.get(metric.name);
+      if (!kept) {
+        kept = {
+          metric: {
+            name: metric.name,
+            help: metric.help,
+            type: metric.type,
+            aggregator: 'sum',
+            values: [],
+          },
+          samples: new Map(),
+        };
+        this.retired.set(metric.name, kept);
+      }
+      for (const sample of samples) {
+        const key = sampleKey(sample);
+        const sum = kept.samples.get(key);
+        if (sum) sum.value += sample.value;
+        else kept.samples.set(key, { ...sample, labels: { ...sample.labels } });
+      }
+    }
+    this.answered(worker.id);
+  }
+
+  /** Worker `wid` answered request `upTo` (or every request, having exited). */
+  private answered(wid: number, upTo = Infinity): void {
+    for (const w of this.waiting) {
+      // An answer to an older request does not settle a newer one.
+      if (w.id > upTo) continue;
+      w.ids.delete(wid);
+      if (w.ids.size === 0) w.done();
+    }
+  }
+
+  /**
+   * Ask every live worker for its metrics; resolves once all answered, exited, or
+   * `timeoutMs` passed (a slow worker then counts with its previous answer).
+   */
+  collect(timeoutMs = 2000): Promise<void> {
+    const id = this.requests++;
+    const ids = new Set<number>();
+    return new Promise<void>((resolve) => {
+      const waiter = {
+        id,
+        ids,
+        done: () => {
+          clearTimeout(timer);
+          this.waiting.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.done, timeoutMs);
+      timer.unref();
+      this.waiting.add(waiter);
+      for (const [wid, { worker }] of this.live) {
+        if (!worker.isConnected()) continue;
+        ids.add(wid);
+        worker.send({ tlslpMetricsReq: id } satisfies MetricsRequest, (err) => {
+          if (err) this.answered(wid);
+        });
+      }
+      if (ids.size === 0) waiter.done();
+    });
+  }
+
+  /** The aggregated exposition text: live workers' registries plus the retired counts. */
+  async text(): Promise<{ text: string; contentType: string }> {
+    await this.collect();
+    const all: MetricJson[][] = [];
+    for (const { metrics } of this.live.values()) if (metrics) all.push(metrics);
+    all.push(
+      [...this.retired.values()].map(({ metric, samples }) => ({
+        ...metric,
+        values: [...samples.values()],
+      })),
+    );
+    const registry = AggregatorRegistry.aggregate(all);
+    return { text: await registry.metrics(), contentType: registry.contentType };
+  }
 }
 
 /** Options of {@link runPrimary}. */
@@ -71,8 +292,11 @@ export interface PrimaryOptions {
   /** The host the workers listen on as the user gave it (`localhost`, not what it resolved to). */
   host?: string;
   logger: Logger;
-  /** Serve aggregated metrics here. */
-  metrics?: { host: string; port: number };
+  /**
+   * Serve aggregated metrics here. Workers are polled every `pollMs` (default 5000) as well
+   * as on each request, so a worker that dies keeps the counts last seen from it.
+   */
+  metrics?: { host: string; port: number; pollMs?: number };
   /** Time workers get to finish sessions on SIGINT/SIGTERM. */
   shutdownGraceMs: number;
   /** Called once every worker listens. */
@@ -85,30 +309,31 @@ export interface PrimaryOptions {
 /**
  * Run the primary: fork the workers, relay their logs, restart crashes, and shut down
  * gracefully on SIGINT/SIGTERM (a second signal kills the workers at once).
- * Resolves with the exit code.
+ * Resolves with the exit code: 0 after a signal, the failed worker's code (or 1) when a
+ * worker cannot start, {@link CRASH_LOOP_EXIT} when workers keep dying.
  */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { logger } = options;
   let stopping = false;
-  let listening = 0;
-  let startupFailed: number | null = null;
+  let exitCode = 0;
+  /** Every worker of the first start has listened. */
+  let started = false;
+  let restForked = false;
+  /** Workers listening now, by id (a set: a worker counts once however often it listens). */
+  const listening = new Set<number>();
   const restarts: number[] = [];
-  const aggregator = new AggregatorRegistry();
-  const metricsServer = options.metrics
-    ? await serveMetrics(
-        async () => ({
-          text: await aggregator.clusterMetrics(),
-          contentType: aggregator.contentType,
-        }),
-        options.metrics.host,
-        options.metrics.port,
-      )
-    : null;
+  const metrics = options.metrics ? new ClusterMetrics() : null;
+  const metricsServer =
+    options.metrics && metrics
+      ? await serveMetrics(() => metrics.text(), options.metrics.host, options.metrics.port)
+      : null;
   if (metricsServer)
     logger.info(`Metrics on http://${options.metrics?.host}:${metricsServer.port}/metrics`);
+  const poll =
+    metrics && setInterval(() => void metrics.collect(), options.metrics?.pollMs ?? 5000).unref();
 
-  const relay = (worker: Worker) => (message: unknown) => {
-    if (!isLogMessage(message)) return;
+  const onMessage = (worker: Worker) => (message: unknown) => {
+    if (metrics?.onMessage(worker, message) || !isLogMessage(message)) return;
     const { level, msg, fields, stderr } = message.tlslpLog;
     const line = `[w${worker.id}] ${msg}`;
     if (level === 'error') logger.error(line, fields, { stderr: stderr !== false });
@@ -118,8 +343,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const fork = (): Worker => {
     alive++;
     const worker = cluster.fork();
-    worker.on('message', relay(worker));
+    metrics?.add(worker);
+    worker.on('message', onMessage(worker));
     return worker;
+  };
+  const stopAll = (code: number): void => {
+    stopping = true;
+    exitCode = code;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
   };
 
   let onListen: (
@@ -128,9 +359,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   ) => void = () => {};
   let onExit: (worker: Worker, code: number | null, signal: string | null) => void = () => {};
   const done = new Promise<number>((resolve) => {
-    onListen = (_worker, address) => {
-      listening++;
-      if (listening === options.workers) {
+    onListen = (worker, address) => {
+      listening.add(worker.id);
+      if (!restForked) {
+        // The rest start once the first listens: they share its socket, so a port that
+        // cannot be had fails one worker (one error line), not N at once.
+        restForked = true;
+        for (let i = 1; i < options.workers; i++) fork();
+      }
+      if (!started && listening.size === options.workers) {
+        started = true;
         logger.info(
           `${options.workers} workers listening on ${hostPort(options.host ?? address.address ?? '', address.port)}`,
         );
@@ -139,29 +377,35 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     };
     onExit = (worker, code, signal) => {
       alive--;
+      const wasListening = listening.delete(worker.id);
+      metrics?.retire(worker);
+      const how = signal ?? `exit ${code}`;
       if (stopping) {
-        if (alive === 0) resolve(0);
+        if (alive === 0) resolve(exitCode);
         return;
       }
-      if (listening < options.workers) {
-        // A worker that dies before listening has a configuration problem: stop everything.
-        startupFailed = code ?? 1;
-        stopping = true;
-        for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-        if (alive === 0) resolve(startupFailed);
+      if (!started && !wasListening) {
+        // A worker that dies before it first listened has a configuration problem: it
+        // printed why, so stop everything with its code (never 0: it did not serve).
+        logger.error(`Worker ${worker.id} exited before listening (${how}): stopping`, undefined, {
+          stderr: false,
+        });
+        stopAll(code ? code : 1);
+        if (alive === 0) resolve(exitCode);
         return;
       }
-      logger.error(`Worker ${worker.id} died (${signal ?? `exit ${code}`}); starting another`);
       const now = Date.now();
       restarts.push(now);
       while (restarts.length && (restarts[0] as number) < now - 60_000) restarts.shift();
-      if (restarts.length > 10) {
-        logger.error('Workers keep dying (more than 10 restarts in a minute): stopping');
-        stopping = true;
-        for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      if (restarts.length > MAX_RESTARTS) {
+        logger.error(
+          `Worker ${worker.id} died (${how}); workers keep dying (more than ${MAX_RESTARTS} restarts in a minute): stopping with exit ${CRASH_LOOP_EXIT}`,
+        );
+        stopAll(CRASH_LOOP_EXIT);
+        if (alive === 0) resolve(exitCode);
         return;
       }
-      listening--;
+      logger.error(`Worker ${worker.id} died (${how}); starting another`);
       fork();
     };
   });
@@ -187,12 +431,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   if (options.exec) cluster.setupPrimary({ exec: options.exec, args: options.args ?? [] });
-  for (let i = 0; i < options.workers; i++) fork();
+  fork();
   const code = await done;
+  if (poll) clearInterval(poll);
   cluster.off('listening', onListen);
   cluster.off('exit', onExit);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await metricsServer?.close();
-  return startupFailed ?? code;
+  return code;
 }
