@@ -31,6 +31,20 @@ export const DEFAULTS = {
   otherTimeoutSeconds: 10,
   /** TLS handshake deadline of the server, in seconds (`--handshake-timeout`). */
   handshakeTimeoutSeconds: 10,
+  /** Most sessions at once (`--max-connections`). */
+  maxConnections: 10_000,
+  /** Most sessions at once from one IP; 0 = no limit (`--max-per-ip`). */
+  maxPerIp: 0,
+  /** Most connections in their TLS handshake at once (`--max-handshakes`). */
+  maxHandshakes: 1000,
+  /** Most connections in their TLS handshake from one IP (`--max-handshakes-per-ip`). */
+  maxHandshakesPerIp: 32,
+  /** Most bytes a client sends before its handshake completes (`--max-handshake-bytes`). */
+  maxHandshakeBytes: 16_384,
+  /** Most certificates in a client chain, leaf included (`--max-chain-depth`). */
+  maxChainDepth: 4,
+  /** Failed handshakes per minute one IP may have before it is refused (`--max-handshake-failures-per-ip`). */
+  maxHandshakeFailuresPerIp: 30,
   /** WORK difficulty: trailing zero bits (`--n_bits`). */
   nBits: 28,
   /** Body requests per session in normal mode. */

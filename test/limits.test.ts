@@ -201,31 +201,30 @@ describe('step deadline', () => {
 });
 
 describe('max-connections', () => {
-  it('refuses the N+1th connection while N are open, counts it, and accepts again once one closes', async () => {
+  it('refuses the N+1th session while N run, counts it, and accepts again once one ends', async () => {
     const s = await server({
-      maxConnections: 3,
+      maxConnections: 2,
       handshakeTimeoutMs: 30_000,
       nBits: 4,
       simulateFailures: false,
       bodyRequests: 1,
     });
-    // Three connections: two idle before TLS, one in a session.
-    const idle = [await tcp(s.port), await tcp(s.port)];
-    const { ch } = await raw(s.port);
-    expect(await ch.readLine(5000)).toBe('HELLO');
+    // A socket still before TLS does not take a session slot: two sessions start beside it.
+    const idle = await tcp(s.port);
+    const held = [await raw(s.port), await raw(s.port)];
+    for (const h of held) expect(await h.ch.readLine(5000)).toBe('HELLO');
     await until(() => s.server.stats.connections === 3, 5000, 'three accepted connections');
+    expect(idle.destroyed).toBe(false);
 
-    // The fourth: plain TCP and TLS both closed at once, before any TLS.
-    const extra = await tcp(s.port);
-    await closedWithin(extra, 5000);
+    // A third session: refused (the check is made at accept and again after the handshake).
     expect(await tryTls(s.port)).not.toBe('served');
-    expect(s.server.stats.refused).toBe(2);
-    expect(s.server.stats.refusedByReason['max-connections']).toBe(2);
-    expect(s.server.stats.connections).toBe(3);
+    await until(() => s.server.stats.refused === 1, 5000, 'the refusal to be counted');
+    expect(s.server.stats.refusedByReason['max-connections']).toBe(1);
+    expect(s.server.stats.sessionsStarted).toBe(2);
 
-    // One goes away: room for a full session again.
-    idle[0]?.destroy();
-    await until(() => s.server.openConnections < 3, 5000, 'the server to see the close');
+    // One ends: room for a full session again.
+    held[0]?.socket.destroy();
+    await until(() => s.server.inFlight < 2, 5000, 'the server to see the close');
     const r = await runClient({
       host: '127.0.0.1',
       ports: [s.port],
@@ -237,7 +236,7 @@ describe('max-connections', () => {
 });
 
 describe('max-per-ip', () => {
-  it('refuses the N+1th connection from one IP (every loopback client is 127.0.0.1)', async () => {
+  it('refuses the N+1th session from one IP (every loopback client is 127.0.0.1)', async () => {
     const s = await server({
       maxPerIp: 2,
       handshakeTimeoutMs: 30_000,
@@ -245,13 +244,11 @@ describe('max-per-ip', () => {
       simulateFailures: false,
       bodyRequests: 1,
     });
-    const held = [await tcp(s.port), await tcp(s.port)];
-    await until(() => s.server.stats.connections === 2, 5000, 'two accepted connections');
-    const extra = await tcp(s.port);
-    await closedWithin(extra, 5000);
+    const held = [await raw(s.port), await raw(s.port)];
+    for (const h of held) expect(await h.ch.readLine(5000)).toBe('HELLO');
     expect(await tryTls(s.port)).not.toBe('served');
-    expect(s.server.stats.refused).toBe(2);
-    expect(s.server.stats.refusedByReason['max-per-ip']).toBe(2);
+    await until(() => s.server.stats.refused === 1, 5000, 'the refusal to be counted');
+    expect(s.server.stats.refusedByReason['max-per-ip']).toBe(1);
     // A full session is refused too…
     await expect(
       runClient({
@@ -261,9 +258,9 @@ describe('max-per-ip', () => {
         otherTimeoutMs: 5000,
       }),
     ).rejects.toThrow();
-    // …until one of the two closes.
-    held[0]?.destroy();
-    await until(() => s.server.openConnections < 2, 5000, 'the server to see the close');
+    // …until one of the two ends.
+    held[0]?.socket.destroy();
+    await until(() => s.server.inFlight < 2, 5000, 'the server to see the close');
     const r = await runClient({
       host: '127.0.0.1',
       ports: [s.port],
@@ -276,8 +273,8 @@ describe('max-per-ip', () => {
   it('counts per address: another source address still gets in', async (ctx) => {
     if (!(await haveSecondLoopback())) ctx.skip();
     const s = await server({ maxPerIp: 1, handshakeTimeoutMs: 30_000 });
-    await tcp(s.port, '127.0.0.1');
-    await until(() => s.server.stats.connections === 1, 5000, 'one accepted connection');
+    const held = await raw(s.port);
+    expect(await held.ch.readLine(5000)).toBe('HELLO');
     expect(await tryTls(s.port, '127.0.0.1')).not.toBe('served');
     expect(await tryTls(s.port, '127.0.0.2')).toBe('served');
     expect(s.server.stats.refusedByReason['max-per-ip']).toBe(1);

@@ -8,8 +8,12 @@
  * - difficulty that does not rise under concurrent load: sessions in flight count, not only
  *   finished ones, and the rate is measured on arrivals;
  * - a control loop that attackers can inflate: each client IP contributes at most
- *   `perIpWeight` sessions to the in-flight figure, arrivals are counted only after a TLS
- *   handshake (a valid client certificate in mutual TLS), and `maxBits` caps the cost.
+ *   `perIpWeight` sessions to the in-flight figure; arrivals are counted only after a TLS
+ *   handshake (a valid client certificate in mutual TLS) and weighed per source like the
+ *   in-flight figure: a source counts at most `perSourceArrivalsPerSecond` arrivals a second
+ *   once it has solved WORK recently, and at most `unprovenArrivalsPerSecond` until then, so a
+ *   client that connects in a loop and drops at WORK moves nobody's difficulty; `maxBits`
+ *   caps the cost.
  * @module
  */
 
@@ -31,6 +35,12 @@ export interface AdaptiveOptions {
   perIpWeight?: number;
   /** Weight of the newest tick in the smoothed arrival rate, 0..1 (default 0.5). */
   smoothing?: number;
+  /** Most arrivals a second one source adds to the rate once it has solved WORK (default 10). */
+  perSourceArrivalsPerSecond?: number;
+  /** Most arrivals a second a source adds before it has solved WORK (default 1). */
+  unprovenArrivalsPerSecond?: number;
+  /** Ticks a solved WORK keeps a source proven (default 60). */
+  provenTicks?: number;
 }
 
 /** Why the difficulty changed. */
@@ -52,6 +62,11 @@ export class AdaptiveDifficulty {
   private readonly o: Required<AdaptiveOptions>;
   private bits: number;
   private arrivals = 0;
+  /** Arrivals of this tick by source (client IP). */
+  private readonly bySource = new Map<string, number>();
+  /** Tick at which each source last solved WORK. */
+  private readonly proven = new Map<string, number>();
+  private ticks = 0;
   private rate = 0;
   private calm = 0;
 
@@ -66,6 +81,9 @@ export class AdaptiveDifficulty {
       calmTicks: 5,
       perIpWeight: 4,
       smoothing: 0.5,
+      perSourceArrivalsPerSecond: 10,
+      unprovenArrivalsPerSecond: 1,
+      provenTicks: 60,
       ...options,
     };
     this.bits = options.minBits;
@@ -81,9 +99,32 @@ export class AdaptiveDifficulty {
     return this.o.perIpWeight;
   }
 
-  /** A new session started (after its TLS handshake). */
-  arrival(): void {
-    this.arrivals++;
+  /**
+   * A new session started (after its TLS handshake). With a `source` (the client's IP) the
+   * arrival is weighed per source; without one it counts in full.
+   */
+  arrival(source?: string): void {
+    if (source === undefined) this.arrivals++;
+    else this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1);
+  }
+
+  /** A session from `source` solved its WORK: its arrivals now count up to the higher cap. */
+  workDone(source: string): void {
+    this.proven.set(source, this.ticks);
+  }
+
+  /** This tick's arrivals, each source capped by whether it solved WORK lately. */
+  private weightedArrivals(intervalSeconds: number): number {
+    let total = this.arrivals;
+    for (const [source, n] of this.bySource) {
+      const perSecond = this.proven.has(source)
+        ? this.o.perSourceArrivalsPerSecond
+        : this.o.unprovenArrivalsPerSecond;
+      total += Math.min(n, perSecond * intervalSeconds);
+    }
+    this.arrivals = 0;
+    this.bySource.clear();
+    return total;
   }
 
   /**
@@ -93,8 +134,10 @@ export class AdaptiveDifficulty {
    * @returns the change, when the difficulty moved
    */
   tick(weightedInFlight: number, intervalSeconds: number): DifficultyChange | null {
-    const instant = this.arrivals / intervalSeconds;
-    this.arrivals = 0;
+    this.ticks++;
+    for (const [source, at] of this.proven)
+      if (this.ticks - at > this.o.provenTicks) this.proven.delete(source);
+    const instant = this.weightedArrivals(intervalSeconds) / intervalSeconds;
     this.rate = this.o.smoothing * instant + (1 - this.o.smoothing) * this.rate;
     const load = Math.max(
       weightedInFlight / this.o.targetInFlight,

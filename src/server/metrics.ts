@@ -23,6 +23,8 @@ export class ServerMetrics {
   readonly sessionsInFlight: Gauge;
   /** `tlslp_handshake_failures_total{reason}`: failed TLS handshakes. */
   readonly handshakeFailures: Counter<'reason'>;
+  /** `tlslp_handshakes_in_progress`: connections accepted that have not finished TLS. */
+  readonly handshakesInProgress: Gauge;
   /** `tlslp_connections_refused_total{reason}`: connections closed by a limit. */
   readonly connectionsRefused: Counter<'reason'>;
   /** `tlslp_n_bits`: n_bits asked of new connections (max across cluster workers). */
@@ -60,6 +62,11 @@ export class ServerMetrics {
       name: 'tlslp_handshake_failures_total',
       help: 'TLS handshakes that failed, by reason',
       labelNames: ['reason'],
+      registers,
+    });
+    this.handshakesInProgress = new Gauge({
+      name: 'tlslp_handshakes_in_progress',
+      help: 'Connections accepted that have not finished their TLS handshake',
       registers,
     });
     this.connectionsRefused = new Counter({

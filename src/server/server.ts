@@ -4,8 +4,9 @@
  * the server.
  * @module
  */
+import { constants as cryptoConstants } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError, TransportError } from '../errors.js';
@@ -14,7 +15,11 @@ import { BODY_COMMANDS, isValidArg, isValidNBits, isValidToken } from '../protoc
 import { drawBodyCommand, randomToken } from '../protocol/random.js';
 import { assertInsecureAllowed, checkServerTls, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, describeSocketError } from '../transport/channel.js';
+import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
+import { FailureBudget, Tally } from './admission.js';
+import { judgeClientCert } from './client-cert.js';
+import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';
 import { reasonLabel, type ServerMetrics } from './metrics.js';
 import {
   runServerSession,
@@ -55,12 +60,33 @@ export interface ServerOptions {
   workTimeoutMs?: number;
   /** Time a client gets for every other reply (default 10 s). */
   otherTimeoutMs?: number;
-  /** TLS handshake deadline (default 10 s). */
+  /**
+   * TLS handshake deadline (default 10 s), counted from the TCP accept. It shortens when more
+   * than half of `maxHandshakes` are taken, down to 1 s when all are.
+   */
   handshakeTimeoutMs?: number;
-  /** Most connections at once (default 10000); more are closed at once. */
+  /** Most sessions at once (default 10000); connections past it are closed at once. */
   maxConnections?: number;
-  /** Most connections at once from one IP address (default 0 = no limit). */
+  /** Most sessions at once from one IP address (default 0 = no limit). */
   maxPerIp?: number;
+  /** Most connections still in their TLS handshake, from everyone (default 1000). */
+  maxHandshakes?: number;
+  /** Most connections still in their TLS handshake from one IP address (default 32). */
+  maxHandshakesPerIp?: number;
+  /**
+   * Most bytes a client may send before its handshake completes (default 16384); past it
+   * the connection is cut before OpenSSL checks the certificate chain in it. 0 = no limit.
+   */
+  maxHandshakeBytes?: number;
+  /** Most certificates in a client's chain, leaf included (default 4). 0 = no limit. */
+  maxChainDepth?: number;
+  /**
+   * Failed handshakes one IP may have per minute (a burst of that many, refilled at that
+   * rate) before its connections are refused before TLS (default 30). 0 = no limit.
+   */
+  maxHandshakeFailuresPerIp?: number;
+  /** How many warnings of one kind strangers can cause per second, and how often the rest are summed up. */
+  warningLimit?: WarningLimitOptions;
   /** Where the server logs (default: nowhere). See {@link createLogger}. */
   logger?: Logger;
   /** Called when a session ends. */
@@ -110,11 +136,16 @@ export interface ServerStats {
   sessionsRejected: number;
   /** Sessions ended by the connection: timeout, reset, closed early. */
   sessionsTransport: number;
-  /** TLS handshakes that failed (no or wrong client certificate, not TLS, too slow). */
+  /** TLS handshakes that failed (no or refused client certificate, not TLS, too slow, too large). */
   handshakeFailures: number;
-  /** Connections closed at once by `maxConnections` or `maxPerIp`. */
+  /** Connections in their TLS handshake now. */
+  handshaking: number;
+  /** Connections closed at once by a limit (before TLS, or after it for the session limits). */
   refused: number;
-  /** Refusals by limit (`max-connections`, `max-per-ip`). */
+  /**
+   * Refusals by limit (`max-connections`, `max-per-ip`, `max-handshakes`,
+   * `max-handshakes-per-ip`, `handshake-failures`).
+   */
   refusedByReason: Record<string, number>;
   /** Handshake failures by error code (lowercased). */
   handshakeFailuresByReason: Record<string, number>;
@@ -167,6 +198,11 @@ export class TlslpServer {
         | 'handshakeTimeoutMs'
         | 'maxConnections'
         | 'maxPerIp'
+        | 'maxHandshakes'
+        | 'maxHandshakesPerIp'
+        | 'maxHandshakeBytes'
+        | 'maxChainDepth'
+        | 'maxHandshakeFailuresPerIp'
       >
     >
   > &
@@ -181,6 +217,7 @@ export class TlslpServer {
     sessionsRejected: 0,
     sessionsTransport: 0,
     handshakeFailures: 0,
+    handshaking: 0,
     refused: 0,
     refusedByReason: {},
     handshakeFailuresByReason: {},
@@ -188,12 +225,19 @@ export class TlslpServer {
     nBits: 0,
   };
   private readonly logger: Logger;
-  private readonly server: tls.Server;
+  /** Accepts TCP connections; TLS starts only once a connection is admitted. */
+  private readonly listener: net.Server;
+  /** Holds the TLS settings and runs the handshakes; never listens itself. */
+  private readonly tlsServer: tls.Server;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Promise<void>>();
-  private readonly perIp = new Map<string, number>();
-  /** Sessions in flight per IP, for the adaptive controller's weighted load. */
-  private readonly sessionsPerIp = new Map<string, number>();
+  /** Connections in their handshake, oldest first (for the shrinking deadline). */
+  private readonly pending = new Set<Conn>();
+  private readonly pendingPerIp = new Tally();
+  /** Sessions in flight per IP: the `maxPerIp` limit and the adaptive controller's weighted load. */
+  private readonly sessionsPerIp = new Tally();
+  private readonly failures: FailureBudget;
+  private readonly warnings: WarningLimiter;
   private readonly adaptive: AdaptiveDifficulty | null;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly shutdown = new AbortController();
@@ -234,10 +278,31 @@ export class TlslpServer {
       workTimeoutMs: options.workTimeoutMs ?? DEFAULTS.workTimeoutSeconds * 1000,
       otherTimeoutMs: options.otherTimeoutMs ?? DEFAULTS.otherTimeoutSeconds * 1000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutSeconds * 1000,
-      maxConnections: options.maxConnections ?? 10_000,
-      maxPerIp: options.maxPerIp ?? 0,
+      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+      maxPerIp: options.maxPerIp ?? DEFAULTS.maxPerIp,
+      maxHandshakes: options.maxHandshakes ?? DEFAULTS.maxHandshakes,
+      maxHandshakesPerIp: options.maxHandshakesPerIp ?? DEFAULTS.maxHandshakesPerIp,
+      maxHandshakeBytes: options.maxHandshakeBytes ?? DEFAULTS.maxHandshakeBytes,
+      maxChainDepth: options.maxChainDepth ?? DEFAULTS.maxChainDepth,
+      maxHandshakeFailuresPerIp:
+        options.maxHandshakeFailuresPerIp ?? DEFAULTS.maxHandshakeFailuresPerIp,
     };
+    for (const key of [
+      'maxConnections',
+      'maxPerIp',
+      'maxHandshakes',
+      'maxHandshakesPerIp',
+      'maxHandshakeBytes',
+      'maxChainDepth',
+      'maxHandshakeFailuresPerIp',
+    ] as const) {
+      const v = this.options[key];
+      if (!Number.isInteger(v) || v < 0)
+        throw new ConfigError('BAD_LIMIT', `${key} must be a whole number >= 0, not ${String(v)}`);
+    }
+    this.failures = new FailureBudget(this.options.maxHandshakeFailuresPerIp);
     this.logger = options.logger ?? createNullLogger('tlslp.server');
+    this.warnings = new WarningLimiter((m, f) => this.logger.warning(m, f), options.warningLimit);
     if (options.adaptive && options.tutorial)
       throw new ConfigError('BAD_N_BITS', 'tutorial mode needs a fixed n_bits, not auto');
     this.adaptive = options.adaptive ? new AdaptiveDifficulty(options.adaptive) : null;
@@ -248,14 +313,19 @@ export class TlslpServer {
     setMaxListeners(0, this.shutdown.signal);
 
     try {
-      this.server = tls.createServer({
+      this.tlsServer = tls.createServer({
         cert: options.tls.cert,
         key: options.tls.key,
         ca: options.tls.ca,
         requestCert: !options.insecure,
-        rejectUnauthorized: !options.insecure,
+        // The verdict is read in onSecure, so a refused certificate is logged and counted
+        // with its real reason (Node would otherwise drop the socket without a word).
+        rejectUnauthorized: false,
         minVersion: 'TLSv1.2',
-        handshakeTimeout: this.options.handshakeTimeoutMs,
+        // A client-initiated TLS 1.2 renegotiation redoes the handshake's costly part.
+        secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+        // A backstop only: the server's own deadline (see onConnection) comes first.
+        handshakeTimeout: this.options.handshakeTimeoutMs * 2 + 1000,
       });
     } catch (err) {
       throw new ConfigError(
@@ -264,56 +334,194 @@ export class TlslpServer {
         { cause: err },
       );
     }
-    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
-    this.server.on('secureConnection', (socket: tls.TLSSocket) => this.onSecureConnection(socket));
-    this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
-      const reason = reasonLabel((err as NodeJS.ErrnoException).code);
-      this.stats.handshakeFailures++;
-      bump(this.stats.handshakeFailuresByReason, reason);
-      this.options.metrics?.handshakeFailures.inc({ reason });
-      this.logger.warning(
-        `TLS handshake failed from ${peerLabel(socket)}: ${describeSocketError(err)}`,
-      );
-      this.logger.debug(
-        `TLS handshake detail: ${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`,
-      );
+    this.tlsServer.on('secureConnection', (socket: tls.TLSSocket) => this.onSecure(socket));
+    this.tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      const conn = connOf(socket);
+      if (conn) this.handshakeFailed(conn, reasonCode(err), describeSocketError(err), err);
       socket.destroy();
     });
+    this.listener = net.createServer({ noDelay: true }, (raw) => this.onConnection(raw));
   }
 
-  private onConnection(socket: Socket): void {
-    // Runs before TLS: count and bound raw connections, so a flood of idle sockets is capped.
-    const ip = socket.remoteAddress ?? 'unknown';
-    const fromIp = this.perIp.get(ip) ?? 0;
-    if (
-      this.sockets.size >= this.options.maxConnections ||
-      (this.options.maxPerIp > 0 && fromIp >= this.options.maxPerIp)
-    ) {
-      this.stats.refused++;
-      const why =
-        this.sockets.size >= this.options.maxConnections ? 'max-connections' : 'max-per-ip';
-      bump(this.stats.refusedByReason, why);
-      this.options.metrics?.connectionsRefused.inc({ reason: why });
-      this.logger.warning(`Refused connection from ${ip}: ${why} limit reached`);
-      socket.destroy();
+  /** Why a new connection from `ip` is refused before TLS, or null. */
+  private refusalFor(ip: string): string | null {
+    const o = this.options;
+    if (this.stats.inFlight >= o.maxConnections) return 'max-connections';
+    if (o.maxPerIp > 0 && this.sessionsPerIp.get(ip) >= o.maxPerIp) return 'max-per-ip';
+    if (this.pending.size >= o.maxHandshakes) return 'max-handshakes';
+    if (this.pendingPerIp.get(ip) >= o.maxHandshakesPerIp) return 'max-handshakes-per-ip';
+    if (!this.failures.allows(ip)) return 'handshake-failures';
+    return null;
+  }
+
+  private refuse(socket: Socket, ip: string, why: string): void {
+    this.stats.refused++;
+    bump(this.stats.refusedByReason, why);
+    this.options.metrics?.connectionsRefused.inc({ reason: why });
+    this.warnings.warn(`refused: ${why}`, `Refused connection from ${ip}: ${why} limit reached`, {
+      peer: ip,
+      event: 'refused',
+    });
+    socket.destroy();
+  }
+
+  /**
+   * The handshake deadline for a connection accepted now: the full one while at most half of
+   * the handshake slots are taken, then shorter in proportion, down to 1 s when all are.
+   */
+  private handshakeDeadline(): number {
+    const full = this.options.handshakeTimeoutMs;
+    const fill = this.pending.size / Math.max(1, this.options.maxHandshakes);
+    if (fill <= 0.5) return full;
+    return Math.max(Math.min(full, 1000), Math.round(full * 2 * (1 - fill)));
+  }
+
+  /** Cut the handshakes that have run past the deadline the current fill allows. */
+  private sweepPending(): void {
+    const deadline = this.handshakeDeadline();
+    const now = performance.now();
+    for (const conn of this.pending) {
+      if (now - conn.acceptedAt < deadline) break;
+      this.handshakeFailed(conn, 'HANDSHAKE_TIMEOUT', `no TLS handshake within ${deadline} ms`);
+    }
+  }
+
+  private onConnection(raw: Socket): void {
+    // Runs before TLS: a stranger costs a socket and a few counters until it is admitted.
+    const ip = raw.remoteAddress ?? 'unknown';
+    const why = this.refusalFor(ip);
+    if (why) {
+      this.refuse(raw, ip, why);
       return;
     }
     this.stats.connections++;
-    peerLabel(socket);
-    this.sockets.add(socket);
-    this.perIp.set(ip, fromIp + 1);
-    socket.on('error', () => {
-      /* reported through tlsClientError or the session */
+    this.sockets.add(raw);
+    raw.on('error', () => {
+      /* reported through the TLS socket or the session */
     });
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
+    const conn: Conn = {
+      ip,
+      label: hostPort(ip, raw.remotePort ?? '?'),
+      raw,
+      acceptedAt: performance.now(),
+      state: 'pending',
+      timer: undefined,
+      meter: null,
+    };
+    const meter = new HandshakeMeter(raw, {
+      maxBytes: this.options.maxHandshakeBytes,
+      onTooLarge: (bytes) =>
+        this.handshakeFailed(
+          conn,
+          'HANDSHAKE_TOO_LARGE',
+          `sent ${bytes} bytes without completing the handshake (limit ${this.options.maxHandshakeBytes}, --max-handshake-bytes)`,
+        ),
+      // The TLS socket (and OpenSSL's buffers) exist only once the client has sent something.
+      onFirstData: () => this.tlsServer.emit('connection', meter),
+    });
+    conn.meter = meter;
+    conns.set(meter, conn);
+    this.pending.add(conn);
+    this.pendingPerIp.up(ip);
+    this.stats.handshaking = this.pending.size;
+    this.options.metrics?.handshakesInProgress.set(this.pending.size);
+    const deadline = this.handshakeDeadline();
+    conn.timer = setTimeout(
+      () =>
+        this.handshakeFailed(conn, 'HANDSHAKE_TIMEOUT', `no TLS handshake within ${deadline} ms`),
+      deadline,
+    );
+    if (deadline < this.options.handshakeTimeoutMs) this.sweepPending();
+    raw.once('close', () => {
+      this.sockets.delete(raw);
+      // A TLS error for this connection is reported first, when there is one.
+      setImmediate(() => {
+        // Connect-and-close without a byte (a port scan, a TCP health check) costs nothing
+        // and spends no budget; it is still counted.
+        const silent = meter.bytesReceived === 0;
+        this.handshakeFailed(
+          conn,
+          'CLOSED_EARLY',
+          silent ? 'closed before sending anything' : 'closed during the handshake',
+          undefined,
+          !silent,
+        );
+        this.leavePending(conn);
+      });
     });
   }
 
-  private onSecureConnection(socket: tls.TLSSocket): void {
+  /** The connection is no longer in its handshake (done, failed or closed). */
+  private leavePending(conn: Conn): void {
+    if (!this.pending.delete(conn)) return;
+    clearTimeout(conn.timer);
+    this.pendingPerIp.down(conn.ip);
+    this.stats.handshaking = this.pending.size;
+    this.options.metrics?.handshakesInProgress.set(this.pending.size);
+  }
+
+  /** Count and log a failed handshake once, spend a token of the IP's budget, and cut it. */
+  private handshakeFailed(
+    conn: Conn,
+    code: string,
+    text: string,
+    err?: Error,
+    spendBudget = true,
+  ): void {
+    if (conn.state !== 'pending') return;
+    conn.state = 'failed';
+    this.leavePending(conn);
+    const reason = reasonLabel(code);
+    this.stats.handshakeFailures++;
+    bump(this.stats.handshakeFailuresByReason, reason);
+    this.options.metrics?.handshakeFailures.inc({ reason });
+    if (spendBudget) this.failures.failed(conn.ip);
+    this.warnings.warn(`handshake: ${reason}`, `TLS handshake failed from ${conn.label}: ${text}`, {
+      peer: conn.label,
+      event: 'handshake-failed',
+      reason,
+    });
+    if (err && this.logger.isEnabled('DEBUG'))
+      this.logger.debug(
+        `TLS handshake detail from ${conn.label}: ${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`,
+      );
+    conn.raw.destroy();
+  }
+
+  /** A handshake completed: judge the certificate, then apply the session limits. */
+  private onSecure(socket: tls.TLSSocket): void {
+    const conn = connOf(socket);
+    if (!conn || conn.state !== 'pending') {
+      socket.destroy();
+      return;
+    }
+    if (!this.options.insecure) {
+      const refusal = judgeClientCert(socket, this.options.maxChainDepth);
+      if (refusal) {
+        this.handshakeFailed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
+        socket.destroy();
+        return;
+      }
+    }
+    conn.state = 'secure';
+    conn.meter?.secured();
+    this.leavePending(conn);
+    socket.disableRenegotiation();
+    const why =
+      this.stats.inFlight >= this.options.maxConnections
+        ? 'max-connections'
+        : this.options.maxPerIp > 0 && this.sessionsPerIp.get(conn.ip) >= this.options.maxPerIp
+          ? 'max-per-ip'
+          : null;
+    if (why) {
+      this.refuse(conn.raw, conn.ip, why);
+      socket.destroy();
+      return;
+    }
+    this.onSecureConnection(socket, conn);
+  }
+
+  private onSecureConnection(socket: tls.TLSSocket, conn: Conn): void {
     if (this.options.tutorial) {
       if (this.tutorialServed) {
         socket.destroy();
@@ -321,11 +529,11 @@ export class TlslpServer {
       }
       this.tutorialServed = true;
       // Tutorial mode serves exactly one session: stop accepting now.
-      this.server.close();
+      this.listener.close();
     }
     const id = this.nextId++;
     const tutorial = this.options.tutorial === true;
-    const remote = peerLabel(socket);
+    const remote = conn.label;
     // Which session a record belongs to: JSON logs get fields, text logs the `[#id peer] `
     // prefix. Tutorial logs have neither, so they are the same on every run.
     const context: Record<string, unknown> = tutorial ? {} : { session: id, peer: remote };
@@ -340,16 +548,13 @@ export class TlslpServer {
         event: 'connected',
       },
     );
-    socket.setNoDelay(true);
     // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
-    const channel = new SocketLineChannel(socket, {
-      lingerMs: Math.min(this.options.otherTimeoutMs, 2000),
-    });
-    const ip = socket.remoteAddress ?? 'unknown';
+    const channel = new SocketLineChannel(socket, { lingerMs: this.lingerMs() });
+    const ip = conn.ip;
     this.stats.sessionsStarted++;
     this.stats.inFlight++;
-    this.sessionsPerIp.set(ip, (this.sessionsPerIp.get(ip) ?? 0) + 1);
-    this.adaptive?.arrival();
+    this.sessionsPerIp.up(ip);
+    this.adaptive?.arrival(ip);
     const metrics = this.options.metrics;
     metrics?.sessionsStarted.inc();
     metrics?.sessionsInFlight.inc();
@@ -359,14 +564,13 @@ export class TlslpServer {
     const accepted = plan.onWorkAccepted;
     plan.onWorkAccepted = (ms) => {
       workMs = ms;
+      this.adaptive?.workDone(ip);
       accepted?.(ms);
     };
     const run = runServerSession(channel, plan, log, this.shutdown.signal).then((result) => {
       const durationMs = performance.now() - started;
       this.stats.inFlight--;
-      const left = (this.sessionsPerIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.sessionsPerIp.delete(ip);
-      else this.sessionsPerIp.set(ip, left);
+      this.sessionsPerIp.down(ip);
       this.count(result);
       if (!tutorial)
         log.info(`Session ended: ${result.outcome} after ${Math.round(durationMs)} ms`, {
@@ -448,6 +652,11 @@ export class TlslpServer {
     );
   }
 
+  /** How long a finished session's socket may take to deliver its last lines and close. */
+  private lingerMs(): number {
+    return Math.min(this.options.otherTimeoutMs, 2000);
+  }
+
   /** Connections open now (raw TCP, before or after TLS). */
   get openConnections(): number {
     return this.sockets.size;
@@ -484,11 +693,11 @@ export class TlslpServer {
    */
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.options;
-    this.server.listen(port, host);
+    this.listener.listen(port, host);
     try {
       await Promise.race([
-        once(this.server, 'listening'),
-        once(this.server, 'error').then(([err]) => Promise.reject(err as Error)),
+        once(this.listener, 'listening'),
+        once(this.listener, 'error').then(([err]) => Promise.reject(err as Error)),
       ]);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'LISTEN';
@@ -502,8 +711,8 @@ export class TlslpServer {
         cause: err,
       });
     }
-    this.server.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
-    const address = this.server.address() as AddressInfo;
+    this.listener.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
+    const address = this.listener.address() as AddressInfo;
     this.startTimers();
     const mode = this.options.insecure ? 'insecure TLS (no client certificates)' : 'mutual TLS';
     const extra = this.options.tutorial ? ', tutorial mode' : '';
@@ -515,7 +724,7 @@ export class TlslpServer {
 
   /** The bound address, once listening. */
   address(): AddressInfo | null {
-    const a = this.server.address();
+    const a = this.listener.address();
     return a && typeof a === 'object' ? a : null;
   }
 
@@ -529,7 +738,8 @@ export class TlslpServer {
    * close the rest.
    */
   async close(graceMs = 0): Promise<void> {
-    if (this.server.listening) this.server.close();
+    if (this.listener.listening) this.listener.close();
+    for (const conn of [...this.pending]) conn.raw.destroy();
     if (graceMs > 0 && this.sessions.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -540,24 +750,55 @@ export class TlslpServer {
     }
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.shutdown.abort();
-    for (const s of this.sockets) s.destroy();
     await Promise.allSettled([...this.sessions]);
+    // Every session has written its last line and ended its side; each socket gets the
+    // linger to deliver what is queued (a client may have pipelined all its answers) and
+    // close, then what is left is cut.
+    if (this.sockets.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.sockets].map((s) => (s.destroyed ? null : once(s, 'close')))),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.lingerMs() + 100))),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const s of this.sockets) s.destroy();
+    this.warnings.close();
     this.resolveFinished();
   }
 }
 
-/** Peer labels taken when a connection arrives: a closed socket no longer knows its peer. */
-const peers = new WeakMap<Socket, string>();
+/** One accepted TCP connection, from accept to close. */
+interface Conn {
+  ip: string;
+  /** `ip:port`, taken at accept (a closed socket no longer knows its peer). */
+  label: string;
+  raw: Socket;
+  acceptedAt: number;
+  state: 'pending' | 'failed' | 'secure';
+  timer: NodeJS.Timeout | undefined;
+  meter: HandshakeMeter | null;
+}
 
-function peerLabel(socket: Socket): string {
-  const known =
-    peers.get(socket) ??
-    peers.get((socket as tls.TLSSocket & { _parent?: Socket })._parent as Socket);
-  if (known) return known;
-  const addr = socket.remoteAddress ?? 'unknown';
-  const label = hostPort(addr, socket.remotePort ?? '?');
-  peers.set(socket, label);
-  return label;
+const conns = new WeakMap<object, Conn>();
+
+/**
+ * The connection a TLS socket runs on. Node has no public link from a TLS socket to the
+ * stream it wraps: a wrapped net.Socket is `_parent`, any other stream sits behind the
+ * JSStreamSocket in `_handle._parentWrap.stream` (test/gate.test.ts fails if that changes).
+ */
+function connOf(socket: tls.TLSSocket): Conn | undefined {
+  const s = socket as tls.TLSSocket & {
+    _parent?: object;
+    _handle?: { _parentWrap?: { stream?: object } } | null;
+  };
+  const inner = s._handle?._parentWrap?.stream ?? s._parent;
+  return inner ? conns.get(inner) : undefined;
+}
+
+/** A stable code for a TLS error: Node's or OpenSSL's code, else the message's gist. */
+function reasonCode(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? 'TLS_ERROR';
 }
 
 /** Create a server (not yet listening). */

@@ -1,0 +1,91 @@
+/**
+ * Bookkeeping for the server's admission decisions, free of sockets: counts per key, and the
+ * per-IP budget of failed handshakes that turns a client looping on a bad or missing
+ * certificate into cheap refusals before TLS.
+ * @module
+ */
+
+/** A count per key that forgets keys at zero, so its size follows what is open now. */
+export class Tally {
+  private readonly counts = new Map<string, number>();
+
+  /** The count of `key`. */
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  /** Add one to `key`. */
+  up(key: string): void {
+    this.counts.set(key, this.get(key) + 1);
+  }
+
+  /** Take one from `key`. */
+  down(key: string): void {
+    const n = this.get(key) - 1;
+    if (n <= 0) this.counts.delete(key);
+    else this.counts.set(key, n);
+  }
+
+  /** The counts, for the adaptive controller's weighted load. */
+  values(): IterableIterator<number> {
+    return this.counts.values();
+  }
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * A token bucket per IP for failed handshakes: `perMinute` failures in a burst, refilled at
+ * `perMinute` a minute. An IP with an empty bucket is refused before TLS until a token is
+ * back. Memory is bounded by `maxSources` (the oldest entries go first).
+ */
+export class FailureBudget {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxSources = 100_000,
+  ) {}
+
+  private refill(ip: string, now: number): Bucket | undefined {
+    const b = this.buckets.get(ip);
+    if (!b) return undefined;
+    b.tokens = Math.min(this.perMinute, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
+    b.at = now;
+    if (b.tokens >= this.perMinute) {
+      this.buckets.delete(ip);
+      return undefined;
+    }
+    return b;
+  }
+
+  /** Whether `ip` may start another handshake (always, when the budget is off). */
+  allows(ip: string, now = performance.now()): boolean {
+    if (this.perMinute <= 0) return true;
+    const b = this.refill(ip, now);
+    return !b || b.tokens >= 1;
+  }
+
+  /** A handshake from `ip` failed: spend a token. */
+  failed(ip: string, now = performance.now()): void {
+    if (this.perMinute <= 0) return;
+    const b = this.refill(ip, now);
+    if (b) {
+      b.tokens = Math.max(0, b.tokens - 1);
+      return;
+    }
+    if (this.buckets.size >= this.maxSources) {
+      const oldest = this.buckets.keys().next();
+      if (!oldest.done) this.buckets.delete(oldest.value);
+    }
+    this.buckets.set(ip, { tokens: this.perMinute - 1, at: now });
+  }
+
+  /** IPs tracked now. */
+  get size(): number {
+    return this.buckets.size;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * What the server accepts as a client certificate once OpenSSL has checked it: issued by our
+ * CA (OpenSSL's verdict), a chain no deeper than the limit, and a key no weaker than RSA-2048
+ * or EC P-256. Each refusal has a stable code, used as the log reason and the metric label.
+ * @module
+ */
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+
+/** Why a client certificate was refused. */
+export interface CertRefusal {
+  /** Stable code: OpenSSL's verify code (`CERT_HAS_EXPIRED`, …), `NO_CLIENT_CERT`, `CHAIN_TOO_DEEP` or `WEAK_CLIENT_KEY`. */
+  code: string;
+  /** What it means, for the log. */
+  text: string;
+}
+
+/** Plain words for the verify codes a client certificate commonly fails with. */
+const VERIFY_TEXT: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'the client certificate has expired',
+  CERT_NOT_YET_VALID: 'the client certificate is not valid yet',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the client certificate is not issued by our CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'the client certificate is not issued by our CA',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the client certificate is not issued by our CA',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the client chain ends in a root that is not our CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the client certificate is self-signed',
+  CERT_SIGNATURE_FAILURE: 'the client certificate signature does not verify',
+  INVALID_PURPOSE: 'the client certificate is not for client authentication (key usage)',
+  CERT_REVOKED: 'the client certificate is revoked',
+  CERT_CHAIN_TOO_LONG: 'the client chain is too long',
+  EE_KEY_TOO_SMALL: 'the client key is too small',
+  CA_KEY_TOO_SMALL: 'a CA key in the client chain is too small',
+};
+
+/** Curves at least as strong as P-256 (OpenSSL names). */
+const STRONG_CURVES = new Set([
+  'prime256v1',
+  'secp384r1',
+  'secp521r1',
+  'brainpoolP256r1',
+  'brainpoolP384r1',
+  'brainpoolP512r1',
+]);
+
+/** Number of certificates in the chain the client presented, leaf included. */
+export function chainLength(cert: DetailedPeerCertificate): number {
+  const seen = new Set<DetailedPeerCertificate>();
+  let c: DetailedPeerCertificate | undefined = cert;
+  // A self-signed root is its own issuer; `seen` also ends any other loop.
+  while (c && Object.keys(c).length > 0 && !seen.has(c)) {
+    seen.add(c);
+    c = c.issuerCertificate;
+  }
+  return seen.size;
+}
+
+/** Why the leaf key is too weak, or null. RSA needs 2048 bits, EC a curve like P-256 or stronger. */
+export function weakKeyReason(socket: TLSSocket): string | null {
+  const key = socket.getPeerX509Certificate()?.publicKey;
+  if (!key) return null;
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+    case 'rsa-pss':
+      return (details.modulusLength ?? 0) >= 2048
+        ? null
+        : `RSA-${details.modulusLength ?? '?'} (at least RSA-2048 is needed)`;
+    case 'ec':
+      return STRONG_CURVES.has(details.namedCurve ?? '')
+        ? null
+        : `EC ${details.namedCurve ?? '?'} (at least P-256 is needed)`;
+    case 'ed25519':
+    case 'ed448':
+      return null;
+    default:
+      return `a ${key.asymmetricKeyType ?? 'unknown'} key (use RSA-2048+ or EC P-256+)`;
+  }
+}
+
+/**
+ * Judge the client certificate of a completed handshake.
+ * @returns the refusal, or null when the client may go on
+ */
+export function judgeClientCert(socket: TLSSocket, maxChainDepth: number): CertRefusal | null {
+  const cert = socket.getPeerCertificate(true);
+  if (Object.keys(cert).length === 0)
+    return { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
+  if (!socket.authorized) {
+    const code = String(socket.authorizationError ?? 'UNAUTHORIZED');
+    return {
+      code,
+      text: VERIFY_TEXT[code] ?? `the client certificate failed verification (${code})`,
+    };
+  }
+  const depth = chainLength(cert);
+  if (maxChainDepth > 0 && depth > maxChainDepth)
+    return {
+      code: 'CHAIN_TOO_DEEP',
+      text: `the client chain has ${depth} certificates (at most ${maxChainDepth})`,
+    };
+  const weak = weakKeyReason(socket);
+  if (weak) return { code: 'WEAK_CLIENT_KEY', text: `the client key is too weak: ${weak}` };
+  return null;
+}
