@@ -3,23 +3,17 @@
  * `<timestamp> <LEVEL> <logger>: <message>`, to `$XDG_STATE_HOME/tlslp/logs/<role>.log`,
  * with warnings and errors also on stderr. Normal mode appends and rotates (50 MiB, 2 backups,
  * logrotate naming `server.log.1`, `server.log.2`); tutorial mode truncates the file at open and
- * writes a fixed timestamp so its logs can be compared with golden files.
+ * writes a fixed timestamp so its logs can be compared with golden files. A log file that stops
+ * working (disk full, I/O error, folder removed, failed rotation) never stops the program: lines
+ * are dropped and counted meanwhile, the file is retried with backoff, and both the failure and
+ * the recovery are reported once. {@link Logger.reopen} follows the path after logrotate moved
+ * the file away.
  * @module
  */
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
+import { SELF, openSink } from './log-file.js';
 import { escapeControl, escapeJsonText, hasControl } from './text/escape.js';
 
 /** Severity of a record, with the Python names the original's users type. */
@@ -39,8 +33,6 @@ const SEVERITY: Readonly<Record<LogLevel, number>> = {
   CRITICAL: 50,
 };
 const ALIASES: Readonly<Record<string, LogLevel>> = { WARN: 'WARNING', FATAL: 'CRITICAL' };
-const DEFAULT_MAX_SIZE = '50M';
-const DEFAULT_MAX_FILES = 2;
 
 /**
  * Parse a level name as a user types it: case-insensitive, surrounding blanks ignored,
@@ -115,12 +107,34 @@ export interface LoggerOptions {
    * to the logger's level: every record goes to stderr.
    */
   stderrLevel?: LogLevel;
-  /** Size at which the file rotates in append mode, in rotating-file-stream syntax (`300B`, `10K`, `50M`). Default `50M`. */
+  /** Size at which the file rotates in append mode: a positive number and a unit `B`, `K`, `M` or `G` (`300B`, `10K`, `50M`). Default `50M`. */
   maxSize?: string;
   /** How many rotated backups append mode keeps. Default 2. */
   maxFiles?: number;
   /** Called after each rotation (append mode) with the path of the backup just made, always `<file>.1`. */
   onRotated?: (backup: string) => void;
+  /**
+   * Delays between attempts to get a failed log file working again (disk full, I/O error,
+   * permission denied, folder removed, failed rotation), in milliseconds: `min` first, doubling
+   * up to `max`. Lines logged meanwhile are dropped and counted. Default `{ min: 1000, max: 60000 }`;
+   * tests pass small values. The timers never keep the process alive.
+   */
+  retryMs?: RetryDelays;
+  /**
+   * Least time in milliseconds between two checks that the open file is still the one at the
+   * path (a write into a deleted file succeeds and the line is silently lost; logrotate may have
+   * moved it away). Checked only when lines are written, and at each rotation. Default 1000;
+   * 0 checks before every write.
+   */
+  checkMs?: number;
+}
+
+/** Bounds of the backoff between retries of a failed log file, in milliseconds. */
+export interface RetryDelays {
+  /** First delay, > 0. */
+  min: number;
+  /** Largest delay, >= `min`; each failed retry doubles the delay up to this. */
+  max: number;
 }
 
 /** A named logger. Methods may be called detached (`const { info } = logger`). */
@@ -144,12 +158,18 @@ export interface Logger {
   isEnabled(level: LogLevel): boolean;
   /** Flush and close the file. Resolves once every line logged before the call is in the file. Idempotent. */
   close(): Promise<void>;
-}
-
-/** Where formatted lines go; `write` keeps the order of calls. */
-interface Sink {
-  write(line: string): void;
-  close(): Promise<void>;
+  /**
+   * Close the log file after flushing it and open its path again, as logrotate's `postrotate`
+   * (typically a SIGHUP handler) expects: once the file was moved away, new lines go to a new
+   * file at the path. Lines logged before the call go to the old file, later ones to the new
+   * one; none are lost or reordered. A deleted folder is recreated. Never rejects: a path that
+   * cannot be opened is reported and retried like any other log-file fault. Resolves at once
+   * for a logger without a file and after close().
+   *
+   * Optional so that loggers implemented elsewhere (a cluster worker's, a test's) need not
+   * have it; call it as `logger.reopen?.()`. Every logger this module creates has it.
+   */
+  reopen?(): Promise<void>;
 }
 
 /**
@@ -174,7 +194,14 @@ export function createLogger(options: LoggerOptions): Logger {
   const fixed = options.fixedTimestamp;
   const stderr = options.stderr === undefined ? process.stderr : options.stderr;
   const stderrThreshold = SEVERITY[options.stderrLevel ?? 'WARNING'];
-  const file = options.file ? openSink(resolve(options.file), options, stderr) : null;
+  // The logger's own lines about its file use the file's format, so a file never mixes formats.
+  const selfLine = (lvl: LogLevel, msg: string): string => {
+    const time = fixed ?? formatTimestamp(new Date());
+    return json
+      ? jsonLine(time, lvl, SELF, msg, undefined)
+      : textLine(time, lvl, SELF, msg, undefined);
+  };
+  const file = options.file ? openSink(resolve(options.file), options, stderr, selfLine) : null;
   let closing: Promise<void> | null = null;
 
   const emit = (
@@ -202,6 +229,7 @@ export function createLogger(options: LoggerOptions): Logger {
     error: (msg, fields, opts) => emit('ERROR', msg, fields, opts?.stderr !== false),
     isEnabled: (lvl) => SEVERITY[lvl] >= threshold,
     close: () => (closing ??= file ? file.close() : Promise.resolve()),
+    reopen: () => (file && !closing ? file.reopen() : Promise.resolve()),
   };
 }
 
@@ -217,156 +245,7 @@ export function createNullLogger(name = 'tlslp'): Logger {
     error: drop,
     isEnabled: () => false,
     close: () => Promise.resolve(),
-  };
-}
-
-function openSink(
-  path: string,
-  options: LoggerOptions,
-  stderr: NodeJS.WritableStream | null,
-): Sink {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-  } catch (err) {
-    throw new ConfigError(
-      'LOG_FILE',
-      `cannot create the log folder ${dirname(path)}: ${errorText(err)}`,
-      { cause: err },
-    );
-  }
-  return options.mode === 'overwrite' ? overwriteSink(path) : rotatingSink(path, options, stderr);
-}
-
-/**
- * Tutorial mode: synchronous writes to a truncated file. Each line is in the file when the call
- * returns, so a golden-log comparison right after the process exits sees everything, even if
- * the process ends without awaiting close().
- */
-function overwriteSink(path: string): Sink {
-  let fd: number | null;
-  try {
-    fd = openSync(path, 'w', 0o600);
-  } catch (err) {
-    throw new ConfigError('LOG_FILE', `cannot open the log file ${path}: ${errorText(err)}`, {
-      cause: err,
-    });
-  }
-  return {
-    write(line) {
-      if (fd === null) return;
-      const buf = Buffer.from(line, 'utf8');
-      for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
-    },
-    close() {
-      if (fd !== null) closeSync(fd);
-      fd = null;
-      return Promise.resolve();
-    },
-  };
-}
-
-/** The format of the last line of an existing log file, or null when there is none. */
-function formatOfFile(path: string): LogFormat | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const info = fstatSync(fd);
-    // Not a file (a folder where the log should be): the open below reports it.
-    if (!info.isFile() || info.size === 0) return null;
-    const size = info.size;
-    const length = Math.min(size, 4096);
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, size - length);
-    const last = buf.toString('utf8').trimEnd().split('\n').pop() ?? '';
-    return last.startsWith('{') ? 'json' : 'text';
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** logrotate's shift: `<file>.(n-1)` → `<file>.n` … `<file>` → `<file>.1`, the oldest dropped. */
-function shiftBackups(path: string, keep: number): void {
-  for (let i = keep - 1; i >= 1; i--)
-    if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
-  renameSync(path, `${path}.1`);
-}
-
-/** Normal mode: rotating-file-stream in its classic logrotate mode (`rotate: n` keeps `<file>.1`…`<file>.n`). */
-function rotatingSink(
-  path: string,
-  options: LoggerOptions,
-  stderr: NodeJS.WritableStream | null,
-): Sink {
-  const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
-  if (!Number.isInteger(maxFiles) || maxFiles < 1) {
-    throw new ConfigError(
-      'LOG_ROTATION',
-      `the number of log backups must be a positive integer, not ${maxFiles}`,
-    );
-  }
-  // A file written in the other format is moved aside (as a rotation would), so one file
-  // never mixes text and JSON lines for the tools that read it.
-  const existing = formatOfFile(path);
-  if (existing !== null && existing !== (options.format ?? 'text')) shiftBackups(path, maxFiles);
-  // The stream opens the file asynchronously and reports failure as an 'error' event; probe
-  // synchronously so an unusable path is a ConfigError at startup instead.
-  try {
-    closeSync(openSync(path, 'a', 0o600));
-  } catch (err) {
-    throw new ConfigError('LOG_FILE', `cannot open the log file ${path}: ${errorText(err)}`, {
-      cause: err,
-    });
-  }
-  let stream: RotatingFileStream;
-  try {
-    // `rotate` switches on classic naming; the library then ignores its own maxFiles/maxSize
-    // (those are for its timestamped naming), so `rotate` alone bounds the backups.
-    stream = createStream(path, {
-      size: options.maxSize ?? DEFAULT_MAX_SIZE,
-      rotate: maxFiles,
-      mode: 0o600,
-    });
-  } catch (err) {
-    throw new ConfigError(
-      'LOG_ROTATION',
-      `bad log rotation settings for ${path}: ${errorText(err)}`,
-      { cause: err },
-    );
-  }
-  let failed = false;
-  const report = (what: string, err: Error): void => {
-    stderr?.write(
-      `${formatTimestamp(new Date())} ERROR tlslp.logging: ${escapeText(`${what} ${path}: ${err.message}`)}\n`,
-    );
-  };
-  // A log file that breaks later (disk full, folder removed) must not crash the program:
-  // report once on stderr and stop writing to it.
-  stream.on('error', (err) => {
-    if (!failed) report('log file failed, no more lines go to', err);
-    failed = true;
-  });
-  stream.on('warning', (err) => report('log rotation warning for', err));
-  const onRotated = options.onRotated;
-  // In classic mode the library's 'rotated' argument is the oldest name it shifted into
-  // (`<file>.2` once two backups exist), not the newest backup; report the newest one.
-  if (onRotated) stream.on('rotated', () => onRotated(`${path}.1`));
-  return {
-    write(line) {
-      if (!failed && !stream.destroyed) stream.write(line);
-    },
-    close() {
-      if (failed || stream.destroyed) return Promise.resolve();
-      // 'finish' comes after the library's _final, which awaits every pending write and
-      // rotation and then closes the file handle; 'error' ends the wait too.
-      return new Promise<void>((done) => {
-        stream.once('error', () => done());
-        stream.end(() => done());
-      });
-    },
+    reopen: () => Promise.resolve(),
   };
 }
 
@@ -472,8 +351,4 @@ function safeJson(value: unknown): string {
 
 function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,9 +1,12 @@
 /** Shared test helpers: throwaway certificates, a server on a free loopback port, raw clients. */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
+import { afterAll } from 'vitest';
 import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
@@ -184,4 +187,25 @@ export async function completeSessions(
     else if ((r.reason as Error).name !== 'ServerFailError') throw r.reason;
   }
   return done;
+}
+
+/** A maker of temporary folders (named `<prefix>…`) that are removed after the file's tests. */
+export function useTempDirs(prefix: string): () => Promise<string> {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+}
+
+/** A stderr stand-in that collects what is written to it. */
+export function capture(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (b: Buffer) => chunks.push(b));
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }

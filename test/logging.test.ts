@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import {
   TUTORIAL_TIMESTAMP,
@@ -16,24 +16,9 @@ import {
   type LogLevel,
   type LoggerOptions,
 } from '../src/logging.js';
+import { capture, useTempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tlslp-logging-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-/** A stderr stand-in that collects what is written to it. */
-function capture(): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on('data', (b: Buffer) => chunks.push(b));
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
+const tempDir = useTempDirs('tlslp-logging-');
 
 /** Log through a fresh logger into a fresh file, close, and return the file's lines. */
 async function logToFile(

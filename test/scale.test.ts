@@ -1,6 +1,7 @@
 /** Metrics, adaptive difficulty, the stats line, cluster mode and graceful shutdown of the bin. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,6 +207,29 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
       }
       ch.writeLine(`${checksum(token, 'abc')} v`);
     }
+    expect(await srv.exit).toBe(0);
+  });
+
+  it('SIGHUP reopens the log file (as logrotate expects) and the server keeps serving', async () => {
+    const log = join(dir, 'hup', 'server.log');
+    const srv = startBin(['--n_bits', '4', '--log-file', log]);
+    const port = await srv.port;
+    await completeSessions(port, await loadCerts(), 1);
+    // logrotate: move the file away, then signal.
+    await rename(log, `${log}.1`);
+    srv.child.kill('SIGHUP');
+    await until(
+      () => existsSync(log) && readFileSync(log, 'utf8').includes('log file reopened'),
+      10_000,
+    );
+    await completeSessions(port, await loadCerts(), 2);
+    await until(
+      () => (readFileSync(log, 'utf8').match(/Session ended/g) ?? []).length === 2,
+      10_000,
+    );
+    expect(readFileSync(`${log}.1`, 'utf8').match(/Session ended/g)).toHaveLength(1);
+    expect(srv.child.exitCode).toBeNull();
+    srv.child.kill('SIGTERM');
     expect(await srv.exit).toBe(0);
   });
 

@@ -223,6 +223,13 @@ export async function serverMain(argv: string[]): Promise<number> {
         mode: tutorial ? 'overwrite' : 'append',
         fixedTimestamp: tutorial ? TUTORIAL_TIMESTAMP : undefined,
       });
+  // logrotate sends SIGHUP once it has moved the file away: reopen it and keep serving. A
+  // worker's lines go through its primary, which owns the file; the worker only ignores it.
+  const onHangup = (): void => {
+    if (inWorker) return;
+    void logger.reopen?.().then(() => logger.info('SIGHUP received: log file reopened'));
+  };
+  process.on('SIGHUP', onHangup);
   try {
     if (!inWorker) logger.info('Server starting');
     const material = await readTlsFiles({
@@ -343,6 +350,7 @@ export async function serverMain(argv: string[]): Promise<number> {
     logger.error(describeError(err), undefined, { stderr: false });
     throw err;
   } finally {
+    process.off('SIGHUP', onHangup);
     await logger.close();
   }
 }
