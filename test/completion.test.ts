@@ -45,7 +45,7 @@ describe('tlslp completion', () => {
   it('bash: tlslp completes subcommands, then each one as its own bin', () => {
     const s = bash.stdout;
     expect(complete(s, '_tlslp_main', ['tlslp', 'c'])).toEqual(['certs', 'client', 'completion']);
-    expect(complete(s, '_tlslp_main', ['tlslp', 'server', '--max-c'])).toEqual([
+    expect(complete(s, '_tlslp_main', ['tlslp', 'server', '--max-co'])).toEqual([
       '--max-connections',
     ]);
     expect(complete(s, '_tlslp_main', ['tlslp', 'certs', '--fo'])).toEqual(['--force']);

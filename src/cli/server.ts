@@ -50,6 +50,11 @@ interface ServerFlags {
   tutorial: boolean;
   maxConnections: number;
   maxPerIp: number;
+  maxHandshakes: number;
+  maxHandshakesPerIp: number;
+  maxHandshakeBytes: number;
+  maxChainDepth: number;
+  maxHandshakeFailuresPerIp: number;
   shutdownGrace: number;
   quiet: boolean;
   logFile?: string;
@@ -140,15 +145,45 @@ export function serverCommand(): Command {
     )
     .option(
       '--max-connections <n>',
-      'most connections at once',
+      'most sessions at once (past it, connections are closed before TLS)',
       intInRange('--max-connections', 1, 1_000_000),
-      10_000,
+      DEFAULTS.maxConnections,
     )
     .option(
       '--max-per-ip <n>',
-      'most connections at once from one IP address (0 = no limit)',
+      'most sessions at once from one IP address (0 = no limit)',
       intInRange('--max-per-ip', 0, 1_000_000),
-      0,
+      DEFAULTS.maxPerIp,
+    )
+    .option(
+      '--max-handshakes <n>',
+      'most connections still in their TLS handshake, from everyone',
+      intInRange('--max-handshakes', 1, 1_000_000),
+      DEFAULTS.maxHandshakes,
+    )
+    .option(
+      '--max-handshakes-per-ip <n>',
+      'most connections still in their TLS handshake from one IP address',
+      intInRange('--max-handshakes-per-ip', 1, 1_000_000),
+      DEFAULTS.maxHandshakesPerIp,
+    )
+    .option(
+      '--max-handshake-bytes <n>',
+      'most bytes a client sends before its handshake completes; cut before its chain is checked (0 = no limit)',
+      intInRange('--max-handshake-bytes', 0, 16_777_216),
+      DEFAULTS.maxHandshakeBytes,
+    )
+    .option(
+      '--max-chain-depth <n>',
+      'most certificates in a client chain, leaf and root included (0 = no limit)',
+      intInRange('--max-chain-depth', 0, 100),
+      DEFAULTS.maxChainDepth,
+    )
+    .option(
+      '--max-handshake-failures-per-ip <n>',
+      'failed handshakes per minute one IP may have before it is refused before TLS (0 = no limit)',
+      intInRange('--max-handshake-failures-per-ip', 0, 1_000_000),
+      DEFAULTS.maxHandshakeFailuresPerIp,
     )
     .option(
       '--shutdown-grace <seconds>',
@@ -281,6 +316,11 @@ export async function serverMain(argv: string[]): Promise<number> {
       handshakeTimeoutMs: flags.handshakeTimeout * 1000,
       maxConnections: flags.maxConnections,
       maxPerIp: flags.maxPerIp,
+      maxHandshakes: flags.maxHandshakes,
+      maxHandshakesPerIp: flags.maxHandshakesPerIp,
+      maxHandshakeBytes: flags.maxHandshakeBytes,
+      maxChainDepth: flags.maxChainDepth,
+      maxHandshakeFailuresPerIp: flags.maxHandshakeFailuresPerIp,
       statsIntervalMs: flags.statsInterval * 1000,
       metrics,
       logger,
