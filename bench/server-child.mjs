@@ -4,10 +4,12 @@
  * Not meant to be run by hand: the parent starts it with `child_process.fork` and drives it
  * over IPC.
  *
- *   parent → child  {type:'start', mode:'tlslp'|'tls', tls:{cert,key,ca}, server:{…ServerOptions}}
+ *   parent → child  {type:'start', mode:'tlslp'|'tls', tls:{cert,key,ca}, server:{…ServerOptions},
+ *                    log?:{file}}
  *   child  → parent {type:'listening', port}
  *   parent → child  {type:'stats', fds?: boolean}
- *   child  → parent {type:'stats', stats, inFlight, openConnections, rss, peakRss, heapUsed, cpuMicros,
+ *   child  → parent {type:'stats', stats, inFlight, openConnections, stderrLines, rss, peakRss,
+ *                    heapUsed, cpuMicros,
  *                    socketFds (with fds: true, on Linux; the listening socket and IPC count too)}
  *   parent → child  {type:'gc'}            (when forked with --expose-gc; answers {type:'gc'})
  *   parent → child  {type:'close', graceMs?}
@@ -24,9 +26,12 @@
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import process from 'node:process';
+import { Writable } from 'node:stream';
 import tls from 'node:tls';
 
-const { TlslpServer } = await import(new URL('../dist/index.js', import.meta.url).href);
+const { TlslpServer, createLogger } = await import(
+  new URL('../dist/index.js', import.meta.url).href
+);
 
 if (!process.send) {
   process.stderr.write(
@@ -65,19 +70,40 @@ function memory() {
   };
 }
 
+/** Lines the server's logger wrote to its stderr stream (with `log`). */
+let stderrLines = 0;
+
 async function startTlslp(msg) {
+  // With `log: {file}` the server logs at INFO to that file, and its warnings to a stream that
+  // only counts lines (what a terminal or journald would get); without it, nowhere.
+  const logger = msg.log?.file
+    ? createLogger({
+        name: 'tlslp.server',
+        file: msg.log.file,
+        stderr: new Writable({
+          write(chunk, _encoding, done) {
+            for (const b of chunk) if (b === 10) stderrLines++;
+            done();
+          },
+        }),
+      })
+    : undefined;
   const server = new TlslpServer({
     ...(msg.server ?? {}),
     host: '127.0.0.1',
     port: 0,
     tls: msg.tls,
-    // logger omitted: the server logs nowhere.
+    ...(logger ? { logger } : {}),
   });
   const { port } = await server.listen();
   return {
     port,
-    close: (graceMs) => server.close(graceMs ?? 0),
+    close: async (graceMs) => {
+      await server.close(graceMs ?? 0);
+      await logger?.close();
+    },
     snapshot: () => ({
+      stderrLines,
       stats: server.stats,
       inFlight: server.inFlight,
       // Not every version of the server has it: null when missing.

@@ -209,3 +209,21 @@ export function capture(): { stream: PassThrough; text: () => string } {
   stream.on('data', (b: Buffer) => chunks.push(b));
   return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }
+
+/** Whether this host can use 127.0.0.2 as a source address (Linux: yes; macOS: not by default). */
+export async function haveSecondLoopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      const c = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+      const done = (ok: boolean): void => {
+        c.destroy();
+        srv.close();
+        resolve(ok);
+      };
+      c.once('connect', () => done(true));
+      c.once('error', () => done(false));
+    });
+  });
+}

@@ -14,7 +14,14 @@ import { ServerFailError } from '../src/errors.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { closeSolverPool } from '../src/solver/index.js';
-import { clientTls, rawClient, startServer, testCerts, type TestServer } from './helpers.js';
+import {
+  clientTls,
+  rawClient,
+  startServer,
+  testCerts,
+  type TestServer,
+  haveSecondLoopback,
+} from './helpers.js';
 
 let certs: CertificateSet;
 const servers: TestServer[] = [];
@@ -108,24 +115,6 @@ async function until(test: () => boolean, ms: number, what: string): Promise<voi
     if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
-}
-
-/** Whether this host can use 127.0.0.2 as a source address (Linux: yes; macOS: not by default). */
-async function haveSecondLoopback(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      const c = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
-      const done = (ok: boolean): void => {
-        c.destroy();
-        srv.close();
-        resolve(ok);
-      };
-      c.once('connect', () => done(true));
-      c.once('error', () => done(false));
-    });
-  });
 }
 
 describe('handshake deadline', () => {

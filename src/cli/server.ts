@@ -181,7 +181,7 @@ export function serverCommand(): Command {
     )
     .option(
       '--max-handshake-failures-per-ip <n>',
-      'failed handshakes per minute one IP may have before it is refused before TLS (0 = no limit)',
+      'failures per minute one IP may have before it is refused before TLS: failed handshakes and sessions dropped before WORK is solved; a burst of 5 (0 = no limit)',
       intInRange('--max-handshake-failures-per-ip', 0, 1_000_000),
       DEFAULTS.maxHandshakeFailuresPerIp,
     )

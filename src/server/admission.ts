@@ -37,25 +37,32 @@ interface Bucket {
   at: number;
 }
 
+/** Failures an IP may have in a burst before the per-minute rate applies. */
+export const FAILURE_BURST = 5;
+
 /**
- * A token bucket per IP for failed handshakes: `perMinute` failures in a burst, refilled at
- * `perMinute` a minute. An IP with an empty bucket is refused before TLS until a token is
- * back. Memory is bounded by `maxSources` (the oldest entries go first).
+ * A token bucket per IP for failures (failed handshakes, sessions dropped before their WORK
+ * was solved): {@link FAILURE_BURST} tokens, refilled at `perMinute` a minute. A costly
+ * failure spends more than one token. An IP with an empty bucket is refused before TLS until
+ * a token is back. Memory is bounded by `maxSources` (the oldest entries go first).
  */
 export class FailureBudget {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly burst: number;
 
   constructor(
     private readonly perMinute: number,
     private readonly maxSources = 100_000,
-  ) {}
+  ) {
+    this.burst = Math.min(FAILURE_BURST, Math.max(1, perMinute));
+  }
 
   private refill(ip: string, now: number): Bucket | undefined {
     const b = this.buckets.get(ip);
     if (!b) return undefined;
-    b.tokens = Math.min(this.perMinute, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
     b.at = now;
-    if (b.tokens >= this.perMinute) {
+    if (b.tokens >= this.burst) {
       this.buckets.delete(ip);
       return undefined;
     }
@@ -69,19 +76,20 @@ export class FailureBudget {
     return !b || b.tokens >= 1;
   }
 
-  /** A handshake from `ip` failed: spend a token. */
-  failed(ip: string, now = performance.now()): void {
+  /** Something from `ip` failed: spend `cost` tokens (at least one). */
+  failed(ip: string, cost = 1, now = performance.now()): void {
     if (this.perMinute <= 0) return;
+    const spend = Math.max(1, cost);
     const b = this.refill(ip, now);
     if (b) {
-      b.tokens = Math.max(0, b.tokens - 1);
+      b.tokens = Math.max(0, b.tokens - spend);
       return;
     }
     if (this.buckets.size >= this.maxSources) {
       const oldest = this.buckets.keys().next();
       if (!oldest.done) this.buckets.delete(oldest.value);
     }
-    this.buckets.set(ip, { tokens: this.perMinute - 1, at: now });
+    this.buckets.set(ip, { tokens: Math.max(0, this.burst - spend), at: now });
   }
 
   /** IPs tracked now. */

@@ -81,8 +81,9 @@ export interface ServerOptions {
   /** Most certificates in a client's chain, leaf included (default 4). 0 = no limit. */
   maxChainDepth?: number;
   /**
-   * Failed handshakes one IP may have per minute (a burst of that many, refilled at that
-   * rate) before its connections are refused before TLS (default 30). 0 = no limit.
+   * Failures one IP may have per minute before its connections are refused before TLS
+   * (default 30; 0 = no limit): failed handshakes (one per started 4 KiB the client sent) and
+   * sessions that end before their WORK is solved. A burst of 5 is allowed, then this rate.
    */
   maxHandshakeFailuresPerIp?: number;
   /** How many warnings of one kind strangers can cause per second, and how often the rest are summed up. */
@@ -475,7 +476,9 @@ export class TlslpServer {
     this.stats.handshakeFailures++;
     bump(this.stats.handshakeFailuresByReason, reason);
     this.options.metrics?.handshakeFailures.inc({ reason });
-    if (spendBudget) this.failures.failed(conn.ip);
+    // A bigger handshake cost more to check: it spends a token per started 4 KiB.
+    if (spendBudget)
+      this.failures.failed(conn.ip, Math.ceil((conn.meter?.bytesReceived ?? 0) / 4096));
     this.warnings.warn(`handshake: ${reason}`, `TLS handshake failed from ${conn.label}: ${text}`, {
       peer: conn.label,
       event: 'handshake-failed',
@@ -572,6 +575,10 @@ export class TlslpServer {
       this.stats.inFlight--;
       this.sessionsPerIp.down(ip);
       this.count(result);
+      // A session that ends before its WORK is solved (dropped at WORK, reset, rejected) is a
+      // failure of its IP: a client that never pays cannot keep the server busy with handshakes.
+      if (workMs === undefined && result.outcome !== 'fail-drawn' && result.outcome !== 'done')
+        this.failures.failed(ip);
       if (!tutorial)
         log.info(`Session ended: ${result.outcome} after ${Math.round(durationMs)} ms`, {
           event: 'session-end',

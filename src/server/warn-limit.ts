@@ -44,6 +44,7 @@ export class WarningLimiter {
     let state = this.kinds.get(kind);
     if (!state) {
       if (this.kinds.size >= MAX_KINDS) this.flush();
+      if (this.kinds.size >= MAX_KINDS) this.kinds.clear();
       state = { second, inSecond: 0, suppressed: 0 };
       this.kinds.set(kind, state);
     }
@@ -67,14 +68,17 @@ export class WarningLimiter {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const second = Math.floor(performance.now() / 1000);
     for (const [kind, state] of this.kinds) {
       if (state.suppressed > 0)
         this.write(
           `${state.suppressed} more "${kind}" warning${state.suppressed === 1 ? '' : 's'} suppressed (at most ${this.burst} a second are written)`,
           { event: 'suppressed', kind, count: state.suppressed },
         );
+      state.suppressed = 0;
+      // This second's count stays, so a flush never grants a second burst within it.
+      if (state.second !== second) this.kinds.delete(kind);
     }
-    this.kinds.clear();
   }
 
   /** Write what is still suppressed and stop the timer. */

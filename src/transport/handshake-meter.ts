@@ -36,6 +36,9 @@ export class HandshakeMeter extends Duplex {
     private readonly options: HandshakeMeterOptions,
   ) {
     super();
+    // A reset can come before the TLS socket listens on this stream, or after it let go;
+    // the server learns of it from the close. An unheard 'error' would end the process.
+    this.on('error', () => {});
     raw.on('data', (chunk: Buffer) => this.onData(chunk));
     raw.on('end', () => this.push(null));
     raw.on('error', (err) => this.destroy(err));

@@ -1,0 +1,165 @@
+/**
+ * Certificates for the attack harness (bench/attack.mjs): a crafted chain that is as costly
+ * to verify as OpenSSL allows, and a weak-key client certificate from the server's own CA.
+ *
+ * The crafted chain: a self-made root and N intermediates, all with one RSA-3072 key whose
+ * public exponent is about 3070 bits (OpenSSL caps exponents at 64 bits only above 3072-bit
+ * moduli), so each signature in the chain costs the verifier a full-size modular
+ * exponentiation (about 5 ms here) while the attacker signs with a small private exponent.
+ * The leaf has a P-256 key, so the attacker's own CertificateVerify is cheap. Nothing in it
+ * is signed by the server's CA.
+ */
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import crypto, { webcrypto } from 'node:crypto';
+
+x509.cryptoProvider.set(webcrypto);
+
+const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+const EC = { name: 'ECDSA', namedCurve: 'P-256' };
+const DAY = 86_400_000;
+
+function b64u(x) {
+  let h = x.toString(16);
+  if (h.length % 2) h = `0${h}`;
+  return Buffer.from(h, 'hex').toString('base64url');
+}
+
+function modInverse(a, m) {
+  let [r0, r1, s0, s1] = [((a % m) + m) % m, m, 1n, 0n];
+  while (r1) {
+    const q = r0 / r1;
+    [r0, r1] = [r1, r0 - q * r1];
+    [s0, s1] = [s1, s0 - q * s1];
+  }
+  return r0 === 1n ? ((s0 % m) + m) % m : null;
+}
+
+/** An RSA-3072 key with a small private and a ~3070-bit public exponent, as a JWK. */
+function bigExponentJwk() {
+  const p = crypto.generatePrimeSync(1536, { bigint: true });
+  const q = crypto.generatePrimeSync(1536, { bigint: true });
+  const phi = (p - 1n) * (q - 1n);
+  for (;;) {
+    const d = BigInt(`0x${crypto.randomBytes(32).toString('hex')}`) | 1n;
+    const e = modInverse(d, phi);
+    if (!e || e.toString(2).length < 3060) continue;
+    return {
+      kty: 'RSA',
+      n: b64u(p * q),
+      e: b64u(e),
+      d: b64u(d),
+      p: b64u(p),
+      q: b64u(q),
+      dp: b64u(d % (p - 1n)),
+      dq: b64u(d % (q - 1n)),
+      qi: b64u(modInverse(q, p)),
+    };
+  }
+}
+
+const serial = () =>
+  crypto
+    .randomBytes(8)
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
+const pem = (cert) => cert.toString('pem');
+const pkcs8 = async (key) =>
+  crypto.KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }).toString();
+
+/**
+ * A crafted chain of `intermediates` CA certificates under a self-made root.
+ * @returns {Promise<{ cert: string, key: string, bytes: number, certificates: number }>}
+ *   `cert` is leaf + intermediates + root (PEM), `key` the leaf's private key
+ */
+export async function craftedChain(intermediates) {
+  const jwk = bigExponentJwk();
+  const signingKey = await webcrypto.subtle.importKey('jwk', jwk, RSA_SIGN, true, ['sign']);
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
+  const publicKey = await webcrypto.subtle.importKey('jwk', pub, RSA_SIGN, true, ['verify']);
+  const notBefore = new Date(Date.now() - DAY);
+  const notAfter = new Date(Date.now() + 30 * DAY);
+  const caExt = [
+    new x509.BasicConstraintsExtension(true, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+  ];
+  const issue = (subject, issuer, key) =>
+    x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject,
+      issuer,
+      notBefore,
+      notAfter,
+      signingAlgorithm: RSA_SIGN,
+      publicKey: key,
+      signingKey,
+      extensions: caExt,
+    });
+  const certs = [];
+  certs.push(await issue('CN=Crafted Root', 'CN=Crafted Root', publicKey));
+  for (let i = intermediates; i >= 1; i--)
+    certs.push(
+      await issue(
+        `CN=Crafted ${i}`,
+        i === intermediates ? 'CN=Crafted Root' : `CN=Crafted ${i + 1}`,
+        publicKey,
+      ),
+    );
+  const leafKeys = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
+  const leaf = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: 'CN=attacker',
+    issuer: intermediates > 0 ? 'CN=Crafted 1' : 'CN=Crafted Root',
+    notBefore,
+    notAfter,
+    signingAlgorithm: RSA_SIGN,
+    publicKey: leafKeys.publicKey,
+    signingKey,
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+    ],
+  });
+  const chain = [leaf, ...certs.reverse()];
+  const cert = chain.map(pem).join('\n');
+  return {
+    cert,
+    key: await pkcs8(leafKeys.privateKey),
+    bytes: chain.reduce((n, c) => n + c.rawData.byteLength, 0),
+    certificates: chain.length,
+  };
+}
+
+/**
+ * A client certificate with an RSA key of `bits` bits, issued by the set's CA (so it passes
+ * OpenSSL's verification: only the server's key-strength rule can refuse it).
+ */
+export async function weakClientCert(set, bits = 1024) {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: bits });
+  const publicKey = new x509.PublicKey(
+    crypto.createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
+  );
+  const caKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    crypto.createPrivateKey(set.caKey).export({ type: 'pkcs8', format: 'der' }),
+    RSA_SIGN,
+    false,
+    ['sign'],
+  );
+  const ca = new x509.X509Certificate(set.caCert);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: 'CN=weak client',
+    issuer: ca.subject,
+    notBefore: new Date(Date.now() - DAY),
+    notAfter: new Date(Date.now() + DAY),
+    signingAlgorithm: RSA_SIGN,
+    publicKey,
+    signingKey: caKey,
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+    ],
+  });
+  return { cert: pem(cert), key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}

@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+/**
+ * Attack harness (`npm run attack`, which builds first): what strangers and one rogue
+ * certificate holder cost the server's good clients.
+ *
+ * For each attack kind: a fresh TlslpServer in a child process (bench/server-child.mjs;
+ * mutual TLS, default limits, logging at INFO to a file), good clients in this process
+ * (runClient from 127.0.0.1, --good concurrent loops) for --seconds without an attack, then
+ * for --seconds while the attackers run in another child process (bench/attack-child.mjs)
+ * from 127.0.0.2 and 127.0.0.3. It reports, per kind, the good-session rate during the attack
+ * over the rate without it (same run), the share of good sessions refused or failed, the
+ * server's peak RSS, log lines (all, and warnings: what also reaches stderr) per second during
+ * the attack, and what the attackers got.
+ *
+ * Kinds:
+ *   crafted-chain      2 attackers presenting a self-made root + 70 intermediates (RSA-3072
+ *                      keys with ~3070-bit public exponents, ~96 KB; nothing from our CA)
+ *   crafted-chain-fit  the same, cut to the most intermediates that fit --max-handshake-bytes
+ *   slot-flood         one IP holding up to 10,000 TCP sockets that never send (each reopened
+ *                      10 s after the server closes it)
+ *   no-cert-loop       one IP connecting without a certificate in a loop (4 at a time)
+ *   renegotiation      a good certificate over TLS 1.2 asking to renegotiate, again and again
+ *   weak-key           an RSA-1024 client certificate issued by our CA, in a loop
+ *   pump               with --n_bits auto (16..28): one certificate holder connecting 190
+ *                      times a second and dropping at WORK; the n_bits rise for others
+ *
+ *   node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--json] [--deadline S]
+ *
+ * With --json the last line of output is one JSON object. Loopback only; bounded in time
+ * (each phase --seconds, whole run --deadline) and in count (the attack kinds' own caps).
+ */
+import { benchArgs } from './args.mjs';
+import { craftedChain, weakClientCert } from './attack-certs.mjs';
+import { fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+if (!existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)))) {
+  process.stderr.write('bench/attack.mjs: dist/ is missing: run npm run build first\n');
+  process.exit(2);
+}
+const { DEFAULTS, ServerFailError, closeSolverPool, generateCertificateSet, runClient } =
+  await import(new URL('../dist/index.js', import.meta.url).href);
+
+const ALL_KINDS = [
+  'crafted-chain',
+  'crafted-chain-fit',
+  'slot-flood',
+  'no-cert-loop',
+  'renegotiation',
+  'weak-key',
+  'pump',
+];
+const USAGE =
+  'usage: node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--json] [--deadline SECONDS]\n' +
+  `kinds: ${ALL_KINDS.join(', ')}\n`;
+const { opts, int: intFlag } = benchArgs('bench/attack.mjs', USAGE, {
+  kinds: { type: 'string', default: ALL_KINDS.join(',') },
+  seconds: { type: 'string', default: '4' },
+  good: { type: 'string', default: '2' },
+  deadline: { type: 'string', default: '85' },
+  json: { type: 'boolean', default: false },
+});
+const KINDS = opts.kinds.split(',').map((k) => k.trim());
+for (const k of KINDS)
+  if (!ALL_KINDS.includes(k)) {
+    process.stderr.write(`bench/attack.mjs: unknown kind ${k}\n${USAGE}`);
+    process.exit(2);
+  }
+const PHASE_MS = intFlag('seconds', 1) * 1000;
+const GOOD = intFlag('good', 1);
+const DEADLINE_MS = intFlag('deadline', 10) * 1000;
+const STARTED = performance.now();
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const dir = mkdtempSync(join(tmpdir(), 'tlslp-attack-'));
+const deadline = setTimeout(() => {
+  process.stderr.write(`bench/attack.mjs: stopped at the --deadline of ${DEADLINE_MS / 1000} s\n`);
+  process.exit(3);
+}, DEADLINE_MS);
+deadline.unref();
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+// ---------------------------------------------------------------------------------------------
+// Children: the server and the attackers, each driven over IPC.
+
+const children = new Set();
+process.on('exit', () => {
+  for (const proc of children)
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+});
+
+function child(script) {
+  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
+    execArgv: [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map();
+  proc.on('message', (msg) => {
+    const w = waiting.get(msg.type);
+    if (w) {
+      waiting.delete(msg.type);
+      w(msg);
+    }
+  });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  const ask = (msg, answer) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${script} did not answer ${msg.type}`)),
+        20_000,
+      );
+      waiting.set(answer, (m) => (clearTimeout(timer), resolve(m)));
+      proc.send(msg);
+    });
+  return { proc, ask };
+}
+
+const lineCount = (file) => {
+  try {
+    return readFileSync(file, 'utf8').split('\n').length - 1;
+  } catch {
+    return 0;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Good clients.
+
+async function goodPhase(port, tlsOptions, ms, server) {
+  const end = performance.now() + ms;
+  const result = { done: 0, failed: 0, failures: {}, peakRss: 0, nBitsMax: 0, nBitsMin: Infinity };
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const s = await server.ask({ type: 'stats' }, 'stats');
+      result.peakRss = Math.max(result.peakRss, s.rss);
+      result.nBitsMax = Math.max(result.nBitsMax, s.stats.nBits);
+      result.nBitsMin = Math.min(result.nBitsMin, s.stats.nBits);
+      await sleep(250);
+    }
+  })();
+  await Promise.all(
+    Array.from({ length: GOOD }, async () => {
+      while (performance.now() < end) {
+        try {
+          await runClient({
+            host: '127.0.0.1',
+            ports: [port],
+            tls: tlsOptions,
+            solverOptions: { threads: 1 },
+            otherTimeoutMs: 5000,
+            workTimeoutMs: 20_000,
+          });
+          result.done++;
+        } catch (err) {
+          if (err instanceof ServerFailError) result.done++;
+          else {
+            result.failed++;
+            const code = err.code ?? err.name;
+            result.failures[code] = (result.failures[code] ?? 0) + 1;
+            // A refused client backs off a little, as a real one would.
+            await sleep(20);
+          }
+        }
+      }
+    }),
+  );
+  sampling = false;
+  await sampler;
+  result.rate = result.done / (ms / 1000);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+const certs = await generateCertificateSet();
+const goodTls = { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey };
+const needs = new Set(KINDS);
+const crafted = needs.has('crafted-chain') ? await craftedChain(70) : null;
+let fit = null;
+if (needs.has('crafted-chain-fit')) {
+  // The most intermediates whose whole client flight still fits under the byte limit.
+  const limit = DEFAULTS.maxHandshakeBytes - 1500;
+  let n = 4;
+  fit = await craftedChain(n);
+  for (;;) {
+    const next = await craftedChain(n + 1);
+    if (next.bytes > limit) break;
+    fit = next;
+    n++;
+  }
+}
+const weak = needs.has('weak-key') ? await weakClientCert(certs, 1024) : null;
+
+const SOURCES = ['127.0.0.2', '127.0.0.3'];
+const attacks = {
+  'crafted-chain': () => ({
+    kind: 'crafted-chain',
+    params: { sources: SOURCES, cert: crafted.cert, key: crafted.key },
+    about: `${crafted.certificates} certificates, ${crafted.bytes} bytes, 2 attackers`,
+  }),
+  'crafted-chain-fit': () => ({
+    kind: 'crafted-chain',
+    params: { sources: SOURCES, cert: fit.cert, key: fit.key },
+    about: `${fit.certificates} certificates, ${fit.bytes} bytes, 2 attackers`,
+  }),
+  'slot-flood': () => ({
+    kind: 'slot-flood',
+    params: { sources: SOURCES.slice(0, 1), sockets: 10_000, reconnectMs: 10_000 },
+    about: 'one IP, up to 10000 silent sockets, each reopened 10 s after it is closed',
+  }),
+  'no-cert-loop': () => ({
+    kind: 'no-cert',
+    params: { sources: SOURCES.slice(0, 1), concurrency: 4 },
+    about: 'one IP, no certificate, 4 at a time',
+  }),
+  renegotiation: () => ({
+    kind: 'renegotiation',
+    params: { sources: SOURCES.slice(0, 1), ...goodTls },
+    about: 'a good certificate, TLS 1.2, renegotiation asked again and again',
+  }),
+  'weak-key': () => ({
+    kind: 'weak-key',
+    params: { sources: SOURCES.slice(0, 1), cert: weak.cert, key: weak.key, ca: certs.caCert },
+    about: 'RSA-1024 client certificate issued by our CA',
+  }),
+  pump: () => ({
+    kind: 'pump',
+    params: { sources: SOURCES.slice(0, 1), ...goodTls, perSecond: 190 },
+    about: 'a certificate holder connecting 190/s, dropping at WORK',
+  }),
+};
+
+const rows = [];
+for (const name of KINDS) {
+  const attack = attacks[name]();
+  const log = join(dir, `${name}.log`);
+  const server = child('./server-child.mjs');
+  const serverOptions =
+    name === 'pump'
+      ? {
+          adaptive: { minBits: 16, maxBits: 28 },
+          nBits: 16,
+          simulateFailures: false,
+          bodyRequests: 4,
+        }
+      : { nBits: 8, simulateFailures: false, bodyRequests: 4 };
+  const { port } = await server.ask(
+    {
+      type: 'start',
+      mode: 'tlslp',
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert },
+      server: serverOptions,
+      log: { file: log },
+    },
+    'listening',
+  );
+  const before = await goodPhase(port, goodTls, PHASE_MS, server);
+  const statsBefore = (await server.ask({ type: 'stats' }, 'stats')).stats;
+  const attacker = child('./attack-child.mjs');
+  await attacker.ask({ type: 'start', kind: attack.kind, port, params: attack.params }, 'started');
+  await sleep(500); // the attack builds up before the good clients are measured again
+  const linesAtStart = lineCount(log);
+  const warningsAtStart = (await server.ask({ type: 'stats' }, 'stats')).stderrLines;
+  const t0 = performance.now();
+  const during = await goodPhase(port, goodTls, PHASE_MS, server);
+  const seconds = (performance.now() - t0) / 1000;
+  const linesDuring = lineCount(log) - linesAtStart;
+  const { counts } = await attacker.ask({ type: 'stop' }, 'stopped');
+  const final = await server.ask({ type: 'stats' }, 'stats');
+  await server.ask({ type: 'close' }, 'closed');
+  const delta = (a, b) => {
+    const d = {};
+    for (const [k, v] of Object.entries(b)) if (v - (a[k] ?? 0) > 0) d[k] = v - (a[k] ?? 0);
+    return d;
+  };
+  const goodAttempts = during.done + during.failed;
+  rows.push({
+    kind: name,
+    attack: attack.about,
+    goodPerSecondBefore: Number(before.rate.toFixed(1)),
+    goodPerSecondDuring: Number(during.rate.toFixed(1)),
+    ratio: Number((during.rate / Math.max(before.rate, 1e-9)).toFixed(3)),
+    goodFailedShare: Number((goodAttempts ? during.failed / goodAttempts : 0).toFixed(4)),
+    goodFailures: during.failures,
+    serverPeakRssMB: Number((Math.max(during.peakRss, before.peakRss) / 1048576).toFixed(1)),
+    serverRssBeforeMB: Number((before.peakRss / 1048576).toFixed(1)),
+    logLinesPerSecond: Number((linesDuring / seconds).toFixed(1)),
+    // Warnings (what also goes to stderr): the lines strangers cause.
+    warningLinesPerSecond: Number(((final.stderrLines - warningsAtStart) / seconds).toFixed(1)),
+    nBitsBefore: before.nBitsMax,
+    nBitsDuringMax: during.nBitsMax,
+    nBitsRise: during.nBitsMax - before.nBitsMax,
+    attacker: counts,
+    handshakeFailures: delta(
+      statsBefore.handshakeFailuresByReason,
+      final.stats.handshakeFailuresByReason,
+    ),
+    refused: delta(statsBefore.refusedByReason, final.stats.refusedByReason),
+  });
+  const r = rows.at(-1);
+  out(
+    `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)}  failed ${(r.goodFailedShare * 100).toFixed(1)}%  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served`,
+  );
+}
+await closeSolverPool();
+const summary = {
+  command: `node bench/attack.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  seconds: PHASE_MS / 1000,
+  goodConcurrency: GOOD,
+  limits: {
+    maxHandshakeBytes: DEFAULTS.maxHandshakeBytes,
+    maxChainDepth: DEFAULTS.maxChainDepth,
+    maxHandshakes: DEFAULTS.maxHandshakes,
+    maxHandshakesPerIp: DEFAULTS.maxHandshakesPerIp,
+    maxHandshakeFailuresPerIp: DEFAULTS.maxHandshakeFailuresPerIp,
+  },
+  kinds: rows,
+  elapsedSeconds: Number(((performance.now() - STARTED) / 1000).toFixed(1)),
+};
+if (opts.json) out(JSON.stringify(summary));
+process.exit(0);

@@ -1,0 +1,156 @@
+/**
+ * A test-only certificate issuer: client certificates (and intermediate CAs) signed by a
+ * set's CA or by another issuer, with the faults the server's gate must refuse: expired, a
+ * weak key, the wrong extended key usage, a chain deeper than the limit.
+ */
+// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect
+// metadata polyfill loaded before the library itself.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { createPrivateKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
+import type { CertificateSet } from '../src/certs.js';
+
+type CryptoKey = webcrypto.CryptoKey;
+
+x509.cryptoProvider.set(webcrypto);
+
+/** Key types {@link issueClientCert} can make. */
+export type IssuedKeyType = 'ec-p256' | 'ec-p224' | 'rsa-1024' | 'rsa-2048';
+
+/** Options of {@link issueClientCert}. */
+export interface IssueOptions {
+  /** The new certificate's key (default `ec-p256`). `ec-p224` keys cannot issue certificates. */
+  key?: IssuedKeyType;
+  /** Default: one minute ago. */
+  notBefore?: Date;
+  /** Default: one day from now. */
+  notAfter?: Date;
+  /** The one extended key usage of a leaf (default `clientAuth`); a CA gets none. */
+  eku?: 'clientAuth' | 'serverAuth';
+  /** Who signs it (default: the set's CA). An intermediate made here with `ca: true` works. */
+  issuer?: { cert: string; key: string };
+  /** Make a CA certificate (basicConstraints CA:true, keyCertSign) instead of a leaf. */
+  ca?: boolean;
+  /** Subject CN (default `client`, or `intermediate` for a CA). */
+  commonName?: string;
+}
+
+const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+const EC_SIGN = { name: 'ECDSA', hash: 'SHA-256' };
+
+/** A fresh key pair: the public half as x509 wants it, the private half as PKCS#8 PEM. */
+async function newKey(type: IssuedKeyType): Promise<{
+  publicKey: CryptoKey | x509.PublicKey;
+  pkcs8: string;
+}> {
+  if (type === 'ec-p224') {
+    // WebCrypto knows only P-256, P-384 and P-521; OpenSSL makes the P-224 key.
+    const pair = generateKeyPairSync('ec', { namedCurve: 'secp224r1' });
+    const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
+    return {
+      publicKey: new x509.PublicKey(new Uint8Array(spki)),
+      pkcs8: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    };
+  }
+  const alg =
+    type === 'ec-p256'
+      ? { name: 'ECDSA', namedCurve: 'P-256' }
+      : {
+          ...RSA_SIGN,
+          publicExponent: new Uint8Array([1, 0, 1]),
+          modulusLength: type === 'rsa-1024' ? 1024 : 2048,
+        };
+  const pair = (await webcrypto.subtle.generateKey(alg, true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
+  return {
+    publicKey: pair.publicKey,
+    pkcs8: KeyObject.from(pair.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,
+  };
+}
+
+/** The issuer's private key as a WebCrypto signing key, and the algorithm it signs with. */
+async function signingKey(pem: string): Promise<{ key: CryptoKey; alg: typeof RSA_SIGN }> {
+  const keyObject = createPrivateKey(pem);
+  const der = keyObject.export({ type: 'pkcs8', format: 'der' });
+  const type = keyObject.asymmetricKeyType;
+  if (type === 'rsa') {
+    const key = await webcrypto.subtle.importKey('pkcs8', der, RSA_SIGN, false, ['sign']);
+    return { key, alg: RSA_SIGN };
+  }
+  const curve = keyObject.asymmetricKeyDetails?.namedCurve;
+  const named = curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : null;
+  if (type !== 'ec' || !named)
+    throw new Error(`cannot sign with a ${type ?? '?'} ${curve ?? ''} issuer key`);
+  const key = await webcrypto.subtle.importKey(
+    'pkcs8',
+    der,
+    { name: 'ECDSA', namedCurve: named },
+    false,
+    ['sign'],
+  );
+  return { key, alg: EC_SIGN };
+}
+
+function randomSerial(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x40;
+  return Buffer.from(bytes).toString('hex');
+}
+
+/**
+ * Issue a certificate signed by the set's CA (or `opts.issuer`): a client leaf by default, or
+ * an intermediate CA with `ca: true`.
+ * @returns the certificate (PEM) and its private key (PKCS#8 PEM)
+ */
+export async function issueClientCert(
+  certs: CertificateSet,
+  opts: IssueOptions = {},
+): Promise<{ cert: string; key: string }> {
+  const issuerPem = opts.issuer ?? { cert: certs.caCert, key: certs.caKey };
+  const issuer = new x509.X509Certificate(issuerPem.cert);
+  const signer = await signingKey(issuerPem.key);
+  const subjectKey = await newKey(opts.key ?? 'ec-p256');
+  const now = Date.now();
+  const issuerSki = issuer.getExtension(x509.SubjectKeyIdentifierExtension);
+  const aki = issuerSki
+    ? new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId)
+    : await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey);
+  const extensions: x509.Extension[] = opts.ca
+    ? [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign |
+            x509.KeyUsageFlags.cRLSign |
+            x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
+      ]
+    : [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension(
+          [
+            opts.eku === 'serverAuth'
+              ? x509.ExtendedKeyUsage.serverAuth
+              : x509.ExtendedKeyUsage.clientAuth,
+          ],
+          false,
+        ),
+      ];
+  extensions.push(await x509.SubjectKeyIdentifierExtension.create(subjectKey.publicKey), aki);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [opts.commonName ?? (opts.ca ? 'intermediate' : 'client')] }],
+    // The issuer's own encoded name, so subject and issuer match byte for byte.
+    issuer: issuer.subjectName,
+    notBefore: opts.notBefore ?? new Date(now - 60_000),
+    notAfter: opts.notAfter ?? new Date(now + 24 * 60 * 60 * 1000),
+    publicKey: subjectKey.publicKey,
+    signingKey: signer.key,
+    signingAlgorithm: signer.alg,
+    extensions,
+  });
+  return { cert: cert.toString('pem') + '\n', key: subjectKey.pkcs8 };
+}
