@@ -18,6 +18,7 @@
  *   crafted-chain-fit  the same, cut to the most intermediates that fit --max-handshake-bytes
  *   slot-flood         one IP holding up to 10,000 TCP sockets that never send (each reopened
  *                      10 s after the server closes it)
+ *   slot-flood-fast    the same, each reopened after 1 s (about 10,000 connections a second)
  *   no-cert-loop       one IP connecting without a certificate in a loop (4 at a time)
  *   renegotiation      a good certificate over TLS 1.2 asking to renegotiate, again and again
  *   weak-key           an RSA-1024 client certificate issued by our CA, in a loop
@@ -51,6 +52,7 @@ const ALL_KINDS = [
   'crafted-chain',
   'crafted-chain-fit',
   'slot-flood',
+  'slot-flood-fast',
   'no-cert-loop',
   'renegotiation',
   'weak-key',
@@ -187,7 +189,7 @@ const crafted = needs.has('crafted-chain') ? await craftedChain(70) : null;
 let fit = null;
 if (needs.has('crafted-chain-fit')) {
   // The most intermediates whose whole client flight still fits under the byte limit.
-  const limit = DEFAULTS.maxHandshakeBytes - 1500;
+  const limit = (DEFAULTS.maxHandshakeBytes ?? 16_384) - 1500;
   let n = 4;
   fit = await craftedChain(n);
   for (;;) {
@@ -215,6 +217,11 @@ const attacks = {
     kind: 'slot-flood',
     params: { sources: SOURCES.slice(0, 1), sockets: 10_000, reconnectMs: 10_000 },
     about: 'one IP, up to 10000 silent sockets, each reopened 10 s after it is closed',
+  }),
+  'slot-flood-fast': () => ({
+    kind: 'slot-flood',
+    params: { sources: SOURCES.slice(0, 1), sockets: 10_000, reconnectMs: 1000 },
+    about: 'one IP, up to 10000 silent sockets, each reopened 1 s after it is closed',
   }),
   'no-cert-loop': () => ({
     kind: 'no-cert',
@@ -262,17 +269,28 @@ for (const name of KINDS) {
     },
     'listening',
   );
+  const cpu0 = (await server.ask({ type: 'stats' }, 'stats')).cpuMicros;
+  const tb0 = performance.now();
   const before = await goodPhase(port, goodTls, PHASE_MS, server);
+  const cpuBefore =
+    ((await server.ask({ type: 'stats' }, 'stats')).cpuMicros - cpu0) /
+    1000 /
+    (performance.now() - tb0);
   const statsBefore = (await server.ask({ type: 'stats' }, 'stats')).stats;
   const attacker = child('./attack-child.mjs');
   await attacker.ask({ type: 'start', kind: attack.kind, port, params: attack.params }, 'started');
   await sleep(500); // the attack builds up before the good clients are measured again
   const linesAtStart = lineCount(log);
-  const warningsAtStart = (await server.ask({ type: 'stats' }, 'stats')).stderrLines;
+  const atStart = await server.ask({ type: 'stats' }, 'stats');
+  const warningsAtStart = atStart.stderrLines;
   const t0 = performance.now();
   const during = await goodPhase(port, goodTls, PHASE_MS, server);
   const seconds = (performance.now() - t0) / 1000;
   const linesDuring = lineCount(log) - linesAtStart;
+  const cpuDuring =
+    ((await server.ask({ type: 'stats' }, 'stats')).cpuMicros - atStart.cpuMicros) /
+    1000 /
+    (seconds * 1000);
   const { counts } = await attacker.ask({ type: 'stop' }, 'stopped');
   const final = await server.ask({ type: 'stats' }, 'stats');
   await server.ask({ type: 'close' }, 'closed');
@@ -290,6 +308,9 @@ for (const name of KINDS) {
     ratio: Number((during.rate / Math.max(before.rate, 1e-9)).toFixed(3)),
     goodFailedShare: Number((goodAttempts ? during.failed / goodAttempts : 0).toFixed(4)),
     goodFailures: during.failures,
+    // Server CPU time over wall time (1 = one core busy): whether the server is the bottleneck.
+    serverCpuBefore: Number(cpuBefore.toFixed(2)),
+    serverCpuDuring: Number(cpuDuring.toFixed(2)),
     serverPeakRssMB: Number((Math.max(during.peakRss, before.peakRss) / 1048576).toFixed(1)),
     serverRssBeforeMB: Number((before.peakRss / 1048576).toFixed(1)),
     logLinesPerSecond: Number((linesDuring / seconds).toFixed(1)),
@@ -307,7 +328,7 @@ for (const name of KINDS) {
   });
   const r = rows.at(-1);
   out(
-    `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)}  failed ${(r.goodFailedShare * 100).toFixed(1)}%  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served`,
+    `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)}  failed ${(r.goodFailedShare * 100).toFixed(1)}%  server CPU ${r.serverCpuBefore}->${r.serverCpuDuring}  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served`,
   );
 }
 await closeSolverPool();

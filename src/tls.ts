@@ -112,6 +112,8 @@ export interface ServerTlsCheck {
   notAfter: Date;
   /** Warnings, e.g. the certificate expires within 14 days. */
   warnings: string[];
+  /** The certificates of the CA bundle, parsed (empty without a CA). */
+  caCerts: X509Certificate[];
 }
 
 function pemText(value: string | Buffer): string {
@@ -165,6 +167,7 @@ export function checkServerTls(
       `${labels.cert} expired on ${to.toISOString()}; issue a new one (tlslp certs --force makes a new set)`,
     );
   const warnings: string[] = [];
+  const caCerts: X509Certificate[] = [];
   const daysLeft = (to.getTime() - now.getTime()) / 86_400_000;
   if (daysLeft < EXPIRY_WARNING_DAYS)
     warnings.push(
@@ -184,10 +187,10 @@ export function checkServerTls(
       for (const block of text.match(
         /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
       ) ?? [])
-        new X509Certificate(block);
+        caCerts.push(new X509Certificate(block));
     } catch {
       throw new ConfigError('CERT_FILE', `${labels.ca}: a certificate in it does not parse`);
     }
   }
-  return { notAfter: to, warnings };
+  return { notAfter: to, warnings, caCerts };
 }

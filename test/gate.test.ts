@@ -12,7 +12,10 @@
  * Every wait is bounded; nothing asserts on speed.
  */
 import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -111,7 +114,10 @@ function countedOnce(stats: ServerStats, reason: string): void {
   expect(stats.sessionsStarted).toBe(0);
 }
 
-/** A plain TCP connection, connected, kept for cleanup. */
+/**
+ * A plain TCP connection, kept for cleanup. Resolves once connected, or once reset: the
+ * server refuses with a reset, which can arrive before the client saw its connect.
+ */
 async function tcp(port: number, localAddress?: string): Promise<net.Socket> {
   const socket = net.connect({
     host: '127.0.0.1',
@@ -123,7 +129,9 @@ async function tcp(port: number, localAddress?: string): Promise<net.Socket> {
   await within(
     new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
-      socket.once('error', reject);
+      socket.once('error', (err: NodeJS.ErrnoException) =>
+        err.code === 'ECONNRESET' ? resolve() : reject(err),
+      );
     }),
     5000,
     'a TCP connection',
@@ -473,6 +481,62 @@ describe('handshake slots', () => {
     for (const i of idle) i.destroy();
     await until(() => s.server.stats.handshaking === 0, 5000, 'the slots to free up');
     expect((await fullSession(s.port)).answered).toHaveLength(2);
+  });
+});
+
+describe('the handshake deadline shrinks as the slots fill', () => {
+  it('with every slot taken, handshakes older than 1 s are cut although the deadline is 60 s', async () => {
+    const s = await server({ maxHandshakes: 4, handshakeTimeoutMs: 60_000 });
+    const old = [await tcp(s.port), await tcp(s.port), await tcp(s.port)];
+    await until(() => s.server.stats.handshaking === 3, 5000, 'three handshakes in progress');
+    await sleep(1100);
+    // The fourth takes the last slot: the deadline is now 1 s, and the three are past it.
+    const fourth = await tcp(s.port);
+    for (const o of old) await closed(o, 10_000);
+    expect(fourth.destroyed).toBe(false);
+    expect(s.server.stats.handshakeFailuresByReason).toEqual({ handshake_timeout: 3 });
+  });
+});
+
+describe('logs escape what clients send', () => {
+  it('C1 controls, NEL and bidi overrides in a body value reach the log file escaped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tlslp-gate-log-'));
+    try {
+      const file = join(dir, 'server.log');
+      const logger = createLogger({ name: 'tlslp.server', level: 'DEBUG', file, stderr: null });
+      const s = await server({
+        nBits: 0,
+        bodyRequests: 1,
+        randomString: 'arg',
+        token: 'tok',
+        logger,
+      });
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: s.port,
+        servername: 'localhost',
+        ...good(),
+        ca: certs.caCert,
+      });
+      sockets.add(socket);
+      const ch = new SocketLineChannel(socket);
+      expect(await ch.readLine(5000)).toBe('HELLO');
+      ch.writeLine('HELLOBACK');
+      expect(await ch.readLine(5000)).toBe('WORK tok 0');
+      ch.writeLine('x');
+      expect(await ch.readLine(5000)).toMatch(/ arg$/);
+      ch.writeLine(`${checksum('tok', 'arg')} evil\u0085line\u009b2J\u202eexe`);
+      expect(await ch.readLine(5000)).toBe('DONE');
+      ch.writeLine('OK');
+      await s.nextReport();
+      await s.server.close();
+      await logger.close();
+      const text = await readFile(file, 'utf8');
+      expect(text).toContain('value: "evil\\x85line\\x9b2J\\u202eexe"');
+      expect(text).not.toMatch(/[\u0080-\u009f\u202a-\u202e]/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

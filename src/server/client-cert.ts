@@ -4,6 +4,7 @@
  * or EC P-256. Each refusal has a stable code, used as the log reason and the metric label.
  * @module
  */
+import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 
 /** Why a client certificate was refused. */
@@ -54,9 +55,8 @@ export function chainLength(cert: DetailedPeerCertificate): number {
 }
 
 /** Why the leaf key is too weak, or null. RSA needs 2048 bits, EC a curve like P-256 or stronger. */
-export function weakKeyReason(socket: TLSSocket): string | null {
-  const key = socket.getPeerX509Certificate()?.publicKey;
-  if (!key) return null;
+export function weakKeyReason(leaf: X509Certificate): string | null {
+  const key = leaf.publicKey;
   const details = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
     case 'rsa':
@@ -78,12 +78,20 @@ export function weakKeyReason(socket: TLSSocket): string | null {
 
 /**
  * Judge the client certificate of a completed handshake.
+ * @param trusted the CA certificates of the server's bundle: a leaf they issue directly is a
+ *   chain of 2, known without the costly walk of `getPeerCertificate(true)` (about 0.2 ms)
  * @returns the refusal, or null when the client may go on
  */
-export function judgeClientCert(socket: TLSSocket, maxChainDepth: number): CertRefusal | null {
-  const cert = socket.getPeerCertificate(true);
-  if (Object.keys(cert).length === 0)
-    return { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
+export function judgeClientCert(
+  socket: TLSSocket,
+  maxChainDepth: number,
+  trusted: readonly X509Certificate[] = [],
+): CertRefusal | null {
+  // Not getPeerX509Certificate(): on a server socket it makes a later
+  // getPeerCertificate(true) return the leaf alone (Node 20), which the depth check needs.
+  const plain = socket.getPeerCertificate(false);
+  const leaf = plain.raw ? new X509Certificate(plain.raw) : undefined;
+  if (!leaf) return { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
   if (!socket.authorized) {
     const code = String(socket.authorizationError ?? 'UNAUTHORIZED');
     return {
@@ -91,13 +99,16 @@ export function judgeClientCert(socket: TLSSocket, maxChainDepth: number): CertR
       text: VERIFY_TEXT[code] ?? `the client certificate failed verification (${code})`,
     };
   }
-  const depth = chainLength(cert);
-  if (maxChainDepth > 0 && depth > maxChainDepth)
-    return {
-      code: 'CHAIN_TOO_DEEP',
-      text: `the client chain has ${depth} certificates (at most ${maxChainDepth})`,
-    };
-  const weak = weakKeyReason(socket);
+  if (maxChainDepth > 0) {
+    const direct = maxChainDepth >= 2 && trusted.some((ca) => leaf.checkIssued(ca));
+    const depth = direct ? 2 : chainLength(socket.getPeerCertificate(true));
+    if (depth > maxChainDepth)
+      return {
+        code: 'CHAIN_TOO_DEEP',
+        text: `the client chain has ${depth} certificates (at most ${maxChainDepth})`,
+      };
+  }
+  const weak = weakKeyReason(leaf);
   if (weak) return { code: 'WEAK_CLIENT_KEY', text: `the client key is too weak: ${weak}` };
   return null;
 }

@@ -4,7 +4,7 @@
  * the server.
  * @module
  */
-import { constants as cryptoConstants } from 'node:crypto';
+import { constants as cryptoConstants, type X509Certificate } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
@@ -238,6 +238,8 @@ export class TlslpServer {
   /** Sessions in flight per IP: the `maxPerIp` limit and the adaptive controller's weighted load. */
   private readonly sessionsPerIp = new Tally();
   private readonly failures: FailureBudget;
+  /** The CA certificates, parsed once (see judgeClientCert). */
+  private readonly trustedCas: readonly X509Certificate[];
   private readonly warnings: WarningLimiter;
   private readonly adaptive: AdaptiveDifficulty | null;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -263,7 +265,7 @@ export class TlslpServer {
     if (!options.tls.cert || !options.tls.key)
       throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
     // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
-    checkServerTls(options.tls);
+    this.trustedCas = checkServerTls(options.tls).caCerts;
     if (!options.insecure && !options.tls.ca) {
       throw new ConfigError(
         'NO_CA',
@@ -363,7 +365,8 @@ export class TlslpServer {
       peer: ip,
       event: 'refused',
     });
-    socket.destroy();
+    // A reset, not a close: a flood of refusals leaves no TIME_WAIT sockets on this side.
+    socket.resetAndDestroy();
   }
 
   /**
@@ -499,7 +502,7 @@ export class TlslpServer {
       return;
     }
     if (!this.options.insecure) {
-      const refusal = judgeClientCert(socket, this.options.maxChainDepth);
+      const refusal = judgeClientCert(socket, this.options.maxChainDepth, this.trustedCas);
       if (refusal) {
         this.handshakeFailed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
         socket.destroy();
