@@ -8,7 +8,9 @@
  * (runClient from 127.0.0.1, --good concurrent loops) for --seconds without an attack, then
  * for --seconds while the attackers run in another child process (bench/attack-child.mjs)
  * from 127.0.0.2 and 127.0.0.3. It reports, per kind, the good-session rate during the attack
- * over the rate without it (same run), the share of good sessions refused or failed, the
+ * over the rate without it (same run; on a 2-core machine the attackers' own CPU weighs on
+ * the good clients too, so the server's CPU per good session before and during is given as
+ * well, as `serverCapacityRatio`), the share of good sessions refused or failed, the
  * server's peak RSS, log lines (all, and warnings: what also reaches stderr) per second during
  * the attack, and what the attackers got.
  *
@@ -311,6 +313,14 @@ for (const name of KINDS) {
     // Server CPU time over wall time (1 = one core busy): whether the server is the bottleneck.
     serverCpuBefore: Number(cpuBefore.toFixed(2)),
     serverCpuDuring: Number(cpuDuring.toFixed(2)),
+    // Server CPU per good session before over during: what the ratio would be if the server
+    // were the bottleneck. On a small machine the attackers' own CPU also slows the good
+    // clients, which the plain ratio includes.
+    serverCapacityRatio: Number(
+      (cpuBefore / Math.max(before.rate, 1e-9) / (cpuDuring / Math.max(during.rate, 1e-9))).toFixed(
+        3,
+      ),
+    ),
     serverPeakRssMB: Number((Math.max(during.peakRss, before.peakRss) / 1048576).toFixed(1)),
     serverRssBeforeMB: Number((before.peakRss / 1048576).toFixed(1)),
     logLinesPerSecond: Number((linesDuring / seconds).toFixed(1)),
@@ -328,7 +338,7 @@ for (const name of KINDS) {
   });
   const r = rows.at(-1);
   out(
-    `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)}  failed ${(r.goodFailedShare * 100).toFixed(1)}%  server CPU ${r.serverCpuBefore}->${r.serverCpuDuring}  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served`,
+    `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)} (server capacity ${r.serverCapacityRatio.toFixed(2)})  failed ${(r.goodFailedShare * 100).toFixed(1)}%  server CPU ${r.serverCpuBefore}->${r.serverCpuDuring}  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served${counts.renegotiated ? `, ${counts.renegotiated} renegotiated` : ''}`,
   );
 }
 await closeSolverPool();
