@@ -343,10 +343,7 @@ export class TlslpServer {
       if (conn) this.handshakeFailed(conn, reasonCode(err), describeSocketError(err), err);
       socket.destroy();
     });
-    // Paused until admitted: a refused connection is never read.
-    this.listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (raw) =>
-      this.onConnection(raw),
-    );
+    this.listener = net.createServer({ noDelay: true }, (raw) => this.onConnection(raw));
   }
 
   /** Why a new connection from `ip` is refused before TLS, or null. */
@@ -428,7 +425,6 @@ export class TlslpServer {
     });
     conn.meter = meter;
     conns.set(meter, conn);
-    raw.resume();
     this.pending.add(conn);
     this.pendingPerIp.up(ip);
     this.stats.handshaking = this.pending.size;
