@@ -87,3 +87,17 @@ describe('tlslp completion', () => {
     }
   });
 });
+
+describe('output into a pipe that closes early', () => {
+  it('`tlslp completion bash | true` (a reader gone before the write) ends quietly, exit 0', () => {
+    // pipefail: the status is tlslp's own. `true` exits before node has started, so the
+    // write meets a closed pipe (EPIPE), as `| head -1` does once head has its line.
+    const r = spawnSync(
+      'bash',
+      ['-c', `set -o pipefail; "${process.execPath}" ${TLSLP} completion bash | true`],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});

@@ -47,6 +47,12 @@ export function exitCodeFor(err: unknown): number {
  * Commander prints its own usage errors, so those are not printed twice.
  */
 export async function runMain(prog: string, main: () => Promise<number>): Promise<void> {
+  // A reader that goes away (`| head`) is not a failure of ours: stop quietly, as cat does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    process.stderr.write(`${prog}: error: cannot write the output: ${err.message}\n`);
+    process.exit(EXIT.failure);
+  });
   try {
     process.exitCode = await main();
   } catch (err) {
