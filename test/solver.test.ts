@@ -198,6 +198,18 @@ describe('solveWork', () => {
   });
 });
 
+describe('reported rates', () => {
+  it("reports the kernel's own rate, which time outside the kernel cannot lower", async () => {
+    // One thread on the calling thread: kernel time is part of wall time, so the kernel
+    // rate is at least hashes over wall time (and a short solve's wall time is mostly set-up).
+    const token = randomToken(prng(7), 64);
+    const r = await solveWork(token, 14, { threads: 1, kernel: 'js' });
+    expect(verifyWork(token, r.suffix, 14)).toBe(true);
+    expect(r.kernelHashesPerSecond).toBeGreaterThan(0);
+    expect(r.kernelHashesPerSecond).toBeGreaterThanOrEqual(r.hashesPerSecond);
+  });
+});
+
 describe('cancellation', () => {
   for (const threads of [2, 1]) {
     it(`stops every thread promptly when aborted (threads: ${threads})`, async () => {
@@ -258,7 +270,7 @@ describe('pool internals', () => {
       index: 3,
       control,
     });
-    expect(later).toEqual({ hitOffset: -1, hashes: 0, stopped: true });
+    expect(later).toEqual({ hitOffset: -1, hashes: 0, stopped: true, kernelMs: 0 });
     const lower = await runBatch({
       job,
       kernel: 'js',

@@ -198,7 +198,7 @@ describe('workMain (in process)', () => {
     expect(result.code).toBe(0);
     expect(verifyWork('inproc', parse(result.stdout).suffix, 18)).toBe(true);
     expect(result.stderr).toMatch(
-      /tlslp-work: \w+ \(.+\), \d+ thread\(s\), \d+ hashes, [\d.]+ M hashes\/s/,
+      /tlslp-work: \w+ \(.+\), \d+ thread\(s\), \d+ hashes in [\d.]+ s; kernel [\d.]+ M hashes\/s per thread/,
     );
     // The SIGINT handler is gone afterwards.
     expect(process.listenerCount('SIGINT')).toBe(listeners);

@@ -119,7 +119,7 @@ export async function workMain(argv: string[]): Promise<number> {
     if (flags.verbose) {
       process.stderr.write(
         `tlslp-work: ${result.kernel} (${result.kernelDetail}), ${result.threads} thread(s), ` +
-          `${result.hashes} hashes, ${(result.hashesPerSecond / 1e6).toFixed(2)} M hashes/s\n`,
+          `${result.hashes} hashes in ${result.seconds.toFixed(3)} s; kernel ${(result.kernelHashesPerSecond / 1e6).toFixed(1)} M hashes/s per thread\n`,
       );
     }
     return EXIT.ok;

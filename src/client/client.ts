@@ -162,7 +162,8 @@ export function builtinSolver(options: Omit<SolveOptions, 'signal'> = {}): WorkS
       suffix: r.suffix,
       seconds: r.seconds,
       hashes: r.hashes,
-      hashesPerSecond: r.hashesPerSecond,
+      // The kernel's speed on the threads used: a short solve's wall time is mostly start-up.
+      hashesPerSecond: r.kernelHashesPerSecond * r.threads,
       solver: `${r.kernel} (${r.kernelDetail})`,
       threads: r.threads,
       fallbackReason: r.fallbackReason,

@@ -31,7 +31,10 @@ export interface WorkSolution {
   seconds: number;
   /** Candidates tried, when the solver knows. */
   hashes?: number;
-  /** Candidates per second, when the solver knows. */
+  /**
+   * Candidates per second, when the solver knows: for the built-in solver the kernel's own
+   * rate on the threads used (hashes per second of kernel time × threads), not wall time.
+   */
   hashesPerSecond?: number;
   /** e.g. `native (sha-ni x3)` or `external: ./work_challenge`. */
   solver: string;

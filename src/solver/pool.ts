@@ -62,8 +62,13 @@ export interface SolveResult {
   hashes: number;
   /** Wall-clock time of the solve. */
   seconds: number;
-  /** `hashes / seconds`. */
+  /** `hashes / seconds`: wall time, so a short solve includes start-up and thread wake-up. */
   hashesPerSecond: number;
+  /**
+   * Hashes per second of time spent inside the kernel, per thread: the kernel's own speed,
+   * the figure to compare between short solves (0 when nothing was hashed).
+   */
+  kernelHashesPerSecond: number;
   /** The kernel that ran. */
   kernel: KernelName;
   /** What the kernel ran on, e.g. `sha-ni`, `simd128`, `scalar`. */
@@ -180,8 +185,12 @@ class ProgressMeter {
     private readonly onProgress?: (p: SolveProgress) => void,
   ) {}
 
-  add(hashes: number): void {
+  /** Milliseconds spent inside kernel calls, summed over threads. */
+  kernelMs = 0;
+
+  add(hashes: number, kernelMs = 0): void {
     this.hashes += hashes;
+    this.kernelMs += kernelMs;
     if (!this.onProgress) return;
     const now = performance.now();
     if (now - this.lastReport < this.intervalMs || this.hashes === 0) return;
@@ -196,6 +205,11 @@ class ProgressMeter {
       expectedHashes: this.expectedHashes,
       etaSeconds: hashesPerSecond > 0 ? left / hashesPerSecond : 0,
     });
+  }
+
+  /** Hashes per second of kernel time, per thread. */
+  kernelRate(): number {
+    return this.kernelMs > 0 ? (this.hashes / this.kernelMs) * 1000 : 0;
   }
 
   seconds(): number {
@@ -227,7 +241,7 @@ async function searchHere(
     if (limits.signal?.aborted) throw abortError(limits.signal);
     const { hi, lo } = nonceAt(nonce);
     const result = scanBatch(kernel, job, hi, lo, Math.min(chunk, end - nonce), undefined, chunk);
-    meter.add(result.hashes);
+    meter.add(result.hashes, result.kernelMs);
     if (result.verified) return result.verified.suffix;
     nonce += chunk;
     // Let abort events, timers and I/O run; a chunk is only a few milliseconds.
@@ -278,7 +292,7 @@ async function searchPool(
     };
     const done = (index: number, result: BatchResult): void => {
       inFlight.delete(index);
-      meter.add(result.hashes);
+      meter.add(result.hashes, result.kernelMs);
       if (result.verified && (!best || index < best.index)) {
         best = { index, suffix: result.verified.suffix };
         // Later batches can no longer win: tell them to stop (indices past 2^31 just finish).
@@ -423,6 +437,7 @@ export async function solveWork(
     hashes: meter.hashes,
     seconds,
     hashesPerSecond: seconds > 0 ? meter.hashes / seconds : 0,
+    kernelHashesPerSecond: meter.kernelRate(),
     kernel: kernel.name,
     kernelDetail: kernel.detail,
     threads: found.threads,

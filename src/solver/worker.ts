@@ -66,6 +66,8 @@ export interface BatchResult {
   hashes: number;
   /** True when the batch was stopped by its control words before finishing. */
   stopped: boolean;
+  /** Milliseconds spent inside the kernel's scan calls (the kernel's own speed, for rates). */
+  kernelMs: number;
   /** The solution at {@link BatchResult.hitOffset}, verified with node:crypto. */
   verified?: { suffix: string };
 }
@@ -92,13 +94,16 @@ export function scanBatch(
     );
   }
   let done = 0;
+  let kernelMs = 0;
   while (done < count) {
-    if (shouldStop?.()) return { hitOffset: -1, hashes: done, stopped: true };
+    if (shouldStop?.()) return { hitOffset: -1, hashes: done, stopped: true, kernelMs };
     const at = lo + done;
     // Stay inside one aligned window: the kernels keep W0..W12 fixed across a call.
     const windowLeft = SCAN_WINDOW - (at % SCAN_WINDOW);
     const n = Math.min(count - done, windowLeft, chunk);
+    const t0 = performance.now();
     const offset = kernel.scan(job, hi, at, n);
+    kernelMs += performance.now() - t0;
     if (offset < 0) {
       done += n;
       continue;
@@ -109,6 +114,7 @@ export function scanBatch(
         hitOffset: done + offset,
         hashes: done + offset + 1,
         stopped: false,
+        kernelMs,
         verified: { suffix },
       };
     }
@@ -121,7 +127,7 @@ export function scanBatch(
     }
     done += offset + 1;
   }
-  return { hitOffset: -1, hashes: count, stopped: false };
+  return { hitOffset: -1, hashes: count, stopped: false, kernelMs };
 }
 
 // The kernel each name resolved to in this worker thread (loading native/wasm is not free).
