@@ -15,6 +15,7 @@ import {
   type LogLevel,
 } from '../logging.js';
 import { createWorkerLogger, runPrimary, shareWorkerMetrics } from '../server/cluster.js';
+import { applyConfigFile } from './config-file.js';
 import { ServerMetrics, serveMetrics } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
 import { ConfigError } from '../errors.js';
@@ -71,6 +72,10 @@ export function serverCommand(): Command {
       'Serve the TLS Line Protocol over mutual TLS: HELLO, WORK (proof of work), info requests, DONE.',
     )
     .version(VERSION)
+    .option(
+      '--config <file>',
+      'read options from a JSON or TOML file (keys: the flag names, e.g. max-connections = 500); flags given here win',
+    )
     .option('--host <host>', 'interface to listen on', DEFAULTS.serverHost)
     .option(
       '--port <port>',
@@ -221,6 +226,8 @@ export function serverCommand(): Command {
 /** Run `tlslp-server` with `argv` (without the program name). Resolves with the exit code. */
 export async function serverMain(argv: string[]): Promise<number> {
   const command = serverCommand().parse(argv, { from: 'user' });
+  const file = command.opts<{ config?: string }>().config;
+  if (file !== undefined) applyConfigFile(command, file);
   const flags = command.opts<ServerFlags>();
   const tutorial = flags.tutorial;
   const workers = flags.workers === 'auto' ? availableParallelism() : flags.workers;
@@ -231,7 +238,8 @@ export async function serverMain(argv: string[]): Promise<number> {
     ['minBits', '--min-bits'],
     ['maxBits', '--max-bits'],
   ] as const) {
-    if (bits !== 'auto' && command.getOptionValueSource(name) === 'cli')
+    const source = command.getOptionValueSource(name);
+    if (bits !== 'auto' && (source === 'cli' || source === 'config'))
       throw new ConfigError(
         'BITS_WITHOUT_AUTO',
         `${flag} applies only with --n_bits auto (adaptive difficulty); add --n_bits auto or drop ${flag}`,

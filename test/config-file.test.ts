@@ -1,0 +1,130 @@
+/** `tlslp-server --config FILE`: JSON or TOML options under the command line's flags. */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeCertificates } from '../src/certs.js';
+import { applyConfigFile } from '../src/cli/config-file.js';
+import { serverCommand } from '../src/cli/server.js';
+import { ConfigError } from '../src/errors.js';
+import { useTempDirs } from './helpers.js';
+
+const tempDir = useTempDirs('tlslp-config-');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir();
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+/** Parse `argv` as tlslp-server does, apply its --config, and return the options. */
+function resolveFlags(argv: string[]): Record<string, unknown> {
+  const command = serverCommand().parse(argv, { from: 'user' });
+  const config = command.opts<{ config?: string }>().config;
+  if (config !== undefined) applyConfigFile(command, config);
+  return command.opts();
+}
+
+describe('applyConfigFile', () => {
+  it('reads TOML with flag names; values go through the flag parsers', async () => {
+    const path = await file(
+      'a.toml',
+      'max-connections = 500\nn_bits = "auto"\nmax-bits = 24\nlog-format = "json"\ninsecure = true\nhost = "127.0.0.1"\n',
+    );
+    expect(resolveFlags(['--config', path])).toMatchObject({
+      maxConnections: 500,
+      n_bits: 'auto',
+      maxBits: 24,
+      logFormat: 'json',
+      insecure: true,
+      host: '127.0.0.1',
+    });
+  });
+
+  it('reads JSON with camelCase names too', async () => {
+    const path = await file('a.json', '{"maxPerIp": 3, "workTimeout": 60}');
+    expect(resolveFlags(['--config', path])).toMatchObject({ maxPerIp: 3, workTimeout: 60 });
+  });
+
+  it('a flag on the command line wins over the file; the rest of the file still applies', async () => {
+    const path = await file('b.toml', 'max-per-ip = 3\nmax-connections = 500\n');
+    expect(resolveFlags(['--config', path, '--max-per-ip', '7'])).toMatchObject({
+      maxPerIp: 7,
+      maxConnections: 500,
+    });
+  });
+
+  it.each([
+    ['unknown.toml', 'max-conections = 5\n', /unknown option "max-conections"/],
+    ['range.toml', 'max-per-ip = -1\n', /"max-per-ip": --max-per-ip must be an integer/],
+    ['bool.toml', 'insecure = "yes"\n', /"insecure" must be true or false/],
+    ['syntax.toml', 'max-per-ip = \n', /not valid TOML/],
+    ['syntax.json', '{"maxPerIp": }', /not valid JSON/],
+    ['list.json', '[1, 2]', /must hold a table of options/],
+    ['choice.toml', 'log-format = "xml"\n', /log-format|text or json/],
+  ])('refuses %s with a ConfigError naming the file and the key', async (name, text, why) => {
+    const path = await file(name, text);
+    let error: unknown;
+    try {
+      resolveFlags(['--config', path]);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(`--config ${path}`);
+    expect((error as Error).message).toMatch(why);
+  });
+
+  it('a missing file is one clear error', () => {
+    expect(() => resolveFlags(['--config', join(dir, 'nope.toml')])).toThrow(
+      /--config .*nope\.toml: no such file/,
+    );
+  });
+});
+
+describe('the server bin with --config', () => {
+  const bin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'server.js');
+
+  function run(args: string[], cwd: string): Promise<{ code: number | null; out: string }> {
+    return new Promise((done) => {
+      const child = spawn(process.execPath, [bin, ...args], {
+        cwd,
+        env: { ...process.env, XDG_STATE_HOME: join(cwd, 'state') },
+      });
+      let out = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const take = (d: Buffer): void => {
+        out += d.toString();
+        // Once it listens, stop it: the address shows the file was applied.
+        if (/listening on/.test(out)) child.kill('SIGTERM');
+      };
+      child.stdout.on('data', take);
+      child.stderr.on('data', take);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        done({ code, out });
+      });
+    });
+  }
+
+  it('listens where the file says, and a bad file is exit 2 with one line', async () => {
+    const cwd = await tempDir();
+    await makeCertificates(join(cwd, 'certificates'));
+    await writeFile(join(cwd, 'server.toml'), 'host = "127.0.0.1"\nport = 0\nn_bits = 4\n');
+    const ok = await run(['--config', 'server.toml'], cwd);
+    expect(ok.out).toMatch(/tlslp-server listening on 127\.0\.0\.1:\d+/);
+    expect(ok.code).toBe(0);
+
+    await writeFile(join(cwd, 'bad.toml'), 'n_bits = 99\n');
+    const bad = await run(['--config', 'bad.toml'], cwd);
+    expect(bad.code).toBe(2);
+    expect(bad.out.trim().split('\n')).toEqual([
+      expect.stringMatching(/^tlslp-server: error: --config bad\.toml: "n_bits": /),
+    ]);
+  });
+});
