@@ -346,11 +346,19 @@ export class TlslpServer {
     this.listener = net.createServer({ noDelay: true }, (raw) => this.onConnection(raw));
   }
 
-  /** Why a new connection from `ip` is refused before TLS, or null. */
-  private refusalFor(ip: string): string | null {
+  /** Which session limit a new session from `ip` would pass, or null. */
+  private sessionLimitFor(ip: string): string | null {
     const o = this.options;
     if (this.stats.inFlight >= o.maxConnections) return 'max-connections';
     if (o.maxPerIp > 0 && this.sessionsPerIp.get(ip) >= o.maxPerIp) return 'max-per-ip';
+    return null;
+  }
+
+  /** Why a new connection from `ip` is refused before TLS, or null. */
+  private refusalFor(ip: string): string | null {
+    const o = this.options;
+    const sessionLimit = this.sessionLimitFor(ip);
+    if (sessionLimit) return sessionLimit;
     if (this.pending.size >= o.maxHandshakes) return 'max-handshakes';
     if (this.pendingPerIp.get(ip) >= o.maxHandshakesPerIp) return 'max-handshakes-per-ip';
     if (!this.failures.allows(ip)) return 'handshake-failures';
@@ -372,10 +380,11 @@ export class TlslpServer {
   /**
    * The handshake deadline for a connection accepted now: the full one while at most half of
    * the handshake slots are taken, then shorter in proportion, down to 1 s when all are.
+   * @param joining connections about to join the pending set, counted as taken slots
    */
-  private handshakeDeadline(): number {
+  private handshakeDeadline(joining = 0): number {
     const full = this.options.handshakeTimeoutMs;
-    const fill = this.pending.size / Math.max(1, this.options.maxHandshakes);
+    const fill = (this.pending.size + joining) / Math.max(1, this.options.maxHandshakes);
     if (fill <= 0.5) return full;
     return Math.max(Math.min(full, 1000), Math.round(full * 2 * (1 - fill)));
   }
@@ -403,15 +412,7 @@ export class TlslpServer {
     raw.on('error', () => {
       /* reported through the TLS socket or the session */
     });
-    const conn: Conn = {
-      ip,
-      label: hostPort(ip, raw.remotePort ?? '?'),
-      raw,
-      acceptedAt: performance.now(),
-      state: 'pending',
-      timer: undefined,
-      meter: null,
-    };
+    // The callbacks below run on later events, once `conn` exists.
     const meter = new HandshakeMeter(raw, {
       maxBytes: this.options.maxHandshakeBytes,
       onTooLarge: (bytes) =>
@@ -423,18 +424,25 @@ export class TlslpServer {
       // The TLS socket (and OpenSSL's buffers) exist only once the client has sent something.
       onFirstData: () => this.tlsServer.emit('connection', meter),
     });
-    conn.meter = meter;
+    // Counted with the connection admitted now, as the slots will be once it is pending.
+    const deadline = this.handshakeDeadline(1);
+    const conn: Conn = {
+      ip,
+      label: hostPort(ip, raw.remotePort ?? '?'),
+      raw,
+      meter,
+      acceptedAt: performance.now(),
+      state: 'pending',
+      timer: setTimeout(
+        () =>
+          this.handshakeFailed(conn, 'HANDSHAKE_TIMEOUT', `no TLS handshake within ${deadline} ms`),
+        deadline,
+      ),
+    };
     conns.set(meter, conn);
     this.pending.add(conn);
     this.pendingPerIp.up(ip);
-    this.stats.handshaking = this.pending.size;
-    this.options.metrics?.handshakesInProgress.set(this.pending.size);
-    const deadline = this.handshakeDeadline();
-    conn.timer = setTimeout(
-      () =>
-        this.handshakeFailed(conn, 'HANDSHAKE_TIMEOUT', `no TLS handshake within ${deadline} ms`),
-      deadline,
-    );
+    this.pendingChanged();
     if (deadline < this.options.handshakeTimeoutMs) this.sweepPending();
     raw.once('close', () => {
       this.sockets.delete(raw);
@@ -450,7 +458,6 @@ export class TlslpServer {
           undefined,
           !silent,
         );
-        this.leavePending(conn);
       });
     });
   }
@@ -460,6 +467,11 @@ export class TlslpServer {
     if (!this.pending.delete(conn)) return;
     clearTimeout(conn.timer);
     this.pendingPerIp.down(conn.ip);
+    this.pendingChanged();
+  }
+
+  /** Publish the number of connections in their handshake (stats and metric). */
+  private pendingChanged(): void {
     this.stats.handshaking = this.pending.size;
     this.options.metrics?.handshakesInProgress.set(this.pending.size);
   }
@@ -480,8 +492,7 @@ export class TlslpServer {
     bump(this.stats.handshakeFailuresByReason, reason);
     this.options.metrics?.handshakeFailures.inc({ reason });
     // A bigger handshake cost more to check: it spends a token per started 4 KiB.
-    if (spendBudget)
-      this.failures.failed(conn.ip, Math.ceil((conn.meter?.bytesReceived ?? 0) / 4096));
+    if (spendBudget) this.failures.failed(conn.ip, Math.ceil(conn.meter.bytesReceived / 4096));
     this.warnings.warn(`handshake: ${reason}`, `TLS handshake failed from ${conn.label}: ${text}`, {
       peer: conn.label,
       event: 'handshake-failed',
@@ -510,15 +521,11 @@ export class TlslpServer {
       }
     }
     conn.state = 'secure';
-    conn.meter?.secured();
+    conn.meter.secured();
     this.leavePending(conn);
     socket.disableRenegotiation();
-    const why =
-      this.stats.inFlight >= this.options.maxConnections
-        ? 'max-connections'
-        : this.options.maxPerIp > 0 && this.sessionsPerIp.get(conn.ip) >= this.options.maxPerIp
-          ? 'max-per-ip'
-          : null;
+    // Sessions may have started while this one was in its handshake.
+    const why = this.sessionLimitFor(conn.ip);
     if (why) {
       this.refuse(conn.raw, conn.ip, why);
       socket.destroy();
@@ -580,8 +587,7 @@ export class TlslpServer {
       this.count(result);
       // A session that ends before its WORK is solved (dropped at WORK, reset, rejected) is a
       // failure of its IP: a client that never pays cannot keep the server busy with handshakes.
-      if (workMs === undefined && result.outcome !== 'fail-drawn' && result.outcome !== 'done')
-        this.failures.failed(ip);
+      if (workMs === undefined) this.failures.failed(ip);
       if (!tutorial)
         log.info(`Session ended: ${result.outcome} after ${Math.round(durationMs)} ms`, {
           event: 'session-end',
@@ -786,8 +792,8 @@ interface Conn {
   raw: Socket;
   acceptedAt: number;
   state: 'pending' | 'failed' | 'secure';
-  timer: NodeJS.Timeout | undefined;
-  meter: HandshakeMeter | null;
+  timer: NodeJS.Timeout;
+  meter: HandshakeMeter;
 }
 
 const conns = new WeakMap<object, Conn>();
