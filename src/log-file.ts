@@ -287,8 +287,13 @@ class FileSink implements Sink {
       this.reopenNow();
       return Promise.resolve();
     }
+    return this.behindQueue('reopen');
+  }
+
+  /** Run `kind` once every line queued before it is written: resolves when it has run. */
+  private behindQueue(kind: Marker['kind']): Promise<void> {
     return new Promise((done) => {
-      this.queue.push({ kind: 'reopen', done });
+      this.queue.push({ kind, done });
       this.pump();
     });
   }
@@ -307,10 +312,7 @@ class FileSink implements Sink {
       this.finish();
       return Promise.resolve();
     }
-    return new Promise((done) => {
-      this.queue.push({ kind: 'close', done });
-      this.pump();
-    });
+    return this.behindQueue('close');
   }
 
   /**

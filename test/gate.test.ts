@@ -34,7 +34,13 @@ import { AdaptiveDifficulty } from '../src/server/adaptive.js';
 import type { ServerOptions, ServerStats } from '../src/server/server.js';
 import { WarningLimiter } from '../src/server/warn-limit.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
-import { startServer, testCerts, type TestServer, haveSecondLoopback } from './helpers.js';
+import {
+  startServer,
+  testCerts,
+  type TestServer,
+  haveSecondLoopback,
+  tcpConnect,
+} from './helpers.js';
 import { issueClientCert } from './issue-cert.js';
 
 let certs: CertificateSet;
@@ -114,30 +120,9 @@ function countedOnce(stats: ServerStats, reason: string): void {
   expect(stats.sessionsStarted).toBe(0);
 }
 
-/**
- * A plain TCP connection, kept for cleanup. Resolves once connected, or once reset: the
- * server refuses with a reset, which can arrive before the client saw its connect.
- */
-async function tcp(port: number, localAddress?: string): Promise<net.Socket> {
-  const socket = net.connect({
-    host: '127.0.0.1',
-    port,
-    ...(localAddress ? { localAddress } : {}),
-  });
-  sockets.add(socket);
-  socket.on('error', () => {});
-  await within(
-    new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', (err: NodeJS.ErrnoException) =>
-        err.code === 'ECONNRESET' ? resolve() : reject(err),
-      );
-    }),
-    5000,
-    'a TCP connection',
-  );
-  return socket;
-}
+/** A plain TCP connection, kept for cleanup; a reset by the server counts as its refusal. */
+const tcp = (port: number, localAddress?: string): Promise<net.Socket> =>
+  tcpConnect(port, sockets, { localAddress, resetIsRefusal: true });
 
 /** Resolves once `socket` has closed (rejects after `ms`). */
 function closed(socket: net.Socket, ms = 10_000): Promise<void> {

@@ -227,3 +227,35 @@ export async function haveSecondLoopback(): Promise<boolean> {
     });
   });
 }
+
+/**
+ * A plain TCP connection to 127.0.0.1:`port`, added to `track` for cleanup. Resolves once
+ * connected (rejects after 5 s); with `resetIsRefusal`, also once the server resets it, since
+ * a refusal can arrive before the client has seen its connect.
+ */
+export async function tcpConnect(
+  port: number,
+  track: Set<net.Socket>,
+  options: { localAddress?: string; resetIsRefusal?: boolean } = {},
+): Promise<net.Socket> {
+  const socket = net.connect({
+    host: '127.0.0.1',
+    port,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
+  track.add(socket);
+  socket.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out waiting for a TCP connection')), 5000);
+      socket.once('connect', resolve);
+      socket.once('error', (err: NodeJS.ErrnoException) =>
+        options.resetIsRefusal && err.code === 'ECONNRESET' ? resolve() : reject(err),
+      );
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  return socket;
+}

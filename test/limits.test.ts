@@ -21,6 +21,7 @@ import {
   testCerts,
   type TestServer,
   haveSecondLoopback,
+  tcpConnect,
 } from './helpers.js';
 
 let certs: CertificateSet;
@@ -65,21 +66,9 @@ function closedWithin(socket: net.Socket, withinMs: number): Promise<number> {
   });
 }
 
-/** A plain TCP connection, connected. */
-async function tcp(port: number, localAddress?: string): Promise<net.Socket> {
-  const socket = net.connect({
-    host: '127.0.0.1',
-    port,
-    ...(localAddress ? { localAddress } : {}),
-  });
-  sockets.add(socket);
-  socket.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return socket;
-}
+/** A plain TCP connection, connected, kept for cleanup. */
+const tcp = (port: number, localAddress?: string): Promise<net.Socket> =>
+  tcpConnect(port, sockets, { localAddress });
 
 /** A raw mutual-TLS client that is kept for cleanup. */
 async function raw(port: number): Promise<Awaited<ReturnType<typeof rawClient>>> {
