@@ -58,6 +58,9 @@ function bigExponentJwk() {
   }
 }
 
+/** The run's big-exponent key, made on first use (its primes take about 0.1 s). */
+let bigKey = null;
+
 const serial = () =>
   crypto
     .randomBytes(8)
@@ -73,7 +76,9 @@ const pkcs8 = async (key) =>
  *   `cert` is leaf + intermediates + root (PEM), `key` the leaf's private key
  */
 export async function craftedChain(intermediates) {
-  const jwk = bigExponentJwk();
+  // One key serves every chain of the run: the cost is in verifying, not in the key's variety.
+  bigKey ??= bigExponentJwk();
+  const jwk = bigKey;
   const signingKey = await webcrypto.subtle.importKey('jwk', jwk, RSA_SIGN, true, ['sign']);
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
   const publicKey = await webcrypto.subtle.importKey('jwk', pub, RSA_SIGN, true, ['verify']);
