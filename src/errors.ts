@@ -21,8 +21,18 @@ export class ProtocolError extends TlslpError {}
 /** The connection failed: refused, reset, TLS handshake rejected, or a step timed out. */
 export class TransportError extends TlslpError {}
 
-/** The configuration is unusable: a missing certificate, a bad flag value, an unsafe path. */
-export class ConfigError extends TlslpError {}
+/** The configuration is unusable: a missing certificate, a bad option value, an unsafe path. */
+export class ConfigError extends TlslpError {
+  /**
+   * The library option at fault (e.g. `maxConnections`), when one is; the CLI maps it to
+   * its flag (`--max-connections`) in one place.
+   */
+  readonly option?: string;
+  constructor(code: string, message: string, options?: { cause?: unknown; option?: string }) {
+    super(code, message, options);
+    if (options?.option !== undefined) this.option = options.option;
+  }
+}
 
 /** The proof-of-work solver failed or was cancelled. */
 export class SolverError extends TlslpError {}
