@@ -14,6 +14,12 @@ export interface Kernel {
   /** What it runs on, e.g. `sha-ni x3`, `simd128`, `scalar`. */
   readonly detail: string;
   /**
+   * Native kernel only: the rate of every variant this CPU can run, in M hashes/s on one
+   * thread, as measured when the kernel loaded (the fastest is `detail`). Absent when the
+   * variant was forced or the kernel is not native.
+   */
+  readonly rates?: Readonly<Record<string, number>>;
+  /**
    * Scan nonces (hi, lo) … (hi, lo + count − 1) of `job` and return the offset (0..count−1)
    * of the first candidate whose last digest word satisfies `(H7 & hitMask(nBits)) === 0`,
    * or −1 when none does. `lo` and `lo + count − 1` lie in the same `SCAN_WINDOW`
