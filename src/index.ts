@@ -90,6 +90,21 @@ export {
 } from './server/adaptive.js';
 export { ServerMetrics, serveMetrics } from './server/metrics.js';
 export {
+  SERVER_CHANNELS,
+  subscribeServer,
+  type ConnectionAcceptedEvent,
+  type ConnectionRefusedEvent,
+  type DifficultyChangedEvent,
+  type HandshakeFailedEvent,
+  type HandshakesEvent,
+  type RefusalReason,
+  type ServerEventHandlers,
+  type ServerEvents,
+  type SessionEndedEvent,
+  type SessionStartedEvent,
+  type WorkAcceptedEvent,
+} from './server/events.js';
+export {
   FAIL_REASONS,
   runServerSession,
   type SessionLog,

@@ -5,9 +5,9 @@
  * budget, refusals counted once, rate-limited warnings, the adaptive controller's per-source
  * arrivals, and the tutorial session's last lines before the server stops.
  *
- * Every reason below is looked up through the server's link from a TLS socket to its
- * connection (connOf in src/server/server.ts): if Node's internals change under it, the
- * failures are no longer counted with their reason and these tests fail.
+ * Every reason below is looked up through the gate's link from a TLS socket to its
+ * connection (the async context its handshake runs in, src/server/gate.ts): if that link
+ * breaks, the failures are no longer counted with their reason and these tests fail.
  *
  * Every wait is bounded; nothing asserts on speed.
  */

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TransportError } from '../errors.js';
 import { hostPort } from '../text/address.js';
+import { subscribeServer, type EventSource } from './events.js';
 
 /** The metrics a server updates. */
 export class ServerMetrics {
@@ -97,6 +98,31 @@ export class ServerMetrics {
     if (options.defaultMetrics)
       collectDefaultMetrics({ register: this.registry, prefix: 'tlslp_' });
   }
+}
+
+/**
+ * Keep `metrics` up to date from the events of `server`.
+ * @returns a function that stops it
+ */
+export function trackMetrics(server: EventSource, metrics: ServerMetrics): () => void {
+  return subscribeServer(server, {
+    connectionRefused: ({ reason }) => metrics.connectionsRefused.inc({ reason }),
+    handshakes: ({ inProgress }) => metrics.handshakesInProgress.set(inProgress),
+    handshakeFailed: ({ reason }) => metrics.handshakeFailures.inc({ reason }),
+    sessionStarted: () => {
+      metrics.sessionsStarted.inc();
+      metrics.sessionsInFlight.inc();
+    },
+    workAccepted: ({ ms }) => metrics.workSeconds.observe(ms / 1000),
+    sessionEnded: ({ result, durationMs }) => {
+      if (result.outcome === 'done' || result.outcome === 'fail-drawn')
+        metrics.sessionsCompleted.inc({ outcome: result.outcome.replace('-', '_') });
+      else metrics.sessionsFailed.inc({ reason: reasonLabel(result.code) });
+      metrics.sessionsInFlight.dec();
+      metrics.sessionSeconds.observe(durationMs / 1000);
+    },
+    difficultyChanged: ({ to }) => metrics.nBits.set(to),
+  });
 }
 
 /** Label for a handshake error: its code, lowercased, or `other`. */

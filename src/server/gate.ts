@@ -1,0 +1,306 @@
+/**
+ * The gate in front of the sessions: every TCP connection is admitted or refused before TLS,
+ * metered and timed through its handshake, and its client certificate judged, before it
+ * may become a session. What happens is published as events (see events.ts); the gate keeps
+ * only the counts its decisions need.
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { X509Certificate } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type tls from 'node:tls';
+import { describeSocketError } from '../transport/channel.js';
+import { HandshakeMeter } from '../transport/handshake-meter.js';
+import { hostPort } from '../text/address.js';
+import { FailureBudget, Tally } from './admission.js';
+import { judgeClientCert } from './client-cert.js';
+import { publish, type EventSource, type RefusalReason } from './events.js';
+import { reasonLabel } from './metrics.js';
+
+/** The limits the gate enforces (the server's options of the same names). */
+export interface GateLimits {
+  maxConnections: number;
+  maxPerIp: number;
+  maxHandshakes: number;
+  maxHandshakesPerIp: number;
+  maxHandshakeBytes: number;
+  maxChainDepth: number;
+  maxHandshakeFailuresPerIp: number;
+  handshakeTimeoutMs: number;
+  /** No client certificates are asked for, so none is judged. */
+  insecure: boolean;
+}
+
+/** A connection that passed the gate: its handshake completed and its certificate is good. */
+export interface AdmittedConnection {
+  /** The client's IP address. */
+  readonly ip: string;
+  /** `ip:port`, taken at accept (a closed socket no longer knows its peer). */
+  readonly peer: string;
+  /** The TCP socket under the TLS socket. */
+  readonly raw: Socket;
+}
+
+/** One accepted TCP connection, from accept to close. */
+interface Conn extends AdmittedConnection {
+  readonly meter: HandshakeMeter;
+  readonly acceptedAt: number;
+  readonly timer: NodeJS.Timeout;
+  state: 'pending' | 'failed' | 'secure';
+}
+
+/**
+ * Which connection a TLS socket of the shared tls.Server runs on. Node has no public link from
+ * a TLS socket to the stream it wraps, but the TLS socket is created inside `run(conn, …)`,
+ * and async context flows into its handshake callbacks, so its events see their own Conn.
+ */
+const current = new AsyncLocalStorage<Conn>();
+
+/** The gate of one server. */
+export class Gate {
+  /** Every TCP connection open now, in its handshake or a session. */
+  readonly sockets = new Set<Socket>();
+  /** Connections in their handshake, oldest first (for the shrinking deadline). */
+  private readonly pending = new Set<Conn>();
+  private readonly pendingPerIp = new Tally();
+  /** Sessions in flight per IP: the `maxPerIp` limit and the adaptive controller's load. */
+  private readonly sessionsPerIp = new Tally();
+  private sessions = 0;
+  private readonly failures: FailureBudget;
+
+  constructor(
+    private readonly server: EventSource,
+    private readonly limits: GateLimits,
+    private readonly tlsServer: tls.Server,
+    /** The CA certificates, parsed once (see judgeClientCert). */
+    private readonly trustedCas: readonly X509Certificate[],
+    private readonly onAdmitted: (socket: tls.TLSSocket, conn: AdmittedConnection) => void,
+  ) {
+    this.failures = new FailureBudget(limits.maxHandshakeFailuresPerIp);
+    tlsServer.on('secureConnection', (socket: tls.TLSSocket) => this.onSecure(socket));
+    tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      const conn = current.getStore();
+      if (conn) this.handshakeFailed(conn, reasonCode(err), describeSocketError(err), err);
+      socket.destroy();
+    });
+  }
+
+  /** Sessions in flight. */
+  get inFlight(): number {
+    return this.sessions;
+  }
+
+  /** Sessions in flight, each IP counted at most `cap` times (the adaptive load). */
+  weightedSessions(cap: number): number {
+    let total = 0;
+    for (const n of this.sessionsPerIp.values()) total += Math.min(n, cap);
+    return total;
+  }
+
+  /** A session of an admitted connection started. */
+  sessionStarted(ip: string): void {
+    this.sessions++;
+    this.sessionsPerIp.up(ip);
+  }
+
+  /**
+   * A session ended. One that ends before its WORK is solved (dropped at WORK, reset,
+   * rejected) is a failure of its IP: a client that never pays cannot keep the server busy
+   * with handshakes.
+   */
+  sessionEnded(ip: string, solved: boolean): void {
+    this.sessions--;
+    this.sessionsPerIp.down(ip);
+    if (!solved) this.failures.failed(ip);
+  }
+
+  /** Cut every connection still in its handshake (the server is closing). */
+  cutPending(): void {
+    for (const conn of [...this.pending]) conn.raw.destroy();
+  }
+
+  /** Which session limit a new session from `ip` would pass, or null. */
+  private sessionLimitFor(ip: string): RefusalReason | null {
+    const o = this.limits;
+    if (this.sessions >= o.maxConnections) return 'max-connections';
+    if (o.maxPerIp > 0 && this.sessionsPerIp.get(ip) >= o.maxPerIp) return 'max-per-ip';
+    return null;
+  }
+
+  /** Why a new connection from `ip` is refused before TLS, or null. */
+  private refusalFor(ip: string): RefusalReason | null {
+    const o = this.limits;
+    const sessionLimit = this.sessionLimitFor(ip);
+    if (sessionLimit) return sessionLimit;
+    if (this.pending.size >= o.maxHandshakes) return 'max-handshakes';
+    if (this.pendingPerIp.get(ip) >= o.maxHandshakesPerIp) return 'max-handshakes-per-ip';
+    if (!this.failures.allows(ip)) return 'handshake-failures';
+    return null;
+  }
+
+  private refuse(socket: Socket, ip: string, reason: RefusalReason): void {
+    publish('connectionRefused', { server: this.server, ip, reason });
+    // A reset, not a close: a flood of refusals leaves no TIME_WAIT sockets on this side.
+    socket.resetAndDestroy();
+  }
+
+  /**
+   * The handshake deadline for a connection accepted now: the full one while at most half of
+   * the handshake slots are taken, then shorter in proportion, down to 1 s when all are.
+   * @param joining connections about to join the pending set, counted as taken slots
+   */
+  private handshakeDeadline(joining = 0): number {
+    const full = this.limits.handshakeTimeoutMs;
+    const fill = (this.pending.size + joining) / Math.max(1, this.limits.maxHandshakes);
+    if (fill <= 0.5) return full;
+    return Math.max(Math.min(full, 1000), Math.round(full * 2 * (1 - fill)));
+  }
+
+  /** Cut the handshakes that have run past the deadline the current fill allows. */
+  private sweepPending(): void {
+    const deadline = this.handshakeDeadline();
+    const now = performance.now();
+    for (const conn of this.pending) {
+      if (now - conn.acceptedAt < deadline) break;
+      this.handshakeFailed(conn, 'HANDSHAKE_TIMEOUT', `no TLS handshake within ${deadline} ms`);
+    }
+  }
+
+  /** A TCP connection arrived. */
+  accept(raw: Socket): void {
+    // Runs before TLS: a stranger costs a socket and a few counters until it is admitted.
+    const ip = raw.remoteAddress ?? 'unknown';
+    const why = this.refusalFor(ip);
+    if (why) {
+      this.refuse(raw, ip, why);
+      return;
+    }
+    this.sockets.add(raw);
+    raw.on('error', () => {
+      /* reported through the TLS socket or the session */
+    });
+    const limit = this.limits.maxHandshakeBytes;
+    // The callbacks below run on later events, once `conn` exists.
+    const meter = new HandshakeMeter(raw, {
+      maxBytes: limit,
+      onTooLarge: (bytes) =>
+        this.handshakeFailed(
+          conn,
+          'HANDSHAKE_TOO_LARGE',
+          `sent ${bytes} bytes without completing the handshake (limit ${limit}, maxHandshakeBytes)`,
+        ),
+      // The TLS socket (and OpenSSL's buffers) exist only once the client has sent something.
+      onFirstData: () => current.run(conn, () => this.tlsServer.emit('connection', meter)),
+    });
+    // Counted with the connection admitted now, as the slots will be once it is pending.
+    const deadline = this.handshakeDeadline(1);
+    const peer = hostPort(ip, raw.remotePort ?? '?');
+    const conn: Conn = {
+      ip,
+      peer,
+      raw,
+      meter,
+      acceptedAt: performance.now(),
+      state: 'pending',
+      timer: setTimeout(
+        () =>
+          this.handshakeFailed(conn, 'HANDSHAKE_TIMEOUT', `no TLS handshake within ${deadline} ms`),
+        deadline,
+      ),
+    };
+    this.pending.add(conn);
+    this.pendingPerIp.up(ip);
+    publish('connectionAccepted', { server: this.server, ip, peer });
+    this.pendingChanged();
+    if (deadline < this.limits.handshakeTimeoutMs) this.sweepPending();
+    raw.once('close', () => {
+      this.sockets.delete(raw);
+      // A TLS error for this connection is reported first, when there is one.
+      setImmediate(() => {
+        // Connect-and-close without a byte (a port scan, a TCP health check) costs nothing
+        // and spends no budget; it is still counted.
+        const silent = meter.bytesReceived === 0;
+        this.handshakeFailed(
+          conn,
+          'CLOSED_EARLY',
+          silent ? 'closed before sending anything' : 'closed during the handshake',
+          undefined,
+          !silent,
+        );
+      });
+    });
+  }
+
+  /** The connection is no longer in its handshake (done, failed or closed). */
+  private leavePending(conn: Conn): void {
+    if (!this.pending.delete(conn)) return;
+    clearTimeout(conn.timer);
+    this.pendingPerIp.down(conn.ip);
+    this.pendingChanged();
+  }
+
+  private pendingChanged(): void {
+    publish('handshakes', { server: this.server, inProgress: this.pending.size });
+  }
+
+  /** Report a failed handshake once, spend a token of the IP's budget, and cut it. */
+  private handshakeFailed(
+    conn: Conn,
+    code: string,
+    text: string,
+    error?: Error,
+    spendBudget = true,
+  ): void {
+    if (conn.state !== 'pending') return;
+    conn.state = 'failed';
+    this.leavePending(conn);
+    const bytes = conn.meter.bytesReceived;
+    // A bigger handshake cost more to check: it spends a token per started 4 KiB.
+    if (spendBudget) this.failures.failed(conn.ip, Math.ceil(bytes / 4096));
+    publish('handshakeFailed', {
+      server: this.server,
+      ip: conn.ip,
+      peer: conn.peer,
+      reason: reasonLabel(code),
+      text,
+      bytes,
+      ...(error ? { error } : {}),
+    });
+    conn.raw.destroy();
+  }
+
+  /** A handshake completed: judge the certificate, then apply the session limits. */
+  private onSecure(socket: tls.TLSSocket): void {
+    const conn = current.getStore();
+    if (!conn || conn.state !== 'pending') {
+      socket.destroy();
+      return;
+    }
+    if (!this.limits.insecure) {
+      const refusal = judgeClientCert(socket, this.limits.maxChainDepth, this.trustedCas);
+      if (refusal) {
+        this.handshakeFailed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
+        socket.destroy();
+        return;
+      }
+    }
+    conn.state = 'secure';
+    conn.meter.secured();
+    this.leavePending(conn);
+    socket.disableRenegotiation();
+    // Sessions may have started while this one was in its handshake.
+    const why = this.sessionLimitFor(conn.ip);
+    if (why) {
+      this.refuse(conn.raw, conn.ip, why);
+      socket.destroy();
+      return;
+    }
+    // The session runs outside this connection's context: nothing after it needs the Conn.
+    current.exit(() => this.onAdmitted(socket, conn));
+  }
+}
+
+/** A stable code for a TLS error: Node's or OpenSSL's code, else a generic one. */
+function reasonCode(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? 'TLS_ERROR';
+}

@@ -1,0 +1,73 @@
+/**
+ * The server's log lines about connections and sessions, written by a subscriber of its
+ * lifecycle events. Warnings strangers can cause are rate-limited per kind.
+ * @module
+ */
+import type { Logger } from '../logging.js';
+import { subscribeServer, type EventSource } from './events.js';
+import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';
+
+/** The fields that tie a record to its session (none in a reproducible log). */
+export function sessionContext(
+  id: number,
+  peer: string,
+  reproducible: boolean,
+): Record<string, unknown> {
+  return reproducible ? {} : { session: id, peer };
+}
+
+/**
+ * Log the events of `server` to `logger`.
+ * @returns a function that stops it (and writes the warning limiter's last summary)
+ */
+export function trackLog(
+  server: EventSource,
+  logger: Logger,
+  warningLimit?: WarningLimitOptions,
+): () => void {
+  const warnings = new WarningLimiter((m, f) => logger.warning(m, f), warningLimit);
+  const stop = subscribeServer(server, {
+    connectionRefused: ({ ip, reason }) =>
+      warnings.warn(
+        `refused: ${reason}`,
+        `Refused connection from ${ip}: ${reason} limit reached`,
+        {
+          peer: ip,
+          event: 'refused',
+        },
+      ),
+    handshakeFailed: ({ peer, reason, text, error }) => {
+      warnings.warn(`handshake: ${reason}`, `TLS handshake failed from ${peer}: ${text}`, {
+        peer,
+        event: 'handshake-failed',
+        reason,
+      });
+      if (error && logger.isEnabled('DEBUG'))
+        logger.debug(
+          `TLS handshake detail from ${peer}: ${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`,
+        );
+    },
+    sessionStarted: ({ id, peer, protocol, reproducible }) =>
+      logger.info(reproducible ? 'Client connected' : `Client connected (${protocol})`, {
+        ...sessionContext(id, peer, reproducible),
+        event: 'connected',
+      }),
+    sessionEnded: ({ id, peer, result, durationMs, nBits, reproducible }) => {
+      if (reproducible) return;
+      logger.info(`Session ended: ${result.outcome} after ${Math.round(durationMs)} ms`, {
+        ...sessionContext(id, peer, false),
+        event: 'session-end',
+        outcome: result.outcome,
+        n_bits: nBits,
+      });
+    },
+    difficultyChanged: (c) =>
+      logger.info(
+        `Difficulty ${c.to > c.from ? 'raised' : 'lowered'}: n_bits ${c.from} -> ${c.to} (load ${c.load.toFixed(2)}, ${c.inFlight} weighted sessions in flight, ${c.arrivalsPerSecond.toFixed(1)} new/s)`,
+      ),
+  });
+  return () => {
+    stop();
+    warnings.close();
+  };
+}
