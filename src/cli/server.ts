@@ -342,15 +342,15 @@ export async function serverMain(argv: string[]): Promise<number> {
     // let in, rather than leave a server running without the metrics it was asked for.
     const metricsServer =
       metrics && !inWorker && flags.metricsPort !== undefined
-        ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort).catch(
-            (err: unknown) => {
-              throw new ConfigError(
-                'METRICS_LISTEN',
-                `--metrics-port ${flags.metricsPort}: ${describeError(err)}; pick a free port`,
-                { cause: err },
-              );
-            },
-          )
+        ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort, () =>
+            server.readiness(),
+          ).catch((err: unknown) => {
+            throw new ConfigError(
+              'METRICS_LISTEN',
+              `--metrics-port ${flags.metricsPort}: ${describeError(err)}; pick a free port`,
+              { cause: err },
+            );
+          })
         : null;
     let address;
     try {

@@ -325,7 +325,17 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const metrics = options.metrics ? new ClusterMetrics() : null;
   const metricsServer =
     options.metrics && metrics
-      ? await serveMetrics(() => metrics.text(), options.metrics.host, options.metrics.port)
+      ? await serveMetrics(
+          () => metrics.text(),
+          options.metrics.host,
+          options.metrics.port,
+          () =>
+            stopping
+              ? { ready: false, reason: 'draining' }
+              : listening.size === 0
+                ? { ready: false, reason: 'no worker listening' }
+                : { ready: true },
+        )
       : null;
   if (metricsServer)
     logger.info(`Metrics on http://${options.metrics?.host}:${metricsServer.port}/metrics`);

@@ -30,7 +30,9 @@ export type RefusalReason =
   | 'max-per-ip'
   | 'max-handshakes'
   | 'max-handshakes-per-ip'
-  | 'handshake-failures';
+  | 'handshake-failures'
+  /** A trusted balancer's connection came without a valid PROXY header in time. */
+  | 'proxy-header';
 
 /** A TCP connection passed the checks before TLS; its handshake starts. */
 export interface ConnectionAcceptedEvent {
@@ -46,6 +48,8 @@ export interface ConnectionRefusedEvent {
   server: EventSource;
   ip: string;
   reason: RefusalReason;
+  /** More about why, when the reason is not a limit (e.g. what was wrong with the header). */
+  detail?: string;
 }
 
 /** The number of connections in their TLS handshake changed. */

@@ -16,6 +16,8 @@ import { FailureBudget, Tally } from './admission.js';
 import { judgeClientCert } from './client-cert.js';
 import { publish, type EventSource, type RefusalReason } from './events.js';
 import { reasonLabel } from './metrics.js';
+import { plainAddress, readProxyHeader, type ProxyTrust } from './proxy.js';
+import { looksLikeProxyHeader } from '../protocol/proxy-header.js';
 
 /** The limits the gate enforces (the server's options of the same names). */
 export interface GateLimits {
@@ -29,7 +31,15 @@ export interface GateLimits {
   handshakeTimeoutMs: number;
   /** No client certificates are asked for, so none is judged. */
   insecure: boolean;
+  /**
+   * The sources that must send a PROXY protocol header before TLS (a balancer); null = the
+   * PROXY protocol is off. A header from any other source is refused.
+   */
+  proxy: ProxyTrust | null;
 }
+
+/** Deadline for a balancer's PROXY header; it sends it at once, so a short one. */
+const PROXY_HEADER_TIMEOUT_MS = 3000;
 
 /** A connection that passed the gate: its handshake completed and its certificate is good. */
 export interface AdmittedConnection {
@@ -66,6 +76,8 @@ export class Gate {
   /** Sessions in flight per IP: the `maxPerIp` limit and the adaptive controller's load. */
   private readonly sessionsPerIp = new Tally();
   private sessions = 0;
+  /** Connections from a balancer whose PROXY header has not arrived yet. */
+  private readonly awaitingHeader = new Set<Socket>();
   private readonly failures: FailureBudget;
 
   constructor(
@@ -116,6 +128,7 @@ export class Gate {
 
   /** Cut every connection still in its handshake (the server is closing). */
   cutPending(): void {
+    for (const raw of [...this.awaitingHeader]) raw.destroy();
     for (const conn of [...this.pending]) conn.raw.destroy();
   }
 
@@ -132,14 +145,19 @@ export class Gate {
     const o = this.limits;
     const sessionLimit = this.sessionLimitFor(ip);
     if (sessionLimit) return sessionLimit;
-    if (this.pending.size >= o.maxHandshakes) return 'max-handshakes';
+    if (this.pending.size + this.awaitingHeader.size >= o.maxHandshakes) return 'max-handshakes';
     if (this.pendingPerIp.get(ip) >= o.maxHandshakesPerIp) return 'max-handshakes-per-ip';
     if (!this.failures.allows(ip)) return 'handshake-failures';
     return null;
   }
 
-  private refuse(socket: Socket, ip: string, reason: RefusalReason): void {
-    publish('connectionRefused', { server: this.server, ip, reason });
+  private refuse(socket: Socket, ip: string, reason: RefusalReason, detail?: string): void {
+    publish('connectionRefused', {
+      server: this.server,
+      ip,
+      reason,
+      ...(detail ? { detail } : {}),
+    });
     // A reset, not a close: a flood of refusals leaves no TIME_WAIT sockets on this side.
     socket.resetAndDestroy();
   }
@@ -168,8 +186,53 @@ export class Gate {
 
   /** A TCP connection arrived. */
   accept(raw: Socket): void {
+    const direct = raw.remoteAddress ?? 'unknown';
+    const proxy = this.limits.proxy;
+    if (proxy?.trusts(direct)) {
+      this.acceptFromBalancer(raw, direct);
+      return;
+    }
+    this.admit(raw, direct, raw.remotePort ?? '?', proxy !== null);
+  }
+
+  /**
+   * A connection from a balancer: its PROXY header names the client, whose address the
+   * limits, budgets, logs and metrics then use. Only the global slot count applies before it.
+   */
+  private acceptFromBalancer(raw: Socket, direct: string): void {
+    if (this.pending.size + this.awaitingHeader.size >= this.limits.maxHandshakes) {
+      this.refuse(raw, direct, 'max-handshakes');
+      return;
+    }
+    raw.on('error', () => {
+      /* a reset in the header phase shows as the close */
+    });
+    this.awaitingHeader.add(raw);
+    this.sockets.add(raw);
+    raw.once('close', () => this.sockets.delete(raw));
+    const timeout = Math.min(this.limits.handshakeTimeoutMs, PROXY_HEADER_TIMEOUT_MS);
+    void readProxyHeader(raw, timeout).then((read) => {
+      this.awaitingHeader.delete(raw);
+      if (!read.ok) {
+        this.refuse(raw, direct, 'proxy-header', read.reason);
+        return;
+      }
+      // LOCAL (the balancer's own check) and families without an address: the socket's own.
+      const source = read.header.source;
+      const ip = source ? plainAddress(source.address) : direct;
+      const port = source ? source.port : (raw.remotePort ?? '?');
+      if (read.rest.length > 0) raw.unshift(read.rest);
+      this.admit(raw, ip, port, false);
+      raw.resume();
+    });
+  }
+
+  /**
+   * Admit a connection of client `ip` or refuse it, before TLS.
+   * @param screenProxy refuse a PROXY header in its first bytes (a source not trusted to send one)
+   */
+  private admit(raw: Socket, ip: string, port: number | string, screenProxy: boolean): void {
     // Runs before TLS: a stranger costs a socket and a few counters until it is admitted.
-    const ip = raw.remoteAddress ?? 'unknown';
     const why = this.refusalFor(ip);
     if (why) {
       this.refuse(raw, ip, why);
@@ -189,12 +252,24 @@ export class Gate {
           'HANDSHAKE_TOO_LARGE',
           `sent ${bytes} bytes without completing the handshake (limit ${limit}, maxHandshakeBytes)`,
         ),
+      // Only a trusted balancer may say whose connection this is.
+      screen: screenProxy
+        ? (first) => {
+            if (!looksLikeProxyHeader(first)) return true;
+            this.handshakeFailed(
+              conn,
+              'PROXY_HEADER_UNTRUSTED',
+              'sent a PROXY protocol header but is not a trusted source (proxyFrom)',
+            );
+            return false;
+          }
+        : undefined,
       // The TLS socket (and OpenSSL's buffers) exist only once the client has sent something.
       onFirstData: () => current.run(conn, () => this.tlsServer.emit('connection', meter)),
     });
     // Counted with the connection admitted now, as the slots will be once it is pending.
     const deadline = this.handshakeDeadline(1);
-    const peer = hostPort(ip, raw.remotePort ?? '?');
+    const peer = hostPort(ip, port);
     const conn: Conn = {
       ip,
       peer,

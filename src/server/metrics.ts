@@ -130,14 +130,24 @@ export function reasonLabel(code: string | undefined): string {
   return code ? code.toLowerCase().replace(/^err_/, '').slice(0, 60) : 'other';
 }
 
+/** Whether a server takes new sessions now, for a balancer's health check. */
+export interface Readiness {
+  ready: boolean;
+  /** Why not, e.g. `draining` or `at max-connections`. */
+  reason?: string;
+}
+
 /**
  * Serve `GET /metrics` from `registry` (or from a function producing the text, for cluster
- * mode) on host:port.
+ * mode) on host:port, and the health endpoints a balancer checks: `GET /healthz` answers 200
+ * while the process serves; `GET /readyz` 200 while `readiness()` says ready, else 503 (so a
+ * balancer takes a draining or full server out before it stops).
  */
 export async function serveMetrics(
   source: Registry | (() => Promise<{ text: string; contentType: string }>),
   host: string,
   port: number,
+  readiness: () => Readiness = () => ({ ready: true }),
 ): Promise<{
   /** The HTTP server. */
   server: Server;
@@ -151,7 +161,23 @@ export async function serveMetrics(
       ? source
       : async () => ({ text: await source.metrics(), contentType: source.contentType });
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end('method not allowed\n');
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (path === '/readyz') {
+      const r = readiness();
+      res
+        .writeHead(r.ready ? 200 : 503, { 'Content-Type': 'text/plain' })
+        .end(r.ready ? 'ready\n' : `not ready: ${r.reason ?? 'unavailable'}\n`);
+      return;
+    }
+    if (path !== '/metrics' && path !== '/') {
       res.writeHead(404).end('not found\n');
       return;
     }

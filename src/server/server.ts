@@ -18,8 +18,9 @@ import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { publish } from './events.js';
 import { Gate, type AdmittedConnection } from './gate.js';
-import { trackMetrics, type ServerMetrics } from './metrics.js';
+import { trackMetrics, type Readiness, type ServerMetrics } from './metrics.js';
 import { createPlanner, type SessionPlanner } from './plans.js';
+import { DEFAULT_PROXY_FROM, ProxyTrust } from './proxy.js';
 import { sessionContext, trackLog } from './server-log.js';
 import { runServerSession, type SessionLog, type SessionOutcome } from './session.js';
 import { emptyStats, trackStats, type ServerStats } from './stats.js';
@@ -84,6 +85,15 @@ export interface ServerOptions {
    * sessions that end before their WORK is solved. A burst of 5 is allowed, then this rate.
    */
   maxHandshakeFailuresPerIp?: number;
+  /**
+   * Read a PROXY protocol header (v1 or v2) before TLS from the sources in `proxyFrom`, and
+   * use the client address it carries for the per-IP limits and budgets, logs, metrics and
+   * adaptive difficulty. A connection from those sources without a valid header, or a header
+   * from any other source, is refused. Default false.
+   */
+  proxyProtocol?: boolean;
+  /** With `proxyProtocol`: the balancers' addresses, as CIDRs (default loopback only). */
+  proxyFrom?: readonly string[];
   /** How many warnings of one kind strangers can cause per second, and how often the rest are summed up. */
   warningLimit?: WarningLimitOptions;
   /** Where the server logs (default: nowhere). See {@link createLogger}. */
@@ -188,6 +198,8 @@ export class TlslpServer {
   /** Unsubscribe the stats, metrics and log subscribers. */
   private untrack: (() => void) | null = null;
   private readonly shutdown = new AbortController();
+  /** close() was called: sessions in flight may finish, new ones are not wanted. */
+  private draining = false;
   private nextId = 1;
   private singleServed = false;
   private resolveFinished!: () => void;
@@ -283,7 +295,13 @@ export class TlslpServer {
     }
     this.gate = new Gate(
       this,
-      { ...this.options, insecure: options.insecure === true },
+      {
+        ...this.options,
+        insecure: options.insecure === true,
+        proxy: options.proxyProtocol
+          ? new ProxyTrust(options.proxyFrom ?? DEFAULT_PROXY_FROM)
+          : null,
+      },
       this.tlsServer,
       trustedCas,
       (socket, conn) => this.startSession(socket, conn),
@@ -467,11 +485,21 @@ export class TlslpServer {
     return this.gate.inFlight;
   }
 
+  /** Whether the server takes new sessions now (the metrics listener's `/readyz`). */
+  readiness(): Readiness {
+    if (this.draining) return { ready: false, reason: 'draining' };
+    if (!this.listener.listening) return { ready: false, reason: 'not listening' };
+    if (this.gate.inFlight >= this.options.maxConnections)
+      return { ready: false, reason: 'at max-connections' };
+    return { ready: true };
+  }
+
   /**
    * Stop accepting; let sessions in progress finish for up to `graceMs` (default 0), then
    * close the rest.
    */
   async close(graceMs = 0): Promise<void> {
+    this.draining = true;
     if (this.listener.listening) this.listener.close();
     this.gate.cutPending();
     if (graceMs > 0 && this.sessions.size > 0) {

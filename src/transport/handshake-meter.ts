@@ -18,6 +18,11 @@ export interface HandshakeMeterOptions {
   onTooLarge: (bytes: number) => void;
   /** Called once with the first bytes, before they are passed on (create the TLS socket here). */
   onFirstData: () => void;
+  /**
+   * Looks at the first bytes before anything else: false cuts the connection (the callback
+   * has reported why). Unset = every connection goes on.
+   */
+  screen?: ((first: Buffer) => boolean) | undefined;
 }
 
 /**
@@ -53,6 +58,12 @@ export class HandshakeMeter extends Duplex {
   }
 
   private onData(chunk: Buffer): void {
+    if (!this.started && this.options.screen && !this.options.screen(chunk)) {
+      this.done = true;
+      this.started = true;
+      this.raw.destroy();
+      return;
+    }
     if (!this.done) {
       this.bytesReceived += chunk.length;
       const { maxBytes } = this.options;
