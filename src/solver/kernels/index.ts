@@ -71,12 +71,8 @@ export function isKernelName(value: unknown): value is KernelName {
  */
 export function isKernelChoice(value: unknown): value is KernelChoice {
   if (value === 'auto' || isKernelName(value)) return true;
-  return (
-    typeof value === 'string' &&
-    value.startsWith(NATIVE_PREFIX) &&
-    value.length > NATIVE_PREFIX.length &&
-    value.trim() === value
-  );
+  // A variant is its detail or a prefix of it: no blank at either end.
+  return typeof value === 'string' && /^native:\S(.*\S)?$/.test(value);
 }
 
 /**
