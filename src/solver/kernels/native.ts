@@ -1,8 +1,8 @@
 /**
  * The native kernel: a Node-API addon (native/src) with several variants (x86 SHA extensions,
- * AVX-512, AVX2, portable C; whichever this CPU runs). It is shipped prebuilt in
- * native/prebuilds/<platform>-<arch>/ and otherwise built from source on install
- * (scripts/build-native.mjs); node-gyp-build finds whichever is there.
+ * AVX-512, AVX2, portable C; whichever this CPU runs). The package ships it prebuilt in
+ * prebuilds/<platform>-<arch>/; elsewhere the install script builds it from source
+ * (scripts/build-native.mjs). See {@link findNativeAddon}.
  *
  * Which variant is fastest depends on the CPU generation (SHA-NI wins on Zen 1, AVX-512 on
  * Zen 5), so the first load in a process times each variant on a short real scan and keeps the
@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
 import { hitMask, prepareJob, SCAN_WINDOW, suffixFor, type PreparedJob } from '../layout.js';
@@ -53,7 +54,7 @@ interface NativeChoice {
 }
 
 // Same relative path from src/solver/kernels/ and dist/solver/kernels/.
-const NATIVE_DIR = fileURLToPath(new URL('../../../native/', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -78,20 +79,36 @@ function isAddon(value: unknown): value is Addon {
   );
 }
 
-/** node-gyp-build's path finder: a local build (build/Release) first, then prebuilds/. */
+/** node-gyp-build's path finder: `dir`/build/Release first, then `dir`/prebuilds/. */
 type FindAddon = (dir: string) => string;
 
 /**
- * Where the addon file is, or why there is none. A local source build wins over the shipped
- * prebuild (node-gyp-build's order): it exists only when the prebuild did not load at install
- * time, or when a developer rebuilt the C sources.
+ * Where the addon file is, or why there is none: a local source build
+ * (native/build/Release, made by the install script when no prebuild loaded, or by a developer
+ * after changing the C sources), else the prebuild shipped for this platform
+ * (prebuilds/<platform>-<arch>/ at the package root). node-gyp-build matches the platform,
+ * arch and libc tags. `root` is the package root (a test passes another).
  */
-export function findNativeAddon(dir: string = NATIVE_DIR): { path: string } | { reason: string } {
+export function findNativeAddon(
+  root: string = PACKAGE_ROOT,
+): { path: string } | { reason: string } {
+  let find: FindAddon;
   try {
-    const { path: find } = requireCjs('node-gyp-build') as { path: FindAddon };
-    return { path: find(dir) };
+    find = (requireCjs('node-gyp-build') as { path: FindAddon }).path;
   } catch (error) {
-    return { reason: `native addon not found (${firstLine(error)})` };
+    return { reason: `native addon not loaded (node-gyp-build: ${firstLine(error)})` };
+  }
+  try {
+    return { path: find(join(root, 'native')) };
+  } catch {
+    // No local build: the prebuild (the usual case for an installed package).
+  }
+  try {
+    return { path: find(root) };
+  } catch (error) {
+    return {
+      reason: `native addon not found: neither native/build/Release nor a prebuild (${firstLine(error)})`,
+    };
   }
 }
 
