@@ -7,12 +7,13 @@
 // Needs `npm run build` (for the job layout), `npm run build:prebuilds` with the cross
 // compiler (prebuilds/linux-arm64/), and `apt-get install qemu-user`. The arm64 Node is
 // Debian's own (nodejs:arm64 and the libraries it links), unpacked into DIR (default
-// .tlslp-tmp/arm64-node) on first use with `apt-get download` and `dpkg -x`: nothing is
+// $TMPDIR/tlslp-arm64-node, outside the tree the linters read) on first use with `apt-get download` and `dpkg -x`: nothing is
 // installed on the host, and apt's arm64 lists are kept in DIR too. Debian's Node is 18,
 // which has Node-API 9: enough for the addon's NAPI_VERSION 8.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,7 +21,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--sysroot');
 const sysroot = resolve(
-  at >= 0 && argv[at + 1] ? argv[at + 1] : join(root, '.tlslp-tmp/arm64-node'),
+  at >= 0 && argv[at + 1] ? argv[at + 1] : join(tmpdir(), 'tlslp-arm64-node'),
 );
 
 /** Debian bookworm: the arm64 Node and what it links or loads at start-up. */
