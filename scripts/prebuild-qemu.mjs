@@ -7,9 +7,9 @@
 // Needs `npm run build` (for the job layout), `npm run build:prebuilds` with the cross
 // compiler (prebuilds/linux-arm64/), and `apt-get install qemu-user`. The arm64 Node is
 // Debian's own (nodejs:arm64 and the libraries it links), unpacked into DIR (default
-// $TMPDIR/tlslp-arm64-node, outside the tree the linters read) on first use with `apt-get download` and `dpkg -x`: nothing is
-// installed on the host, and apt's arm64 lists are kept in DIR too. Debian's Node is 18,
-// which has Node-API 9: enough for the addon's NAPI_VERSION 8.
+// $TMPDIR/tlslp-arm64-node: outside the tree the linters read) on first use with
+// `apt-get download` and `dpkg -x`. Nothing is installed on the host; apt's arm64 lists are
+// kept in DIR too. Debian's Node is 18, with Node-API 9: enough for the addon's NAPI_VERSION 8.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
