@@ -5,8 +5,11 @@
 // Otherwise it is built from source (native/) with node-gyp. The kernel is optional: on any
 // failure this prints one line and exits 0, and the solver falls back to the WebAssembly kernel.
 //   TLSLP_SKIP_NATIVE=1         skip the build
-//   TLSLP_BUILD_FROM_SOURCE=1   build from source even when a prebuild loads
-//                               (npm's --build-from-source does the same)
+//   --from-source, TLSLP_BUILD_FROM_SOURCE=1
+//                               build from source even when a prebuild loads (npm's
+//                               --build-from-source does the same; `npm run build:native`
+//                               passes --from-source, so a stale prebuild never stands in
+//                               for changed C sources)
 //   TLSLP_NATIVE_VERBOSE=1      show node-gyp's output
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -94,6 +97,7 @@ function main() {
   if (process.env.TLSLP_SKIP_NATIVE === '1')
     done(`native kernel not built (TLSLP_SKIP_NATIVE=1); ${FALLBACK}`);
   const fromSource =
+    process.argv.includes('--from-source') ||
     process.env.TLSLP_BUILD_FROM_SOURCE === '1' ||
     process.env.npm_config_build_from_source === 'true';
   if (!fromSource) {

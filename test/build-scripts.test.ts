@@ -101,8 +101,9 @@ const PREBUILD_DIR = `prebuilds/${process.platform}-${process.arch}`;
 function install(
   root: string,
   env: NodeJS.ProcessEnv = {},
+  args: string[] = [],
 ): { status: number | null; stdout: string } {
-  const r = spawnSync(process.execPath, [join(root, 'scripts/build-native.mjs')], {
+  const r = spawnSync(process.execPath, [join(root, 'scripts/build-native.mjs'), ...args], {
     encoding: 'utf8',
     env: { ...process.env, TLSLP_SKIP_NATIVE: '', TLSLP_BUILD_FROM_SOURCE: '', ...env },
   });
@@ -137,8 +138,14 @@ describe('scripts/build-native.mjs (the install script)', () => {
   it.skipIf(!existsSync(BUILT_ADDON))('builds from source when asked to, prebuild or not', () => {
     const root = packageRoot(['build-native.mjs']);
     placeAddon(root, `${PREBUILD_DIR}/tlslp_kernel.node`);
-    for (const env of [{ TLSLP_BUILD_FROM_SOURCE: '1' }, { npm_config_build_from_source: 'true' }])
-      expect(install(root, env).stdout).toContain(
+    expect(install(root).stdout).toContain('native kernel prebuilt');
+    const asked: Array<[NodeJS.ProcessEnv, string[]]> = [
+      [{ TLSLP_BUILD_FROM_SOURCE: '1' }, []],
+      [{ npm_config_build_from_source: 'true' }, []],
+      [{}, ['--from-source']], // npm run build:native
+    ];
+    for (const [env, args] of asked)
+      expect(install(root, env, args).stdout).toContain(
         'native kernel not built (no native/binding.gyp)',
       );
   });
