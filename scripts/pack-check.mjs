@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Check the package as a consumer gets it: `npm pack` (which runs `prepare`, i.e. the build),
-// install the tarball into an empty temp project, and run every bin from there.
+// Check the package as a consumer gets it: `npm pack` (which runs `prepack`, building the
+// native kernel into prebuilds/, and `prepare`, the TypeScript build), install the tarball into
+// an empty temp project, and run every bin from there.
 //
 //   node scripts/pack-check.mjs          (npm run pack:check)
 //   --keep                               keep the temp folder and print where it is
@@ -8,9 +9,11 @@
 // Two installs are checked:
 //   1. a plain `npm install <tarball>`: what a consumer gets today. npm 11 lists the package
 //      under "install scripts not yet covered by allowScripts"; the script reports whether
-//      npm ran the `install` script (which builds the native kernel) or blocked it.
+//      npm ran the `install` script (which uses the prebuild, or builds the native kernel
+//      from source where none loads) or blocked it.
 //   2. `npm install --ignore-scripts <tarball>`: what a consumer gets when install scripts are
-//      blocked. The package must still work, on the WebAssembly kernel.
+//      blocked. The package must still work: on the native kernel where a prebuild for the
+//      platform is shipped (linux-x64 always), else on the WebAssembly kernel.
 // Exit status 0 when every check passes, 1 otherwise (the failing step is named).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -38,6 +41,10 @@ const REQUIRED_FILES = [
   'native/binding.gyp',
   'scripts/build-native.mjs',
 ];
+/** The prebuild the tarball must ship for this machine (scripts/prebuild.mjs makes it). */
+const HOST_PREBUILD = `prebuilds/${process.platform}-${process.arch}/tlslp_kernel.glibc.node`;
+/** Platforms whose prebuild is required: where the package is packed and published. */
+const PREBUILD_REQUIRED = process.platform === 'linux' && process.arch === 'x64';
 /** Folders that must not be shipped. */
 const FORBIDDEN_PREFIXES = [
   'src/',
@@ -193,6 +200,8 @@ if (typeof tlslp.availableKernels === 'function') {
 }
 const r = await tlslp.solveWork('abc', 8, { threads: 1 });
 out.auto = { kernel: r.kernel, detail: r.kernelDetail, fallbackReason: r.fallbackReason ?? null };
+const native = (await tlslp.availableKernels?.())?.find((k) => k.name === 'native' && k.available);
+out.rates = native?.kernel.rates ?? null;
 await tlslp.closeSolverPool?.();
 console.log(JSON.stringify(out));
 `;
@@ -215,6 +224,10 @@ function probeKernels(cwd) {
     else note(`kernel ${k.name}: unavailable (${k.reason})`);
   }
   ok(`auto picks: ${info.auto.kernel} (${info.auto.detail})`);
+  if (info.rates) {
+    const rates = Object.entries(info.rates).map(([d, r]) => `${d} ${r}`);
+    ok(`native variants measured at load (M hashes/s): ${rates.join(', ')}`);
+  }
   return info;
 }
 
@@ -241,11 +254,13 @@ function install(dir, tarball, extraArgs) {
 function reportInstallScript(output, pkgDir) {
   const lines = output.split('\n').map((l) => l.trim());
   const ourLine = lines.find((l) => l.startsWith('tlslp: native kernel'));
+  const prebuilt = ourLine?.startsWith('tlslp: native kernel prebuilt') === true;
   // npm 11 lists packages whose install scripts allowScripts does not cover yet.
   const policy = lines
     .filter((l) => /^npm (warn|notice|error) install-scripts\s+\S/.test(l))
     .map((l) => l.replace(/^npm (warn|notice|error) install-scripts\s+/, ''));
-  const addon = existsSync(join(pkgDir, 'native', 'build', 'Release', 'tlslp_kernel.node'));
+  const addon =
+    prebuilt || existsSync(join(pkgDir, 'native', 'build', 'Release', 'tlslp_kernel.node'));
   const ran = ourLine !== undefined || existsSync(join(pkgDir, 'native', 'build'));
   for (const l of policy) note(`npm: ${l}`);
   if (ran) {
@@ -263,11 +278,15 @@ function checkTarball(info, pkg) {
   const files = new Set(info.files.map((f) => f.path));
   const required = [
     ...REQUIRED_FILES,
+    ...(PREBUILD_REQUIRED ? [HOST_PREBUILD] : []),
     ...Object.values(pkg.bin ?? {}).map((p) => p.replace(/^\.\//, '')),
   ];
   const missing = required.filter((f) => !files.has(f));
   if (missing.length > 0) fail(`tarball lacks ${missing.join(', ')}`);
   else ok(`tarball holds the ${required.length} required files`);
+  const prebuilds = [...files].filter((f) => f.startsWith('prebuilds/'));
+  if (prebuilds.length > 0) ok(`prebuilt native kernels: ${prebuilds.join(', ')}`);
+  else note(`no prebuilt native kernel shipped (installs build it from source)`);
   const forbidden = [...files].filter(
     (f) =>
       FORBIDDEN_PREFIXES.some((p) => f.startsWith(p)) || f.endsWith('.tgz') || /\.test\./.test(f),
@@ -323,7 +342,7 @@ function checkVersion(cwd, bin, version) {
 const work = mkdtempSync(join(tmpdir(), 'tlslp-pack-check-'));
 let summary = '';
 try {
-  step('npm pack (runs prepare: the TypeScript build)');
+  step('npm pack (runs prepack: the native prebuilds, and prepare: the TypeScript build)');
   const packDir = join(work, 'pack');
   mkdirSync(packDir);
   const packed = run('npm', ['pack', '--json', '--pack-destination', packDir], {
@@ -372,7 +391,19 @@ try {
     fail('native/build exists although scripts were ignored');
   checkWork(blocked, 'tlslp-work', [], 'abc', 16);
   const fallback = probeKernels(blocked);
-  if (fallback && fallback.auto.kernel === 'native') fail('auto picked native without an addon');
+  const shipsPrebuild = existsSync(join(b.pkgDir, HOST_PREBUILD));
+  if (shipsPrebuild) {
+    // No compiler ran: the shipped prebuild must be what loads.
+    if (fallback && fallback.auto.kernel !== 'native')
+      fail(
+        `a prebuild is shipped for ${process.platform}-${process.arch} but auto picked ${fallback.auto.kernel}: ${fallback.auto.fallbackReason}`,
+      );
+    checkWork(blocked, 'tlslp', ['work', '--kernel', 'native'], 'abc', 16);
+  } else if (PREBUILD_REQUIRED) {
+    fail(`no prebuild for ${process.platform}-${process.arch} in the installed package`);
+  } else if (fallback && fallback.auto.kernel === 'native') {
+    fail('auto picked native without an addon');
+  }
 
   const kernelText = kernels ? `${kernels.auto.kernel} (${kernels.auto.detail})` : 'unknown';
   const fallbackText = fallback ? `${fallback.auto.kernel} (${fallback.auto.detail})` : 'unknown';

@@ -1,16 +1,21 @@
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findNativeAddon } from '../src/solver/kernels/native.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -72,4 +77,141 @@ describe('scripts/clean.mjs (npm run clean)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('clean: nothing to remove');
   });
+});
+
+/** A package root in a scratch folder with the given scripts and the real node_modules. */
+function packageRoot(scripts: string[]): string {
+  const root = scratch();
+  mkdirSync(join(root, 'scripts'));
+  for (const s of scripts) copyFileSync(join('scripts', s), join(root, 'scripts', s));
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'tlslp', type: 'module' }));
+  symlinkSync(resolve('node_modules'), join(root, 'node_modules'), 'dir');
+  return root;
+}
+
+/** Put a copy of this checkout's built addon at `root`/`path`. */
+function placeAddon(root: string, path: string): void {
+  mkdirSync(join(root, dirname(path)), { recursive: true });
+  copyFileSync(BUILT_ADDON, join(root, path));
+}
+
+const BUILT_ADDON = resolve('native/build/Release/tlslp_kernel.node');
+const PREBUILD_DIR = `prebuilds/${process.platform}-${process.arch}`;
+
+function install(
+  root: string,
+  env: NodeJS.ProcessEnv = {},
+  args: string[] = [],
+): { status: number | null; stdout: string } {
+  const r = spawnSync(process.execPath, [join(root, 'scripts/build-native.mjs'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TLSLP_SKIP_NATIVE: '', TLSLP_BUILD_FROM_SOURCE: '', ...env },
+  });
+  return { status: r.status, stdout: r.stdout };
+}
+
+describe('scripts/build-native.mjs (the install script)', () => {
+  it.skipIf(!existsSync(BUILT_ADDON))('uses a prebuild that loads and compiles nothing', () => {
+    const root = packageRoot(['build-native.mjs']);
+    placeAddon(root, `${PREBUILD_DIR}/tlslp_kernel.node`);
+    const r = install(root);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(
+      `tlslp: native kernel prebuilt (${PREBUILD_DIR}/tlslp_kernel.node); not compiling`,
+    );
+    expect(existsSync(join(root, 'native/build'))).toBe(false);
+  });
+
+  it('builds from source when the prebuild does not load, else says the wasm kernel is used', () => {
+    const root = packageRoot(['build-native.mjs']);
+    mkdirSync(join(root, PREBUILD_DIR), { recursive: true });
+    writeFileSync(join(root, PREBUILD_DIR, 'tlslp_kernel.node'), 'not an ELF file');
+    // No native/ sources here, so the source build cannot start: one line, exit 0.
+    const r = install(root, { TLSLP_NATIVE_VERBOSE: '1' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/does not load here: .*; building from source/);
+    expect(r.stdout).toContain(
+      'tlslp: native kernel not built (no native/binding.gyp); the WebAssembly kernel will be used',
+    );
+  });
+
+  it.skipIf(!existsSync(BUILT_ADDON))('builds from source when asked to, prebuild or not', () => {
+    const root = packageRoot(['build-native.mjs']);
+    placeAddon(root, `${PREBUILD_DIR}/tlslp_kernel.node`);
+    expect(install(root).stdout).toContain('native kernel prebuilt');
+    const asked: Array<[NodeJS.ProcessEnv, string[]]> = [
+      [{ TLSLP_BUILD_FROM_SOURCE: '1' }, []],
+      [{ npm_config_build_from_source: 'true' }, []],
+      [{}, ['--from-source']], // npm run build:native
+    ];
+    for (const [env, args] of asked)
+      expect(install(root, env, args).stdout).toContain(
+        'native kernel not built (no native/binding.gyp)',
+      );
+  });
+
+  it('skips everything with TLSLP_SKIP_NATIVE=1', () => {
+    const r = install(packageRoot(['build-native.mjs']), { TLSLP_SKIP_NATIVE: '1' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('native kernel not built (TLSLP_SKIP_NATIVE=1)');
+  });
+});
+
+describe('the native addon loader (findNativeAddon)', () => {
+  it('gives a reason when there is neither a local build nor a prebuild', () => {
+    const found = findNativeAddon(packageRoot([]));
+    expect(found).toEqual({
+      reason: expect.stringMatching(
+        /^native addon not found: neither native\/build\/Release nor a prebuild \(No native build was found for platform=/,
+      ) as unknown,
+    });
+  });
+
+  it('finds the prebuild, and prefers a local build when there is one', () => {
+    const root = packageRoot([]);
+    placeAddon(root, `${PREBUILD_DIR}/tlslp_kernel.node`);
+    expect(findNativeAddon(root)).toEqual({ path: join(root, PREBUILD_DIR, 'tlslp_kernel.node') });
+    placeAddon(root, 'native/build/Release/tlslp_kernel.node');
+    expect(findNativeAddon(root)).toEqual({
+      path: join(root, 'native/build/Release/tlslp_kernel.node'),
+    });
+  });
+});
+
+describe('scripts/prebuild.mjs (npm pack runs it)', () => {
+  it('skips with TLSLP_SKIP_PREBUILD=1', () => {
+    const root = packageRoot(['prebuild.mjs', 'build-native.mjs']);
+    const r = spawnSync(process.execPath, [join(root, 'scripts/prebuild.mjs')], {
+      encoding: 'utf8',
+      env: { ...process.env, TLSLP_SKIP_PREBUILD: '1' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('prebuild: skipped (TLSLP_SKIP_PREBUILD=1)');
+    expect(existsSync(join(root, 'prebuilds'))).toBe(false);
+  });
+
+  it.skipIf(!existsSync(BUILT_ADDON))(
+    'builds a Node-API prebuild for this platform that loads and has every variant',
+    () => {
+      const root = packageRoot(['prebuild.mjs', 'build-native.mjs']);
+      cpSync('native/binding.gyp', join(root, 'native/binding.gyp'));
+      cpSync('native/src', join(root, 'native/src'), { recursive: true });
+      const r = spawnSync(process.execPath, [join(root, 'scripts/prebuild.mjs')], {
+        encoding: 'utf8',
+        env: { ...process.env, TLSLP_SKIP_PREBUILD: '' },
+        timeout: 240_000,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const found = findNativeAddon(root);
+      expect(found).toEqual({ path: expect.stringContaining(join(root, PREBUILD_DIR)) as unknown });
+      // The sources' own build folder is left alone: the build ran in a copy.
+      expect(existsSync(join(root, 'native/build'))).toBe(false);
+      const require = createRequire(import.meta.url);
+      const prebuilt = require((found as { path: string }).path) as { variants: object };
+      const local = require(BUILT_ADDON) as { variants: object };
+      expect(Object.keys(prebuilt.variants)).toEqual(Object.keys(local.variants));
+      expect(r.stdout).toContain(`prebuild: ${process.platform}-${process.arch}: ${PREBUILD_DIR}/`);
+    },
+  );
 });

@@ -17,7 +17,7 @@ import {
   type LogLevel,
 } from '../logging.js';
 import { closeSolverPool } from '../solver/index.js';
-import type { KernelName } from '../solver/types.js';
+import { parseKernelChoice, type KernelChoice } from '../solver/kernels/index.js';
 import { escapeControl, escapeJsonText } from '../text/escape.js';
 import { readTlsFiles } from '../tls.js';
 import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
@@ -42,7 +42,7 @@ interface ClientFlags {
   tutorial: boolean;
   profile?: string;
   profilePartial: boolean;
-  kernel: KernelName | 'auto';
+  kernel: KernelChoice;
   threads?: number;
   quiet: boolean;
   json: boolean;
@@ -118,8 +118,12 @@ export function clientCommand(): Command {
     )
     .option('--profile-partial', 'fill fields missing from --profile with the sample data', false)
     .addOption(
-      new Option('--kernel <kernel>', 'built-in solver kernel')
+      new Option(
+        '--kernel <kernel>',
+        'built-in solver kernel (native:<variant> forces one, e.g. native:avx512)',
+      )
         .choices(['auto', 'native', 'wasm', 'js'])
+        .argParser(parseKernelChoice) // also native:<variant>
         .default('auto'),
     )
     .option(

@@ -8,13 +8,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SolverError } from '../errors.js';
 import { closeSolverPool, solveWork } from '../solver/index.js';
-import type { KernelName } from '../solver/types.js';
+import { parseKernelChoice, type KernelChoice } from '../solver/kernels/index.js';
 import { commanderOutput, EXIT, intInRange, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION } from '../version.js';
 
 interface WorkFlags {
-  kernel: KernelName | 'auto';
+  kernel: KernelChoice;
   threads?: number;
   quiet: boolean;
   verbose: boolean;
@@ -37,8 +37,9 @@ export function workCommand(): Command {
     .argument('<token>', 'the WORK token (1..128 characters of [A-Za-z0-9_-])', tokenArgument)
     .argument('<n_bits>', 'required trailing zero bits, 0..64', intInRange('n_bits', 0, 64))
     .addOption(
-      new Option('--kernel <name>', 'hash kernel')
+      new Option('--kernel <name>', 'hash kernel (native:<variant> forces one, e.g. native:avx512)')
         .choices(['auto', 'native', 'wasm', 'js'])
+        .argParser(parseKernelChoice) // also native:<variant>
         .default('auto'),
     )
     .option(

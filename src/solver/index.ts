@@ -26,7 +26,9 @@ export {
   loadKernels,
   selectKernel,
   KERNEL_NAMES,
+  parseKernelChoice,
   type KernelAvailability,
+  type KernelChoice,
   type KernelSelection,
 } from './kernels/index.js';
 export type { Kernel, KernelName } from './types.js';

@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { ConfigError, SolverError } from '../errors.js';
-import { loadKernels, selectKernel } from './kernels/index.js';
+import { kernelChoiceOf, loadKernels, selectKernel, type KernelChoice } from './kernels/index.js';
 import { prepareJob, type PreparedJob } from './layout.js';
 import type { Kernel, KernelName } from './types.js';
 import {
@@ -43,7 +43,7 @@ export interface SolveProgress {
 /** Options of {@link solveWork}. */
 export interface SolveOptions {
   /** Which kernel to use; `auto` (the default) takes the fastest that loads. */
-  kernel?: KernelName | 'auto';
+  kernel?: KernelChoice;
   /** Threads to use; default one per core. 1 runs on the calling thread. */
   threads?: number;
   /** Cancels the solve: the promise rejects with a SolverError whose code is `ABORTED`. */
@@ -254,7 +254,7 @@ async function searchHere(
 /** Scan batches in parallel on the pool; resolve with the lowest-nonce solution. */
 async function searchPool(
   job: PreparedJob,
-  kernelName: KernelName,
+  kernel: Kernel,
   threads: number,
   meter: ProgressMeter,
   limits: SearchLimits,
@@ -262,7 +262,7 @@ async function searchPool(
   const { signal } = limits;
   if (signal?.aborted) throw abortError(signal);
   const workers = await getPool(threads);
-  const batch = BATCH_SIZE[kernelName];
+  const batch = BATCH_SIZE[kernel.name];
   const end = Math.min(limits.maxNonces ?? MAX_NONCE, MAX_NONCE);
   const batchCount = Math.ceil(end / batch);
   const control = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
@@ -320,7 +320,7 @@ async function searchPool(
         const { hi, lo } = nonceAt(index * batch);
         const count = Math.min(batch, end - index * batch);
         inFlight.add(index);
-        workers.run({ job, kernel: kernelName, hi, lo, count, index, control }).then(
+        workers.run({ job, kernel: kernelChoiceOf(kernel), hi, lo, count, index, control }).then(
           (result) => done(index, result),
           (err: unknown) => failed(index, err),
         );
@@ -377,7 +377,7 @@ async function search(
     if (threads === 1 || job.nBits <= CALLING_THREAD_MAX_BITS) {
       return { suffix: await searchHere(job, kernel, meter, limits), threads: 1 };
     }
-    return { suffix: await searchPool(job, kernel.name, threads, meter, limits), threads };
+    return { suffix: await searchPool(job, kernel, threads, meter, limits), threads };
   } finally {
     activeSolves--;
   }
@@ -451,7 +451,7 @@ export async function solveWork(
  * `threads: 1` runs on the calling thread, more on the pool.
  */
 export async function measureKernel(
-  kernelName: KernelName,
+  kernelName: KernelChoice,
   threads: number,
   candidates: number,
 ): Promise<KernelMeasurement> {

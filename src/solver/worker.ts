@@ -11,7 +11,7 @@
  */
 import { SolverError } from '../errors.js';
 import { hasTrailingZeroBits, workDigest } from '../protocol/hash.js';
-import { loadKernels, selectKernel } from './kernels/index.js';
+import { loadKernels, selectKernel, type KernelChoice } from './kernels/index.js';
 import { SCAN_WINDOW, suffixFor, type PreparedJob } from './layout.js';
 import type { Kernel, KernelName } from './types.js';
 
@@ -43,7 +43,7 @@ export const CONTROL_HIT = 1;
 /** One unit of work for a pool thread. Plain data: it is structured-cloned to the worker. */
 export interface BatchTask {
   job: PreparedJob;
-  kernel: KernelName;
+  kernel: KernelChoice;
   /** First nonce of the batch: high and low 32-bit halves. */
   hi: number;
   lo: number;
@@ -131,7 +131,7 @@ export function scanBatch(
 }
 
 // The kernel each name resolved to in this worker thread (loading native/wasm is not free).
-const kernels = new Map<KernelName, Kernel>();
+const kernels = new Map<KernelChoice, Kernel>();
 
 /** Piscina task: scan one batch in this worker thread. */
 export default async function runBatch(task: BatchTask): Promise<BatchResult> {

@@ -1,6 +1,8 @@
 /**
  * Kernel selection: `auto` picks the fastest kernel that loads here (native, then wasm,
  * then js); an explicitly requested kernel that does not load is a configuration error.
+ * `native:<variant>` forces one variant of the native kernel (by prefix of its detail, e.g.
+ * `native:avx512`, `native:sha-ni`); plain `native` takes the variant measured fastest.
  *
  * The native and wasm kernels live in modules that may fail to load (no compiler at
  * install time, no WebAssembly SIMD, …), so they are imported once, lazily, by
@@ -47,6 +49,14 @@ export interface KernelSelection {
   fallbackReason?: string;
 }
 
+/**
+ * What a caller may ask for: a kernel, `auto`, or one native variant by (a prefix of) its
+ * detail, e.g. `native:avx512`, `native:sha-ni x3`.
+ */
+export type KernelChoice = KernelName | 'auto' | `native:${string}`;
+
+const NATIVE_PREFIX = 'native:';
+
 /** Every kernel name, fastest first. */
 export const KERNEL_NAMES: readonly KernelName[] = ['native', 'wasm', 'js'];
 
@@ -55,7 +65,42 @@ export function isKernelName(value: unknown): value is KernelName {
   return typeof value === 'string' && (KERNEL_NAMES as readonly string[]).includes(value);
 }
 
-type Loaded = Record<KernelName, KernelLoadResult>;
+/**
+ * True when `value` is a {@link KernelChoice}. Whether the variant runs on this CPU is only
+ * known once the kernels are loaded ({@link selectKernel} says).
+ */
+export function isKernelChoice(value: unknown): value is KernelChoice {
+  if (value === 'auto' || isKernelName(value)) return true;
+  // A variant is its detail or a prefix of it: no blank at either end.
+  return typeof value === 'string' && /^native:\S(.*\S)?$/.test(value);
+}
+
+/**
+ * Check a kernel option's value (the library option `kernel`, the CLIs' `--kernel`).
+ * @throws ConfigError (`BAD_KERNEL`, option `kernel`) naming the accepted values.
+ */
+export function parseKernelChoice(value: unknown): KernelChoice {
+  if (isKernelChoice(value)) return value;
+  throw new ConfigError(
+    'BAD_KERNEL',
+    `unknown kernel '${String(value)}': use auto, native, native:<variant>, wasm or js`,
+    { option: 'kernel' },
+  );
+}
+
+/**
+ * The choice that gives `kernel` back in another thread: `native:<detail>` for the native
+ * kernel (so a worker runs the very variant the caller chose), else its name. Pass this, not
+ * `kernel.name`, to worker threads.
+ */
+export function kernelChoiceOf(kernel: Kernel): KernelChoice {
+  return kernel.name === 'native' ? `${NATIVE_PREFIX}${kernel.detail}` : kernel.name;
+}
+
+/** The native module's way to force one variant (absent when the module did not import). */
+type ForceVariant = (wanted: string) => KernelLoadResult;
+
+type Loaded = Record<KernelName, KernelLoadResult> & { forceNative: ForceVariant | null };
 
 let loaded: Loaded | null = null;
 let loading: Promise<Loaded> | null = null;
@@ -124,11 +169,16 @@ export async function loadKernels(): Promise<void> {
   loading ??= (async () => {
     // Imported on first use: loading an addon or compiling WebAssembly is not free, and
     // either may fail on this machine without making the solver unusable.
+    let forceNative: ForceVariant | null = null;
     const [native, wasm] = await Promise.all([
-      loadFrom('native.js', 'native', async () => (await import('./native.js')).loadNativeKernel()),
+      loadFrom('native.js', 'native', async () => {
+        const module = await import('./native.js');
+        forceNative = module.nativeKernelVariant;
+        return module.loadNativeKernel();
+      }),
       loadFrom('wasm.js', 'wasm', async () => (await import('./wasm.js')).loadWasmKernel()),
     ]);
-    return { native, wasm, js: { kernel: createJsKernel() } };
+    return { native, wasm, js: { kernel: createJsKernel() }, forceNative };
   })();
   loaded = await loading;
 }
@@ -140,24 +190,39 @@ function requireLoaded(): Loaded {
   return loaded;
 }
 
+/** One native variant, forced; throws when the native kernel or that variant is not here. */
+function selectNativeVariant(all: Loaded, wanted: string): KernelSelection {
+  const native = all.native;
+  if (!native.kernel || !all.forceNative) {
+    const reason = native.kernel ? 'native.js did not load' : native.reason;
+    throw new ConfigError('KERNEL_UNAVAILABLE', `native kernel unavailable: ${reason}`, {
+      option: 'kernel',
+    });
+  }
+  const result = all.forceNative(wanted);
+  if (result.kernel) return { kernel: result.kernel };
+  throw new ConfigError('KERNEL_UNAVAILABLE', result.reason, { option: 'kernel' });
+}
+
 /**
  * Pick a kernel. `auto` takes native, else wasm, else js, and explains a fallback once
- * (see {@link KernelSelection.fallbackReason}). A named kernel that is not available throws.
+ * (see {@link KernelSelection.fallbackReason}). A named kernel that is not available throws;
+ * so does a `native:<variant>` this CPU cannot run (the message lists the ones it can).
  * @throws ConfigError (`KERNEL_UNAVAILABLE`, `BAD_KERNEL`) for an unavailable or unknown kernel.
  */
-export function selectKernel(name: KernelName | 'auto'): KernelSelection {
+export function selectKernel(name: KernelChoice): KernelSelection {
   if (name === 'js') return { kernel: loaded?.js.kernel ?? createJsKernel() };
-  if (name !== 'auto' && !isKernelName(name)) {
-    throw new ConfigError(
-      'BAD_KERNEL',
-      `unknown kernel '${String(name)}': use native, wasm, js or auto`,
-    );
-  }
+  parseKernelChoice(name);
   const all = requireLoaded();
+  if (name.startsWith(NATIVE_PREFIX)) {
+    return selectNativeVariant(all, name.slice(NATIVE_PREFIX.length));
+  }
   if (name !== 'auto') {
-    const result = all[name];
+    const result = all[name as KernelName];
     if (result.kernel) return { kernel: result.kernel };
-    throw new ConfigError('KERNEL_UNAVAILABLE', `${name} kernel unavailable: ${result.reason}`);
+    throw new ConfigError('KERNEL_UNAVAILABLE', `${name} kernel unavailable: ${result.reason}`, {
+      option: 'kernel',
+    });
   }
   const skipped: string[] = [];
   for (const candidate of KERNEL_NAMES) {
