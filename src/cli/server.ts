@@ -56,6 +56,8 @@ interface ServerFlags {
   maxHandshakeBytes: number;
   maxChainDepth: number;
   maxHandshakeFailuresPerIp: number;
+  proxyProtocol: boolean;
+  proxyFrom?: string[];
   shutdownGrace: number;
   quiet: boolean;
   logFile?: string;
@@ -189,6 +191,16 @@ export function serverCommand(): Command {
       'failures per minute one IP may have before it is refused before TLS: failed handshakes and sessions dropped before WORK is solved; a burst of 5 (0 = no limit)',
       intInRange('--max-handshake-failures-per-ip', 0, 1_000_000),
       DEFAULTS.maxHandshakeFailuresPerIp,
+    )
+    .option(
+      '--proxy-protocol',
+      'read a PROXY protocol v1/v2 header before TLS from the --proxy-from sources (a load balancer) and use the client address it carries',
+      false,
+    )
+    .option(
+      '--proxy-from <cidr...>',
+      'with --proxy-protocol: the balancers that must send a header (repeatable; default 127.0.0.0/8 and ::1/128)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option(
       '--shutdown-grace <seconds>',
@@ -329,6 +341,8 @@ export async function serverMain(argv: string[]): Promise<number> {
       maxHandshakeBytes: flags.maxHandshakeBytes,
       maxChainDepth: flags.maxChainDepth,
       maxHandshakeFailuresPerIp: flags.maxHandshakeFailuresPerIp,
+      proxyProtocol: flags.proxyProtocol,
+      ...(flags.proxyFrom ? { proxyFrom: flags.proxyFrom } : {}),
       statsIntervalMs: flags.statsInterval * 1000,
       metrics,
       logger,
