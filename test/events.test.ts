@@ -16,16 +16,9 @@ import {
   startServer,
   tcpConnect,
   testCerts,
+  until,
   type TestServer,
 } from './helpers.js';
-
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 let certs: CertificateSet;
 const servers: TestServer[] = [];

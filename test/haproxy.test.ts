@@ -17,7 +17,7 @@ import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
 import { builtinSolver, runClient } from '../src/client/client.js';
 import type { WorkSolver } from '../src/client/session.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
-import { clientTls, haveSecondLoopback, testCerts, useTempDirs } from './helpers.js';
+import { clientTls, haveSecondLoopback, testCerts, until, useTempDirs } from './helpers.js';
 
 /** The haproxy binary, or null (with why) when it is not installed here. */
 function findHaproxy(): string | null {
@@ -40,18 +40,6 @@ interface Backend {
   metricsPort: number;
   log: string;
   exited: Promise<number | null>;
-}
-
-async function until(
-  test: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function freePort(): Promise<number> {

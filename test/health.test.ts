@@ -3,12 +3,10 @@
  * while the process serves, /readyz 200 while it takes sessions and 503 when it is full or
  * draining (close() with sessions still in flight).
  */
-import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
 import { ServerMetrics, serveMetrics } from '../src/server/metrics.js';
-import { SocketLineChannel } from '../src/transport/channel.js';
-import { clientTls, startServer, testCerts, type TestServer } from './helpers.js';
+import { heldAtWork, startServer, testCerts, type TestServer } from './helpers.js';
 
 let certs: CertificateSet;
 const cleanups: Array<() => unknown> = [];
@@ -41,23 +39,6 @@ async function withHealth(
   };
 }
 
-/** A session held at WORK. */
-async function held(port: number): Promise<tls.TLSSocket> {
-  const socket = tls.connect({
-    host: '127.0.0.1',
-    port,
-    ...clientTls(certs),
-    servername: 'localhost',
-  });
-  socket.on('error', () => {});
-  cleanups.push(() => socket.destroy());
-  const ch = new SocketLineChannel(socket);
-  expect(await ch.readLine(5000)).toBe('HELLO');
-  ch.writeLine('HELLOBACK');
-  expect(await ch.readLine(5000)).toMatch(/^WORK /);
-  return socket;
-}
-
 describe('health endpoints', () => {
   it('/healthz and /readyz answer 200 while the server takes sessions; other paths 404', async () => {
     const { get } = await withHealth();
@@ -70,7 +51,9 @@ describe('health endpoints', () => {
 
   it('/readyz is 503 at max-connections, and 200 again when a session ends', async () => {
     const { s, get } = await withHealth({ maxConnections: 1 });
-    const socket = await held(s.port);
+    const socket = await heldAtWork(s.port, certs, (socket) =>
+      cleanups.push(() => socket.destroy()),
+    );
     expect(await get('/readyz')).toEqual({ status: 503, body: 'not ready: at max-connections\n' });
     expect((await get('/healthz')).status).toBe(200);
     socket.destroy();
@@ -80,7 +63,7 @@ describe('health endpoints', () => {
 
   it('/readyz is 503 while draining: close() with a session in flight and a grace', async () => {
     const { s, get } = await withHealth();
-    await held(s.port);
+    await heldAtWork(s.port, certs, (socket) => cleanups.push(() => socket.destroy()));
     const closing = s.server.close(30_000);
     expect(await get('/readyz')).toEqual({ status: 503, body: 'not ready: draining\n' });
     expect((await get('/healthz')).status).toBe(200);

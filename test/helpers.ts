@@ -6,7 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
@@ -87,6 +87,37 @@ export async function rawClient(
     socket.once('error', reject);
   });
   return { ch: new SocketLineChannel(socket), socket };
+}
+
+/**
+ * A mutual-TLS session to `port` left waiting at WORK (HELLO answered, WORK received and not
+ * answered); `track` gets the socket so the test can destroy it.
+ */
+export async function heldAtWork(
+  port: number,
+  certs: CertificateSet,
+  track: (socket: tls.TLSSocket) => void,
+): Promise<tls.TLSSocket> {
+  const { ch, socket } = await rawClient(port, certs);
+  socket.on('error', () => {});
+  track(socket);
+  expect(await ch.readLine(5000)).toBe('HELLO');
+  ch.writeLine('HELLOBACK');
+  expect(await ch.readLine(5000)).toMatch(/^WORK /);
+  return socket;
+}
+
+/** Wait until `test` holds, polling; fails naming `what` after `ms`. */
+export async function until(
+  test: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /**

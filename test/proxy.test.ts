@@ -7,7 +7,6 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
-import tls from 'node:tls';
 import * as pp from 'proxy-protocol-js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
@@ -15,8 +14,14 @@ import { runClient } from '../src/client/client.js';
 import { ConfigError } from '../src/errors.js';
 import { SERVER_CHANNELS, type ConnectionRefusedEvent } from '../src/server/events.js';
 import { TlslpServer } from '../src/server/server.js';
-import { SocketLineChannel } from '../src/transport/channel.js';
-import { clientTls, startServer, testCerts, type TestServer } from './helpers.js';
+import {
+  clientTls,
+  heldAtWork as held,
+  startServer,
+  testCerts,
+  until,
+  type TestServer,
+} from './helpers.js';
 
 let certs: CertificateSet;
 const servers: TestServer[] = [];
@@ -30,14 +35,6 @@ afterEach(async () => {
   for (const close of closers.splice(0)) close();
   await Promise.all(servers.splice(0).map((s) => s.server.close()));
 });
-
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function v2(address: string, port: number): Buffer {
   const octets = address.split('.').map(Number);
@@ -93,23 +90,6 @@ function client(port: number): ReturnType<typeof runClient> {
   });
 }
 
-/** A mutual-TLS session through `port`, left waiting at WORK. */
-async function heldAtWork(port: number): Promise<tls.TLSSocket> {
-  const socket = tls.connect({
-    host: '127.0.0.1',
-    port,
-    ...clientTls(certs),
-    servername: 'localhost',
-  });
-  socket.on('error', () => {});
-  closers.push(() => socket.destroy());
-  const ch = new SocketLineChannel(socket);
-  expect(await ch.readLine(5000)).toBe('HELLO');
-  ch.writeLine('HELLOBACK');
-  expect(await ch.readLine(5000)).toMatch(/^WORK /);
-  return socket;
-}
-
 function recordRefusals(): ConnectionRefusedEvent[] {
   const seen: ConnectionRefusedEvent[] = [];
   const listener = (m: unknown): void => void seen.push(m as ConnectionRefusedEvent);
@@ -133,16 +113,18 @@ describe('PROXY protocol', () => {
     const refusals = recordRefusals();
     const sources = ['198.51.100.1', '198.51.100.1', '198.51.100.2'];
     const port = await relay(s.port, (n) => v2(sources[n] ?? '198.51.100.9', 50000 + n));
-    await heldAtWork(port);
+    await held(port, certs, (socket) => closers.push(() => socket.destroy()));
     // The second from 198.51.100.1 is over its limit: refused, counted under its own address.
-    await expect(heldAtWork(port)).rejects.toThrow();
+    await expect(
+      held(port, certs, (socket) => closers.push(() => socket.destroy())),
+    ).rejects.toThrow();
     await until(() => refusals.some((r) => r.server === s.server), 5000, 'the refusal');
     expect(refusals.find((r) => r.server === s.server)).toMatchObject({
       ip: '198.51.100.1',
       reason: 'max-per-ip',
     });
     // 198.51.100.2 still has its own slot, through the same balancer.
-    await heldAtWork(port);
+    await held(port, certs, (socket) => closers.push(() => socket.destroy()));
     expect(s.server.inFlight).toBe(2);
   });
 
