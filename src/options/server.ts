@@ -1,0 +1,304 @@
+/**
+ * The options of the server: {@link TlslpServer} and `tlslp-server`, one entry each.
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { isValidArg, isValidToken } from '../protocol/messages.js';
+import type { AdaptiveOptions } from '../server/adaptive.js';
+import {
+  cliKeys,
+  libKeys,
+  option,
+  optionError,
+  resolveEntries,
+  type InputOf,
+  type LibKeys,
+  type ResolvedOf,
+} from './core.js';
+import { integer, orWord, seconds, text } from './kinds.js';
+import { CONFIG_ENTRY, LOG_ENTRIES, TIMEOUT_ENTRIES, CERT_PATHS, switchEntry } from './shared.js';
+
+const LIMIT = 1_000_000;
+const bits = integer(0, 64);
+
+/** Every option of the server, in `--help` order. */
+export const SERVER_OPTIONS = {
+  config: CONFIG_ENTRY,
+  host: option(text(), {
+    lib: true,
+    flag: '--host',
+    value: 'host',
+    default: 'localhost',
+    help: 'interface to listen on',
+  }),
+  port: option(integer(0, 65535), {
+    lib: true,
+    flag: '--port',
+    value: 'port',
+    default: 1234,
+    help: 'port to listen on',
+    doc: 'port (0 = any free port)',
+  }),
+  serverCert: option(text(), {
+    lib: false,
+    flag: '--server-cert',
+    value: 'file',
+    default: CERT_PATHS.serverCert,
+    help: 'server certificate (PEM)',
+  }),
+  serverKey: option(text(), {
+    lib: false,
+    flag: '--server-key',
+    value: 'file',
+    default: CERT_PATHS.serverKey,
+    help: 'server private key (PEM)',
+  }),
+  caCert: option(text(), {
+    lib: false,
+    flag: '--ca-cert',
+    value: 'file',
+    default: CERT_PATHS.caCert,
+    help: 'CA certificate that issues client certificates (PEM)',
+  }),
+  ...TIMEOUT_ENTRIES,
+  handshakeTimeoutMs: option(seconds(), {
+    lib: true,
+    flag: '--handshake-timeout',
+    value: 'seconds',
+    default: 10_000,
+    help: 'time allowed for the TLS handshake',
+    doc: 'TLS handshake deadline, from the TCP accept; past half of `--max-handshakes` it shrinks (to 1 s when full)',
+  }),
+  insecure: switchEntry(
+    true,
+    '--insecure',
+    'do not request client certificates (localhost / loopback only)',
+  ),
+  token: option(text({ test: isValidToken, what: '1..128 characters of [A-Za-z0-9_-]' }), {
+    lib: true,
+    flag: '--token',
+    value: 'token',
+    default: undefined,
+    defaultText: 'random per connection',
+    help: 'fixed WORK token instead of a fresh random one per connection',
+  }),
+  randomString: option(text({ test: isValidArg, what: '1..128 characters without spaces' }), {
+    lib: true,
+    flag: '--random-string',
+    value: 'arg',
+    default: undefined,
+    defaultText: 'random per request',
+    help: 'fixed body argument instead of a fresh random one per request',
+  }),
+  nBits: option(orWord('auto', bits), {
+    lib: true,
+    flag: '--n_bits',
+    aliases: ['--n-bits'],
+    value: 'n',
+    default: 28,
+    help: 'WORK difficulty in trailing zero bits, 0..64, or auto (follows the load)',
+    doc: 'WORK difficulty, 0..64 trailing zero bits; `auto`: follows the load between `--min-bits` and `--max-bits`',
+  }),
+  minBits: option(bits, {
+    lib: true,
+    flag: '--min-bits',
+    value: 'n',
+    default: 16,
+    help: 'with --n_bits auto: lowest n_bits',
+  }),
+  maxBits: option(bits, {
+    lib: true,
+    flag: '--max-bits',
+    value: 'n',
+    default: 28,
+    help: 'with --n_bits auto: highest n_bits',
+  }),
+  ...LOG_ENTRIES,
+  tutorial: switchEntry(
+    true,
+    '--tutorial',
+    'deterministic session for learning and golden logs: one connection, then exit',
+    { doc: 'deterministic: fixed token and order, one session, then exit' },
+  ),
+  maxConnections: option(integer(1, LIMIT), {
+    lib: true,
+    flag: '--max-connections',
+    value: 'n',
+    default: 10_000,
+    help: 'most sessions at once (past it, connections are closed before TLS)',
+  }),
+  maxPerIp: option(integer(0, LIMIT), {
+    lib: true,
+    flag: '--max-per-ip',
+    value: 'n',
+    default: 0,
+    defaultText: '`0` (no limit)',
+    help: 'most sessions at once from one IP address (0 = no limit)',
+  }),
+  maxHandshakes: option(integer(1, LIMIT), {
+    lib: true,
+    flag: '--max-handshakes',
+    value: 'n',
+    default: 1000,
+    help: 'most connections still in their TLS handshake, from everyone',
+    doc: 'most connections still in their TLS handshake; past half, the handshake deadline shrinks (to 1 s when full)',
+  }),
+  maxHandshakesPerIp: option(integer(1, LIMIT), {
+    lib: true,
+    flag: '--max-handshakes-per-ip',
+    value: 'n',
+    default: 32,
+    help: 'most connections still in their TLS handshake from one IP address',
+  }),
+  maxHandshakeBytes: option(integer(0, 16_777_216), {
+    lib: true,
+    flag: '--max-handshake-bytes',
+    value: 'n',
+    default: 16_384,
+    help: 'most bytes a client sends before its handshake completes; cut before its chain is checked (0 = no limit)',
+  }),
+  maxChainDepth: option(integer(0, 100), {
+    lib: true,
+    flag: '--max-chain-depth',
+    value: 'n',
+    default: 4,
+    help: 'most certificates in a client chain, leaf and root included (0 = no limit)',
+  }),
+  maxHandshakeFailuresPerIp: option(integer(0, LIMIT), {
+    lib: true,
+    flag: '--max-handshake-failures-per-ip',
+    value: 'n',
+    default: 30,
+    help: 'failures per minute one IP may have before it is refused before TLS: failed handshakes and sessions dropped before WORK is solved; a burst of 5 (0 = no limit)',
+  }),
+  shutdownGraceMs: option(seconds(), {
+    lib: false,
+    flag: '--shutdown-grace',
+    value: 'seconds',
+    default: 10_000,
+    help: 'on SIGINT/SIGTERM, time sessions in progress get to finish',
+    doc: 'on SIGINT/SIGTERM, time sessions get to finish; a second signal exits at once',
+  }),
+  workers: option(orWord('auto', integer(1, 256)), {
+    lib: false,
+    flag: '--workers',
+    value: 'n',
+    default: 1,
+    help: 'server processes sharing the port (node:cluster); auto = one per core',
+  }),
+  metricsPort: option(integer(0, 65535), {
+    lib: false,
+    flag: '--metrics-port',
+    value: 'port',
+    default: undefined,
+    defaultText: 'off',
+    help: 'serve Prometheus metrics on this port (GET /metrics)',
+  }),
+  metricsHost: option(text(), {
+    lib: false,
+    flag: '--metrics-host',
+    value: 'host',
+    default: '127.0.0.1',
+    help: 'interface for the metrics endpoint',
+  }),
+  statsIntervalMs: option(seconds({ zero: true }), {
+    lib: true,
+    flag: '--stats-interval',
+    value: 'seconds',
+    default: 0,
+    defaultText: '`0` (never)',
+    help: 'log a one-line summary of the counters this often (0 = never)',
+  }),
+  quiet: switchEntry(
+    false,
+    '--quiet',
+    'no per-session line on the terminal (the log has every session)',
+    {
+      doc: 'no per-session line on the terminal (on a TTY the server prints `#12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)` per session)',
+    },
+  ),
+  bodyRequests: option(integer(0, LIMIT), {
+    lib: true,
+    default: 20,
+    help: 'body requests per session in normal mode',
+  }),
+} as const;
+
+type Table = typeof SERVER_OPTIONS;
+type Lib = LibKeys<Table>;
+type CliOnly = Exclude<keyof Table, Lib>;
+
+/** The options of {@link TlslpServer} that come from the table, every one optional. */
+export type ServerTableOptions = InputOf<Table, Lib>;
+
+/**
+ * The table's options once resolved: defaults filled; `nBits: 'auto'` turned into the
+ * `adaptive` bounds (and `nBits` its lowest).
+ */
+export type ResolvedServerTable = Omit<ResolvedOf<Table, Lib>, 'nBits' | 'minBits' | 'maxBits'> & {
+  readonly nBits: number;
+  readonly adaptive?: AdaptiveOptions;
+};
+
+/** What {@link resolveServerOptions} gives for `O`: its other fields kept as they are. */
+export type ResolvedServerOptions<O> = Omit<O, Lib | 'adaptive'> & ResolvedServerTable;
+
+const LIB = libKeys(SERVER_OPTIONS);
+const CLI_ONLY = cliKeys(SERVER_OPTIONS);
+
+/**
+ * Fill the server's defaults and check every value, and the options against each other:
+ * `minBits`/`maxBits` only with `nBits: 'auto'`, `minBits <= maxBits`, no adaptive
+ * difficulty in tutorial mode.
+ * @throws ConfigError naming the option at fault (its `option` field too).
+ */
+export function resolveServerOptions<O extends ServerTableOptions & { adaptive?: AdaptiveOptions }>(
+  options: O,
+): ResolvedServerOptions<O> {
+  const t = resolveEntries(SERVER_OPTIONS, LIB, options);
+  const auto = t.nBits === 'auto';
+  for (const name of ['minBits', 'maxBits'] as const) {
+    if (!auto && options[name] !== undefined)
+      throw optionError(
+        name,
+        `${name} applies only with nBits auto (adaptive difficulty); add nBits auto or drop ${name}`,
+        'BITS_WITHOUT_AUTO',
+      );
+  }
+  if (auto && t.minBits > t.maxBits)
+    throw optionError(
+      'minBits',
+      `minBits (${t.minBits}) must not be above maxBits (${t.maxBits})`,
+      'BAD_BITS',
+    );
+  const adaptive = auto
+    ? { ...options.adaptive, minBits: t.minBits, maxBits: t.maxBits }
+    : options.adaptive;
+  if (adaptive && t.tutorial)
+    throw optionError('nBits', 'tutorial mode needs a fixed nBits, not auto', 'BAD_N_BITS');
+  const { minBits: _min, maxBits: _max, ...resolved } = { ...options, ...t };
+  return {
+    ...resolved,
+    nBits: t.nBits === 'auto' ? t.minBits : t.nBits,
+    ...(adaptive ? { adaptive } : {}),
+  } as ResolvedServerOptions<O>;
+}
+
+/** What `tlslp-server` reads beyond the library's options. */
+export type ServerCommandOptions = InputOf<Table, CliOnly>;
+
+/**
+ * Fill the defaults of the CLI's own server options, `workers: 'auto'` as the number of
+ * cores, and check them.
+ * @throws ConfigError naming the option at fault.
+ */
+export function resolveServerCommand(
+  values: ServerCommandOptions,
+  tutorial: boolean,
+): Omit<ResolvedOf<Table, CliOnly>, 'workers'> & { readonly workers: number } {
+  const c = resolveEntries(SERVER_OPTIONS, CLI_ONLY, values);
+  const workers = c.workers === 'auto' ? availableParallelism() : c.workers;
+  if (tutorial && workers > 1)
+    throw optionError('workers', 'tutorial mode serves one session: drop workers', 'BAD_WORKERS');
+  return { ...c, workers };
+}

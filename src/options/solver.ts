@@ -1,0 +1,48 @@
+/**
+ * The built-in solver's options, shared by `tlslp-client` and `tlslp work` so both take the
+ * same kernels and thread counts.
+ * @module
+ */
+import { KERNEL_NAMES } from '../solver/kernels/index.js';
+import { libKeys, option, resolveEntries, type InputOf, type ResolvedOf } from './core.js';
+import { integer, oneOf } from './kinds.js';
+
+/** Most solver threads: the solver's own limit. */
+export const MAX_THREADS = 1024;
+
+/** `--kernel` and `--threads`. */
+export const SOLVER_OPTIONS = {
+  kernel: option(oneOf(['auto', ...KERNEL_NAMES]), {
+    lib: true,
+    flag: '--kernel',
+    value: 'kernel',
+    default: 'auto',
+    help: 'built-in solver kernel: auto (the fastest that loads), native, wasm or js',
+  }),
+  threads: option(integer(1, MAX_THREADS), {
+    lib: true,
+    flag: '--threads',
+    value: 'n',
+    default: undefined,
+    defaultText: 'one per core',
+    help: 'solver threads (default: one per core)',
+  }),
+} as const;
+
+type Table = typeof SOLVER_OPTIONS;
+type Keys = keyof Table;
+
+/** The solver options the table knows, every one optional. */
+export type SolverTableOptions = InputOf<Table, Keys>;
+
+const KEYS = libKeys(SOLVER_OPTIONS);
+
+/**
+ * Fill the solver's defaults and check `kernel` and `threads` (other fields kept).
+ * @throws ConfigError naming the option at fault.
+ */
+export function resolveSolverOptions<O extends SolverTableOptions>(
+  options: O,
+): Omit<O, Keys> & ResolvedOf<Table, Keys> {
+  return { ...options, ...resolveEntries(SOLVER_OPTIONS, KEYS, options) };
+}
