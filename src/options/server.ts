@@ -105,6 +105,7 @@ export const SERVER_OPTIONS = {
     value: 'n',
     default: 16,
     help: 'with --n_bits auto: lowest n_bits',
+    doc: 'with `--n_bits auto`: lowest n_bits',
   }),
   maxBits: option(bits, {
     lib: true,
@@ -112,6 +113,7 @@ export const SERVER_OPTIONS = {
     value: 'n',
     default: 28,
     help: 'with --n_bits auto: highest n_bits',
+    doc: 'with `--n_bits auto`: highest n_bits',
   }),
   ...LOG_ENTRIES,
   tutorial: switchEntry(
@@ -126,6 +128,7 @@ export const SERVER_OPTIONS = {
     value: 'n',
     default: 10_000,
     help: 'most sessions at once (past it, connections are closed before TLS)',
+    doc: 'most sessions at once; past it new connections are closed before TLS',
   }),
   maxPerIp: option(integer(0, LIMIT), {
     lib: true,
@@ -185,6 +188,7 @@ export const SERVER_OPTIONS = {
     value: 'n',
     default: 1,
     help: 'server processes sharing the port (node:cluster); auto = one per core',
+    doc: 'server processes sharing the port (`node:cluster`); `auto` = one per core',
   }),
   metricsPort: option(integer(0, 65535), {
     lib: false,
@@ -193,6 +197,7 @@ export const SERVER_OPTIONS = {
     default: undefined,
     defaultText: 'off',
     help: 'serve Prometheus metrics on this port (GET /metrics)',
+    doc: 'serve Prometheus metrics at `/metrics`',
   }),
   metricsHost: option(text(), {
     lib: false,

@@ -18,6 +18,7 @@ export const SOLVER_OPTIONS = {
     value: 'kernel',
     default: 'auto',
     help: 'built-in solver kernel: auto (the fastest that loads), native, wasm or js',
+    doc: 'built-in solver kernel: `auto` (the fastest that loads), `native`, `wasm`, `js`',
   }),
   threads: option(integer(1, MAX_THREADS), {
     lib: true,
@@ -26,6 +27,7 @@ export const SOLVER_OPTIONS = {
     default: undefined,
     defaultText: 'one per core',
     help: 'solver threads (default: one per core)',
+    doc: 'solver threads',
   }),
 } as const;
 

@@ -8,11 +8,8 @@ import { SOLVER_OPTIONS } from './solver.js';
 
 /** Every option of `tlslp work`, in `--help` order. */
 export const WORK_OPTIONS = {
-  kernel: {
-    ...SOLVER_OPTIONS.kernel,
-    help: 'hash kernel: auto (the fastest that loads), native, wasm or js',
-  },
-  threads: { ...SOLVER_OPTIONS.threads, help: 'worker threads (default: one per core)' },
+  kernel: SOLVER_OPTIONS.kernel,
+  threads: SOLVER_OPTIONS.threads,
   quiet: switchEntry(false, '--quiet', 'do not print the kernel fallback note on stderr', {
     short: '-q',
   }),
