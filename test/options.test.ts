@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { CERT_FILE_NAMES } from '../src/certs.js';
 import { clientCommand, clientMain } from '../src/cli/client.js';
 import { tableValues, withFlagNames } from '../src/cli/options.js';
@@ -24,7 +24,8 @@ import {
 } from '../src/options/index.js';
 import { flagTable, renderFlagTables } from '../src/options/docs.js';
 import { CERT_PATHS } from '../src/options/shared.js';
-import { TlslpServer } from '../src/server/server.js';
+import { TlslpServer, type ServerOptions } from '../src/server/server.js';
+import type { ClientOptions } from '../src/client/client.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -325,5 +326,21 @@ describe('the tables and what is derived from them', () => {
       expect(entry, flag).toBeDefined();
       if (entry?.default !== undefined) expect(entry.kind.show(entry.default), flag).toBe(value);
     }
+  });
+});
+
+describe('the types derived from the tables', () => {
+  it('library options are typed by their entries; resolved ones with a default are set', () => {
+    expectTypeOf<ServerOptions['maxConnections']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<ServerOptions['nBits']>().toEqualTypeOf<number | 'auto' | undefined>();
+    expectTypeOf<ServerOptions['token']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ClientOptions['ports']>().toEqualTypeOf<readonly number[] | undefined>();
+    expectTypeOf<TlslpServer['options']['maxConnections']>().toEqualTypeOf<number>();
+    expectTypeOf<TlslpServer['options']['nBits']>().toEqualTypeOf<number>();
+    expectTypeOf<TlslpServer['options']['token']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf(resolveWorkOptions({}).kernel).toEqualTypeOf<'auto' | 'native' | 'wasm' | 'js'>();
+    // CLI-only options are not library options.
+    expectTypeOf<ServerOptions>().not.toHaveProperty('workers');
+    expectTypeOf<ServerOptions>().not.toHaveProperty('logLevel');
   });
 });

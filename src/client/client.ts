@@ -108,7 +108,7 @@ export function peerChain(socket: tls.TLSSocket): PeerCertificateInfo[] {
  * Options of {@link runClient}. Those of the client's option table (host, ports, insecure,
  * workTimeoutMs, otherTimeoutMs, maxRequests, sessionTimeoutMs, workBinary, tutorial: see
  * `CLIENT_OPTIONS`, whose help texts say what each does) are checked and defaulted by
- * {@link resolveClientOptions}.
+ * `resolveClientOptions`.
  */
 export interface ClientOptions extends ClientTableOptions {
   /** CA to verify the server, and this client's certificate and key. */

@@ -20,6 +20,7 @@ export const SESSION_SLACK_MS = 120_000;
 
 /** Every option of the client, in `--help` order. */
 export const CLIENT_OPTIONS = {
+  /** Server host (default `localhost`). In secure mode it must match the server certificate. */
   host: option(text(), {
     lib: true,
     flag: '--host',
@@ -27,6 +28,7 @@ export const CLIENT_OPTIONS = {
     default: 'localhost',
     help: 'server host; must match the server certificate',
   }),
+  /** Ports tried in order (default `3115,7883,8235,38154,1234,55532`). */
   ports: option(ports(), {
     lib: true,
     flag: '--ports',
@@ -56,6 +58,7 @@ export const CLIENT_OPTIONS = {
     default: CERT_PATHS.caCert,
     help: 'CA certificate that issued the server certificate (PEM)',
   }),
+  /** Path of an external solver with the original's interface, instead of the built-in one. */
   workBinary: option(text(), {
     lib: true,
     flag: '--work-binary',
@@ -65,8 +68,11 @@ export const CLIENT_OPTIONS = {
     help: 'external WORK solver with the original interface: <file> <token> <n_bits> prints RESULT:<suffix>',
     doc: "external solver with the original's interface",
   }),
+  /** Time allowed to solve WORK (default 1800 s); the solver is stopped after it. */
   workTimeoutMs: TIMEOUT_ENTRIES.workTimeoutMs,
+  /** Time allowed for connecting and for every other step (default 10 s). */
   otherTimeoutMs: { ...TIMEOUT_ENTRIES.otherTimeoutMs, help: 'time allowed for every other step' },
+  /** Most body requests answered in one session (default 100; the protocol sends 20). */
   maxRequests: option(integer(0, 1_000_000), {
     lib: true,
     flag: '--max-requests',
@@ -75,6 +81,11 @@ export const CLIENT_OPTIONS = {
     help: 'most body requests answered in one session (the protocol sends 20)',
     doc: 'most body requests answered in one session (the protocol sends 20); past it the client stops, exit 1',
   }),
+  /**
+   * Deadline of the whole session from the TLS connection on (default the WORK timeout plus
+   * 120 s): a server that sends a request just before each step's deadline cannot hold the
+   * client for ever.
+   */
   sessionTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--session-timeout',
@@ -84,12 +95,14 @@ export const CLIENT_OPTIONS = {
     help: `deadline of the whole session (default: the WORK timeout + ${SESSION_SLACK_MS / 1000} s)`,
     doc: 'deadline of the whole session; past it the client stops, exit 1',
   }),
+  /** Skip server verification and send no client certificate. Loopback only. */
   insecure: switchEntry(
     true,
     '--insecure',
     'do not verify the server and send no client certificate (localhost / loopback only)',
   ),
   ...LOG_ENTRIES,
+  /** Tutorial mode: log only what is the same on every run. */
   tutorial: switchEntry(
     true,
     '--tutorial',

@@ -63,21 +63,30 @@ export type LibKeys<T extends OptionTable> = {
 }[keyof T] &
   string;
 
-/** Keys of the entries with a default. */
-type DefaultedKeys<T extends OptionTable> = {
-  [K in keyof T]: T[K] extends { default: undefined } ? never : K;
-}[keyof T];
+/** `P` when it is one of `K` and its entry has a default (`has`) or none (`!has`). */
+type KeyIf<T extends OptionTable, K, P extends keyof T, Has extends boolean> = P extends K
+  ? T[P] extends { default: undefined }
+    ? Has extends true
+      ? never
+      : P
+    : Has extends true
+      ? P
+      : never
+  : never;
 
 /** What a caller may pass for the `K` options of `T`: every one optional. */
 export type InputOf<T extends OptionTable, K extends keyof T> = {
   -readonly [P in K]?: ValueOf<T[P]>;
 };
 
-/** The `K` options of `T` once resolved: those with a default are always set. */
+/**
+ * The `K` options of `T` once resolved: those with a default are always set. (Mapped over
+ * `keyof T`, so each property keeps the entry's doc comment.)
+ */
 export type ResolvedOf<T extends OptionTable, K extends keyof T> = {
-  readonly [P in K & DefaultedKeys<T>]: ValueOf<T[P]>;
+  readonly [P in keyof T as KeyIf<T, K, P, true>]: ValueOf<T[P]>;
 } & {
-  readonly [P in Exclude<K, DefaultedKeys<T>>]?: ValueOf<T[P]>;
+  readonly [P in keyof T as KeyIf<T, K, P, false>]?: ValueOf<T[P]>;
 };
 
 /** One entry, its default checked against its kind by the compiler. */

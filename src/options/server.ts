@@ -24,6 +24,7 @@ const bits = integer(0, 64);
 /** Every option of the server, in `--help` order. */
 export const SERVER_OPTIONS = {
   config: CONFIG_ENTRY,
+  /** Interface to bind (default `localhost`). */
   host: option(text(), {
     lib: true,
     flag: '--host',
@@ -31,6 +32,7 @@ export const SERVER_OPTIONS = {
     default: 'localhost',
     help: 'interface to listen on',
   }),
+  /** Port (default 1234; 0 picks a free one). */
   port: option(integer(0, 65535), {
     lib: true,
     flag: '--port',
@@ -61,6 +63,10 @@ export const SERVER_OPTIONS = {
     help: 'CA certificate that issues client certificates (PEM)',
   }),
   ...TIMEOUT_ENTRIES,
+  /**
+   * TLS handshake deadline (default 10 s), counted from the TCP accept. It shortens when more
+   * than half of `maxHandshakes` are taken, down to 1 s when all are.
+   */
   handshakeTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--handshake-timeout',
@@ -69,11 +75,13 @@ export const SERVER_OPTIONS = {
     help: 'time allowed for the TLS handshake',
     doc: 'TLS handshake deadline, from the TCP accept; past half of `--max-handshakes` it shrinks (to 1 s when full)',
   }),
+  /** Do not request client certificates. Loopback only. */
   insecure: switchEntry(
     true,
     '--insecure',
     'do not request client certificates (localhost / loopback only)',
   ),
+  /** A fixed WORK token instead of a fresh random one per connection. */
   token: option(text({ test: isValidToken, what: '1..128 characters of [A-Za-z0-9_-]' }), {
     lib: true,
     flag: '--token',
@@ -82,6 +90,7 @@ export const SERVER_OPTIONS = {
     defaultText: 'random per connection',
     help: 'fixed WORK token instead of a fresh random one per connection',
   }),
+  /** A fixed body argument instead of a fresh random one per request. */
   randomString: option(text({ test: isValidArg, what: '1..128 characters without spaces' }), {
     lib: true,
     flag: '--random-string',
@@ -90,6 +99,10 @@ export const SERVER_OPTIONS = {
     defaultText: 'random per request',
     help: 'fixed body argument instead of a fresh random one per request',
   }),
+  /**
+   * WORK difficulty (default 28), or `auto`: the n_bits of new connections follows the load
+   * between `minBits` and `maxBits` (see {@link AdaptiveDifficulty}).
+   */
   nBits: option(orWord('auto', bits), {
     lib: true,
     flag: '--n_bits',
@@ -99,6 +112,7 @@ export const SERVER_OPTIONS = {
     help: 'WORK difficulty in trailing zero bits, 0..64, or auto (follows the load)',
     doc: 'WORK difficulty, 0..64 trailing zero bits; `auto`: follows the load between `--min-bits` and `--max-bits`',
   }),
+  /** With `nBits: 'auto'`: the lowest n_bits (default 16). */
   minBits: option(bits, {
     lib: true,
     flag: '--min-bits',
@@ -107,6 +121,7 @@ export const SERVER_OPTIONS = {
     help: 'with --n_bits auto: lowest n_bits',
     doc: 'with `--n_bits auto`: lowest n_bits',
   }),
+  /** With `nBits: 'auto'`: the highest n_bits (default 28). */
   maxBits: option(bits, {
     lib: true,
     flag: '--max-bits',
@@ -116,12 +131,14 @@ export const SERVER_OPTIONS = {
     doc: 'with `--n_bits auto`: highest n_bits',
   }),
   ...LOG_ENTRIES,
+  /** Tutorial mode: fixed token, argument and command order; one session, then stop. */
   tutorial: switchEntry(
     true,
     '--tutorial',
     'deterministic session for learning and golden logs: one connection, then exit',
     { doc: 'deterministic: fixed token and order, one session, then exit' },
   ),
+  /** Most sessions at once (default 10000); connections past it are closed at once. */
   maxConnections: option(integer(1, LIMIT), {
     lib: true,
     flag: '--max-connections',
@@ -130,6 +147,7 @@ export const SERVER_OPTIONS = {
     help: 'most sessions at once (past it, connections are closed before TLS)',
     doc: 'most sessions at once; past it new connections are closed before TLS',
   }),
+  /** Most sessions at once from one IP address (default 0 = no limit). */
   maxPerIp: option(integer(0, LIMIT), {
     lib: true,
     flag: '--max-per-ip',
@@ -138,6 +156,7 @@ export const SERVER_OPTIONS = {
     defaultText: '`0` (no limit)',
     help: 'most sessions at once from one IP address (0 = no limit)',
   }),
+  /** Most connections still in their TLS handshake, from everyone (default 1000). */
   maxHandshakes: option(integer(1, LIMIT), {
     lib: true,
     flag: '--max-handshakes',
@@ -146,6 +165,7 @@ export const SERVER_OPTIONS = {
     help: 'most connections still in their TLS handshake, from everyone',
     doc: 'most connections still in their TLS handshake; past half, the handshake deadline shrinks (to 1 s when full)',
   }),
+  /** Most connections still in their TLS handshake from one IP address (default 32). */
   maxHandshakesPerIp: option(integer(1, LIMIT), {
     lib: true,
     flag: '--max-handshakes-per-ip',
@@ -153,6 +173,10 @@ export const SERVER_OPTIONS = {
     default: 32,
     help: 'most connections still in their TLS handshake from one IP address',
   }),
+  /**
+   * Most bytes a client may send before its handshake completes (default 16384); past it
+   * the connection is cut before OpenSSL checks the certificate chain in it. 0 = no limit.
+   */
   maxHandshakeBytes: option(integer(0, 16_777_216), {
     lib: true,
     flag: '--max-handshake-bytes',
@@ -160,6 +184,7 @@ export const SERVER_OPTIONS = {
     default: 16_384,
     help: 'most bytes a client sends before its handshake completes; cut before its chain is checked (0 = no limit)',
   }),
+  /** Most certificates in a client's chain, leaf included (default 4). 0 = no limit. */
   maxChainDepth: option(integer(0, 100), {
     lib: true,
     flag: '--max-chain-depth',
@@ -167,6 +192,11 @@ export const SERVER_OPTIONS = {
     default: 4,
     help: 'most certificates in a client chain, leaf and root included (0 = no limit)',
   }),
+  /**
+   * Failures one IP may have per minute before its connections are refused before TLS
+   * (default 30; 0 = no limit): failed handshakes (one per started 4 KiB the client sent) and
+   * sessions that end before their WORK is solved. A burst of 5 is allowed, then this rate.
+   */
   maxHandshakeFailuresPerIp: option(integer(0, LIMIT), {
     lib: true,
     flag: '--max-handshake-failures-per-ip',
@@ -206,6 +236,7 @@ export const SERVER_OPTIONS = {
     default: '127.0.0.1',
     help: 'interface for the metrics endpoint',
   }),
+  /** Log a one-line summary of the counters this often; 0 (the default) = never. */
   statsIntervalMs: option(seconds({ zero: true }), {
     lib: true,
     flag: '--stats-interval',
@@ -222,6 +253,7 @@ export const SERVER_OPTIONS = {
       doc: 'no per-session line on the terminal (on a TTY the server prints `#12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)` per session)',
     },
   ),
+  /** Body requests per session in normal mode (default 20). */
   bodyRequests: option(integer(0, LIMIT), {
     lib: true,
     default: 20,
@@ -238,12 +270,17 @@ export type ServerTableOptions = InputOf<Table, Lib>;
 
 /**
  * The table's options once resolved: defaults filled; `nBits: 'auto'` turned into the
- * `adaptive` bounds (and `nBits` its lowest).
+ * `adaptive` bounds (and `nBits` their lowest).
  */
-export type ResolvedServerTable = Omit<ResolvedOf<Table, Lib>, 'nBits' | 'minBits' | 'maxBits'> & {
+export interface ResolvedServerTable extends Omit<
+  ResolvedOf<Table, Lib>,
+  'nBits' | 'minBits' | 'maxBits'
+> {
+  /** WORK difficulty of new connections (the lowest, under adaptive difficulty). */
   readonly nBits: number;
+  /** Adaptive difficulty, when on. */
   readonly adaptive?: AdaptiveOptions;
-};
+}
 
 /** What {@link resolveServerOptions} gives for `O`: its other fields kept as they are. */
 export type ResolvedServerOptions<O> = Omit<O, Lib | 'adaptive'> & ResolvedServerTable;

@@ -69,6 +69,7 @@ export const LOG_ENTRIES = {
 
 /** The per-step deadlines both sides keep (`--work-timeout`, `--other-timeout`). */
 export const TIMEOUT_ENTRIES = {
+  /** Time a client gets to answer WORK (default 1800 s). */
   workTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--work-timeout',
@@ -76,6 +77,7 @@ export const TIMEOUT_ENTRIES = {
     default: 1_800_000,
     help: 'time allowed to solve WORK',
   }),
+  /** Time a client gets for every other reply (default 10 s). */
   otherTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--other-timeout',

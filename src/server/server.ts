@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { DEFAULTS } from '../defaults.js';
 import {
   resolveServerOptions,
-  type ResolvedServerOptions,
+  type ResolvedServerTable,
   type ServerTableOptions,
 } from '../options/server.js';
 import { ConfigError, TransportError } from '../errors.js';
@@ -38,7 +38,7 @@ import { hostPort } from '../text/address.js';
  * Options of {@link TlslpServer}. Those of the server's option table (host, port, nBits and
  * its adaptive bounds, token, randomString, tutorial, insecure, timeouts, limits,
  * statsIntervalMs, bodyRequests: see `SERVER_OPTIONS`, whose help texts say what each does)
- * are checked and defaulted by {@link resolveServerOptions}; `nBits: 'auto'` makes the
+ * are checked and defaulted by `resolveServerOptions`; `nBits: 'auto'` makes the
  * n_bits follow the load between `minBits` and `maxBits`.
  */
 export interface ServerOptions extends ServerTableOptions {
@@ -68,6 +68,10 @@ export interface ServerOptions extends ServerTableOptions {
   /** Prometheus metrics to update (see {@link ServerMetrics} and `serveMetrics`). */
   metrics?: ServerMetrics;
 }
+
+/** {@link ServerOptions} with every default filled in, as {@link TlslpServer.options} holds them. */
+export interface ResolvedServerOptions
+  extends Omit<ServerOptions, keyof ServerTableOptions | 'adaptive'>, ResolvedServerTable {}
 
 /** What the server reports of one finished session. */
 export interface SessionReport {
@@ -150,7 +154,7 @@ export interface ServerStats {
  */
 export class TlslpServer {
   /** The options with every default filled in. */
-  readonly options: Readonly<ResolvedServerOptions<ServerOptions>>;
+  readonly options: ResolvedServerOptions;
   /** Live counters (connections, sessions by outcome, handshake failures, refusals). */
   readonly stats: ServerStats = {
     connections: 0,
