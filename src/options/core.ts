@@ -112,7 +112,7 @@ export function cliKeys<T extends OptionTable>(table: T): Exclude<keyof T & stri
 
 /** A value as an error message quotes it. */
 function quote(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
 /**
