@@ -1,60 +1,67 @@
 /**
- * The original's defaults (PROTOCOL §6), kept so its users feel at home.
+ * The original's defaults (PROTOCOL §6), kept so its users feel at home. The option tables
+ * (src/options/) hold them; this is their public summary.
  * @module
  */
+import { CLIENT_OPTIONS, SESSION_SLACK_MS } from './options/client.js';
+import { SERVER_OPTIONS } from './options/server.js';
+import { CERTIFICATES_DIR } from './options/shared.js';
+
+const S = SERVER_OPTIONS;
+const C = CLIENT_OPTIONS;
 
 /** Defaults shared by the server, the client and the CLIs. */
 export const DEFAULTS = {
   /** Interface the server listens on (`--host`). */
-  serverHost: 'localhost',
+  serverHost: S.host.default,
   /** Port the server listens on (`--port`). */
-  serverPort: 1234,
+  serverPort: S.port.default,
   /** Host the client dials (`--host`); must be in the server certificate. */
-  clientHost: 'localhost',
+  clientHost: C.host.default,
   /** Ports the client tries, in order (`--ports`). */
-  clientPorts: [3115, 7883, 8235, 38154, 1234, 55532] as readonly number[],
+  clientPorts: C.ports.default as readonly number[],
   /** CA certificate both sides trust (`--ca-cert`). */
-  caCert: 'certificates/ca_cert.pem',
+  caCert: S.caCert.default,
   /** Server certificate (`--server-cert`). */
-  serverCert: 'certificates/server-cert.pem',
+  serverCert: S.serverCert.default,
   /** Server private key (`--server-key`). */
-  serverKey: 'certificates/server-key.pem',
+  serverKey: S.serverKey.default,
   /** Client certificate (`--client-cert`). */
-  clientCert: 'certificates/client_cert.pem',
+  clientCert: C.clientCert.default,
   /** Client private key (`--private-key`). */
-  clientKey: 'certificates/ec_private_key.pem',
+  clientKey: C.privateKey.default,
   /** Folder `tlslp certs` writes to (`--dir`). */
-  certificatesDir: 'certificates',
+  certificatesDir: CERTIFICATES_DIR,
   /** Time allowed to solve WORK, in seconds (`--work-timeout`). */
-  workTimeoutSeconds: 1800,
+  workTimeoutSeconds: S.workTimeoutMs.default / 1000,
   /** Time allowed for every other step, in seconds (`--other-timeout`). */
-  otherTimeoutSeconds: 10,
+  otherTimeoutSeconds: S.otherTimeoutMs.default / 1000,
   /** TLS handshake deadline of the server, in seconds (`--handshake-timeout`). */
-  handshakeTimeoutSeconds: 10,
+  handshakeTimeoutSeconds: S.handshakeTimeoutMs.default / 1000,
   /** Most sessions at once (`--max-connections`). */
-  maxConnections: 10_000,
+  maxConnections: S.maxConnections.default,
   /** Most sessions at once from one IP; 0 = no limit (`--max-per-ip`). */
-  maxPerIp: 0,
+  maxPerIp: S.maxPerIp.default,
   /** Most connections in their TLS handshake at once (`--max-handshakes`). */
-  maxHandshakes: 1000,
+  maxHandshakes: S.maxHandshakes.default,
   /** Most connections in their TLS handshake from one IP (`--max-handshakes-per-ip`). */
-  maxHandshakesPerIp: 32,
+  maxHandshakesPerIp: S.maxHandshakesPerIp.default,
   /** Most bytes a client sends before its handshake completes (`--max-handshake-bytes`). */
-  maxHandshakeBytes: 16_384,
+  maxHandshakeBytes: S.maxHandshakeBytes.default,
   /** Most certificates in a client chain, leaf included (`--max-chain-depth`). */
-  maxChainDepth: 4,
+  maxChainDepth: S.maxChainDepth.default,
   /** Failed handshakes per minute one IP may have before it is refused (`--max-handshake-failures-per-ip`). */
-  maxHandshakeFailuresPerIp: 30,
+  maxHandshakeFailuresPerIp: S.maxHandshakeFailuresPerIp.default,
   /** WORK difficulty: trailing zero bits (`--n_bits`). */
-  nBits: 28,
+  nBits: S.nBits.default,
   /** Body requests per session in normal mode. */
-  bodyRequests: 20,
+  bodyRequests: S.bodyRequests.default,
   /** Most body requests the client answers in one session (`--max-requests`). */
-  clientMaxRequests: 100,
+  clientMaxRequests: C.maxRequests.default,
   /** The client's whole-session deadline is the WORK timeout plus this (`--session-timeout`). */
-  clientSessionSlackSeconds: 120,
+  clientSessionSlackSeconds: SESSION_SLACK_MS / 1000,
   /** Least severe level logged (`--log-level`). */
-  logLevel: 'INFO',
+  logLevel: S.logLevel.default,
   /** The original's fixed token: tutorial mode only, or `--token`. */
   tutorialToken: 'gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq',
   /** The original's fixed body argument: tutorial mode only, or `--random-string`. */

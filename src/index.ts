@@ -79,6 +79,7 @@ export {
 export {
   TlslpServer,
   createServer,
+  type ResolvedServerOptions,
   type ServerOptions,
   type ServerStats,
   type SessionReport,

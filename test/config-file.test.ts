@@ -5,8 +5,10 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificates } from '../src/certs.js';
 import { applyConfigFile } from '../src/cli/config-file.js';
+import { tableValues } from '../src/cli/options.js';
 import { serverCommand } from '../src/cli/server.js';
 import { ConfigError } from '../src/errors.js';
+import { SERVER_OPTIONS } from '../src/options/server.js';
 import { useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs('tlslp-config-');
@@ -22,12 +24,12 @@ async function file(name: string, text: string): Promise<string> {
   return path;
 }
 
-/** Parse `argv` as tlslp-server does, apply its --config, and return the options. */
+/** Parse `argv` as tlslp-server does, apply its --config, and return the options given. */
 function resolveFlags(argv: string[]): Record<string, unknown> {
   const command = serverCommand().parse(argv, { from: 'user' });
   const config = command.opts<{ config?: string }>().config;
   if (config !== undefined) applyConfigFile(command, config);
-  return command.opts();
+  return tableValues(command, SERVER_OPTIONS);
 }
 
 describe('applyConfigFile', () => {
@@ -38,7 +40,7 @@ describe('applyConfigFile', () => {
     );
     expect(resolveFlags(['--config', path])).toMatchObject({
       maxConnections: 500,
-      n_bits: 'auto',
+      nBits: 'auto',
       maxBits: 24,
       logFormat: 'json',
       insecure: true,
@@ -48,7 +50,10 @@ describe('applyConfigFile', () => {
 
   it('reads JSON with camelCase names too', async () => {
     const path = await file('a.json', '{"maxPerIp": 3, "workTimeout": 60}');
-    expect(resolveFlags(['--config', path])).toMatchObject({ maxPerIp: 3, workTimeout: 60 });
+    expect(resolveFlags(['--config', path])).toMatchObject({
+      maxPerIp: 3,
+      workTimeoutMs: 60_000,
+    });
   });
 
   it('a flag on the command line wins over the file; the rest of the file still applies', async () => {

@@ -3,141 +3,37 @@
  * `tlslp-client`: a thin layer over {@link runClient}.
  * @module
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { runClient, type ClientResult, type PeerCertificateInfo } from '../client/client.js';
 import type { WorkSolution } from '../client/session.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
-import { DEFAULTS } from '../defaults.js';
 import { ServerFailError, TlslpError } from '../errors.js';
-import {
-  createLogger,
-  logFilePath,
-  TUTORIAL_TIMESTAMP,
-  type LogFormat,
-  type LogLevel,
-} from '../logging.js';
+import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging.js';
+import { CLIENT_OPTIONS, resolveClientCommand, resolveClientOptions } from '../options/client.js';
+import { cliKeys, libKeys } from '../options/core.js';
 import { closeSolverPool } from '../solver/index.js';
-import { parseKernelChoice, type KernelChoice } from '../solver/kernels/index.js';
 import { escapeControl, escapeJsonText } from '../text/escape.js';
 import { readTlsFiles } from '../tls.js';
-import { commanderOutput, describeError, EXIT, intInRange, runMain, seconds } from './common.js';
+import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
-import { VERSION, logFormatOption, logLevelOption, parsePorts, logFileChoice } from './options.js';
+import {
+  VERSION,
+  addTableOptions,
+  logFileChoice,
+  namingFlags,
+  pick,
+  tableValues,
+} from './options.js';
 import { colorsFor, progressLine, transcriptPrinter } from './transcript.js';
 
-interface ClientFlags {
-  host: string;
-  ports: number[];
-  clientCert: string;
-  privateKey: string;
-  caCert: string;
-  workBinary?: string;
-  workTimeout: number;
-  otherTimeout: number;
-  maxRequests: number;
-  sessionTimeout?: number;
-  insecure: boolean;
-  logLevel: LogLevel;
-  logFormat: LogFormat;
-  tutorial: boolean;
-  profile?: string;
-  profilePartial: boolean;
-  kernel: KernelChoice;
-  threads?: number;
-  quiet: boolean;
-  json: boolean;
-  logFile?: string;
-  showCerts: boolean;
-}
-
-/** The `tlslp-client` command definition. */
+/** The `tlslp-client` command definition: its flags are the client table's. */
 export function clientCommand(): Command {
-  return new Command('tlslp-client')
+  const command = new Command('tlslp-client')
     .description(
       'Connect to a tlslp server over mutual TLS, solve its WORK challenge and answer its requests.',
     )
-    .version(VERSION)
-    .option('--host <host>', 'server host; must match the server certificate', DEFAULTS.clientHost)
-    .option('--ports <list>', 'ports to try in order, comma-separated', parsePorts, [
-      ...DEFAULTS.clientPorts,
-    ])
-    .option('--client-cert <file>', 'client certificate (PEM)', DEFAULTS.clientCert)
-    .option('--private-key <file>', 'client private key (PEM)', DEFAULTS.clientKey)
-    .option(
-      '--ca-cert <file>',
-      'CA certificate that issued the server certificate (PEM)',
-      DEFAULTS.caCert,
-    )
-    .option(
-      '--work-binary <file>',
-      'external WORK solver with the original interface: <file> <token> <n_bits> prints RESULT:<suffix>',
-    )
-    .option(
-      '--work-timeout <seconds>',
-      'time allowed to solve WORK',
-      seconds('--work-timeout'),
-      DEFAULTS.workTimeoutSeconds,
-    )
-    .option(
-      '--other-timeout <seconds>',
-      'time allowed for every other step',
-      seconds('--other-timeout'),
-      DEFAULTS.otherTimeoutSeconds,
-    )
-    .option(
-      '--max-requests <n>',
-      'most body requests answered in one session (the protocol sends 20)',
-      intInRange('--max-requests', 0, 1_000_000),
-      DEFAULTS.clientMaxRequests,
-    )
-    .option(
-      '--session-timeout <seconds>',
-      `deadline of the whole session (default: the WORK timeout + ${DEFAULTS.clientSessionSlackSeconds} s)`,
-      seconds('--session-timeout'),
-    )
-    .option(
-      '--insecure',
-      'do not verify the server and send no client certificate (localhost / loopback only)',
-      false,
-    )
-    .option(
-      '--log-level <level>',
-      'DEBUG, INFO, WARNING, ERROR or CRITICAL',
-      logLevelOption,
-      'INFO',
-    )
-    .option('--log-format <format>', 'log line format: text or json', logFormatOption, 'text')
-    .option(
-      '--log-file <path>',
-      `log file (default ${logFilePath('client')}); - = every record to stderr, no file; none = no file`,
-    )
-    .option('--tutorial', 'deterministic logs for comparison with the golden files', false)
-    .option(
-      '--profile <file>',
-      'JSON file with the eight answers: {"FULL_NAME": "…", "EMAIL1": "…", …}',
-    )
-    .option('--profile-partial', 'fill fields missing from --profile with the sample data', false)
-    .addOption(
-      new Option(
-        '--kernel <kernel>',
-        'built-in solver kernel (native:<variant> forces one, e.g. native:avx512)',
-      )
-        .choices(['auto', 'native', 'wasm', 'js'])
-        .argParser(parseKernelChoice) // also native:<variant>
-        .default('auto'),
-    )
-    .option(
-      '--threads <n>',
-      'solver threads (default: one per core)',
-      intInRange('--threads', 1, 256),
-    )
-    .option(
-      '--show-certs',
-      "print the server's certificate chain after connecting (subject, SANs, issuer, validity, fingerprint)",
-      false,
-    )
-    .option('--quiet', 'print nothing but errors', false)
-    .option('--json', 'print one JSON summary object on stdout', false)
+    .version(VERSION);
+  return addTableOptions(command, CLIENT_OPTIONS)
     .addHelpText(
       'after',
       `\nLogs go to ${logFilePath('client')} (XDG_STATE_HOME; --log-file to change); warnings and errors also to stderr.\nExit status: 0 after DONE/OK, 1 when the server sends FAIL or the session fails, 2 for bad flags or files, 130 when interrupted (Ctrl-C).\nExamples:\n  tlslp-client\n  tlslp-client --host localhost --ports 1234 --insecure\n  tlslp-client --work-binary ./work_challenge --log-level DEBUG`,
@@ -171,7 +67,18 @@ export interface ClientSummary {
 
 /** Run `tlslp-client` with `argv` (without the program name). Resolves with the exit code. */
 export async function clientMain(argv: string[]): Promise<number> {
-  const flags = clientCommand().parse(argv, { from: 'user' }).opts<ClientFlags>();
+  return namingFlags(CLIENT_OPTIONS, () => connect(argv));
+}
+
+const LIB = libKeys(CLIENT_OPTIONS);
+const CLI = cliKeys(CLIENT_OPTIONS);
+
+async function connect(argv: string[]): Promise<number> {
+  const values = tableValues(clientCommand().parse(argv, { from: 'user' }), CLIENT_OPTIONS);
+  const given = pick(values, LIB);
+  // Checked before the log is opened; runClient checks them again.
+  const options = resolveClientOptions(given);
+  const flags = { ...options, ...resolveClientCommand(pick(values, CLI)) };
   const interactive = !flags.quiet && !flags.json;
   const out = process.stdout;
   const logTarget = logFileChoice(flags.logFile, logFilePath('client'));
@@ -211,17 +118,9 @@ export async function clientMain(argv: string[]): Promise<number> {
           key: { path: flags.privateKey, flag: '--private-key' },
         });
     result = await runClient({
-      host: flags.host,
-      ports: flags.ports,
+      ...given,
       tls: material,
-      insecure: flags.insecure,
-      workTimeoutMs: flags.workTimeout * 1000,
-      otherTimeoutMs: flags.otherTimeout * 1000,
-      maxRequests: flags.maxRequests,
-      sessionTimeoutMs:
-        flags.sessionTimeout === undefined ? undefined : flags.sessionTimeout * 1000,
       profile,
-      workBinary: flags.workBinary,
       solverOptions: {
         kernel: flags.kernel,
         threads: flags.threads,
@@ -229,7 +128,6 @@ export async function clientMain(argv: string[]): Promise<number> {
       },
       logger,
       signal: controller.signal,
-      tutorial: flags.tutorial,
       onEvent: (event) => {
         if (event.type === 'connected') {
           Object.assign(seen, { port: event.port, protocol: event.protocol });

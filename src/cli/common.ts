@@ -3,7 +3,7 @@
  * trace for a user mistake.
  * @module
  */
-import { CommanderError, InvalidArgumentError } from 'commander';
+import { CommanderError } from 'commander';
 import { ConfigError, TlslpError } from '../errors.js';
 import { escapeControl } from '../text/escape.js';
 
@@ -75,28 +75,5 @@ export function commanderOutput(prog: string): { writeErr: (s: string) => void }
     writeErr: (s) => {
       process.stderr.write(s.startsWith('error:') ? `${prog}: ${s}` : s);
     },
-  };
-}
-
-/** Commander argument parser for a non-negative integer within [min, max]. */
-export function intInRange(name: string, min: number, max: number): (value: string) => number {
-  return (value: string) => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be an integer.`);
-    const n = Number(value);
-    if (n < min || n > max)
-      throw new InvalidArgumentError(`${name} must be between ${min} and ${max}.`);
-    return n;
-  };
-}
-
-/** Commander argument parser for a positive number of seconds (or zero, where 0 means "off"). */
-export function seconds(name: string, allowZero = false): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || (n === 0 && !allowZero))
-      throw new InvalidArgumentError(
-        `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds.`,
-      );
-    return n;
   };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Command, Option } from 'commander';
+import { COMMAND_OPTIONS } from '../options/index.js';
 
 /** Shells a script can be generated for. */
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -30,16 +31,23 @@ interface OptionSpec {
   choices?: readonly string[];
 }
 
-// Values whose parser is a function rather than a commander choice list.
-const VALUE_LISTS: Readonly<Record<string, readonly string[]>> = {
-  '--log-level': ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'],
-  '--log-format': ['text', 'json'],
-};
+// The fixed value lists of the option tables' flags (their parsers are functions, which
+// commander cannot list).
+const VALUE_LISTS: ReadonlyMap<string, readonly string[]> = new Map(
+  Object.values(COMMAND_OPTIONS)
+    .flatMap((table) => Object.values(table))
+    .flatMap((e) => {
+      const choices = e.kind.choices;
+      return e.flag && choices
+        ? [e.flag, ...(e.aliases ?? [])].map((f) => [f, choices] as const)
+        : [];
+    }),
+);
 
 function optionSpec(o: Option): OptionSpec | null {
   if (!o.long || o.hidden) return null;
   const value = o.required || o.optional;
-  const choices = o.argChoices ?? VALUE_LISTS[o.long];
+  const choices = o.argChoices ?? VALUE_LISTS.get(o.long);
   return {
     long: o.long,
     ...(o.short ? { short: o.short } : {}),

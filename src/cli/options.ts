@@ -1,41 +1,142 @@
 /**
- * Flag parsing shared by the bins.
+ * The bins' flags, built from the option tables (src/options/): commander options from the
+ * entries, flag values back to library options, and a library ConfigError's option names
+ * turned into the flags the user typed.
  * @module
  */
-import { InvalidArgumentError } from 'commander';
-import { parseLogLevel, type LogFormat, type LogLevel } from '../logging.js';
-
-/** Parse `--ports 1234,5678`. */
-export function parsePorts(value: string): number[] {
-  const ports = value.split(',').map((p) => p.trim());
-  if (
-    ports.length === 0 ||
-    ports.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)
-  ) {
-    throw new InvalidArgumentError(
-      '--ports must be a comma-separated list of ports 1..65535, e.g. 1234,5678.',
-    );
-  }
-  return ports.map(Number);
-}
-
-/** Parse `--log-level`. */
-export function logLevelOption(value: string): LogLevel {
-  try {
-    return parseLogLevel(value);
-  } catch {
-    throw new InvalidArgumentError('use DEBUG, INFO, WARNING, ERROR or CRITICAL.');
-  }
-}
-
-/** Parse `--log-format`. */
-export function logFormatOption(value: string): LogFormat {
-  if (value !== 'text' && value !== 'json') throw new InvalidArgumentError('use text or json.');
-  return value;
-}
+import { Help, InvalidArgumentError, Option, type Command } from 'commander';
+import { ConfigError } from '../errors.js';
+import {
+  ValueProblem,
+  type InputOf,
+  type Kind,
+  type OptionEntry,
+  type OptionTable,
+} from '../options/core.js';
 
 /** Read the package version (for `--version`). */
 export { VERSION } from '../version.js';
+
+/** A commander parser for values of `kind`; `name` (the flag) starts its error message. */
+export function parserFor<T>(
+  name: string,
+  kind: Kind<T>,
+): (text: string, previous: unknown) => T | unknown[] {
+  return (text, previous) => {
+    let value: T;
+    try {
+      value = kind.parse(text);
+    } catch (err) {
+      if (err instanceof ValueProblem) throw new InvalidArgumentError(`${name} ${err.message}.`);
+      throw err;
+    }
+    // A variadic flag collects its values (`--host a b`); the first replaces nothing.
+    return kind.variadic
+      ? [...(Array.isArray(previous) ? previous : []), ...(value as unknown[])]
+      : value;
+  };
+}
+
+/** The default of an entry as the flag writes it, for `--help`; null when none is shown. */
+function shownDefault(entry: OptionEntry): string | null {
+  if (entry.default === undefined || typeof entry.default === 'boolean') return null;
+  const shown = entry.kind.show(entry.default);
+  return shown === '' ? null : shown;
+}
+/** The flags of an entry as commander (and the README) write them: `-q, --quiet`, `--port <port>`. */
+export function flagSpec(entry: OptionEntry, flag: string = entry.flag ?? ''): string {
+  const value = entry.value === undefined ? '' : ` <${entry.value}>`;
+  return `${entry.short && flag === entry.flag ? `${entry.short}, ` : ''}${flag}${value}`;
+}
+
+/**
+ * Add a commander option for every entry of `table` that has a flag, aliases included.
+ * No commander defaults: an unset flag stays unset, so the resolver fills the default (the
+ * table's, once) and can tell a flag given from one left out.
+ */
+export function addTableOptions(command: Command, table: OptionTable): Command {
+  // The default goes after the help text, as commander shows its own; the description stays
+  // the help text alone (completion shows it).
+  const defaults = new Map<Option, string>();
+  const plain = new Help();
+  command.configureHelp({
+    optionDescription: (o) => {
+      const shown = defaults.get(o);
+      return shown === undefined
+        ? plain.optionDescription(o)
+        : `${o.description} (default: ${shown})`;
+    },
+  });
+  for (const entry of Object.values(table)) {
+    if (entry.flag === undefined) continue;
+    const parse = parserFor(entry.flag, entry.kind);
+    const main = new Option(flagSpec(entry), entry.help);
+    const shown = shownDefault(entry);
+    if (shown !== null) defaults.set(main, shown);
+    command.addOption(entry.value === undefined ? main : main.argParser(parse));
+    for (const alias of entry.aliases ?? [])
+      command.addOption(
+        new Option(flagSpec(entry, alias), `same as ${entry.flag}`).argParser(parse),
+      );
+  }
+  return command;
+}
+
+/**
+ * The values of `table`'s flags that were given (on the command line or by `--config`), by
+ * library option name and in library units. An alias wins over the main flag.
+ */
+export function tableValues<T extends OptionTable>(
+  command: Command,
+  table: T,
+): InputOf<T, keyof T> {
+  const values: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(table)) {
+    if (entry.flag === undefined) continue;
+    for (const flag of [entry.flag, ...(entry.aliases ?? [])]) {
+      const o = command.options.find((x) => x.long === flag);
+      const v: unknown = o ? command.getOptionValue(o.attributeName()) : undefined;
+      if (v !== undefined) values[key] = v;
+    }
+  }
+  return values as InputOf<T, keyof T>;
+}
+
+/** Only the `keys` of `values` (a table's values split between library and CLI). */
+export function pick<V extends object, K extends keyof V>(
+  values: V,
+  keys: readonly K[],
+): Pick<V, K> {
+  const out: Partial<V> = {};
+  for (const k of keys) if (values[k] !== undefined) out[k] = values[k];
+  return out as Pick<V, K>;
+}
+
+/**
+ * A ConfigError from the library names options (`maxConnections must be …`); the user typed
+ * flags. Rewrite its message with the flags of `table`: the option at fault, and every
+ * camelCase option name it mentions (`minBits (20) must not be above maxBits (18)`). Plain
+ * words (`tutorial`, `host`) are kept unless they are the option at fault.
+ */
+export function withFlagNames(err: unknown, table: OptionTable): unknown {
+  if (!(err instanceof ConfigError) || err.option === undefined || !table[err.option]?.flag)
+    return err;
+  let message = err.message;
+  for (const [key, entry] of Object.entries(table)) {
+    if (entry.flag && (key === err.option || /[A-Z]/.test(key)))
+      message = message.replace(new RegExp(`\\b${key}\\b`, 'g'), entry.flag);
+  }
+  return new ConfigError(err.code, message, { cause: err.cause, option: err.option });
+}
+
+/** Run a bin's main and name flags, not library options, in the ConfigError it throws. */
+export async function namingFlags<R>(table: OptionTable, main: () => Promise<R>): Promise<R> {
+  try {
+    return await main();
+  } catch (err) {
+    throw withFlagNames(err, table);
+  }
+}
 
 /** Where `--log-file` sends the log: a file path, stderr only (`-`), or nowhere (`none`). */
 export type LogFileChoice = { kind: 'file'; path: string } | { kind: 'stderr' } | { kind: 'none' };

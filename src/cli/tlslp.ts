@@ -5,14 +5,15 @@
  */
 import { Argument, Command } from 'commander';
 import { CERT_FILE_NAMES, makeCertificates } from '../certs.js';
-import { DEFAULTS } from '../defaults.js';
 import { runDemo } from '../demo.js';
 import { closeSolverPool } from '../solver/index.js';
 import { clientCommand, clientMain } from './client.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
-import { commanderOutput, EXIT, intInRange, runMain } from './common.js';
+import { CERTS_OPTIONS, resolveCertsOptions } from '../options/certs.js';
+import { integer } from '../options/kinds.js';
+import { commanderOutput, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
-import { VERSION } from './options.js';
+import { VERSION, addTableOptions, namingFlags, parserFor, tableValues } from './options.js';
 import { serverCommand, serverMain } from './server.js';
 import { colorsFor, transcriptPrinter } from './transcript.js';
 import { workCommand, workMain } from './work.js';
@@ -28,30 +29,25 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput(commanderOutput('tlslp'));
 
-  program
+  const certs = program
     .command('certs')
     .version(VERSION)
     .description(
       'create a CA, a server and a client certificate for mutual TLS (pure TypeScript, no openssl needed)',
-    )
-    .option('--dir <dir>', 'folder to write them to', DEFAULTS.certificatesDir)
-    .option('--force', 'overwrite existing files', false)
-    .option('--host <name...>', 'names and addresses the server certificate is valid for', [
-      'localhost',
-      '127.0.0.1',
-    ])
-    .action(async (opts: { dir: string; force: boolean; host: string[] }) => {
-      const written = await makeCertificates(opts.dir, {
-        force: opts.force,
-        serverHosts: opts.host,
-      });
+    );
+  addTableOptions(certs, CERTS_OPTIONS).action(() =>
+    namingFlags(CERTS_OPTIONS, async () => {
+      const opts = resolveCertsOptions(tableValues(certs, CERTS_OPTIONS));
+      const hosts = [...opts.serverHosts];
+      const written = await makeCertificates(opts.dir, { force: opts.force, serverHosts: hosts });
       const c = colorsFor(process.stdout);
       process.stdout.write(`${c.green('✓')} certificates written to ${written.dir}:\n`);
       for (const name of Object.values(CERT_FILE_NAMES)) process.stdout.write(`  ${name}\n`);
       process.stdout.write(
-        `server certificate valid for: ${opts.host.join(', ')}; private keys have mode 0600\n`,
+        `server certificate valid for: ${hosts.join(', ')}; private keys have mode 0600\n`,
       );
-    });
+    }),
+  );
 
   program
     .command('demo')
@@ -59,8 +55,8 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .description(
       'run a full mutual-TLS session on loopback with throwaway certificates and print its transcript',
     )
-    .option('--n-bits <n>', 'WORK difficulty', intInRange('--n-bits', 0, 40), 20)
-    .option('--requests <n>', 'body requests', intInRange('--requests', 0, 1000), 20)
+    .option('--n-bits <n>', 'WORK difficulty', parserFor('--n-bits', integer(0, 40)), 20)
+    .option('--requests <n>', 'body requests', parserFor('--requests', integer(0, 1000)), 20)
     .action(async (opts: { nBits: number; requests: number }) => {
       const out = process.stdout;
       const c = colorsFor(out);

@@ -5,20 +5,14 @@
  * so it is a drop-in replacement for it.
  * @module
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { SolverError } from '../errors.js';
+import { integer } from '../options/kinds.js';
+import { WORK_OPTIONS, resolveWorkOptions } from '../options/work.js';
 import { closeSolverPool, solveWork } from '../solver/index.js';
-import { parseKernelChoice, type KernelChoice } from '../solver/kernels/index.js';
-import { commanderOutput, EXIT, intInRange, runMain } from './common.js';
+import { commanderOutput, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
-import { VERSION } from '../version.js';
-
-interface WorkFlags {
-  kernel: KernelChoice;
-  threads?: number;
-  quiet: boolean;
-  verbose: boolean;
-}
+import { VERSION, addTableOptions, namingFlags, parserFor, tableValues } from './options.js';
 
 function tokenArgument(value: string): string {
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(value)) {
@@ -27,28 +21,20 @@ function tokenArgument(value: string): string {
   return value;
 }
 
-/** The `tlslp-work` command definition. */
+/** The `tlslp-work` command definition: its flags are the work table's. */
 export function workCommand(): Command {
-  return new Command('tlslp-work')
+  const command = new Command('tlslp-work')
     .description(
       'Solve a WORK challenge: find a suffix so that SHA-256(token + suffix) ends in n_bits zero bits.',
     )
     .version(VERSION)
     .argument('<token>', 'the WORK token (1..128 characters of [A-Za-z0-9_-])', tokenArgument)
-    .argument('<n_bits>', 'required trailing zero bits, 0..64', intInRange('n_bits', 0, 64))
-    .addOption(
-      new Option('--kernel <name>', 'hash kernel (native:<variant> forces one, e.g. native:avx512)')
-        .choices(['auto', 'native', 'wasm', 'js'])
-        .argParser(parseKernelChoice) // also native:<variant>
-        .default('auto'),
-    )
-    .option(
-      '--threads <n>',
-      'worker threads (default: one per core)',
-      intInRange('--threads', 1, 1024),
-    )
-    .option('-q, --quiet', 'do not print the kernel fallback note on stderr', false)
-    .option('-v, --verbose', 'print kernel, threads and hash rate on stderr', false)
+    .argument(
+      '<n_bits>',
+      'required trailing zero bits, 0..64',
+      parserFor('n_bits', integer(0, 64)),
+    );
+  return addTableOptions(command, WORK_OPTIONS)
     .addHelpText(
       'after',
       '\nExample:\n  tlslp-work gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28',
@@ -92,10 +78,14 @@ function onlyFlags(args: readonly string[], command: Command): boolean {
 
 /** Run `tlslp-work` with `argv` (without the program name). Resolves with the exit code. */
 export async function workMain(argv: string[]): Promise<number> {
+  return namingFlags(WORK_OPTIONS, () => work(argv));
+}
+
+async function work(argv: string[]): Promise<number> {
   const definition = workCommand();
   const command = definition.parse(operandsLast(argv, definition), { from: 'user' });
   const [token, nBits] = command.processedArgs as [string, number];
-  const flags = command.opts<WorkFlags>();
+  const flags = resolveWorkOptions(tableValues(command, WORK_OPTIONS));
 
   const controller = new AbortController();
   let interrupts = 0;

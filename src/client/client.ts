@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import tls from 'node:tls';
-import { DEFAULTS } from '../defaults.js';
+import { resolveClientOptions, type ClientTableOptions } from '../options/client.js';
 import { ConfigError, TlslpError, TransportError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
 import { checkSolverPath, runExternalSolver } from '../solver/external.js';
@@ -104,32 +104,17 @@ export function peerChain(socket: tls.TLSSocket): PeerCertificateInfo[] {
   return chain;
 }
 
-/** Options of {@link runClient}. */
-export interface ClientOptions {
-  /** Server host (default `localhost`). In secure mode it must match the server certificate. */
-  host?: string;
-  /** Ports tried in order (default `3115,7883,8235,38154,1234,55532`). */
-  ports?: readonly number[];
+/**
+ * Options of {@link runClient}. Those of the client's option table (host, ports, insecure,
+ * workTimeoutMs, otherTimeoutMs, maxRequests, sessionTimeoutMs, workBinary, tutorial: see
+ * `CLIENT_OPTIONS`, whose help texts say what each does) are checked and defaulted by
+ * `resolveClientOptions`.
+ */
+export interface ClientOptions extends ClientTableOptions {
   /** CA to verify the server, and this client's certificate and key. */
   tls: TlsMaterial;
-  /** Skip server verification and send no client certificate. Loopback only. */
-  insecure?: boolean;
-  /** Time allowed to solve WORK (default 1800 s); the solver is stopped after it. */
-  workTimeoutMs?: number;
-  /** Time allowed for connecting and for every other step (default 10 s). */
-  otherTimeoutMs?: number;
-  /** Most body requests answered in one session (default 100; the protocol sends 20). */
-  maxRequests?: number;
-  /**
-   * Deadline of the whole session from the TLS connection on (default the WORK timeout plus
-   * 120 s): a server that sends a request just before each step's deadline cannot hold the
-   * client for ever.
-   */
-  sessionTimeoutMs?: number;
   /** Answers to the body commands (default: neutral sample data). */
   profile?: Profile;
-  /** Path of an external solver with the original's interface, instead of the built-in one. */
-  workBinary?: string;
   /** Options of the built-in solver (kernel, threads, progress). */
   solverOptions?: Omit<SolveOptions, 'signal'>;
   /** A custom solver (overrides `workBinary` and the built-in one). */
@@ -140,8 +125,6 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** Called for every connection attempt, every line sent and received, and WORK start/end. */
   onEvent?: (event: ClientEvent) => void;
-  /** Tutorial mode: log only what is the same on every run. */
-  tutorial?: boolean;
 }
 
 /** A session that ended with DONE/OK. */
@@ -291,21 +274,10 @@ export function connectTls(
  * ```
  */
 export async function runClient(options: ClientOptions): Promise<ClientResult> {
-  const host = options.host ?? DEFAULTS.clientHost;
-  const ports = options.ports ?? DEFAULTS.clientPorts;
-  const insecure = options.insecure === true;
+  const { host, ports, insecure, workTimeoutMs, otherTimeoutMs, maxRequests, sessionTimeoutMs } =
+    resolveClientOptions(options);
   const logger = options.logger ?? createNullLogger('tlslp.client');
   const emit = options.onEvent ?? (() => {});
-  const workTimeoutMs = options.workTimeoutMs ?? DEFAULTS.workTimeoutSeconds * 1000;
-  const otherTimeoutMs = options.otherTimeoutMs ?? DEFAULTS.otherTimeoutSeconds * 1000;
-  const maxRequests = options.maxRequests ?? DEFAULTS.clientMaxRequests;
-  const sessionTimeoutMs =
-    options.sessionTimeoutMs ?? workTimeoutMs + DEFAULTS.clientSessionSlackSeconds * 1000;
-  if (!Number.isInteger(maxRequests) || maxRequests < 0)
-    throw new ConfigError('BAD_MAX_REQUESTS', 'maxRequests must be a non-negative integer');
-  if (!(sessionTimeoutMs > 0))
-    throw new ConfigError('BAD_SESSION_TIMEOUT', 'sessionTimeoutMs must be a positive number');
-  if (ports.length === 0) throw new ConfigError('NO_PORTS', 'no ports to try (--ports)');
   if (insecure) assertInsecureAllowed(host);
   else if (!options.tls.ca || !options.tls.cert || !options.tls.key) {
     throw new ConfigError('NO_CERT', 'mutual TLS needs --ca-cert, --client-cert and --private-key');

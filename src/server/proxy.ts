@@ -10,6 +10,7 @@ import {
   PROXY_HEADER_MAX_BYTES,
   type ProxyHeader,
 } from '../protocol/proxy-header.js';
+import { parseCidr } from '../text/address.js';
 
 /** Sources trusted by default when the PROXY protocol is on: loopback only. */
 export const DEFAULT_PROXY_FROM: readonly string[] = ['127.0.0.0/8', '::1/128'];
@@ -32,18 +33,15 @@ export class ProxyTrust {
       throw new ConfigError('BAD_PROXY_FROM', 'proxyFrom needs at least one CIDR', {
         option: 'proxyFrom',
       });
-    for (const cidr of cidrs) {
-      const [address = '', bits, extra] = cidr.split('/');
-      const family = isIP(address);
-      const max = family === 4 ? 32 : 128;
-      const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
-      if (family === 0 || extra !== undefined || !(prefix >= 0 && prefix <= max))
+    for (const text of cidrs) {
+      const cidr = parseCidr(text);
+      if (!cidr)
         throw new ConfigError(
           'BAD_PROXY_FROM',
-          `proxyFrom: ${JSON.stringify(cidr)} is not an address or CIDR (e.g. 10.0.0.0/8, ::1/128)`,
+          `proxyFrom: ${JSON.stringify(text)} is not an address or CIDR (e.g. 10.0.0.0/8, ::1/128)`,
           { option: 'proxyFrom' },
         );
-      this.list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+      this.list.addSubnet(cidr.address, cidr.prefix, cidr.family);
     }
     this.cidrs = [...cidrs];
   }

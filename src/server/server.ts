@@ -8,10 +8,13 @@ import { constants as cryptoConstants } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
-import { DEFAULTS } from '../defaults.js';
+import {
+  resolveServerOptions,
+  type ResolvedServerTable,
+  type ServerTableOptions,
+} from '../options/server.js';
 import { ConfigError, TransportError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
-import { isValidArg, isValidNBits, isValidToken } from '../protocol/messages.js';
 import { assertInsecureAllowed, checkServerTls, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
@@ -20,7 +23,7 @@ import { publish } from './events.js';
 import { Gate, type AdmittedConnection } from './gate.js';
 import { trackMetrics, type Readiness, type ServerMetrics } from './metrics.js';
 import { createPlanner, type SessionPlanner } from './plans.js';
-import { DEFAULT_PROXY_FROM, ProxyTrust } from './proxy.js';
+import { ProxyTrust } from './proxy.js';
 import { sessionContext, trackLog } from './server-log.js';
 import { runServerSession, type SessionLog, type SessionOutcome } from './session.js';
 import { emptyStats, trackStats, type ServerStats } from './stats.js';
@@ -28,26 +31,16 @@ import type { WarningLimitOptions } from './warn-limit.js';
 
 export type { ServerStats } from './stats.js';
 
-/** Options of {@link TlslpServer}. */
-export interface ServerOptions {
-  /** Interface to bind (default `localhost`). */
-  host?: string;
-  /** Port (default 1234; 0 picks a free one). */
-  port?: number;
+/**
+ * Options of {@link TlslpServer}. Those of the server's option table (host, port, nBits and
+ * its adaptive bounds, token, randomString, tutorial, insecure, timeouts, limits,
+ * statsIntervalMs, bodyRequests: see `SERVER_OPTIONS`, whose help texts say what each does)
+ * are checked and defaulted by `resolveServerOptions`; `nBits: 'auto'` makes the
+ * n_bits follow the load between `minBits` and `maxBits`.
+ */
+export interface ServerOptions extends ServerTableOptions {
   /** Server certificate and key, and the CA that issues client certificates. */
   tls: TlsMaterial;
-  /** Do not request client certificates. Loopback only. */
-  insecure?: boolean;
-  /** WORK difficulty (default 28). */
-  nBits?: number;
-  /** A fixed WORK token instead of a fresh random one per connection. */
-  token?: string;
-  /** A fixed body argument instead of a fresh random one per request. */
-  randomString?: string;
-  /** Tutorial mode: fixed token, argument and command order; one session, then stop. */
-  tutorial?: boolean;
-  /** Body requests per session in normal mode (default 20). */
-  bodyRequests?: number;
   /**
    * Draw the simulated server-side FAIL among the body commands (default true, as the
    * protocol's normal mode says). Each of the 20 requests is FAIL with probability 1/9, so
@@ -55,45 +48,6 @@ export interface ServerOptions {
    * with `ServerFailError`); set false for sessions that end in DONE/OK, as the demo does.
    */
   simulateFailures?: boolean;
-  /** Time a client gets to answer WORK (default 1800 s). */
-  workTimeoutMs?: number;
-  /** Time a client gets for every other reply (default 10 s). */
-  otherTimeoutMs?: number;
-  /**
-   * TLS handshake deadline (default 10 s), counted from the TCP accept. It shortens when more
-   * than half of `maxHandshakes` are taken, down to 1 s when all are.
-   */
-  handshakeTimeoutMs?: number;
-  /** Most sessions at once (default 10000); connections past it are closed at once. */
-  maxConnections?: number;
-  /** Most sessions at once from one IP address (default 0 = no limit). */
-  maxPerIp?: number;
-  /** Most connections still in their TLS handshake, from everyone (default 1000). */
-  maxHandshakes?: number;
-  /** Most connections still in their TLS handshake from one IP address (default 32). */
-  maxHandshakesPerIp?: number;
-  /**
-   * Most bytes a client may send before its handshake completes (default 16384); past it
-   * the connection is cut before OpenSSL checks the certificate chain in it. 0 = no limit.
-   */
-  maxHandshakeBytes?: number;
-  /** Most certificates in a client's chain, leaf included (default 4). 0 = no limit. */
-  maxChainDepth?: number;
-  /**
-   * Failures one IP may have per minute before its connections are refused before TLS
-   * (default 30; 0 = no limit): failed handshakes (one per started 4 KiB the client sent) and
-   * sessions that end before their WORK is solved. A burst of 5 is allowed, then this rate.
-   */
-  maxHandshakeFailuresPerIp?: number;
-  /**
-   * Read a PROXY protocol header (v1 or v2) before TLS from the sources in `proxyFrom`, and
-   * use the client address it carries for the per-IP limits and budgets, logs, metrics and
-   * adaptive difficulty. A connection from those sources without a valid header, or a header
-   * from any other source, is refused. Default false.
-   */
-  proxyProtocol?: boolean;
-  /** With `proxyProtocol`: the balancers' addresses, as CIDRs (default loopback only). */
-  proxyFrom?: readonly string[];
   /** How many warnings of one kind strangers can cause per second, and how often the rest are summed up. */
   warningLimit?: WarningLimitOptions;
   /** Where the server logs (default: nowhere). See {@link createLogger}. */
@@ -101,17 +55,20 @@ export interface ServerOptions {
   /** Called when a session ends. */
   onSession?: (report: SessionReport) => void;
   /**
-   * Adaptive difficulty (`--n_bits auto`): the n_bits of new connections follows the load
-   * between `minBits` and `maxBits`; `nBits` is then ignored. See {@link AdaptiveDifficulty}.
+   * Adaptive difficulty with its tuning: the n_bits of new connections follows the load
+   * between `minBits` and `maxBits`; `nBits` is then ignored. `nBits: 'auto'` sets the
+   * bounds from `minBits`/`maxBits`. See {@link AdaptiveDifficulty}.
    */
   adaptive?: AdaptiveOptions;
   /** How often the adaptive controller looks at the load (default 1000 ms). */
   adaptiveIntervalMs?: number;
   /** Prometheus metrics to update (see {@link ServerMetrics} and `serveMetrics`). */
   metrics?: ServerMetrics;
-  /** Log a one-line summary of the counters this often; 0 or unset = never. */
-  statsIntervalMs?: number;
 }
+
+/** {@link ServerOptions} with every default filled in, as {@link TlslpServer.options} holds them. */
+export interface ResolvedServerOptions
+  extends Omit<ServerOptions, keyof ServerTableOptions | 'adaptive'>, ResolvedServerTable {}
 
 /** What the server reports of one finished session. */
 export interface SessionReport {
@@ -159,28 +116,7 @@ export interface SessionReport {
  */
 export class TlslpServer {
   /** The options with every default filled in. */
-  readonly options: Readonly<
-    Required<
-      Pick<
-        ServerOptions,
-        | 'host'
-        | 'port'
-        | 'nBits'
-        | 'bodyRequests'
-        | 'workTimeoutMs'
-        | 'otherTimeoutMs'
-        | 'handshakeTimeoutMs'
-        | 'maxConnections'
-        | 'maxPerIp'
-        | 'maxHandshakes'
-        | 'maxHandshakesPerIp'
-        | 'maxHandshakeBytes'
-        | 'maxChainDepth'
-        | 'maxHandshakeFailuresPerIp'
-      >
-    >
-  > &
-    ServerOptions;
+  readonly options: ResolvedServerOptions;
   /** Live counters (connections, sessions by outcome, handshake failures, refusals). */
   readonly stats: ServerStats;
   private readonly logger: Logger;
@@ -207,17 +143,8 @@ export class TlslpServer {
   readonly finished: Promise<void>;
 
   constructor(options: ServerOptions) {
-    const host = options.host ?? DEFAULTS.serverHost;
-    const nBits = options.nBits ?? DEFAULTS.nBits;
-    if (!isValidNBits(nBits))
-      throw new ConfigError('BAD_N_BITS', `n_bits must be an integer 0..64, not ${nBits}`);
-    if (options.token !== undefined && !isValidToken(options.token)) {
-      throw new ConfigError('BAD_TOKEN', '--token must be 1..128 characters of [A-Za-z0-9_-]');
-    }
-    if (options.randomString !== undefined && !isValidArg(options.randomString)) {
-      throw new ConfigError('BAD_ARG', '--random-string must be 1..128 characters without spaces');
-    }
-    if (options.insecure) assertInsecureAllowed(host);
+    this.options = resolveServerOptions(options);
+    if (options.insecure) assertInsecureAllowed(this.options.host);
     if (!options.tls.cert || !options.tls.key)
       throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
     // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
@@ -228,42 +155,10 @@ export class TlslpServer {
         'mutual TLS needs the CA certificate that issues client certificates (--ca-cert)',
       );
     }
-    this.options = {
-      ...options,
-      host,
-      port: options.port ?? DEFAULTS.serverPort,
-      nBits,
-      bodyRequests: options.bodyRequests ?? DEFAULTS.bodyRequests,
-      workTimeoutMs: options.workTimeoutMs ?? DEFAULTS.workTimeoutSeconds * 1000,
-      otherTimeoutMs: options.otherTimeoutMs ?? DEFAULTS.otherTimeoutSeconds * 1000,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutSeconds * 1000,
-      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
-      maxPerIp: options.maxPerIp ?? DEFAULTS.maxPerIp,
-      maxHandshakes: options.maxHandshakes ?? DEFAULTS.maxHandshakes,
-      maxHandshakesPerIp: options.maxHandshakesPerIp ?? DEFAULTS.maxHandshakesPerIp,
-      maxHandshakeBytes: options.maxHandshakeBytes ?? DEFAULTS.maxHandshakeBytes,
-      maxChainDepth: options.maxChainDepth ?? DEFAULTS.maxChainDepth,
-      maxHandshakeFailuresPerIp:
-        options.maxHandshakeFailuresPerIp ?? DEFAULTS.maxHandshakeFailuresPerIp,
-    };
-    for (const key of [
-      'maxConnections',
-      'maxPerIp',
-      'maxHandshakes',
-      'maxHandshakesPerIp',
-      'maxHandshakeBytes',
-      'maxChainDepth',
-      'maxHandshakeFailuresPerIp',
-    ] as const) {
-      const v = this.options[key];
-      if (!Number.isInteger(v) || v < 0)
-        throw new ConfigError('BAD_LIMIT', `${key} must be a whole number >= 0, not ${String(v)}`);
-    }
     this.logger = options.logger ?? createNullLogger('tlslp.server');
-    if (options.adaptive && options.tutorial)
-      throw new ConfigError('BAD_N_BITS', 'tutorial mode needs a fixed n_bits, not auto');
-    this.adaptive = options.adaptive ? new AdaptiveDifficulty(options.adaptive) : null;
-    this.nBits = this.adaptive ? this.adaptive.current : nBits;
+    const { adaptive } = this.options;
+    this.adaptive = adaptive ? new AdaptiveDifficulty(adaptive) : null;
+    this.nBits = this.adaptive ? this.adaptive.current : this.options.nBits;
     this.stats = emptyStats(this.nBits);
     options.metrics?.nBits.set(this.nBits);
     this.planner = createPlanner(this.options);
@@ -297,10 +192,8 @@ export class TlslpServer {
       this,
       {
         ...this.options,
-        insecure: options.insecure === true,
-        proxy: options.proxyProtocol
-          ? new ProxyTrust(options.proxyFrom ?? DEFAULT_PROXY_FROM)
-          : null,
+        insecure: this.options.insecure,
+        proxy: this.options.proxyProtocol ? new ProxyTrust(this.options.proxyFrom) : null,
       },
       this.tlsServer,
       trustedCas,

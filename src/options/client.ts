@@ -1,0 +1,177 @@
+/**
+ * The options of the client: {@link runClient} and `tlslp-client`, one entry each.
+ * @module
+ */
+import {
+  cliKeys,
+  libKeys,
+  option,
+  resolveEntries,
+  type InputOf,
+  type LibKeys,
+  type ResolvedOf,
+} from './core.js';
+import { integer, ports, seconds, text } from './kinds.js';
+import { CERT_PATHS, LOG_ENTRIES, TIMEOUT_ENTRIES, switchEntry } from './shared.js';
+import { SOLVER_OPTIONS, resolveSolverOptions, type SolverTableOptions } from './solver.js';
+
+/** Without `sessionTimeoutMs`, the session's deadline is the WORK timeout plus this. */
+export const SESSION_SLACK_MS = 120_000;
+
+/** Every option of the client, in `--help` order. */
+export const CLIENT_OPTIONS = {
+  /** Server host (default `localhost`). In secure mode it must match the server certificate. */
+  host: option(text(), {
+    lib: true,
+    flag: '--host',
+    value: 'host',
+    default: 'localhost',
+    help: 'server host; must match the server certificate',
+  }),
+  /** Ports tried in order (default `3115,7883,8235,38154,1234,55532`). */
+  ports: option(ports(), {
+    lib: true,
+    flag: '--ports',
+    value: 'list',
+    default: [3115, 7883, 8235, 38154, 1234, 55532],
+    help: 'ports to try in order, comma-separated',
+    doc: 'ports tried in order',
+  }),
+  clientCert: option(text(), {
+    lib: false,
+    flag: '--client-cert',
+    value: 'file',
+    default: CERT_PATHS.clientCert,
+    help: 'client certificate (PEM)',
+  }),
+  privateKey: option(text(), {
+    lib: false,
+    flag: '--private-key',
+    value: 'file',
+    default: CERT_PATHS.clientKey,
+    help: 'client private key (PEM)',
+  }),
+  caCert: option(text(), {
+    lib: false,
+    flag: '--ca-cert',
+    value: 'file',
+    default: CERT_PATHS.caCert,
+    help: 'CA certificate that issued the server certificate (PEM)',
+  }),
+  /** Path of an external solver with the original's interface, instead of the built-in one. */
+  workBinary: option(text(), {
+    lib: true,
+    flag: '--work-binary',
+    value: 'file',
+    default: undefined,
+    defaultText: 'built-in solver',
+    help: 'external WORK solver with the original interface: <file> <token> <n_bits> prints RESULT:<suffix>',
+    doc: "external solver with the original's interface",
+  }),
+  /** Time allowed to solve WORK (default 1800 s); the solver is stopped after it. */
+  workTimeoutMs: TIMEOUT_ENTRIES.workTimeoutMs,
+  /** Time allowed for connecting and for every other step (default 10 s). */
+  otherTimeoutMs: { ...TIMEOUT_ENTRIES.otherTimeoutMs, help: 'time allowed for every other step' },
+  /** Most body requests answered in one session (default 100; the protocol sends 20). */
+  maxRequests: option(integer(0, 1_000_000), {
+    lib: true,
+    flag: '--max-requests',
+    value: 'n',
+    default: 100,
+    help: 'most body requests answered in one session (the protocol sends 20)',
+    doc: 'most body requests answered in one session (the protocol sends 20); past it the client stops, exit 1',
+  }),
+  /**
+   * Deadline of the whole session from the TLS connection on (default the WORK timeout plus
+   * 120 s): a server that sends a request just before each step's deadline cannot hold the
+   * client for ever.
+   */
+  sessionTimeoutMs: option(seconds(), {
+    lib: true,
+    flag: '--session-timeout',
+    value: 'seconds',
+    default: undefined,
+    defaultText: `WORK timeout + \`${SESSION_SLACK_MS / 1000}\``,
+    help: `deadline of the whole session (default: the WORK timeout + ${SESSION_SLACK_MS / 1000} s)`,
+    doc: 'deadline of the whole session; past it the client stops, exit 1',
+  }),
+  /** Skip server verification and send no client certificate. Loopback only. */
+  insecure: switchEntry(
+    true,
+    '--insecure',
+    'do not verify the server and send no client certificate (localhost / loopback only)',
+  ),
+  ...LOG_ENTRIES,
+  /** Tutorial mode: log only what is the same on every run. */
+  tutorial: switchEntry(
+    true,
+    '--tutorial',
+    'deterministic logs for comparison with the golden files',
+  ),
+  profile: option(text(), {
+    lib: false,
+    flag: '--profile',
+    value: 'file',
+    default: undefined,
+    defaultText: 'sample data',
+    help: 'JSON file with the eight answers: {"FULL_NAME": "…", "EMAIL1": "…", …}',
+    doc: 'JSON answers: `{"FULL_NAME": "Jane Doe", "EMAIL1": "jane@example.com", …}`',
+  }),
+  profilePartial: switchEntry(
+    false,
+    '--profile-partial',
+    'fill fields missing from --profile with the sample data',
+    {
+      doc: 'fill fields missing from `--profile` with the sample data (without it a partial profile is refused, exit 2, listing the missing fields)',
+    },
+  ),
+  kernel: { ...SOLVER_OPTIONS.kernel, lib: false },
+  threads: { ...SOLVER_OPTIONS.threads, lib: false },
+  showCerts: switchEntry(
+    false,
+    '--show-certs',
+    "print the server's certificate chain after connecting (subject, SANs, issuer, validity, fingerprint)",
+  ),
+  quiet: switchEntry(false, '--quiet', 'print nothing but errors'),
+  json: switchEntry(false, '--json', 'print one JSON summary object on stdout'),
+} as const;
+
+type Table = typeof CLIENT_OPTIONS;
+type Lib = LibKeys<Table>;
+type CliOnly = Exclude<keyof Table, Lib>;
+
+/** The options of {@link runClient} that come from the table, every one optional. */
+export type ClientTableOptions = InputOf<Table, Lib>;
+
+/** The table's options once resolved: `sessionTimeoutMs` always set. */
+export type ResolvedClientTable = ResolvedOf<Table, Lib> & { readonly sessionTimeoutMs: number };
+
+const LIB = libKeys(CLIENT_OPTIONS);
+const CLI_ONLY = cliKeys(CLIENT_OPTIONS);
+
+/**
+ * Fill the client's defaults and check every value, the built-in solver's options included.
+ * @throws ConfigError naming the option at fault (its `option` field too).
+ */
+export function resolveClientOptions<
+  O extends ClientTableOptions & { solverOptions?: SolverTableOptions },
+>(options: O): Omit<O, Lib> & ResolvedClientTable {
+  const t = resolveEntries(CLIENT_OPTIONS, LIB, options);
+  if (options.solverOptions) resolveSolverOptions(options.solverOptions);
+  return {
+    ...options,
+    ...t,
+    sessionTimeoutMs: t.sessionTimeoutMs ?? t.workTimeoutMs + SESSION_SLACK_MS,
+  };
+}
+
+/** What `tlslp-client` reads beyond the library's options. */
+export type ClientCommandOptions = InputOf<Table, CliOnly>;
+
+/**
+ * Fill the defaults of the CLI's own client options and check them.
+ * @throws ConfigError naming the option at fault.
+ */
+export function resolveClientCommand(values: ClientCommandOptions): ResolvedOf<Table, CliOnly> {
+  return resolveEntries(CLIENT_OPTIONS, CLI_ONLY, values);
+}

@@ -1,0 +1,156 @@
+/**
+ * The option tables' building blocks. Each command has one table: an entry per option with
+ * its library name (the key), flag, default, validation, help text and README line. The
+ * option types, the resolvers that fill defaults and validate, the commander options and
+ * the README flag tables are all derived from it, so a new option is one entry.
+ * @module
+ */
+import { ConfigError } from '../errors.js';
+
+/** A value an option does not take; the message completes "<option> …" (e.g. `must be …`). */
+export class ValueProblem extends Error {}
+
+/** How the values of one option are read and checked. */
+export interface Kind<T> {
+  /**
+   * Read a value from the command line or a config file, in library units (a seconds flag
+   * gives milliseconds).
+   * @throws ValueProblem saying what the text must be, in the flag's units.
+   */
+  parse(text: string): T;
+  /** Why a library value is not one this option takes (`must be …`), or null when it is. */
+  problem(value: unknown): string | null;
+  /** The value as the command line writes it (milliseconds shown as seconds). */
+  show(value: T): string;
+  /** The accepted values, when a fixed list (for completion and docs). */
+  readonly choices?: readonly string[];
+  /** Takes several values after one flag (`--host a b c`). */
+  readonly variadic?: boolean;
+}
+
+/** One option of a command. */
+export interface OptionEntry<T = unknown> {
+  readonly kind: Kind<T>;
+  /** The default; `undefined` when there is none (unset, or computed from other options). */
+  readonly default: T | undefined;
+  /** The library takes this option; otherwise only the CLI reads it. */
+  readonly lib: boolean;
+  /** Long flag, e.g. `--max-connections`; none for an option of the library alone. */
+  readonly flag?: `--${string}`;
+  /** More long flags for the same option, e.g. `--n-bits` for `--n_bits`. */
+  readonly aliases?: readonly `--${string}`[];
+  /** Short flag, e.g. `-q`. */
+  readonly short?: `-${string}`;
+  /** Placeholder of the value, e.g. `n` for `--port <n>`; none for a switch. */
+  readonly value?: string;
+  /** The `--help` text. */
+  readonly help: string;
+  /** The README text, when it says more than `help`. */
+  readonly doc?: string;
+  /** The default in words, when it is not a value (`one per core`) or needs a note. */
+  readonly defaultText?: string;
+}
+
+/** A command's options by library name. */
+export type OptionTable = Readonly<Record<string, OptionEntry>>;
+
+/** The value type of an entry. */
+export type ValueOf<E> = E extends { kind: Kind<infer T> } ? T : never;
+
+/** Keys of the entries the library takes. */
+export type LibKeys<T extends OptionTable> = {
+  [K in keyof T]: T[K] extends { lib: true } ? K : never;
+}[keyof T] &
+  string;
+
+/** `P` when it is one of `K` and its entry has a default (`has`) or none (`!has`). */
+type KeyIf<T extends OptionTable, K, P extends keyof T, Has extends boolean> = P extends K
+  ? T[P] extends { default: undefined }
+    ? Has extends true
+      ? never
+      : P
+    : Has extends true
+      ? P
+      : never
+  : never;
+
+/** What a caller may pass for the `K` options of `T`: every one optional. */
+export type InputOf<T extends OptionTable, K extends keyof T> = {
+  -readonly [P in K]?: ValueOf<T[P]>;
+};
+
+/**
+ * The `K` options of `T` once resolved: those with a default are always set. (Mapped over
+ * `keyof T`, so each property keeps the entry's doc comment.)
+ */
+export type ResolvedOf<T extends OptionTable, K extends keyof T> = {
+  readonly [P in keyof T as KeyIf<T, K, P, true>]: ValueOf<T[P]>;
+} & {
+  readonly [P in keyof T as KeyIf<T, K, P, false>]?: ValueOf<T[P]>;
+};
+
+/** One entry, its default checked against its kind by the compiler. */
+export function option<T, const E extends Omit<OptionEntry<T>, 'kind'>>(
+  kind: Kind<T>,
+  entry: E,
+): E & { readonly kind: Kind<T> } {
+  return { ...entry, kind };
+}
+
+/** The keys of `table` the library takes, in table order. */
+export function libKeys<T extends OptionTable>(table: T): LibKeys<T>[] {
+  return Object.keys(table).filter((k) => table[k]?.lib === true) as LibKeys<T>[];
+}
+
+/** The keys of `table` only the CLI reads, in table order. */
+export function cliKeys<T extends OptionTable>(table: T): Exclude<keyof T & string, LibKeys<T>>[] {
+  return Object.keys(table).filter((k) => table[k]?.lib !== true) as Exclude<
+    keyof T & string,
+    LibKeys<T>
+  >[];
+}
+
+/** A value as an error message quotes it. */
+function quote(value: unknown): string {
+  return typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Check one library value against its entry.
+ * @throws ConfigError `BAD_OPTION` naming the option (`maxConnections must be …, not -5`).
+ */
+export function checkValue(name: string, entry: OptionEntry, value: unknown): void {
+  const problem = entry.kind.problem(value);
+  if (problem !== null)
+    throw new ConfigError('BAD_OPTION', `${name} ${problem}, not ${quote(value)}`, {
+      option: name,
+    });
+}
+
+/**
+ * Fill the defaults of the `keys` options of `table` and check every value given.
+ * @throws ConfigError `BAD_OPTION` naming the first option whose value is wrong.
+ */
+export function resolveEntries<T extends OptionTable, K extends keyof T & string>(
+  table: T,
+  keys: readonly K[],
+  input: { readonly [P in K]?: unknown },
+): ResolvedOf<T, K> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const entry = table[key] as OptionEntry;
+    const given = input[key];
+    if (given === undefined) {
+      if (entry.default !== undefined) out[key] = entry.default;
+    } else {
+      checkValue(key, entry, given);
+      out[key] = given;
+    }
+  }
+  return out as ResolvedOf<T, K>;
+}
+
+/** Throw a {@link ConfigError} `BAD_OPTION` naming `option`, for a cross-check. */
+export function optionError(option: string, message: string, code = 'BAD_OPTION'): ConfigError {
+  return new ConfigError(code, message, { option });
+}

@@ -1,0 +1,152 @@
+/**
+ * The kinds of option values: how each is read from a flag and checked in the library.
+ * @module
+ */
+import { parseCidr } from '../text/address.js';
+import { ValueProblem, type Kind } from './core.js';
+
+const DIGITS = /^\d+$/;
+
+/** A whole number within [min, max]. */
+export function integer(min: number, max: number): Kind<number> {
+  const range = `must be between ${min} and ${max}`;
+  return {
+    parse(text) {
+      if (!DIGITS.test(text)) throw new ValueProblem('must be an integer');
+      const n = Number(text);
+      if (n < min || n > max) throw new ValueProblem(range);
+      return n;
+    },
+    problem: (v) =>
+      typeof v !== 'number' || !Number.isInteger(v)
+        ? 'must be an integer'
+        : v < min || v > max
+          ? range
+          : null,
+    show: String,
+  };
+}
+
+/**
+ * A duration the flag gives in seconds and the library takes in milliseconds; positive, or
+ * zero too when zero means "off".
+ */
+export function seconds(options: { zero?: boolean } = {}): Kind<number> {
+  const sign = options.zero ? 'non-negative' : 'positive';
+  const good = (n: number): boolean => Number.isFinite(n) && (options.zero ? n >= 0 : n > 0);
+  return {
+    parse(text) {
+      const n = Number(text);
+      if (text.trim() === '' || !good(n))
+        throw new ValueProblem(`must be a ${sign} number of seconds`);
+      return n * 1000;
+    },
+    problem: (v) =>
+      typeof v === 'number' && good(v) ? null : `must be a ${sign} number of milliseconds`,
+    show: (ms) => String(ms / 1000),
+  };
+}
+
+/** A string, with an optional rule (`what` says what the rule asks). */
+export function text(rule?: { test: (s: string) => boolean; what: string }): Kind<string> {
+  const check = (s: string): boolean => !rule || rule.test(s);
+  const problem = rule ? `must be ${rule.what}` : 'must be a string';
+  return {
+    parse(s) {
+      if (!check(s)) throw new ValueProblem(problem);
+      return s;
+    },
+    problem: (v) => (typeof v === 'string' && check(v) ? null : problem),
+    show: (s) => s,
+  };
+}
+
+/** A switch: present or not. */
+export function toggle(): Kind<boolean> {
+  return {
+    parse: () => true,
+    problem: (v) => (typeof v === 'boolean' ? null : 'must be true or false'),
+    show: (b) => (b ? 'on' : 'off'),
+  };
+}
+
+/** One of a fixed list; `normalize` maps spellings the flag also accepts (e.g. case). */
+export function oneOf<const V extends string>(
+  values: readonly V[],
+  normalize: (s: string) => string = (s) => s,
+): Kind<V> {
+  const problem = `must be one of ${values.join(', ')}`;
+  const member = (s: unknown): s is V => typeof s === 'string' && values.includes(s as V);
+  return {
+    parse(s) {
+      const v = normalize(s);
+      if (!member(v)) throw new ValueProblem(problem);
+      return v;
+    },
+    problem: (v) => (member(v) ? null : problem),
+    show: (v) => v,
+    choices: values,
+  };
+}
+
+/** `word` (e.g. `auto`) or a value of `kind`. */
+export function orWord<const W extends string, T>(word: W, kind: Kind<T>): Kind<W | T> {
+  return {
+    parse: (s) => (s === word ? word : kind.parse(s)),
+    problem(v) {
+      if (v === word) return null;
+      const p = kind.problem(v);
+      return p === null ? null : `${p}, or ${word}`;
+    },
+    show: (v) => (v === word ? word : kind.show(v as T)),
+  };
+}
+
+/** A comma-separated list of ports, tried in order. */
+export function ports(): Kind<readonly number[]> {
+  const port = (p: unknown): boolean =>
+    typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535;
+  return {
+    parse(s) {
+      const list = s.split(',').map((p) => p.trim());
+      if (list.some((p) => !DIGITS.test(p) || !port(Number(p))))
+        throw new ValueProblem('must be a comma-separated list of ports 1..65535, e.g. 1234,5678');
+      return list.map(Number);
+    },
+    problem: (v) =>
+      Array.isArray(v) && v.length > 0 && v.every(port)
+        ? null
+        : 'must be a non-empty list of ports 1..65535',
+    show: (list) => list.join(','),
+  };
+}
+
+/** Several words after one flag (`--host localhost 127.0.0.1`). */
+export function words(): Kind<readonly string[]> {
+  return {
+    parse: (s) => [s],
+    problem: (v) =>
+      Array.isArray(v) && v.length > 0 && v.every((w) => typeof w === 'string' && w !== '')
+        ? null
+        : 'must be a non-empty list of names',
+    show: (list) => list.join(' '),
+    variadic: true,
+  };
+}
+
+/** Address ranges after one flag (`--proxy-from 10.0.0.0/8 ::1`), each a CIDR or an address. */
+export function cidrs(): Kind<readonly string[]> {
+  const what = 'must be a non-empty list of addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128)';
+  return {
+    parse(s) {
+      if (!parseCidr(s)) throw new ValueProblem(what);
+      return [s];
+    },
+    problem: (v) =>
+      Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && parseCidr(c))
+        ? null
+        : what,
+    show: (list) => list.join(' '),
+    variadic: true,
+  };
+}

@@ -1,0 +1,370 @@
+/**
+ * The options of the server: {@link TlslpServer} and `tlslp-server`, one entry each.
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { isValidArg, isValidToken } from '../protocol/messages.js';
+import type { AdaptiveOptions } from '../server/adaptive.js';
+import {
+  cliKeys,
+  libKeys,
+  option,
+  optionError,
+  resolveEntries,
+  type InputOf,
+  type LibKeys,
+  type ResolvedOf,
+} from './core.js';
+import { DEFAULT_PROXY_FROM } from '../server/proxy.js';
+import { cidrs, integer, orWord, seconds, text } from './kinds.js';
+import { CONFIG_ENTRY, LOG_ENTRIES, TIMEOUT_ENTRIES, CERT_PATHS, switchEntry } from './shared.js';
+
+const LIMIT = 1_000_000;
+const bits = integer(0, 64);
+
+/** Every option of the server, in `--help` order. */
+export const SERVER_OPTIONS = {
+  config: CONFIG_ENTRY,
+  /** Interface to bind (default `localhost`). */
+  host: option(text(), {
+    lib: true,
+    flag: '--host',
+    value: 'host',
+    default: 'localhost',
+    help: 'interface to listen on',
+  }),
+  /** Port (default 1234; 0 picks a free one). */
+  port: option(integer(0, 65535), {
+    lib: true,
+    flag: '--port',
+    value: 'port',
+    default: 1234,
+    help: 'port to listen on',
+    doc: 'port (0 = any free port)',
+  }),
+  serverCert: option(text(), {
+    lib: false,
+    flag: '--server-cert',
+    value: 'file',
+    default: CERT_PATHS.serverCert,
+    help: 'server certificate (PEM)',
+  }),
+  serverKey: option(text(), {
+    lib: false,
+    flag: '--server-key',
+    value: 'file',
+    default: CERT_PATHS.serverKey,
+    help: 'server private key (PEM)',
+  }),
+  caCert: option(text(), {
+    lib: false,
+    flag: '--ca-cert',
+    value: 'file',
+    default: CERT_PATHS.caCert,
+    help: 'CA certificate that issues client certificates (PEM)',
+  }),
+  ...TIMEOUT_ENTRIES,
+  /**
+   * TLS handshake deadline (default 10 s), counted from the TCP accept. It shortens when more
+   * than half of `maxHandshakes` are taken, down to 1 s when all are.
+   */
+  handshakeTimeoutMs: option(seconds(), {
+    lib: true,
+    flag: '--handshake-timeout',
+    value: 'seconds',
+    default: 10_000,
+    help: 'time allowed for the TLS handshake',
+    doc: 'TLS handshake deadline, from the TCP accept; past half of `--max-handshakes` it shrinks (to 1 s when full)',
+  }),
+  /** Do not request client certificates. Loopback only. */
+  insecure: switchEntry(
+    true,
+    '--insecure',
+    'do not request client certificates (localhost / loopback only)',
+  ),
+  /** A fixed WORK token instead of a fresh random one per connection. */
+  token: option(text({ test: isValidToken, what: '1..128 characters of [A-Za-z0-9_-]' }), {
+    lib: true,
+    flag: '--token',
+    value: 'token',
+    default: undefined,
+    defaultText: 'random per connection',
+    help: 'fixed WORK token instead of a fresh random one per connection',
+  }),
+  /** A fixed body argument instead of a fresh random one per request. */
+  randomString: option(text({ test: isValidArg, what: '1..128 characters without spaces' }), {
+    lib: true,
+    flag: '--random-string',
+    value: 'arg',
+    default: undefined,
+    defaultText: 'random per request',
+    help: 'fixed body argument instead of a fresh random one per request',
+  }),
+  /**
+   * WORK difficulty (default 28), or `auto`: the n_bits of new connections follows the load
+   * between `minBits` and `maxBits` (see {@link AdaptiveDifficulty}).
+   */
+  nBits: option(orWord('auto', bits), {
+    lib: true,
+    flag: '--n_bits',
+    aliases: ['--n-bits'],
+    value: 'n',
+    default: 28,
+    help: 'WORK difficulty in trailing zero bits, 0..64, or auto (follows the load)',
+    doc: 'WORK difficulty, 0..64 trailing zero bits; `auto`: follows the load between `--min-bits` and `--max-bits`',
+  }),
+  /** With `nBits: 'auto'`: the lowest n_bits (default 16). */
+  minBits: option(bits, {
+    lib: true,
+    flag: '--min-bits',
+    value: 'n',
+    default: 16,
+    help: 'with --n_bits auto: lowest n_bits',
+    doc: 'with `--n_bits auto`: lowest n_bits',
+  }),
+  /** With `nBits: 'auto'`: the highest n_bits (default 28). */
+  maxBits: option(bits, {
+    lib: true,
+    flag: '--max-bits',
+    value: 'n',
+    default: 28,
+    help: 'with --n_bits auto: highest n_bits',
+    doc: 'with `--n_bits auto`: highest n_bits',
+  }),
+  ...LOG_ENTRIES,
+  /** Tutorial mode: fixed token, argument and command order; one session, then stop. */
+  tutorial: switchEntry(
+    true,
+    '--tutorial',
+    'deterministic session for learning and golden logs: one connection, then exit',
+    { doc: 'deterministic: fixed token and order, one session, then exit' },
+  ),
+  /** Most sessions at once (default 10000); connections past it are closed at once. */
+  maxConnections: option(integer(1, LIMIT), {
+    lib: true,
+    flag: '--max-connections',
+    value: 'n',
+    default: 10_000,
+    help: 'most sessions at once (past it, connections are closed before TLS)',
+    doc: 'most sessions at once; past it new connections are closed before TLS',
+  }),
+  /** Most sessions at once from one IP address (default 0 = no limit). */
+  maxPerIp: option(integer(0, LIMIT), {
+    lib: true,
+    flag: '--max-per-ip',
+    value: 'n',
+    default: 0,
+    defaultText: '`0` (no limit)',
+    help: 'most sessions at once from one IP address (0 = no limit)',
+  }),
+  /** Most connections still in their TLS handshake, from everyone (default 1000). */
+  maxHandshakes: option(integer(1, LIMIT), {
+    lib: true,
+    flag: '--max-handshakes',
+    value: 'n',
+    default: 1000,
+    help: 'most connections still in their TLS handshake, from everyone',
+    doc: 'most connections still in their TLS handshake; past half, the handshake deadline shrinks (to 1 s when full)',
+  }),
+  /** Most connections still in their TLS handshake from one IP address (default 32). */
+  maxHandshakesPerIp: option(integer(1, LIMIT), {
+    lib: true,
+    flag: '--max-handshakes-per-ip',
+    value: 'n',
+    default: 32,
+    help: 'most connections still in their TLS handshake from one IP address',
+  }),
+  /**
+   * Most bytes a client may send before its handshake completes (default 16384); past it
+   * the connection is cut before OpenSSL checks the certificate chain in it. 0 = no limit.
+   */
+  maxHandshakeBytes: option(integer(0, 16_777_216), {
+    lib: true,
+    flag: '--max-handshake-bytes',
+    value: 'n',
+    default: 16_384,
+    help: 'most bytes a client sends before its handshake completes; cut before its chain is checked (0 = no limit)',
+  }),
+  /** Most certificates in a client's chain, leaf included (default 4). 0 = no limit. */
+  maxChainDepth: option(integer(0, 100), {
+    lib: true,
+    flag: '--max-chain-depth',
+    value: 'n',
+    default: 4,
+    help: 'most certificates in a client chain, leaf and root included (0 = no limit)',
+  }),
+  /**
+   * Failures one IP may have per minute before its connections are refused before TLS
+   * (default 30; 0 = no limit): failed handshakes (one per started 4 KiB the client sent) and
+   * sessions that end before their WORK is solved. A burst of 5 is allowed, then this rate.
+   */
+  maxHandshakeFailuresPerIp: option(integer(0, LIMIT), {
+    lib: true,
+    flag: '--max-handshake-failures-per-ip',
+    value: 'n',
+    default: 30,
+    help: 'failures per minute one IP may have before it is refused before TLS: failed handshakes and sessions dropped before WORK is solved; a burst of 5 (0 = no limit)',
+  }),
+  /**
+   * Read a PROXY protocol header (v1 or v2) before TLS from the sources in `proxyFrom`, and
+   * use the client address it carries for the per-IP limits and budgets, logs, metrics and
+   * adaptive difficulty. A connection from those sources without a valid header, or a header
+   * from any other source, is refused. Default false.
+   */
+  proxyProtocol: switchEntry(
+    true,
+    '--proxy-protocol',
+    'read a PROXY protocol v1/v2 header before TLS from the --proxy-from sources (a load balancer) and use the client address it carries',
+    {
+      doc: 'read a PROXY v1/v2 header before TLS from `--proxy-from` (a load balancer) and use the client address it carries',
+    },
+  ),
+  /** With `proxyProtocol`: the balancers' addresses, as CIDRs (default loopback only). */
+  proxyFrom: option(cidrs(), {
+    lib: true,
+    flag: '--proxy-from',
+    value: 'cidr...',
+    default: DEFAULT_PROXY_FROM,
+    defaultText: '`127.0.0.0/8 ::1/128`',
+    help: 'with --proxy-protocol: the balancers that must send a header (repeatable)',
+  }),
+  shutdownGraceMs: option(seconds(), {
+    lib: false,
+    flag: '--shutdown-grace',
+    value: 'seconds',
+    default: 10_000,
+    help: 'on SIGINT/SIGTERM, time sessions in progress get to finish',
+    doc: 'on SIGINT/SIGTERM, time sessions get to finish; a second signal exits at once',
+  }),
+  workers: option(orWord('auto', integer(1, 256)), {
+    lib: false,
+    flag: '--workers',
+    value: 'n',
+    default: 1,
+    help: 'server processes sharing the port (node:cluster); auto = one per core',
+    doc: 'server processes sharing the port (`node:cluster`); `auto` = one per core',
+  }),
+  metricsPort: option(integer(0, 65535), {
+    lib: false,
+    flag: '--metrics-port',
+    value: 'port',
+    default: undefined,
+    defaultText: 'off',
+    help: 'serve Prometheus metrics on this port (GET /metrics)',
+    doc: 'serve Prometheus metrics at `/metrics`',
+  }),
+  metricsHost: option(text(), {
+    lib: false,
+    flag: '--metrics-host',
+    value: 'host',
+    default: '127.0.0.1',
+    help: 'interface for the metrics endpoint',
+  }),
+  /** Log a one-line summary of the counters this often; 0 (the default) = never. */
+  statsIntervalMs: option(seconds({ zero: true }), {
+    lib: true,
+    flag: '--stats-interval',
+    value: 'seconds',
+    default: 0,
+    defaultText: '`0` (never)',
+    help: 'log a one-line summary of the counters this often (0 = never)',
+  }),
+  quiet: switchEntry(
+    false,
+    '--quiet',
+    'no per-session line on the terminal (the log has every session)',
+    {
+      doc: 'no per-session line on the terminal (on a TTY the server prints `#12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)` per session)',
+    },
+  ),
+  /** Body requests per session in normal mode (default 20). */
+  bodyRequests: option(integer(0, LIMIT), {
+    lib: true,
+    default: 20,
+    help: 'body requests per session in normal mode',
+  }),
+} as const;
+
+type Table = typeof SERVER_OPTIONS;
+type Lib = LibKeys<Table>;
+type CliOnly = Exclude<keyof Table, Lib>;
+
+/** The options of {@link TlslpServer} that come from the table, every one optional. */
+export type ServerTableOptions = InputOf<Table, Lib>;
+
+/**
+ * The table's options once resolved: defaults filled; `nBits: 'auto'` turned into the
+ * `adaptive` bounds (and `nBits` their lowest).
+ */
+export interface ResolvedServerTable extends Omit<
+  ResolvedOf<Table, Lib>,
+  'nBits' | 'minBits' | 'maxBits'
+> {
+  /** WORK difficulty of new connections (the lowest, under adaptive difficulty). */
+  readonly nBits: number;
+  /** Adaptive difficulty, when on. */
+  readonly adaptive?: AdaptiveOptions;
+}
+
+/** What {@link resolveServerOptions} gives for `O`: its other fields kept as they are. */
+export type ResolvedServerOptions<O> = Omit<O, Lib | 'adaptive'> & ResolvedServerTable;
+
+const LIB = libKeys(SERVER_OPTIONS);
+const CLI_ONLY = cliKeys(SERVER_OPTIONS);
+
+/**
+ * Fill the server's defaults and check every value, and the options against each other:
+ * `minBits`/`maxBits` only with `nBits: 'auto'`, `minBits <= maxBits`, no adaptive
+ * difficulty in tutorial mode.
+ * @throws ConfigError naming the option at fault (its `option` field too).
+ */
+export function resolveServerOptions<O extends ServerTableOptions & { adaptive?: AdaptiveOptions }>(
+  options: O,
+): ResolvedServerOptions<O> {
+  const t = resolveEntries(SERVER_OPTIONS, LIB, options);
+  const auto = t.nBits === 'auto';
+  for (const name of ['minBits', 'maxBits'] as const) {
+    if (!auto && options[name] !== undefined)
+      throw optionError(
+        name,
+        `${name} applies only with nBits auto (adaptive difficulty); add nBits auto or drop ${name}`,
+        'BITS_WITHOUT_AUTO',
+      );
+  }
+  if (auto && t.minBits > t.maxBits)
+    throw optionError(
+      'minBits',
+      `minBits (${t.minBits}) must not be above maxBits (${t.maxBits})`,
+      'BAD_BITS',
+    );
+  const adaptive = auto
+    ? { ...options.adaptive, minBits: t.minBits, maxBits: t.maxBits }
+    : options.adaptive;
+  if (adaptive && t.tutorial)
+    throw optionError('nBits', 'tutorial mode needs a fixed nBits, not auto', 'BAD_N_BITS');
+  const { minBits: _min, maxBits: _max, ...resolved } = { ...options, ...t };
+  return {
+    ...resolved,
+    nBits: t.nBits === 'auto' ? t.minBits : t.nBits,
+    ...(adaptive ? { adaptive } : {}),
+  } as ResolvedServerOptions<O>;
+}
+
+/** What `tlslp-server` reads beyond the library's options. */
+export type ServerCommandOptions = InputOf<Table, CliOnly>;
+
+/**
+ * Fill the defaults of the CLI's own server options, `workers: 'auto'` as the number of
+ * cores, and check them.
+ * @throws ConfigError naming the option at fault.
+ */
+export function resolveServerCommand(
+  values: ServerCommandOptions,
+  tutorial: boolean,
+): Omit<ResolvedOf<Table, CliOnly>, 'workers'> & { readonly workers: number } {
+  const c = resolveEntries(SERVER_OPTIONS, CLI_ONLY, values);
+  const workers = c.workers === 'auto' ? availableParallelism() : c.workers;
+  if (tutorial && workers > 1)
+    throw optionError('workers', 'tutorial mode serves one session: drop workers', 'BAD_WORKERS');
+  return { ...c, workers };
+}

@@ -1,0 +1,109 @@
+/**
+ * Entries more than one command's table uses (certificate paths, logging, --config).
+ * @module
+ */
+import { parseLogLevel, type LogLevel } from '../logging.js';
+import { option } from './core.js';
+import { oneOf, seconds, text, toggle } from './kinds.js';
+
+/** Folder `tlslp certs` writes to, and the bins read their certificates from. */
+export const CERTIFICATES_DIR = 'certificates';
+
+/**
+ * Default paths of the files `tlslp certs` writes (its CERT_FILE_NAMES, which a test checks;
+ * not imported, as certs.ts loads the X.509 library every bin would then pay for).
+ */
+export const CERT_PATHS = {
+  caCert: `${CERTIFICATES_DIR}/ca_cert.pem`,
+  serverCert: `${CERTIFICATES_DIR}/server-cert.pem`,
+  serverKey: `${CERTIFICATES_DIR}/server-key.pem`,
+  clientCert: `${CERTIFICATES_DIR}/client_cert.pem`,
+  clientKey: `${CERTIFICATES_DIR}/ec_private_key.pem`,
+} as const;
+
+const LOG_LEVELS = [
+  'DEBUG',
+  'INFO',
+  'WARNING',
+  'ERROR',
+  'CRITICAL',
+] as const satisfies readonly LogLevel[];
+
+/** `--log-level`, `--log-format`, `--log-file`, `--quiet`-free logging flags of the bins. */
+export const LOG_ENTRIES = {
+  logLevel: option(
+    oneOf(LOG_LEVELS, (s) => {
+      try {
+        return parseLogLevel(s);
+      } catch {
+        return s; // refused by the list, with the list in the message
+      }
+    }),
+    {
+      lib: false,
+      flag: '--log-level',
+      value: 'level',
+      default: 'INFO',
+      help: 'least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL',
+      doc: '`DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL` (case-insensitive; `WARN` too)',
+    },
+  ),
+  logFormat: option(oneOf(['text', 'json']), {
+    lib: false,
+    flag: '--log-format',
+    value: 'format',
+    default: 'text',
+    help: 'log line format: text or json',
+    doc: '`text` or `json` (one object per line)',
+  }),
+  logFile: option(text(), {
+    lib: false,
+    flag: '--log-file',
+    value: 'path',
+    default: undefined,
+    defaultText: 'XDG file',
+    help: 'log file (default: the file named below); - = every record to stderr, no file; none = no file',
+    doc: 'log file; `-` = every record to stderr and no file, `none` = no file',
+  }),
+} as const;
+
+/** The per-step deadlines both sides keep (`--work-timeout`, `--other-timeout`). */
+export const TIMEOUT_ENTRIES = {
+  /** Time a client gets to answer WORK (default 1800 s). */
+  workTimeoutMs: option(seconds(), {
+    lib: true,
+    flag: '--work-timeout',
+    value: 'seconds',
+    default: 1_800_000,
+    help: 'time allowed to solve WORK',
+  }),
+  /** Time a client gets for every other reply (default 10 s). */
+  otherTimeoutMs: option(seconds(), {
+    lib: true,
+    flag: '--other-timeout',
+    value: 'seconds',
+    default: 10_000,
+    help: 'time allowed for every other reply',
+  }),
+} as const;
+
+/** `--config FILE` (read by the CLI before the other options; see config-file.ts). */
+export const CONFIG_ENTRY = option(text(), {
+  lib: false,
+  flag: '--config',
+  value: 'file',
+  default: undefined,
+  defaultText: 'none',
+  help: 'read options from a JSON or TOML file (keys: the flag names, e.g. max-connections = 500); flags given here win',
+  doc: 'options from a JSON or TOML file, keys as the flag names (`max-connections = 500`, `n_bits = "auto"`); flags given on the command line win',
+});
+
+/** A switch, off unless given. */
+export function switchEntry<const L extends boolean, const F extends `--${string}`>(
+  lib: L,
+  flag: F,
+  help: string,
+  more: { readonly doc?: string; readonly short?: `-${string}` } = {},
+) {
+  return option(toggle(), { lib, flag, default: false, help, ...more });
+}
