@@ -220,7 +220,7 @@ describe('cancellation', () => {
       controller.abort();
       const { error, ms } = await settle(solve, () => performance.now() - abortedAt);
       expect(error).toBeInstanceOf(SolverError);
-      expect((error as SolverError).code).toBe('ABORTED');
+      expect((error as SolverError).code).toBe('TLSLP_ERR_SOLVE_ABORTED');
       // Generous bound for a loaded CI machine; batches are sized for well under 100 ms.
       expect(ms).toBeLessThan(1000);
       // Nothing keeps hashing: the pool is idle and the process burns (almost) no CPU.
@@ -231,9 +231,11 @@ describe('cancellation', () => {
 
   it('rejects at once when the signal is already aborted', async () => {
     const signal = AbortSignal.abort();
-    await expect(solveWork('abc', 30, { signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(solveWork('abc', 30, { signal })).rejects.toMatchObject({
+      code: 'TLSLP_ERR_SOLVE_ABORTED',
+    });
     await expect(solveWork('abc', 8, { signal, threads: 1 })).rejects.toMatchObject({
-      code: 'ABORTED',
+      code: 'TLSLP_ERR_SOLVE_ABORTED',
     });
   });
 
@@ -242,7 +244,7 @@ describe('cancellation', () => {
     await expect(
       solveWork('timeout', 44, { signal: AbortSignal.timeout(200) }),
     ).rejects.toMatchObject({
-      code: 'ABORTED',
+      code: 'TLSLP_ERR_SOLVE_ABORTED',
     });
     expect(performance.now() - started).toBeLessThan(1500);
     expect(solverPoolState().busy).toBe(false);
@@ -307,7 +309,7 @@ describe('pool internals', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     await closeSolverPool();
-    expect(await outcome).toMatchObject({ code: 'WORKER_FAILED' });
+    expect(await outcome).toMatchObject({ code: 'TLSLP_ERR_WORKER_FAILED' });
     const result = await solveWork('closing', 18, { threads: 2 });
     expect(verifyWork('closing', result.suffix, 18)).toBe(true);
   });

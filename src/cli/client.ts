@@ -8,7 +8,7 @@ import { runClient, type ClientResult, type PeerCertificateInfo } from '../clien
 import type { WorkSolution } from '../client/session.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
 import { DEFAULTS } from '../defaults.js';
-import { ServerFailError, TlslpError } from '../errors.js';
+import { ServerFailError, TlslpError, TransportError } from '../errors.js';
 import {
   createLogger,
   logFilePath,
@@ -144,8 +144,10 @@ export function clientCommand(): Command {
 
 /** The flag that sets the limit a library error names, for the user's one line. */
 const FLAG_HINTS: Readonly<Record<string, string>> = {
-  TOO_MANY_REQUESTS: 'the limit is --max-requests',
-  SESSION_TIMEOUT: 'the limit is --session-timeout',
+  TLSLP_ERR_TOO_MANY_REQUESTS: 'the limit is --max-requests',
+  TLSLP_ERR_SESSION_TIMEOUT: 'the limit is --session-timeout',
+  TLSLP_ERR_TLS_UNTRUSTED_CERT: 'the CA is --ca-cert',
+  TLSLP_ERR_TLS_CERT_REQUIRED: 'the certificate is --client-cert, its key --private-key',
 };
 
 /** The `--json` summary. */
@@ -240,7 +242,7 @@ export async function clientMain(argv: string[]): Promise<number> {
           progress.clear();
         }
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
-        if (event.type === 'connect-failed' && event.code === 'ECONNREFUSED')
+        if (event.type === 'connect-failed' && event.code === 'TLSLP_ERR_CONNECTION_REFUSED')
           closedPorts.push(event.port);
         if (!interactive) return;
         if (event.type === 'connected' && closedPorts.length > 0) {
@@ -266,7 +268,7 @@ export async function clientMain(argv: string[]): Promise<number> {
     });
   } catch (err) {
     progress.clear();
-    failure = controller.signal.aborted ? new TlslpError('INTERRUPTED', 'interrupted') : err;
+    failure = controller.signal.aborted ? new TransportError('TLSLP_ERR_INTERRUPTED') : err;
     if (failure instanceof TlslpError && Object.hasOwn(FLAG_HINTS, failure.code))
       failure.message += ` (${FLAG_HINTS[failure.code]})`;
     if (failure instanceof ServerFailError && failure.simulated) {

@@ -233,23 +233,22 @@ export async function serverMain(argv: string[]): Promise<number> {
   const workers = flags.workers === 'auto' ? availableParallelism() : flags.workers;
   const bits = flags.nBits ?? flags.n_bits ?? DEFAULTS.nBits;
   if (tutorial && workers > 1)
-    throw new ConfigError('BAD_WORKERS', 'tutorial mode serves one session: drop --workers');
+    throw new ConfigError('TLSLP_ERR_TUTORIAL_WORKERS', { flag: '--workers' });
   for (const [name, flag] of [
     ['minBits', '--min-bits'],
     ['maxBits', '--max-bits'],
   ] as const) {
     const source = command.getOptionValueSource(name);
     if (bits !== 'auto' && (source === 'cli' || source === 'config'))
-      throw new ConfigError(
-        'BITS_WITHOUT_AUTO',
-        `${flag} applies only with --n_bits auto (adaptive difficulty); add --n_bits auto or drop ${flag}`,
-      );
+      throw new ConfigError('TLSLP_ERR_BITS_WITHOUT_AUTO', { flag, auto: '--n_bits auto' });
   }
   if (bits === 'auto' && flags.minBits > flags.maxBits) {
-    throw new ConfigError(
-      'BAD_BITS',
-      `--min-bits (${flags.minBits}) must not be above --max-bits (${flags.maxBits})`,
-    );
+    throw new ConfigError('TLSLP_ERR_BAD_ADAPTIVE_RANGE', {
+      minName: '--min-bits',
+      min: flags.minBits,
+      maxName: '--max-bits',
+      max: flags.maxBits,
+    });
   }
   const inWorker = cluster.isWorker;
   const logTarget = logFileChoice(flags.logFile, logFilePath('server'));
@@ -345,8 +344,8 @@ export async function serverMain(argv: string[]): Promise<number> {
         ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort).catch(
             (err: unknown) => {
               throw new ConfigError(
-                'METRICS_LISTEN',
-                `--metrics-port ${flags.metricsPort}: ${describeError(err)}; pick a free port`,
+                'TLSLP_ERR_METRICS_LISTEN',
+                { source: `--metrics-port ${flags.metricsPort}`, detail: describeError(err) },
                 { cause: err },
               );
             },

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { TransportError } from '../errors.js';
+import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 
 /** The metrics a server updates. */
@@ -17,11 +17,14 @@ export class ServerMetrics {
   readonly sessionsStarted: Counter;
   /** `tlslp_sessions_completed_total{outcome}`: `done` (DONE/OK) or `fail_drawn`. */
   readonly sessionsCompleted: Counter<'outcome'>;
-  /** `tlslp_sessions_failed_total{reason}`: the client broke the contract, timed out or left. */
+  /**
+   * `tlslp_sessions_failed_total{reason}`: the client broke the contract, timed out or left
+   * (reasons: `SESSION_FAILURE_REASONS` of the error catalog).
+   */
   readonly sessionsFailed: Counter<'reason'>;
   /** `tlslp_sessions_in_flight`: sessions in progress. */
   readonly sessionsInFlight: Gauge;
-  /** `tlslp_handshake_failures_total{reason}`: failed TLS handshakes. */
+  /** `tlslp_handshake_failures_total{reason}`: failed TLS handshakes (`HANDSHAKE_FAILURE_REASONS`). */
   readonly handshakeFailures: Counter<'reason'>;
   /** `tlslp_handshakes_in_progress`: connections accepted that have not finished TLS. */
   readonly handshakesInProgress: Gauge;
@@ -99,11 +102,6 @@ export class ServerMetrics {
   }
 }
 
-/** Label for a handshake error: its code, lowercased, or `other`. */
-export function reasonLabel(code: string | undefined): string {
-  return code ? code.toLowerCase().replace(/^err_/, '').slice(0, 60) : 'other';
-}
-
 /**
  * Serve `GET /metrics` from `registry` (or from a function producing the text, for cluster
  * mode) on host:port.
@@ -136,13 +134,7 @@ export async function serveMetrics(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new TransportError(
-          err.code ?? 'LISTEN',
-          `cannot serve metrics on ${hostPort(host, port)}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
-          { cause: err },
-        ),
-      ),
+      reject(listenError(err, 'serve metrics', hostPort(host, port))),
     );
     server.listen(port, host, resolve);
   });

@@ -9,18 +9,18 @@ import { once, setMaxListeners } from 'node:events';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { DEFAULTS } from '../defaults.js';
-import { ConfigError, TransportError } from '../errors.js';
+import { ConfigError, handshakeFailureReason, sessionFailureReason } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
 import { BODY_COMMANDS, isValidArg, isValidNBits, isValidToken } from '../protocol/messages.js';
 import { drawBodyCommand, randomToken } from '../protocol/random.js';
 import { assertInsecureAllowed, checkServerTls, type TlsMaterial } from '../tls.js';
-import { SocketLineChannel, describeSocketError } from '../transport/channel.js';
+import { SocketLineChannel, describeSocketError, listenError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { FailureBudget, Tally } from './admission.js';
 import { judgeClientCert } from './client-cert.js';
 import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';
-import { reasonLabel, type ServerMetrics } from './metrics.js';
+import { type ServerMetrics } from './metrics.js';
 import {
   runServerSession,
   type SessionLog,
@@ -254,23 +254,24 @@ export class TlslpServer {
     const host = options.host ?? DEFAULTS.serverHost;
     const nBits = options.nBits ?? DEFAULTS.nBits;
     if (!isValidNBits(nBits))
-      throw new ConfigError('BAD_N_BITS', `n_bits must be an integer 0..64, not ${nBits}`);
+      throw new ConfigError('TLSLP_ERR_BAD_N_BITS', { option: 'nBits', value: nBits });
     if (options.token !== undefined && !isValidToken(options.token)) {
-      throw new ConfigError('BAD_TOKEN', '--token must be 1..128 characters of [A-Za-z0-9_-]');
+      throw new ConfigError('TLSLP_ERR_BAD_TOKEN', { option: 'token' });
     }
     if (options.randomString !== undefined && !isValidArg(options.randomString)) {
-      throw new ConfigError('BAD_ARG', '--random-string must be 1..128 characters without spaces');
+      throw new ConfigError('TLSLP_ERR_BAD_RANDOM_STRING', { option: 'randomString' });
     }
     if (options.insecure) assertInsecureAllowed(host);
     if (!options.tls.cert || !options.tls.key)
-      throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
+      throw new ConfigError(
+        'TLSLP_ERR_NO_CERT',
+        { who: 'the server', needs: 'a certificate and a key (tls.cert, tls.key)' },
+        { option: options.tls.cert ? 'tls.key' : 'tls.cert' },
+      );
     // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
     this.trustedCas = checkServerTls(options.tls).caCerts;
     if (!options.insecure && !options.tls.ca) {
-      throw new ConfigError(
-        'NO_CA',
-        'mutual TLS needs the CA certificate that issues client certificates (--ca-cert)',
-      );
+      throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
     }
     this.options = {
       ...options,
@@ -301,13 +302,13 @@ export class TlslpServer {
     ] as const) {
       const v = this.options[key];
       if (!Number.isInteger(v) || v < 0)
-        throw new ConfigError('BAD_LIMIT', `${key} must be a whole number >= 0, not ${String(v)}`);
+        throw new ConfigError('TLSLP_ERR_BAD_LIMIT', { option: key, value: String(v) });
     }
     this.failures = new FailureBudget(this.options.maxHandshakeFailuresPerIp);
     this.logger = options.logger ?? createNullLogger('tlslp.server');
     this.warnings = new WarningLimiter((m, f) => this.logger.warning(m, f), options.warningLimit);
     if (options.adaptive && options.tutorial)
-      throw new ConfigError('BAD_N_BITS', 'tutorial mode needs a fixed n_bits, not auto');
+      throw new ConfigError('TLSLP_ERR_TUTORIAL_ADAPTIVE', { option: 'adaptive' });
     this.adaptive = options.adaptive ? new AdaptiveDifficulty(options.adaptive) : null;
     this.stats.nBits = this.adaptive ? this.adaptive.current : nBits;
     options.metrics?.nBits.set(this.stats.nBits);
@@ -332,9 +333,9 @@ export class TlslpServer {
       });
     } catch (err) {
       throw new ConfigError(
-        'BAD_TLS_MATERIAL',
-        `server certificate, key or CA unusable: ${(err as Error).message} (check --server-cert, --server-key and --ca-cert)`,
-        { cause: err },
+        'TLSLP_ERR_BAD_TLS_MATERIAL',
+        { side: 'server', detail: (err as Error).message, options: 'tls.cert, tls.key and tls.ca' },
+        { cause: err, option: 'tls' },
       );
     }
     this.tlsServer.on('secureConnection', (socket: tls.TLSSocket) => this.onSecure(socket));
@@ -419,7 +420,7 @@ export class TlslpServer {
         this.handshakeFailed(
           conn,
           'HANDSHAKE_TOO_LARGE',
-          `sent ${bytes} bytes without completing the handshake (limit ${this.options.maxHandshakeBytes}, --max-handshake-bytes)`,
+          `sent ${bytes} bytes without completing the handshake (limit maxHandshakeBytes ${this.options.maxHandshakeBytes})`,
         ),
       // The TLS socket (and OpenSSL's buffers) exist only once the client has sent something.
       onFirstData: () => this.tlsServer.emit('connection', meter),
@@ -487,7 +488,7 @@ export class TlslpServer {
     if (conn.state !== 'pending') return;
     conn.state = 'failed';
     this.leavePending(conn);
-    const reason = reasonLabel(code);
+    const reason = handshakeFailureReason(code);
     this.stats.handshakeFailures++;
     bump(this.stats.handshakeFailuresByReason, reason);
     this.options.metrics?.handshakeFailures.inc({ reason });
@@ -623,7 +624,7 @@ export class TlslpServer {
     }
     if (result.outcome === 'rejected') this.stats.sessionsRejected++;
     else this.stats.sessionsTransport++;
-    const reason = reasonLabel(result.code);
+    const reason = sessionFailureReason(result.code);
     bump(this.stats.failedByReason, reason);
     metrics?.sessionsFailed.inc({ reason });
   }
@@ -716,16 +717,7 @@ export class TlslpServer {
         once(this.listener, 'error').then(([err]) => Promise.reject(err as Error)),
       ]);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'LISTEN';
-      const why =
-        code === 'EADDRINUSE'
-          ? 'address already in use (pick another --port)'
-          : code === 'EACCES'
-            ? 'permission denied (use a port above 1023)'
-            : (err as Error).message;
-      throw new TransportError(code, `cannot listen on ${hostPort(host, port)}: ${why}`, {
-        cause: err,
-      });
+      throw listenError(err, 'listen', hostPort(host, port));
     }
     this.listener.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
     const address = this.listener.address() as AddressInfo;

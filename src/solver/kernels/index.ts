@@ -135,7 +135,7 @@ export async function loadKernels(): Promise<void> {
 
 function requireLoaded(): Loaded {
   if (!loaded) {
-    throw new SolverError('KERNELS_NOT_LOADED', 'kernels not loaded: await loadKernels() first');
+    throw new SolverError('TLSLP_ERR_KERNELS_NOT_LOADED');
   }
   return loaded;
 }
@@ -143,21 +143,27 @@ function requireLoaded(): Loaded {
 /**
  * Pick a kernel. `auto` takes native, else wasm, else js, and explains a fallback once
  * (see {@link KernelSelection.fallbackReason}). A named kernel that is not available throws.
- * @throws ConfigError (`KERNEL_UNAVAILABLE`, `BAD_KERNEL`) for an unavailable or unknown kernel.
+ * @throws ConfigError (`TLSLP_ERR_KERNEL_UNAVAILABLE`, `TLSLP_ERR_BAD_KERNEL`) for an
+ *   unavailable or unknown kernel.
  */
 export function selectKernel(name: KernelName | 'auto'): KernelSelection {
   if (name === 'js') return { kernel: loaded?.js.kernel ?? createJsKernel() };
   if (name !== 'auto' && !isKernelName(name)) {
     throw new ConfigError(
-      'BAD_KERNEL',
-      `unknown kernel '${String(name)}': use native, wasm, js or auto`,
+      'TLSLP_ERR_BAD_KERNEL',
+      { name: `'${String(name)}'` },
+      { option: 'kernel' },
     );
   }
   const all = requireLoaded();
   if (name !== 'auto') {
     const result = all[name];
     if (result.kernel) return { kernel: result.kernel };
-    throw new ConfigError('KERNEL_UNAVAILABLE', `${name} kernel unavailable: ${result.reason}`);
+    throw new ConfigError(
+      'TLSLP_ERR_KERNEL_UNAVAILABLE',
+      { name, reason: result.reason },
+      { option: 'kernel' },
+    );
   }
   const skipped: string[] = [];
   for (const candidate of KERNEL_NAMES) {
@@ -171,7 +177,7 @@ export function selectKernel(name: KernelName | 'auto'): KernelSelection {
     return { kernel: result.kernel, fallbackReason: `${skipped.join('; ')}; using ${candidate}` };
   }
   // Unreachable: the js kernel always loads.
-  throw new SolverError('NO_KERNEL', 'no kernel available');
+  throw new SolverError('TLSLP_ERR_NO_KERNEL');
 }
 
 /** Every kernel and whether it loads here (for the benchmark and diagnostics). */
