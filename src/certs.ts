@@ -259,11 +259,8 @@ export async function readCertificateSet(dir: string): Promise<CertificateSet> {
         return [k, await readFile(paths[k], 'utf8')] as const;
       } catch (err) {
         throw new ConfigError(
-          'TLSLP_ERR_CERT_FILE',
-          {
-            file: paths[k],
-            problem: `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); create the set with: tlslp certs --dir ${dir}`,
-          },
+          'TLSLP_ERR_CERT_SET_READ',
+          { path: paths[k], errno: (err as NodeJS.ErrnoException).code ?? 'error', dir },
           { cause: err },
         );
       }

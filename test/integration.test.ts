@@ -444,7 +444,7 @@ describe('unusable TLS material', () => {
       tls: { ca: certs.caCert, cert: certs.clientCert, key: foreign.clientKey },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/--private-key/);
+    expect((err as Error).message).toMatch(/tls\.key/);
   });
 });
 

@@ -149,8 +149,16 @@ describe('solveWork', () => {
         ConfigError,
       );
     }
-    await expect(solveWork('a b', 8)).rejects.toThrow(/token must be 1 to 128 characters/);
-    await expect(solveWork('abc', 65)).rejects.toThrow(/n_bits must be an integer from 0 to 64/);
+    await expect(solveWork('a b', 8)).rejects.toMatchObject({
+      code: 'TLSLP_ERR_BAD_TOKEN',
+      option: 'token',
+      message: 'token must be 1..128 characters of [A-Za-z0-9_-]',
+    });
+    await expect(solveWork('abc', 65)).rejects.toMatchObject({
+      code: 'TLSLP_ERR_BAD_N_BITS',
+      option: 'nBits',
+      message: 'nBits must be a whole number 0..64, not 65',
+    });
   });
 
   it('accepts the extremes: 128-character tokens, n_bits 0 and 1-character tokens', async () => {

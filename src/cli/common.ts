@@ -4,7 +4,7 @@
  * @module
  */
 import { CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, TlslpError } from '../errors.js';
+import { ConfigError, ERROR_CATALOG, TlslpError, renderMessage } from '../errors.js';
 import { escapeControl } from '../text/escape.js';
 
 /** Exit codes of the bins. */
@@ -26,13 +26,40 @@ export function describeError(err: unknown): string {
   return escapeControl(rawDescription(err));
 }
 
+/**
+ * The flags of the library options that ConfigError messages name (`{option}`-like
+ * parameters); the message is rendered again with the flag in the option's place.
+ */
+const OPTION_FLAGS: Readonly<Record<string, string>> = {
+  force: '--force',
+  insecure: '--insecure',
+  partial: '--profile-partial',
+  profile: '--profile',
+  workBinary: '--work-binary',
+};
+
 function rawDescription(err: unknown): string {
+  if (err instanceof ConfigError) return withFlags(err);
   if (err instanceof TlslpError) return err.message;
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     return code ? `${err.message} (${code})` : err.message;
   }
   return String(err);
+}
+
+function withFlags(err: ConfigError): string {
+  let named = false;
+  const params = Object.fromEntries(
+    Object.entries(err.params).map(([name, value]) => {
+      const isOption = name === 'option' || name.endsWith('Option');
+      if (!isOption || typeof value !== 'string' || !Object.hasOwn(OPTION_FLAGS, value))
+        return [name, value];
+      named = true;
+      return [name, OPTION_FLAGS[value] as string];
+    }),
+  );
+  return named ? renderMessage(ERROR_CATALOG[err.code].message, params) : err.message;
 }
 
 /** Exit code for a thrown value. */

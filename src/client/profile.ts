@@ -81,9 +81,10 @@ export async function loadProfile(
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(
-      'TLSLP_ERR_BAD_PROFILE',
+      'TLSLP_ERR_PROFILE_FILE',
       {
-        source: `profile ${path}`,
+        fileOption: 'profile',
+        path,
         problem: `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
       },
       { cause: err },
@@ -94,22 +95,24 @@ export async function loadProfile(
     data = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(
-      'TLSLP_ERR_BAD_PROFILE',
-      { source: `profile ${path}`, problem: `not valid JSON (${(err as Error).message})` },
+      'TLSLP_ERR_PROFILE_FILE',
+      { fileOption: 'profile', path, problem: `not valid JSON (${(err as Error).message})` },
       { cause: err },
     );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
-      source: `profile ${path}`,
+    throw new ConfigError('TLSLP_ERR_PROFILE_FILE', {
+      fileOption: 'profile',
+      path,
       problem: 'must be a JSON object of field values',
     });
   }
-  const profile = makeProfile(data as Record<string, unknown>, `profile ${path}`);
+  const profile = makeProfile(data as Record<string, unknown>, `profile file ${path}`);
   const missing = BODY_COMMANDS.filter((field) => !Object.hasOwn(data, field));
   if (missing.length > 0 && options.partial !== true) {
     throw new ConfigError('TLSLP_ERR_PROFILE_INCOMPLETE', {
-      source: `profile ${path}`,
+      fileOption: 'profile',
+      path,
       fields: missing.join(', '),
       option: 'partial',
     });

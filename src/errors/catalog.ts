@@ -367,6 +367,11 @@ export const ERROR_CATALOG = {
     message: '{ca} holds no certificate; pass the CA certificate (ca_cert.pem)',
     summary: 'The CA file holds no certificate.',
   },
+  TLSLP_ERR_CERT_SET_READ: {
+    type: 'ConfigError',
+    message: 'cannot read {path} ({errno}); create the set with: tlslp certs --dir {dir}',
+    summary: 'A file of a certificate set cannot be read back.',
+  },
   TLSLP_ERR_CERT_DIR: {
     type: 'ConfigError',
     message: 'cannot create {dir}: {detail}',
@@ -379,7 +384,7 @@ export const ERROR_CATALOG = {
   },
   TLSLP_ERR_CERT_EXISTS: {
     type: 'ConfigError',
-    message: 'refusing to overwrite {files}; set {option} to replace {them}',
+    message: 'refusing to overwrite {files}; use {option} to replace {them}',
     summary: 'A certificate set exists where a new one would be written.',
   },
   TLSLP_ERR_BAD_HOST: {
@@ -405,11 +410,17 @@ export const ERROR_CATALOG = {
   TLSLP_ERR_BAD_PROFILE: {
     type: 'ConfigError',
     message: '{source}: {problem}',
-    summary: 'A profile (the body values) is unreadable, not JSON, or has a bad field.',
+    summary: 'A profile (the body values) has an unknown field or a value that cannot be sent.',
+  },
+  TLSLP_ERR_PROFILE_FILE: {
+    type: 'ConfigError',
+    message: '{fileOption} {path}: {problem}',
+    summary: 'A profile file cannot be read, is not JSON, or is not an object.',
   },
   TLSLP_ERR_PROFILE_INCOMPLETE: {
     type: 'ConfigError',
-    message: '{source}: missing {fields}; add them, or set {option} to fill them with sample data',
+    message:
+      '{fileOption} {path}: missing {fields}; add them, or pass {option} to fill them with sample data',
     summary: 'A profile file lacks fields and partial profiles were not allowed.',
   },
   TLSLP_ERR_BAD_LOG_LEVEL: {
