@@ -59,8 +59,9 @@ export abstract class TlslpError extends Error {
     params: Params | undefined,
     options: ErrorOptions | undefined,
   ) {
-    const entry = ERROR_CATALOG[code];
-    // The types already forbid it; this keeps plain-JS callers honest.
+    const entry = Object.hasOwn(ERROR_CATALOG, code) ? ERROR_CATALOG[code] : undefined;
+    // The types already forbid both; this keeps plain-JS callers honest.
+    if (entry === undefined) throw new TypeError(`${String(code)} is not a tlslp error code`);
     if (entry.type !== type) throw new TypeError(`${code} is a ${entry.type}, not a ${type}`);
     super(renderMessage(entry.message, params ?? {}), options);
     this.name = new.target.name;

@@ -146,8 +146,6 @@ export function clientCommand(): Command {
 const FLAG_HINTS: Readonly<Record<string, string>> = {
   TLSLP_ERR_TOO_MANY_REQUESTS: 'the limit is --max-requests',
   TLSLP_ERR_SESSION_TIMEOUT: 'the limit is --session-timeout',
-  TLSLP_ERR_TLS_UNTRUSTED_CERT: 'the CA is --ca-cert',
-  TLSLP_ERR_TLS_CERT_REQUIRED: 'the certificate is --client-cert, its key --private-key',
 };
 
 /** The `--json` summary. */

@@ -27,10 +27,14 @@ export function describeError(err: unknown): string {
 }
 
 /**
- * The flags of the library options that ConfigError messages name (`{option}`-like
- * parameters); the message is rendered again with the flag in the option's place.
+ * The flags of the library options that error messages name (`{option}`-like parameters);
+ * the message is rendered again with the flag in the option's place. `tls.cert` and
+ * `tls.key` appear only in the client's TLS errors, hence the client's flags.
  */
 const OPTION_FLAGS: Readonly<Record<string, string>> = {
+  'tls.ca': '--ca-cert',
+  'tls.cert': '--client-cert',
+  'tls.key': '--private-key',
   force: '--force',
   insecure: '--insecure',
   partial: '--profile-partial',
@@ -39,8 +43,7 @@ const OPTION_FLAGS: Readonly<Record<string, string>> = {
 };
 
 function rawDescription(err: unknown): string {
-  if (err instanceof ConfigError) return withFlags(err);
-  if (err instanceof TlslpError) return err.message;
+  if (err instanceof TlslpError) return withFlags(err);
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     return code ? `${err.message} (${code})` : err.message;
@@ -48,7 +51,7 @@ function rawDescription(err: unknown): string {
   return String(err);
 }
 
-function withFlags(err: ConfigError): string {
+function withFlags(err: TlslpError): string {
   let named = false;
   const params = Object.fromEntries(
     Object.entries(err.params).map(([name, value]) => {
@@ -59,7 +62,13 @@ function withFlags(err: ConfigError): string {
       return [name, OPTION_FLAGS[value] as string];
     }),
   );
-  return named ? renderMessage(ERROR_CATALOG[err.code].message, params) : err.message;
+  if (!named) return err.message;
+  // Text around the rendered part (a context from withContext, a hint) stays as it is.
+  const rendered = renderMessage(ERROR_CATALOG[err.code].message, err.params);
+  const at = err.message.lastIndexOf(rendered);
+  if (at < 0) return err.message;
+  const again = renderMessage(ERROR_CATALOG[err.code].message, params);
+  return err.message.slice(0, at) + again + err.message.slice(at + rendered.length);
 }
 
 /** Exit code for a thrown value. */

@@ -188,7 +188,7 @@ export const ERROR_CATALOG = {
   },
   TLSLP_ERR_TLS_UNTRUSTED_CERT: {
     type: 'TransportError',
-    message: 'server certificate is not issued by the configured CA (check tls.ca)',
+    message: 'server certificate is not issued by the configured CA (check {option})',
     summary: "The server's chain does not lead to the CA the client trusts.",
   },
   TLSLP_ERR_TLS_CERT_EXPIRED: {
@@ -203,7 +203,7 @@ export const ERROR_CATALOG = {
   },
   TLSLP_ERR_TLS_CERT_REQUIRED: {
     type: 'TransportError',
-    message: 'server requires a client certificate (check tls.cert and tls.key)',
+    message: 'server requires a client certificate (check {certOption} and {keyOption})',
     summary: 'The server asked for a client certificate and got none.',
   },
   TLSLP_ERR_TLS_CERT_REJECTED: {

@@ -66,6 +66,13 @@ export const HANDSHAKE_FAILURE_REASONS = {
   ssl_unsupported_protocol: 'the client offers no TLS version the server accepts',
   ssl_no_shared_cipher: 'the client offers no cipher the server accepts',
   ssl_packet_length_too_long: 'the client sent a record that is not TLS',
+  ssl_wrong_curve: "the client certificate's curve is outside OpenSSL's groups (EC P-224, …)",
+  ssl_no_suitable_signature_algorithm: 'the client offers no signature scheme in common',
+  ssl_unexpected_message: 'the client sent a handshake message out of order',
+  ssl_unexpected_eof_while_reading: 'the client closed the connection mid-record',
+  ssl_tlsv1_alert_unknown_ca: "the client does not trust the server's CA",
+  ssl_sslv3_alert_bad_certificate: 'the client rejected the server certificate',
+  ssl_sslv3_alert_certificate_unknown: 'the client rejected the server certificate',
   tls_handshake_timeout: "Node's own handshake timeout fired",
   [OTHER_REASON]: 'any other TLS error (the DEBUG log has its code and text)',
 } as const;

@@ -212,7 +212,11 @@ const SOCKET_CODES: Readonly<Record<string, SocketErrorCode>> = {
 };
 
 /** The catalog codes a foreign socket or TLS error is wrapped as. */
-type SocketErrorCode = PlainCodeOf<'TransportError'> | 'TLSLP_ERR_TLS_CERT_REJECTED';
+type SocketErrorCode =
+  | PlainCodeOf<'TransportError'>
+  | 'TLSLP_ERR_TLS_CERT_REJECTED'
+  | 'TLSLP_ERR_TLS_UNTRUSTED_CERT'
+  | 'TLSLP_ERR_TLS_CERT_REQUIRED';
 
 /** Why the peer rejected our certificate, when its alert says. */
 const REJECTED_WHY: Readonly<Record<string, string>> = {
@@ -235,6 +239,10 @@ export function toTransportError(err: Error): TlslpError {
     const detail = err.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '');
     return new TransportError('TLSLP_ERR_TLS_HOSTNAME_MISMATCH', { detail }, options);
   }
+  if (known === 'TLSLP_ERR_TLS_UNTRUSTED_CERT')
+    return new TransportError(known, { option: 'tls.ca' }, options);
+  if (known === 'TLSLP_ERR_TLS_CERT_REQUIRED')
+    return new TransportError(known, { certOption: 'tls.cert', keyOption: 'tls.key' }, options);
   if (known === 'TLSLP_ERR_TLS_CERT_REJECTED')
     return new TransportError(known, { why: REJECTED_WHY[code] ?? '' }, options);
   if (known) return new TransportError(known, undefined, options);
