@@ -38,6 +38,7 @@ const OPTION_FLAGS: Readonly<Record<string, string>> = {
   force: '--force',
   insecure: '--insecure',
   partial: '--profile-partial',
+  port: '--port',
   profile: '--profile',
   workBinary: '--work-binary',
 };

@@ -259,8 +259,13 @@ export const ERROR_CATALOG = {
   },
   TLSLP_ERR_ADDRESS_IN_USE: {
     type: 'TransportError',
-    message: 'cannot {action} on {address}: address already in use',
-    summary: 'The address to listen on is taken (EADDRINUSE).',
+    message: 'cannot listen on {address}: address already in use (pick another {option})',
+    summary: 'The address the server is to listen on is taken (EADDRINUSE).',
+  },
+  TLSLP_ERR_METRICS_ADDRESS_IN_USE: {
+    type: 'TransportError',
+    message: 'cannot serve metrics on {address}: address already in use',
+    summary: 'The address the metrics endpoint is to listen on is taken (EADDRINUSE).',
   },
   TLSLP_ERR_LISTEN_FAILED: {
     type: 'TransportError',

@@ -134,7 +134,7 @@ export async function serveMetrics(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(listenError(err, 'serve metrics', hostPort(host, port))),
+      reject(listenError(err, 'metrics', hostPort(host, port))),
     );
     server.listen(port, host, resolve);
   });

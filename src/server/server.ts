@@ -717,7 +717,7 @@ export class TlslpServer {
         once(this.listener, 'error').then(([err]) => Promise.reject(err as Error)),
       ]);
     } catch (err) {
-      throw listenError(err, 'listen', hostPort(host, port));
+      throw listenError(err, 'server', hostPort(host, port));
     }
     this.listener.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
     const address = this.listener.address() as AddressInfo;

@@ -270,12 +270,18 @@ export function rawErrorDetail(err: unknown): string | null {
   return `${code ? `${code}: ` : ''}${cause.message}`;
 }
 
-/** A failed `listen()` as a TransportError: in use, not allowed, or whatever Node said. */
-export function listenError(err: unknown, action: string, address: string): TlslpError {
+/**
+ * A failed `listen()` of the server or of its metrics endpoint as a TransportError: in use,
+ * not allowed, or whatever Node said.
+ */
+export function listenError(err: unknown, what: 'server' | 'metrics', address: string): TlslpError {
   const code = (err as NodeJS.ErrnoException).code;
   const options = { cause: err };
+  const action = what === 'server' ? 'listen' : 'serve metrics';
+  if (code === 'EADDRINUSE' && what === 'server')
+    return new TransportError('TLSLP_ERR_ADDRESS_IN_USE', { address, option: 'port' }, options);
   if (code === 'EADDRINUSE')
-    return new TransportError('TLSLP_ERR_ADDRESS_IN_USE', { action, address }, options);
+    return new TransportError('TLSLP_ERR_METRICS_ADDRESS_IN_USE', { address }, options);
   const detail =
     code === 'EACCES' ? 'permission denied (use a port above 1023)' : (err as Error).message;
   return new TransportError('TLSLP_ERR_LISTEN_FAILED', { action, address, detail }, options);
