@@ -299,6 +299,15 @@ describe('client session: validates what the server sends', () => {
     expect(server).toEqual({ outcome: 'done' });
   });
 
+  it("a solver's plain error reaches the caller as a SolverError with it as the cause", async () => {
+    const boom = new Error('out of cheese');
+    const broken: WorkSolver = () => Promise.reject(boom);
+    const err = await clientAgainst(['HELLO', 'WORK abc 8'], { solve: broken });
+    expect(err).toBeInstanceOf(SolverError);
+    expect(err).toMatchObject({ code: 'TLSLP_ERR_SOLVER_FAILED', cause: boom });
+    expect((err as SolverError).message).toBe('solver failed: out of cheese');
+  });
+
   it('WORK that overruns the WORK timeout fails with a SolverError and the solver is told to stop', async () => {
     let stopped = false;
     const slow: WorkSolver = (_t, _n, signal) =>

@@ -283,7 +283,13 @@ async function solveWithin(
         { cause: err },
       );
     }
-    throw err;
+    if (err instanceof TlslpError) throw err;
+    // A caller's own solver may throw anything: it still reaches the caller typed.
+    throw new SolverError(
+      'TLSLP_ERR_SOLVER_FAILED',
+      { detail: err instanceof Error ? err.message : String(err) },
+      { cause: err },
+    );
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);

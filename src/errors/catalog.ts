@@ -542,6 +542,11 @@ export const ERROR_CATALOG = {
     message: 'solver worker not found at {path} or {built}: run npm run build',
     summary: 'The compiled solver worker is missing.',
   },
+  TLSLP_ERR_SOLVER_FAILED: {
+    type: 'SolverError',
+    message: 'solver failed: {detail}',
+    summary: 'A solver given as the solver option threw a plain error; the cause holds it.',
+  },
   TLSLP_ERR_WORKER_FAILED: {
     type: 'SolverError',
     message: 'solver worker failed: {detail}',
