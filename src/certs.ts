@@ -206,9 +206,11 @@ export async function writeCertificateSet(
   try {
     await mkdir(dir, { recursive: true });
   } catch (err) {
-    throw new ConfigError('CERT_DIR', `cannot create ${dir}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_DIR',
+      { dir, detail: (err as Error).message },
+      { cause: err },
+    );
   }
   // Check every target before writing anything, so a refusal leaves the folder as it was.
   if (!options.force) await refuseExisting(paths);
@@ -217,9 +219,11 @@ export async function writeCertificateSet(
     try {
       await writePrivately(paths[k], set[k], mode);
     } catch (err) {
-      throw new ConfigError('CERT_WRITE', `cannot write ${paths[k]}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new ConfigError(
+        'TLSLP_ERR_CERT_WRITE',
+        { action: 'write', path: paths[k], detail: (err as Error).message },
+        { cause: err },
+      );
     }
   }
   return { dir, paths };
@@ -255,8 +259,8 @@ export async function readCertificateSet(dir: string): Promise<CertificateSet> {
         return [k, await readFile(paths[k], 'utf8')] as const;
       } catch (err) {
         throw new ConfigError(
-          'CERT_FILE',
-          `cannot read ${paths[k]} (${(err as NodeJS.ErrnoException).code ?? 'error'}); create the set with: tlslp certs --dir ${dir}`,
+          'TLSLP_ERR_CERT_SET_READ',
+          { path: paths[k], errno: (err as NodeJS.ErrnoException).code ?? 'error', dir },
           { cause: err },
         );
       }
@@ -276,10 +280,11 @@ async function refuseExisting(paths: Record<keyof CertificateSet, string>): Prom
   const existing: string[] = [];
   for (const k of SET_KEYS) if (await exists(paths[k])) existing.push(paths[k]);
   if (existing.length > 0) {
-    throw new ConfigError(
-      'CERT_EXISTS',
-      `refusing to overwrite ${existing.join(', ')}; use --force to replace ${existing.length === 1 ? 'it' : 'them'}`,
-    );
+    throw new ConfigError('TLSLP_ERR_CERT_EXISTS', {
+      option: 'force',
+      files: existing.join(', '),
+      them: existing.length === 1 ? 'it' : 'them',
+    });
   }
 }
 
@@ -334,8 +339,9 @@ function normalizeHosts(hosts: string[] | undefined): string[] {
     const version = isIP(host);
     if (version === 0 && (!DNS_NAME.test(host) || host.length > 253)) {
       throw new ConfigError(
-        'BAD_HOST',
-        `server host ${JSON.stringify(raw)} is neither a DNS name nor an IP address`,
+        'TLSLP_ERR_BAD_HOST',
+        { host: JSON.stringify(raw), problem: 'is neither a DNS name nor an IP address' },
+        { option: 'serverHosts' },
       );
     }
     if (!out.includes(host)) out.push(host);
@@ -354,8 +360,9 @@ function toGeneralName(host: string): x509.JsonGeneralName {
       canonical = new URL(`http://[${host}]/`).hostname.slice(1, -1);
     } catch {
       throw new ConfigError(
-        'BAD_HOST',
-        `server host ${JSON.stringify(host)} is not an IPv6 address a certificate can hold`,
+        'TLSLP_ERR_BAD_HOST',
+        { host: JSON.stringify(host), problem: 'is not an IPv6 address a certificate can hold' },
+        { option: 'serverHosts' },
       );
     }
     return { type: 'ip', value: canonical };
@@ -369,8 +376,10 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new ConfigError('CERT_WRITE', `cannot check ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_WRITE',
+      { action: 'check', path, detail: (err as Error).message },
+      { cause: err },
+    );
   }
 }

@@ -55,8 +55,9 @@ export function openSink(
     maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
     if (!Number.isInteger(maxFiles) || maxFiles < 1) {
       throw new ConfigError(
-        'LOG_ROTATION',
-        `the number of log backups must be a positive integer, not ${maxFiles}`,
+        'TLSLP_ERR_BAD_LOG_BACKUPS',
+        { value: maxFiles },
+        { option: 'maxFiles' },
       );
     }
     maxSize = parseSize(options.maxSize ?? DEFAULT_MAX_SIZE, path);
@@ -65,24 +66,22 @@ export function openSink(
   if (!(retry.min > 0 && Number.isFinite(retry.max) && retry.max >= retry.min)) {
     // min 0 would retry a lasting fault in a busy loop.
     throw new ConfigError(
-      'LOG_RETRY',
-      `log file retry delays must satisfy 0 < min <= max, not min=${retry.min} max=${retry.max}`,
+      'TLSLP_ERR_BAD_LOG_RETRY',
+      { min: retry.min, max: retry.max },
+      { option: 'retryMs' },
     );
   }
   const checkMs = options.checkMs ?? DEFAULT_CHECK_MS;
   if (!(checkMs >= 0 && Number.isFinite(checkMs))) {
-    throw new ConfigError(
-      'LOG_RETRY',
-      `the log file check interval must be a number >= 0, not ${checkMs}`,
-    );
+    throw new ConfigError('TLSLP_ERR_BAD_LOG_CHECK', { value: checkMs }, { option: 'checkMs' });
   }
   try {
     mkdirSync(dirname(path), { recursive: true });
   } catch (err) {
     throw new ConfigError(
-      'LOG_FILE',
-      `cannot create the log folder ${dirname(path)}: ${errorText(err)}`,
-      { cause: err },
+      'TLSLP_ERR_LOG_FILE',
+      { action: 'create the log folder', path: dirname(path), detail: errorText(err) },
+      { cause: err, option: 'file' },
     );
   }
   try {
@@ -106,9 +105,11 @@ export function openSink(
       stderr,
     });
   } catch (err) {
-    throw new ConfigError('LOG_FILE', `cannot open the log file ${path}: ${errorText(err)}`, {
-      cause: err,
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_LOG_FILE',
+      { action: 'open the log file', path, detail: errorText(err) },
+      { cause: err, option: 'file' },
+    );
   }
 }
 
@@ -120,8 +121,9 @@ function parseSize(value: string, path: string): number {
   const bytes = m ? Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] ?? 0) : 0;
   if (!(bytes > 0 && Number.isSafeInteger(bytes))) {
     throw new ConfigError(
-      'LOG_ROTATION',
-      `bad log rotation size ${JSON.stringify(value)} for ${path}: use a positive number and a unit B, K, M or G, e.g. 50M`,
+      'TLSLP_ERR_BAD_LOG_SIZE',
+      { value: JSON.stringify(value), path },
+      { option: 'maxSize' },
     );
   }
   return bytes;

@@ -44,8 +44,9 @@ export function parseLogLevel(value: string): LogLevel {
   if (Object.hasOwn(SEVERITY, upper)) return upper as LogLevel;
   if (Object.hasOwn(ALIASES, upper)) return ALIASES[upper] as LogLevel;
   throw new ConfigError(
-    'BAD_LOG_LEVEL',
-    `unknown log level ${JSON.stringify(value)}; use one of ${Object.keys(SEVERITY).join(', ')}`,
+    'TLSLP_ERR_BAD_LOG_LEVEL',
+    { value: JSON.stringify(value), levels: Object.keys(SEVERITY).join(', ') },
+    { option: 'level' },
   );
 }
 
@@ -186,8 +187,9 @@ export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? 'text';
   if (format !== 'text' && format !== 'json') {
     throw new ConfigError(
-      'BAD_LOG_FORMAT',
-      `unknown log format ${JSON.stringify(format)}; use text or json`,
+      'TLSLP_ERR_BAD_LOG_FORMAT',
+      { value: JSON.stringify(format) },
+      { option: 'format' },
     );
   }
   const json = format === 'json';

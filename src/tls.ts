@@ -33,10 +33,10 @@ export function isLoopbackHost(host: string): boolean {
  */
 export function assertInsecureAllowed(host: string): void {
   if (!isLoopbackHost(host)) {
-    throw new ConfigError(
-      'INSECURE_NOT_LOOPBACK',
-      `--insecure is only allowed with localhost or a loopback address, not ${JSON.stringify(host)}; drop --insecure and use certificates`,
-    );
+    throw new ConfigError('TLSLP_ERR_INSECURE_NOT_LOOPBACK', {
+      option: 'insecure',
+      host: JSON.stringify(host),
+    });
   }
 }
 
@@ -67,13 +67,19 @@ export async function readPem(file: PemFile): Promise<Buffer> {
             ? 'is a folder'
             : `cannot be read (${code ?? 'error'})`;
     throw new ConfigError(
-      'CERT_FILE',
-      `${file.flag} ${file.path}: ${why}; pass the right path, or create a set with: tlslp certs`,
+      'TLSLP_ERR_CERT_FILE',
+      {
+        file: `${file.flag} ${file.path}`,
+        problem: `${why}; pass the right path, or create a set with: tlslp certs`,
+      },
       { cause: err },
     );
   }
   if (!data.includes('-----BEGIN ')) {
-    throw new ConfigError('CERT_FILE', `${file.flag} ${file.path}: not a PEM file`);
+    throw new ConfigError('TLSLP_ERR_CERT_FILE', {
+      file: `${file.flag} ${file.path}`,
+      problem: 'not a PEM file',
+    });
   }
   return data;
 }
@@ -133,38 +139,53 @@ export function checkServerTls(
   now: Date = new Date(),
 ): ServerTlsCheck {
   if (!material.cert || !material.key)
-    throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
+    throw new ConfigError(
+      'TLSLP_ERR_NO_CERT',
+      { who: 'the server', needs: `a certificate and a key (${labels.cert}, ${labels.key})` },
+      { option: material.cert ? 'tls.key' : 'tls.cert' },
+    );
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(material.cert);
   } catch {
-    throw new ConfigError('CERT_FILE', `${labels.cert}: not a PEM certificate`);
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: labels.cert, problem: 'not a PEM certificate' },
+      { option: 'tls.cert' },
+    );
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(material.key);
   } catch {
     throw new ConfigError(
-      'CERT_FILE',
-      `${labels.key}: not a PEM private key (or it is encrypted: tlslp takes unencrypted keys)`,
+      'TLSLP_ERR_CERT_FILE',
+      {
+        file: labels.key,
+        problem: 'not a PEM private key (or it is encrypted: tlslp takes unencrypted keys)',
+      },
+      { option: 'tls.key' },
     );
   }
   if (!cert.checkPrivateKey(key))
     throw new ConfigError(
-      'KEY_MISMATCH',
-      `${labels.key} does not match the certificate in ${labels.cert}; pass the key made with that certificate (or make a new set: tlslp certs --force)`,
+      'TLSLP_ERR_KEY_MISMATCH',
+      { key: labels.key, cert: labels.cert },
+      { option: 'tls.key' },
     );
   const from = new Date(cert.validFrom);
   const to = new Date(cert.validTo);
   if (now < from)
     throw new ConfigError(
-      'CERT_NOT_YET_VALID',
-      `${labels.cert} is not valid before ${from.toISOString()}; check the clock, or issue a new certificate`,
+      'TLSLP_ERR_CERT_NOT_YET_VALID',
+      { cert: labels.cert, date: from.toISOString() },
+      { option: 'tls.cert' },
     );
   if (now > to)
     throw new ConfigError(
-      'CERT_EXPIRED',
-      `${labels.cert} expired on ${to.toISOString()}; issue a new one (tlslp certs --force makes a new set)`,
+      'TLSLP_ERR_CERT_EXPIRED',
+      { cert: labels.cert, date: to.toISOString() },
+      { option: 'tls.cert' },
     );
   const warnings: string[] = [];
   const caCerts: X509Certificate[] = [];
@@ -177,10 +198,9 @@ export function checkServerTls(
     const text = pemText(material.ca);
     if (!text.includes('-----BEGIN CERTIFICATE-----'))
       throw new ConfigError(
-        'CA_NOT_CERT',
-        /PRIVATE KEY-----/.test(text)
-          ? `${labels.ca} holds a private key, not a certificate; pass the CA certificate (ca_cert.pem), never a key`
-          : `${labels.ca} holds no certificate; pass the CA certificate (ca_cert.pem)`,
+        /PRIVATE KEY-----/.test(text) ? 'TLSLP_ERR_CA_IS_KEY' : 'TLSLP_ERR_CA_NOT_CERT',
+        { ca: labels.ca },
+        { option: 'tls.ca' },
       );
     try {
       // Every certificate of the bundle must parse, not only the first.
@@ -189,7 +209,11 @@ export function checkServerTls(
       ) ?? [])
         caCerts.push(new X509Certificate(block));
     } catch {
-      throw new ConfigError('CERT_FILE', `${labels.ca}: a certificate in it does not parse`);
+      throw new ConfigError(
+        'TLSLP_ERR_CERT_FILE',
+        { file: labels.ca, problem: 'a certificate in it does not parse' },
+        { option: 'tls.ca' },
+      );
     }
   }
   return { notAfter: to, warnings, caCerts };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdaptiveDifficulty } from '../src/server/adaptive.js';
+import { ConfigError } from '../src/errors.js';
 
 function controller() {
   return new AdaptiveDifficulty({
@@ -53,7 +54,7 @@ describe('adaptive difficulty', () => {
   });
 
   it('refuses bad bounds', () => {
-    expect(() => new AdaptiveDifficulty({ minBits: 10, maxBits: 5 })).toThrow(RangeError);
-    expect(() => new AdaptiveDifficulty({ minBits: 0, maxBits: 65 })).toThrow(RangeError);
+    expect(() => new AdaptiveDifficulty({ minBits: 10, maxBits: 5 })).toThrow(ConfigError);
+    expect(() => new AdaptiveDifficulty({ minBits: 0, maxBits: 65 })).toThrow(ConfigError);
   });
 });

@@ -262,7 +262,9 @@ describe('writeCertificateSet', () => {
     const err = await writeCertificateSet(dir, set).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toContain(join(dir, CERT_FILE_NAMES.serverKey));
-    expect((err as ConfigError).message).toContain('--force');
+    // The library names its option; the CLI's message names the flag (test/cli.test.ts).
+    expect(err).toMatchObject({ code: 'TLSLP_ERR_CERT_EXISTS', option: 'force' });
+    expect((err as ConfigError).message).toMatch(/use force to replace it$/);
     expect(await readFile(join(dir, CERT_FILE_NAMES.serverKey), 'utf8')).toBe('old key');
     // Nothing else was written either: the check happens before any write.
     await expect(stat(join(dir, CERT_FILE_NAMES.caCert))).rejects.toThrow();

@@ -49,7 +49,7 @@ describe('SocketLineChannel', () => {
     const err = await ch.readLine(300).catch((e: unknown) => e);
     clearInterval(timer);
     expect(err).toBeInstanceOf(TransportError);
-    expect((err as TransportError).code).toBe('TIMEOUT');
+    expect((err as TransportError).code).toBe('TLSLP_ERR_TIMEOUT');
   });
 
   it('reports an overlong line as a protocol violation', async () => {
@@ -58,7 +58,7 @@ describe('SocketLineChannel', () => {
     f.feed('x'.repeat(1500));
     const err = await ch.readLine(1000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
-    expect((err as ProtocolError).code).toBe('LINE_TOO_LONG');
+    expect((err as ProtocolError).code).toBe('TLSLP_ERR_LINE_TOO_LONG');
   });
 
   it('reports a flood of unasked lines', async () => {
@@ -66,7 +66,7 @@ describe('SocketLineChannel', () => {
     const ch = new SocketLineChannel(f.socket, { maxQueuedLines: 4 });
     f.feed('a\n'.repeat(10));
     await new Promise((r) => setImmediate(r));
-    await expect(ch.readLine(1000)).rejects.toMatchObject({ code: 'FLOOD' });
+    await expect(ch.readLine(1000)).rejects.toMatchObject({ code: 'TLSLP_ERR_FLOOD' });
   });
 
   it('delivers lines sent just before the peer closed, then reports the close', async () => {
@@ -76,7 +76,7 @@ describe('SocketLineChannel', () => {
     f.end();
     await new Promise((r) => setImmediate(r));
     expect(await ch.readLine(1000)).toBe('FAIL bye');
-    await expect(ch.readLine(1000)).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(ch.readLine(1000)).rejects.toMatchObject({ code: 'TLSLP_ERR_CLOSED' });
   });
 
   it('reports the peer closing', async () => {
@@ -84,7 +84,7 @@ describe('SocketLineChannel', () => {
     const ch = new SocketLineChannel(f.socket);
     const p = ch.readLine(1000);
     f.end();
-    await expect(p).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(p).rejects.toMatchObject({ code: 'TLSLP_ERR_CLOSED' });
   });
 
   it('stops waiting when aborted', async () => {
@@ -93,7 +93,7 @@ describe('SocketLineChannel', () => {
     const c = new AbortController();
     const p = ch.readLine(10_000, c.signal);
     c.abort();
-    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(p).rejects.toMatchObject({ code: 'TLSLP_ERR_ABORTED' });
   });
 
   it('refuses a second concurrent read', async () => {
@@ -117,9 +117,9 @@ describe('describeSocketError', () => {
         ),
       ),
     ).toMatch(/does not match the host name.*Host: a/);
-    expect(describeSocketError(e('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toMatch(/--ca-cert/);
+    expect(describeSocketError(e('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toMatch(/tls\.ca/);
     expect(describeSocketError(e('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'))).toMatch(
-      /--client-cert/,
+      /tls\.cert/,
     );
     expect(describeSocketError(e('SOMETHING', 'raw message'))).toBe('raw message');
   });

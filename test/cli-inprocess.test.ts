@@ -150,8 +150,10 @@ describe('errors through runMain', () => {
   });
 
   it('maps errors to exit codes and lines', () => {
-    expect(exitCodeFor(new ConfigError('X', 'x'))).toBe(2);
-    expect(exitCodeFor(new ProtocolError('X', 'x'))).toBe(1);
+    expect(
+      exitCodeFor(new ConfigError('TLSLP_ERR_BAD_N_BITS', { option: 'nBits', value: 65 })),
+    ).toBe(2);
+    expect(exitCodeFor(new ProtocolError('TLSLP_ERR_FLOOD'))).toBe(1);
     expect(exitCodeFor(new CommanderError(0, 'commander.helpDisplayed', ''))).toBe(0);
     expect(describeError(Object.assign(new Error('boom'), { code: 'EPIPE' }))).toBe('boom (EPIPE)');
     expect(describeError('plain')).toBe('plain');

@@ -58,7 +58,7 @@ describe('client session bounds', () => {
         tls: clientTls(certs),
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ProtocolError);
-      expect((err as ProtocolError).code).toBe('TOO_MANY_REQUESTS');
+      expect((err as ProtocolError).code).toBe('TLSLP_ERR_TOO_MANY_REQUESTS');
       expect((err as Error).message).toBe(
         'server sent more than 100 body requests without DONE; stopped',
       );
@@ -95,7 +95,7 @@ describe('client session bounds', () => {
         sessionTimeoutMs: 1500,
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TransportError);
-      expect((err as TransportError).code).toBe('SESSION_TIMEOUT');
+      expect((err as TransportError).code).toBe('TLSLP_ERR_SESSION_TIMEOUT');
       expect((err as Error).message).toBe('session not finished within 1.5 s; stopped');
       expect(server.stats.replies).toBeLessThan(100);
     } finally {

@@ -92,7 +92,7 @@ describe('the client watches the connection while it solves', () => {
         ...bounded,
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TransportError);
-      expect((err as TransportError).code).toBe('CLOSED_DURING_WORK');
+      expect((err as TransportError).code).toBe('TLSLP_ERR_CLOSED_DURING_WORK');
       expect((err as Error).message).toMatch(/during WORK/);
       expect(solverPoolState().busy).toBe(false);
     } finally {
@@ -110,7 +110,7 @@ describe('the client watches the connection while it solves', () => {
         tls: clientTls(certs),
       }).catch((e: unknown) => e);
       expect(a).toBeInstanceOf(TransportError);
-      expect((a as TransportError).code).toBe('CLOSED_DURING_WORK');
+      expect((a as TransportError).code).toBe('TLSLP_ERR_CLOSED_DURING_WORK');
       const b = await runClient({
         host: '127.0.0.1',
         ports: [early.port],

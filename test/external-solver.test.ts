@@ -75,7 +75,7 @@ describe('external solver (PROTOCOL §5)', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(SolverError);
-    expect((err as SolverError).code).toBe('TIMEOUT');
+    expect((err as SolverError).code).toBe('TLSLP_ERR_SOLVER_TIMEOUT');
     const pid = Number(await readFile(pidFile, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   });
@@ -88,17 +88,17 @@ describe('external solver (PROTOCOL §5)', () => {
       timeoutMs: 60_000,
       signal: controller.signal,
     }).catch((e: unknown) => e);
-    expect((err as SolverError).code).toBe('ABORTED');
+    expect((err as SolverError).code).toBe('TLSLP_ERR_SOLVE_ABORTED');
   });
 
   it('rejects output without a RESULT line, with a bad suffix, or a failing exit', async () => {
     const none = await script('none.js', `#!${process.execPath}\nconsole.log('hello');`);
     await expect(runExternalSolver(none, 'abc', 1, { timeoutMs: 10_000 })).rejects.toMatchObject({
-      code: 'SOLVER_OUTPUT',
+      code: 'TLSLP_ERR_SOLVER_OUTPUT',
     });
     const bad = await script('bad.js', `#!${process.execPath}\nconsole.log('RESULT:a b;rm');`);
     await expect(runExternalSolver(bad, 'abc', 1, { timeoutMs: 10_000 })).rejects.toMatchObject({
-      code: 'SOLVER_OUTPUT',
+      code: 'TLSLP_ERR_SOLVER_OUTPUT',
     });
     const fails = await script(
       'fails.js',

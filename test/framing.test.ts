@@ -53,32 +53,38 @@ describe('LineDecoder', () => {
 
   it('rejects a line of 1001 bytes including its newline', () => {
     const text = 'a'.repeat(MAX_LINE_BYTES);
-    expect(code(() => new LineDecoder().push(b(`${text}\n`)))).toBe('LINE_TOO_LONG');
+    expect(code(() => new LineDecoder().push(b(`${text}\n`)))).toBe('TLSLP_ERR_LINE_TOO_LONG');
     const d = new LineDecoder();
     d.push(b(text.slice(0, 500)));
-    expect(code(() => d.push(b(`${text.slice(500)}\n`)))).toBe('LINE_TOO_LONG');
+    expect(code(() => d.push(b(`${text.slice(500)}\n`)))).toBe('TLSLP_ERR_LINE_TOO_LONG');
   });
 
   it('stops buffering once a line cannot end within the limit', () => {
     const d = new LineDecoder();
     d.push(b('a'.repeat(999)));
-    expect(code(() => d.push(b('a')))).toBe('LINE_TOO_LONG');
+    expect(code(() => d.push(b('a')))).toBe('TLSLP_ERR_LINE_TOO_LONG');
     // A huge chunk without a newline is refused at once, not buffered.
-    expect(code(() => new LineDecoder().push(Buffer.alloc(100_000, 0x61)))).toBe('LINE_TOO_LONG');
+    expect(code(() => new LineDecoder().push(Buffer.alloc(100_000, 0x61)))).toBe(
+      'TLSLP_ERR_LINE_TOO_LONG',
+    );
   });
 
   it('counts bytes, not characters', () => {
     const text = 'é'.repeat(500); // 1000 bytes
-    expect(code(() => new LineDecoder().push(b(`${text}\n`)))).toBe('LINE_TOO_LONG');
+    expect(code(() => new LineDecoder().push(b(`${text}\n`)))).toBe('TLSLP_ERR_LINE_TOO_LONG');
     expect(new LineDecoder().push(b(`${'é'.repeat(499)}a\n`))).toEqual([`${'é'.repeat(499)}a`]);
   });
 
   it('rejects invalid UTF-8', () => {
-    expect(code(() => new LineDecoder().push(b([0x48, 0xff, 0x0a])))).toBe('INVALID_UTF8');
+    expect(code(() => new LineDecoder().push(b([0x48, 0xff, 0x0a])))).toBe(
+      'TLSLP_ERR_INVALID_UTF8',
+    );
     // A truncated multi-byte sequence before the newline.
-    expect(code(() => new LineDecoder().push(b([0xc3, 0x0a])))).toBe('INVALID_UTF8');
+    expect(code(() => new LineDecoder().push(b([0xc3, 0x0a])))).toBe('TLSLP_ERR_INVALID_UTF8');
     // An overlong encoding of '/'.
-    expect(code(() => new LineDecoder().push(b([0xc0, 0xaf, 0x0a])))).toBe('INVALID_UTF8');
+    expect(code(() => new LineDecoder().push(b([0xc0, 0xaf, 0x0a])))).toBe(
+      'TLSLP_ERR_INVALID_UTF8',
+    );
   });
 
   it('accepts a multi-byte character split across reads', () => {
@@ -91,7 +97,7 @@ describe('LineDecoder', () => {
   it('honours a custom limit', () => {
     const d = new LineDecoder(4);
     expect(d.push(b('abc\n'))).toEqual(['abc']);
-    expect(code(() => d.push(b('abcd\n')))).toBe('LINE_TOO_LONG');
+    expect(code(() => d.push(b('abcd\n')))).toBe('TLSLP_ERR_LINE_TOO_LONG');
   });
 });
 
@@ -100,8 +106,8 @@ describe('encodeLine', () => {
     expect(encodeLine('HELLO').toString()).toBe('HELLO\n');
   });
   it('refuses embedded newlines and overlong lines', () => {
-    expect(code(() => encodeLine('a\nb'))).toBe('NEWLINE_IN_MESSAGE');
-    expect(code(() => encodeLine('a'.repeat(1000)))).toBe('LINE_TOO_LONG');
+    expect(code(() => encodeLine('a\nb'))).toBe('TLSLP_ERR_NEWLINE_IN_MESSAGE');
+    expect(code(() => encodeLine('a'.repeat(1000)))).toBe('TLSLP_ERR_LINE_TOO_LONG');
     expect(encodeLine('a'.repeat(999)).length).toBe(1000);
   });
 });

@@ -109,7 +109,7 @@ describe.skipIf(!hasNative)('native variant forced', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect(error).toMatchObject({ code: 'KERNEL_UNAVAILABLE', option: 'kernel' });
+    expect(error).toMatchObject({ code: 'TLSLP_ERR_KERNEL_UNAVAILABLE', option: 'kernel' });
     const message = (error as Error).message;
     expect(message).toContain("'no-such-variant'");
     for (const detail of variants) expect(message).toContain(detail);

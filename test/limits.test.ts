@@ -158,7 +158,7 @@ describe('step deadline', () => {
       await closedWithin(socket, 10_000);
       expect((await s.nextReport()).result).toMatchObject({
         outcome: 'transport',
-        code: 'TIMEOUT',
+        code: 'TLSLP_ERR_TIMEOUT',
       });
     } finally {
       clearInterval(timer);
@@ -266,7 +266,10 @@ describe('the 1000-byte line limit over TLS', () => {
     await a.ch.readLine(5000);
     a.socket.write(`${'a'.repeat(999)}\n`);
     expect(await a.ch.readLine(5000)).toBe(`FAIL ${FAIL_REASONS.badHello}`);
-    expect((await s.nextReport()).result).toMatchObject({ outcome: 'rejected', code: 'BAD_HELLO' });
+    expect((await s.nextReport()).result).toMatchObject({
+      outcome: 'rejected',
+      code: 'TLSLP_ERR_BAD_HELLO',
+    });
 
     const b = await raw(s.port);
     await b.ch.readLine(5000);
@@ -274,7 +277,7 @@ describe('the 1000-byte line limit over TLS', () => {
     expect(await b.ch.readLine(5000)).toBe(`FAIL ${FAIL_REASONS.lineTooLong}`);
     expect((await s.nextReport()).result).toMatchObject({
       outcome: 'rejected',
-      code: 'LINE_TOO_LONG',
+      code: 'TLSLP_ERR_LINE_TOO_LONG',
     });
     await closedWithin(b.socket, 5000);
   });
@@ -315,7 +318,10 @@ describe('floods', () => {
     expect(await ch.readLine(5000)).toBe('HELLO');
     socket.write('HELLOBACK\n'.repeat(50)); // one write, one TLS record
     expect(await ch.readLine(5000)).toBe(`FAIL ${FAIL_REASONS.flood}`);
-    expect((await s.nextReport()).result).toMatchObject({ outcome: 'rejected', code: 'FLOOD' });
+    expect((await s.nextReport()).result).toMatchObject({
+      outcome: 'rejected',
+      code: 'TLSLP_ERR_FLOOD',
+    });
     await closedWithin(socket, 5000);
     const r = await runClient({
       host: '127.0.0.1',
@@ -406,7 +412,7 @@ describe('graceful shutdown', () => {
         tls: clientTls(certs),
         otherTimeoutMs: 5000,
       }),
-    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    ).rejects.toMatchObject({ code: 'TLSLP_ERR_CONNECTION_REFUSED', causeCode: 'ECONNREFUSED' });
 
     // The busy session finishes by hand within the grace.
     let i = 0;

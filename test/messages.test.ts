@@ -56,24 +56,26 @@ describe('parseServerMessage', () => {
   });
 
   it('rejects unknown and malformed commands', () => {
-    expect(codeOf(() => parseServerMessage('HELO'))).toBe('UNKNOWN_COMMAND');
-    expect(codeOf(() => parseServerMessage(''))).toBe('UNKNOWN_COMMAND');
-    expect(codeOf(() => parseServerMessage('hello'))).toBe('UNKNOWN_COMMAND');
-    expect(codeOf(() => parseServerMessage('RM -rf'))).toBe('UNKNOWN_COMMAND');
-    expect(codeOf(() => parseServerMessage('HELLO there'))).toBe('BAD_MESSAGE');
-    expect(codeOf(() => parseServerMessage('DONE '))).toBe('BAD_MESSAGE');
+    expect(codeOf(() => parseServerMessage('HELO'))).toBe('TLSLP_ERR_UNKNOWN_COMMAND');
+    expect(codeOf(() => parseServerMessage(''))).toBe('TLSLP_ERR_UNKNOWN_COMMAND');
+    expect(codeOf(() => parseServerMessage('hello'))).toBe('TLSLP_ERR_UNKNOWN_COMMAND');
+    expect(codeOf(() => parseServerMessage('RM -rf'))).toBe('TLSLP_ERR_UNKNOWN_COMMAND');
+    expect(codeOf(() => parseServerMessage('HELLO there'))).toBe('TLSLP_ERR_BAD_MESSAGE');
+    expect(codeOf(() => parseServerMessage('DONE '))).toBe('TLSLP_ERR_BAD_MESSAGE');
   });
 
   it('validates WORK tokens', () => {
-    expect(codeOf(() => parseServerMessage('WORK 28'))).toBe('BAD_WORK');
-    expect(codeOf(() => parseServerMessage('WORK'))).toBe('BAD_WORK');
-    expect(codeOf(() => parseServerMessage('WORK a  28'))).toBe('BAD_WORK');
-    expect(codeOf(() => parseServerMessage('WORK a 28 x'))).toBe('BAD_WORK');
-    expect(codeOf(() => parseServerMessage('WORK a;rm 28'))).toBe('BAD_TOKEN');
-    expect(codeOf(() => parseServerMessage('WORK ../x 28'))).toBe('BAD_TOKEN');
-    expect(codeOf(() => parseServerMessage(`WORK ${'a'.repeat(129)} 28`))).toBe('BAD_TOKEN');
+    expect(codeOf(() => parseServerMessage('WORK 28'))).toBe('TLSLP_ERR_BAD_WORK');
+    expect(codeOf(() => parseServerMessage('WORK'))).toBe('TLSLP_ERR_BAD_WORK');
+    expect(codeOf(() => parseServerMessage('WORK a  28'))).toBe('TLSLP_ERR_BAD_WORK');
+    expect(codeOf(() => parseServerMessage('WORK a 28 x'))).toBe('TLSLP_ERR_BAD_WORK');
+    expect(codeOf(() => parseServerMessage('WORK a;rm 28'))).toBe('TLSLP_ERR_BAD_WORK_TOKEN');
+    expect(codeOf(() => parseServerMessage('WORK ../x 28'))).toBe('TLSLP_ERR_BAD_WORK_TOKEN');
+    expect(codeOf(() => parseServerMessage(`WORK ${'a'.repeat(129)} 28`))).toBe(
+      'TLSLP_ERR_BAD_WORK_TOKEN',
+    );
     expect(parseServerMessage(`WORK ${'a'.repeat(128)} 1`)).toMatchObject({ type: 'WORK' });
-    expect(codeOf(() => parseServerMessage('WORK tökén 8'))).toBe('BAD_TOKEN');
+    expect(codeOf(() => parseServerMessage('WORK tökén 8'))).toBe('TLSLP_ERR_BAD_WORK_TOKEN');
   });
 
   it('validates WORK n_bits: integers 0..64 only', () => {
@@ -86,11 +88,11 @@ describe('parseServerMessage', () => {
   });
 
   it('validates body arguments', () => {
-    expect(codeOf(() => parseServerMessage('EMAIL1'))).toBe('BAD_ARGUMENT');
-    expect(codeOf(() => parseServerMessage('EMAIL1 '))).toBe('BAD_ARGUMENT');
-    expect(codeOf(() => parseServerMessage('EMAIL1 a b'))).toBe('BAD_ARGUMENT');
-    expect(codeOf(() => parseServerMessage('EMAIL1 a\tb'))).toBe('BAD_ARGUMENT');
-    expect(codeOf(() => parseServerMessage('EMAIL1 a\u0085b'))).toBe('BAD_ARGUMENT');
+    expect(codeOf(() => parseServerMessage('EMAIL1'))).toBe('TLSLP_ERR_BAD_ARGUMENT');
+    expect(codeOf(() => parseServerMessage('EMAIL1 '))).toBe('TLSLP_ERR_BAD_ARGUMENT');
+    expect(codeOf(() => parseServerMessage('EMAIL1 a b'))).toBe('TLSLP_ERR_BAD_ARGUMENT');
+    expect(codeOf(() => parseServerMessage('EMAIL1 a\tb'))).toBe('TLSLP_ERR_BAD_ARGUMENT');
+    expect(codeOf(() => parseServerMessage('EMAIL1 a\u0085b'))).toBe('TLSLP_ERR_BAD_ARGUMENT');
   });
 
   it('takes a body argument of any length the framing allows', () => {
@@ -104,7 +106,7 @@ describe('client replies', () => {
   it('parses suffixes', () => {
     expect(parseSuffixReply('TlVR_')).toBe('TlVR_');
     for (const bad of ['', 'a b', 'a+b', 'é', 'a'.repeat(129)])
-      expect(codeOf(() => parseSuffixReply(bad))).toBe('BAD_SUFFIX');
+      expect(codeOf(() => parseSuffixReply(bad))).toBe('TLSLP_ERR_BAD_SUFFIX');
   });
 
   it('parses body replies, splitting at the first space only', () => {
@@ -116,9 +118,11 @@ describe('client replies', () => {
     expect(parseBodyReply(`${sum} Jane  Doe `)).toEqual({ checksum: sum, value: 'Jane  Doe ' });
     expect(parseBodyReply(sum)).toEqual({ checksum: sum, value: '' });
     expect(formatBodyReply(sum, 'Jane Doe')).toBe(`${sum} Jane Doe`);
-    expect(codeOf(() => parseBodyReply(`${sum.toUpperCase()} x`))).toBe('BAD_CHECKSUM_FORMAT');
-    expect(codeOf(() => parseBodyReply(`${sum.slice(1)} x`))).toBe('BAD_CHECKSUM_FORMAT');
-    expect(codeOf(() => parseBodyReply(''))).toBe('BAD_CHECKSUM_FORMAT');
+    expect(codeOf(() => parseBodyReply(`${sum.toUpperCase()} x`))).toBe(
+      'TLSLP_ERR_BAD_CHECKSUM_FORMAT',
+    );
+    expect(codeOf(() => parseBodyReply(`${sum.slice(1)} x`))).toBe('TLSLP_ERR_BAD_CHECKSUM_FORMAT');
+    expect(codeOf(() => parseBodyReply(''))).toBe('TLSLP_ERR_BAD_CHECKSUM_FORMAT');
   });
 
   it('splits at the first space', () => {

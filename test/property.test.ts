@@ -158,7 +158,7 @@ describe('LineDecoder (properties)', () => {
             code = codeOf(() => got.push(...decoder.push(chunk)));
             if (code) break;
           }
-          expect(code).toBe('LINE_TOO_LONG');
+          expect(code).toBe('TLSLP_ERR_LINE_TOO_LONG');
           // Lines completed before the long one came through (those of the failing chunk may not).
           expect(before.slice(0, got.length)).toEqual(got);
         },
@@ -185,7 +185,9 @@ describe('LineDecoder (properties)', () => {
         for (const chunk of chunked(Buffer.concat(parts), cuts)) {
           const code = codeOf(() => decoder.push(chunk));
           check(
-            code === null || code === 'LINE_TOO_LONG' || code === 'INVALID_UTF8',
+            code === null ||
+              code === 'TLSLP_ERR_LINE_TOO_LONG' ||
+              code === 'TLSLP_ERR_INVALID_UTF8',
             () => `unexpected code ${code}`,
           );
           check(

@@ -273,7 +273,7 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
     expect(JSON.parse(out.trim())).toMatchObject({
       ok: false,
       nBits: 60,
-      errorCode: 'INTERRUPTED',
+      errorCode: 'TLSLP_ERR_INTERRUPTED',
     });
     srv.child.kill('SIGTERM');
     expect(await srv.exit).toBe(0);

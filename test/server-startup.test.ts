@@ -46,7 +46,7 @@ describe('checkServerTls', () => {
       codeOf(() =>
         checkServerTls({ cert: good.serverCert, key: other.serverKey, ca: good.caCert }),
       ),
-    ).toBe('KEY_MISMATCH');
+    ).toBe('TLSLP_ERR_KEY_MISMATCH');
   });
 
   it('refuses a private key given as the CA', () => {
@@ -64,10 +64,10 @@ describe('checkServerTls', () => {
     const future = await generateCertificateSet({ now: new Date(now.getTime() + 2 * DAY) });
     const soon = await generateCertificateSet({ now: new Date(now.getTime() - 355 * DAY) });
     expect(codeOf(() => checkServerTls({ cert: old.serverCert, key: old.serverKey }))).toBe(
-      'CERT_EXPIRED',
+      'TLSLP_ERR_CERT_EXPIRED',
     );
     expect(codeOf(() => checkServerTls({ cert: future.serverCert, key: future.serverKey }))).toBe(
-      'CERT_NOT_YET_VALID',
+      'TLSLP_ERR_CERT_NOT_YET_VALID',
     );
     const r = checkServerTls({ cert: soon.serverCert, key: soon.serverKey });
     expect(r.warnings).toHaveLength(1);

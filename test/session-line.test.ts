@@ -26,7 +26,7 @@ describe('sessionLine', () => {
         remoteAddress: '[::1]:4000',
         result: {
           outcome: 'rejected',
-          code: 'BAD_SUFFIX',
+          code: 'TLSLP_ERR_BAD_SUFFIX',
           reason: 'Invalid suffix returned from client.',
         },
       }),
@@ -34,7 +34,7 @@ describe('sessionLine', () => {
     expect(
       sessionLine({
         ...base,
-        result: { outcome: 'transport', code: 'TIMEOUT', reason: 'no line\u001b[2J' },
+        result: { outcome: 'transport', code: 'TLSLP_ERR_TIMEOUT', reason: 'no line\u001b[2J' },
       }),
     ).toBe('#12 127.0.0.1 ended after 0.4 s: no line\\x1b[2J (n_bits 20)');
   });

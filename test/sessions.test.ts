@@ -145,7 +145,7 @@ describe('server session: strict checks', () => {
       await c.readLine(1000);
       c.writeLine('HELLOBACK ');
     });
-    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_HELLO' });
+    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'TLSLP_ERR_BAD_HELLO' });
     expect(lines).toEqual([`FAIL ${FAIL_REASONS.badHello}`]);
   });
 
@@ -159,7 +159,7 @@ describe('server session: strict checks', () => {
       },
       plan({ nBits: 28 }),
     );
-    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_SUFFIX' });
+    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'TLSLP_ERR_BAD_SUFFIX' });
     expect(lines).toEqual(['FAIL Invalid suffix returned from client.']);
   });
 
@@ -175,7 +175,7 @@ describe('server session: strict checks', () => {
       },
       plan({ nBits: 28 }),
     );
-    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_CHECKSUM' });
+    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'TLSLP_ERR_BAD_CHECKSUM' });
     expect(lines).toEqual(['FAIL Invalid checksum received.']);
   });
 
@@ -189,7 +189,7 @@ describe('server session: strict checks', () => {
       },
       plan({ nBits: 0 }),
     );
-    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_SUFFIX' });
+    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'TLSLP_ERR_BAD_SUFFIX' });
   });
 
   it('wrong OK gets FAIL', async () => {
@@ -204,7 +204,7 @@ describe('server session: strict checks', () => {
       },
       plan({ nBits: 28, bodyRequests: 0 }),
     );
-    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'BAD_OK' });
+    expect(outcome).toMatchObject({ outcome: 'rejected', code: 'TLSLP_ERR_BAD_OK' });
     expect(lines).toEqual([`FAIL ${FAIL_REASONS.badOk}`]);
   });
 
@@ -213,7 +213,7 @@ describe('server session: strict checks', () => {
       await c.readLine(1000);
       c.writeLine('x'.repeat(999)); // 1000 bytes: allowed by framing, wrong as an answer
     });
-    expect(long.outcome).toMatchObject({ code: 'BAD_HELLO' });
+    expect(long.outcome).toMatchObject({ code: 'TLSLP_ERR_BAD_HELLO' });
 
     const [s, c] = channels();
     const raw = (c as unknown as { socket: Duplex }).socket;
@@ -221,7 +221,7 @@ describe('server session: strict checks', () => {
     await c.readLine(1000);
     raw.write(Buffer.alloc(1001, 0x61));
     expect(await c.readLine(1000)).toBe(`FAIL ${FAIL_REASONS.lineTooLong}`);
-    expect(await result).toMatchObject({ outcome: 'rejected', code: 'LINE_TOO_LONG' });
+    expect(await result).toMatchObject({ outcome: 'rejected', code: 'TLSLP_ERR_LINE_TOO_LONG' });
 
     const [s2, c2] = channels();
     const raw2 = (c2 as unknown as { socket: Duplex }).socket;
@@ -229,7 +229,7 @@ describe('server session: strict checks', () => {
     await c2.readLine(1000);
     raw2.write(Buffer.from([0xff, 0xfe, 0x0a]));
     expect(await c2.readLine(1000)).toBe(`FAIL ${FAIL_REASONS.invalidUtf8}`);
-    expect(await result2).toMatchObject({ outcome: 'rejected', code: 'INVALID_UTF8' });
+    expect(await result2).toMatchObject({ outcome: 'rejected', code: 'TLSLP_ERR_INVALID_UTF8' });
   });
 
   it('a silent client times out with a FAIL', async () => {
@@ -239,7 +239,7 @@ describe('server session: strict checks', () => {
       },
       plan({ otherTimeoutMs: 200 }),
     );
-    expect(outcome).toMatchObject({ outcome: 'transport', code: 'TIMEOUT' });
+    expect(outcome).toMatchObject({ outcome: 'transport', code: 'TLSLP_ERR_TIMEOUT' });
     expect(lines).toEqual([`FAIL ${FAIL_REASONS.timeout}`]);
   });
 });
@@ -261,13 +261,13 @@ async function clientAgainst(
 
 describe('client session: validates what the server sends', () => {
   it.each([
-    [['HELLO', 'WORK bad$token 8'], 'BAD_TOKEN'],
-    [['HELLO', 'WORK abc 65'], 'BAD_N_BITS'],
-    [['HELLO', 'WORK abc -1'], 'BAD_N_BITS'],
-    [['HELLO', 'EMAIL1 LGTk'], 'UNEXPECTED_MESSAGE'],
-    [['WORK abc 1'], 'UNEXPECTED_MESSAGE'],
-    [['HELLO', 'WORK abc 1', 'DELETE_ALL x'], 'UNKNOWN_COMMAND'],
-    [['HELLO', 'WORK abc 1', 'HELLO'], 'UNEXPECTED_MESSAGE'],
+    [['HELLO', 'WORK bad$token 8'], 'TLSLP_ERR_BAD_WORK_TOKEN'],
+    [['HELLO', 'WORK abc 65'], 'TLSLP_ERR_BAD_WORK_N_BITS'],
+    [['HELLO', 'WORK abc -1'], 'TLSLP_ERR_BAD_WORK_N_BITS'],
+    [['HELLO', 'EMAIL1 LGTk'], 'TLSLP_ERR_UNEXPECTED_MESSAGE'],
+    [['WORK abc 1'], 'TLSLP_ERR_UNEXPECTED_MESSAGE'],
+    [['HELLO', 'WORK abc 1', 'DELETE_ALL x'], 'TLSLP_ERR_UNKNOWN_COMMAND'],
+    [['HELLO', 'WORK abc 1', 'HELLO'], 'TLSLP_ERR_MESSAGE_DURING_WORK'],
   ])('%j → %s', async (lines, code) => {
     const err = await clientAgainst(lines);
     expect(err).toBeInstanceOf(ProtocolError);
@@ -282,7 +282,7 @@ describe('client session: validates what the server sends', () => {
 
   it('a silent server times out', async () => {
     const err = await clientAgainst([]);
-    expect(err).toMatchObject({ code: 'TIMEOUT' });
+    expect(err).toMatchObject({ code: 'TLSLP_ERR_TIMEOUT' });
   });
 
   it('n_bits 0 works', async () => {
@@ -299,25 +299,34 @@ describe('client session: validates what the server sends', () => {
     expect(server).toEqual({ outcome: 'done' });
   });
 
+  it("a solver's plain error reaches the caller as a SolverError with it as the cause", async () => {
+    const boom = new Error('out of cheese');
+    const broken: WorkSolver = () => Promise.reject(boom);
+    const err = await clientAgainst(['HELLO', 'WORK abc 8'], { solve: broken });
+    expect(err).toBeInstanceOf(SolverError);
+    expect(err).toMatchObject({ code: 'TLSLP_ERR_SOLVER_FAILED', cause: boom });
+    expect((err as SolverError).message).toBe('solver failed: out of cheese');
+  });
+
   it('WORK that overruns the WORK timeout fails with a SolverError and the solver is told to stop', async () => {
     let stopped = false;
     const slow: WorkSolver = (_t, _n, signal) =>
       new Promise((_, reject) =>
         signal.addEventListener('abort', () => {
           stopped = true;
-          reject(new SolverError('ABORTED', 'stopped'));
+          reject(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'stopped' }));
         }),
       );
     const err = await clientAgainst(['HELLO', 'WORK abc 60'], { solve: slow, workTimeoutMs: 200 });
     expect(err).toBeInstanceOf(SolverError);
-    expect((err as SolverError).code).toBe('TIMEOUT');
+    expect((err as SolverError).code).toBe('TLSLP_ERR_WORK_TIMEOUT');
     expect(stopped).toBe(true);
   });
 
   it('never sends a suffix that does not solve WORK', async () => {
     const wrong: WorkSolver = async () => ({ suffix: 'AAAA', seconds: 0, solver: 'liar' });
     const err = await clientAgainst(['HELLO', 'WORK abc 30'], { solve: wrong });
-    expect(err).toMatchObject({ code: 'WRONG_SUFFIX' });
+    expect(err).toMatchObject({ code: 'TLSLP_ERR_WRONG_SUFFIX' });
   });
 });
 

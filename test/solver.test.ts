@@ -149,8 +149,16 @@ describe('solveWork', () => {
         ConfigError,
       );
     }
-    await expect(solveWork('a b', 8)).rejects.toThrow(/token must be 1 to 128 characters/);
-    await expect(solveWork('abc', 65)).rejects.toThrow(/n_bits must be an integer from 0 to 64/);
+    await expect(solveWork('a b', 8)).rejects.toMatchObject({
+      code: 'TLSLP_ERR_BAD_TOKEN',
+      option: 'token',
+      message: 'token must be 1..128 characters of [A-Za-z0-9_-]',
+    });
+    await expect(solveWork('abc', 65)).rejects.toMatchObject({
+      code: 'TLSLP_ERR_BAD_N_BITS',
+      option: 'nBits',
+      message: 'nBits must be a whole number 0..64, not 65',
+    });
   });
 
   it('accepts the extremes: 128-character tokens, n_bits 0 and 1-character tokens', async () => {
@@ -220,7 +228,7 @@ describe('cancellation', () => {
       controller.abort();
       const { error, ms } = await settle(solve, () => performance.now() - abortedAt);
       expect(error).toBeInstanceOf(SolverError);
-      expect((error as SolverError).code).toBe('ABORTED');
+      expect((error as SolverError).code).toBe('TLSLP_ERR_SOLVE_ABORTED');
       // Generous bound for a loaded CI machine; batches are sized for well under 100 ms.
       expect(ms).toBeLessThan(1000);
       // Nothing keeps hashing: the pool is idle and the process burns (almost) no CPU.
@@ -231,9 +239,11 @@ describe('cancellation', () => {
 
   it('rejects at once when the signal is already aborted', async () => {
     const signal = AbortSignal.abort();
-    await expect(solveWork('abc', 30, { signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(solveWork('abc', 30, { signal })).rejects.toMatchObject({
+      code: 'TLSLP_ERR_SOLVE_ABORTED',
+    });
     await expect(solveWork('abc', 8, { signal, threads: 1 })).rejects.toMatchObject({
-      code: 'ABORTED',
+      code: 'TLSLP_ERR_SOLVE_ABORTED',
     });
   });
 
@@ -242,7 +252,7 @@ describe('cancellation', () => {
     await expect(
       solveWork('timeout', 44, { signal: AbortSignal.timeout(200) }),
     ).rejects.toMatchObject({
-      code: 'ABORTED',
+      code: 'TLSLP_ERR_SOLVE_ABORTED',
     });
     expect(performance.now() - started).toBeLessThan(1500);
     expect(solverPoolState().busy).toBe(false);
@@ -307,7 +317,7 @@ describe('pool internals', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     await closeSolverPool();
-    expect(await outcome).toMatchObject({ code: 'WORKER_FAILED' });
+    expect(await outcome).toMatchObject({ code: 'TLSLP_ERR_WORKER_FAILED' });
     const result = await solveWork('closing', 18, { threads: 2 });
     expect(verifyWork('closing', result.suffix, 18)).toBe(true);
   });

@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { runClient, type ClientResult, type PeerCertificateInfo } from '../client/client.js';
 import type { WorkSolution } from '../client/session.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
-import { ServerFailError, TlslpError } from '../errors.js';
+import { ServerFailError, TlslpError, TransportError } from '../errors.js';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging.js';
 import { CLIENT_OPTIONS, resolveClientCommand, resolveClientOptions } from '../options/client.js';
 import { cliKeys, libKeys } from '../options/core.js';
@@ -21,10 +21,19 @@ import {
   addTableOptions,
   logFileChoice,
   namingFlags,
+  withFlagNames,
   pick,
   tableValues,
 } from './options.js';
 import { colorsFor, progressLine, transcriptPrinter } from './transcript.js';
+
+/** The library's names for what the client's flags read (`tls.cert` is `--client-cert`). */
+export const CLIENT_ALIASES = {
+  'tls.ca': 'caCert',
+  'tls.cert': 'clientCert',
+  'tls.key': 'privateKey',
+  partial: 'profilePartial',
+};
 
 /** The `tlslp-client` command definition: its flags are the client table's. */
 export function clientCommand(): Command {
@@ -44,8 +53,8 @@ export function clientCommand(): Command {
 
 /** The flag that sets the limit a library error names, for the user's one line. */
 const FLAG_HINTS: Readonly<Record<string, string>> = {
-  TOO_MANY_REQUESTS: 'the limit is --max-requests',
-  SESSION_TIMEOUT: 'the limit is --session-timeout',
+  TLSLP_ERR_TOO_MANY_REQUESTS: 'the limit is --max-requests',
+  TLSLP_ERR_SESSION_TIMEOUT: 'the limit is --session-timeout',
 };
 
 /** The `--json` summary. */
@@ -67,7 +76,7 @@ export interface ClientSummary {
 
 /** Run `tlslp-client` with `argv` (without the program name). Resolves with the exit code. */
 export async function clientMain(argv: string[]): Promise<number> {
-  return namingFlags(CLIENT_OPTIONS, () => connect(argv));
+  return namingFlags(CLIENT_OPTIONS, () => connect(argv), CLIENT_ALIASES);
 }
 
 const LIB = libKeys(CLIENT_OPTIONS);
@@ -142,7 +151,7 @@ async function connect(argv: string[]): Promise<number> {
           progress.clear();
         }
         if (event.type === 'send' && /^[0-9a-f]{64}( |$)/.test(event.line)) seen.answered++;
-        if (event.type === 'connect-failed' && event.code === 'ECONNREFUSED')
+        if (event.type === 'connect-failed' && event.code === 'TLSLP_ERR_CONNECTION_REFUSED')
           closedPorts.push(event.port);
         if (!interactive) return;
         if (event.type === 'connected' && closedPorts.length > 0) {
@@ -168,7 +177,9 @@ async function connect(argv: string[]): Promise<number> {
     });
   } catch (err) {
     progress.clear();
-    failure = controller.signal.aborted ? new TlslpError('INTERRUPTED', 'interrupted') : err;
+    failure = controller.signal.aborted
+      ? new TransportError('TLSLP_ERR_INTERRUPTED')
+      : withFlagNames(err, CLIENT_OPTIONS, CLIENT_ALIASES);
     if (failure instanceof TlslpError && Object.hasOwn(FLAG_HINTS, failure.code))
       failure.message += ` (${FLAG_HINTS[failure.code]})`;
     if (failure instanceof ServerFailError && failure.simulated) {

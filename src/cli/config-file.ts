@@ -22,13 +22,16 @@ function parseConfig(path: string, text: string): Record<string, unknown> {
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new ConfigError(
-      'CONFIG_FILE',
-      `--config ${path}: not valid ${json ? 'JSON' : 'TOML'}: ${why}`,
+      'TLSLP_ERR_CONFIG_FILE',
+      { source: `--config ${path}`, problem: `not valid ${json ? 'JSON' : 'TOML'}: ${why}` },
       { cause: err },
     );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data))
-    throw new ConfigError('CONFIG_FILE', `--config ${path}: must hold a table of options`);
+    throw new ConfigError('TLSLP_ERR_CONFIG_FILE', {
+      source: `--config ${path}`,
+      problem: 'must hold a table of options',
+    });
   return data as Record<string, unknown>;
 }
 
@@ -51,8 +54,11 @@ export function applyConfigFile(command: Command, path: string): string[] {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      'CONFIG_FILE',
-      `--config ${path}: ${code === 'ENOENT' ? 'no such file' : 'not readable'}`,
+      'TLSLP_ERR_CONFIG_FILE',
+      {
+        source: `--config ${path}`,
+        problem: `${code === 'ENOENT' ? 'no such file' : 'not readable'}`,
+      },
       { cause: err },
     );
   }
@@ -60,34 +66,42 @@ export function applyConfigFile(command: Command, path: string): string[] {
   for (const [key, value] of Object.entries(parseConfig(path, text))) {
     const option = findOption(command, key);
     if (!option || option.long === '--config' || option.long === '--help')
-      throw new ConfigError('CONFIG_FILE', `--config ${path}: unknown option "${key}"`);
+      throw new ConfigError('TLSLP_ERR_CONFIG_FILE', {
+        source: `--config ${path}`,
+        problem: `unknown option "${key}"`,
+      });
     const name = option.attributeName();
     if (command.getOptionValueSource(name) === 'cli') continue;
     let parsed: unknown;
     if (option.isBoolean()) {
       if (typeof value !== 'boolean')
-        throw new ConfigError('CONFIG_FILE', `--config ${path}: "${key}" must be true or false`);
+        throw new ConfigError('TLSLP_ERR_CONFIG_FILE', {
+          source: `--config ${path}`,
+          problem: `"${key}" must be true or false`,
+        });
       parsed = value;
     } else {
       if (typeof value !== 'string' && typeof value !== 'number')
-        throw new ConfigError(
-          'CONFIG_FILE',
-          `--config ${path}: "${key}" must be a string or a number`,
-        );
+        throw new ConfigError('TLSLP_ERR_CONFIG_FILE', {
+          source: `--config ${path}`,
+          problem: `"${key}" must be a string or a number`,
+        });
       const raw = String(value);
       try {
         parsed = option.parseArg ? option.parseArg(raw, undefined) : raw;
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
-        throw new ConfigError('CONFIG_FILE', `--config ${path}: "${key}": ${why}`, {
-          cause: err,
-        });
+        throw new ConfigError(
+          'TLSLP_ERR_CONFIG_FILE',
+          { source: `--config ${path}`, problem: `"${key}": ${why}` },
+          { cause: err },
+        );
       }
       if (option.argChoices && !option.argChoices.includes(raw))
-        throw new ConfigError(
-          'CONFIG_FILE',
-          `--config ${path}: "${key}" must be one of ${option.argChoices.join(', ')}`,
-        );
+        throw new ConfigError('TLSLP_ERR_CONFIG_FILE', {
+          source: `--config ${path}`,
+          problem: `"${key}" must be one of ${option.argChoices.join(', ')}`,
+        });
     }
     command.setOptionValueWithSource(name, parsed, 'config');
     set.push(name);

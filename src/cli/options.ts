@@ -5,7 +5,7 @@
  * @module
  */
 import { Help, InvalidArgumentError, Option, type Command } from 'commander';
-import { ConfigError } from '../errors.js';
+import { ERROR_CATALOG, TlslpError, renderMessage } from '../errors.js';
 import {
   ValueProblem,
   type InputOf,
@@ -112,29 +112,52 @@ export function pick<V extends object, K extends keyof V>(
   return out as Pick<V, K>;
 }
 
+/** Option names of library errors that are not table keys (`tls.cert`), by the table key. */
+export type OptionAliases = Readonly<Record<string, string>>;
+
+/** A parameter of a catalog template that holds an option's name (`{option}`, `{maxOption}`). */
+const isOptionParam = (name: string): boolean => name === 'option' || name.endsWith('Option');
+
 /**
- * A ConfigError from the library names options (`maxConnections must be …`); the user typed
- * flags. Rewrite its message with the flags of `table`: the option at fault, and every
- * camelCase option name it mentions (`minBits (20) must not be above maxBits (18)`). Plain
- * words (`tutorial`, `host`) are kept unless they are the option at fault.
+ * A library error names options (`maxConnections must be …`); the user typed flags. Render
+ * its message again from the catalog with the flag of `table` in each option parameter's
+ * place (`--max-connections must be …`); text around it (a context, a hint) stays. The one
+ * place options become flags.
  */
-export function withFlagNames(err: unknown, table: OptionTable): unknown {
-  if (!(err instanceof ConfigError) || err.option === undefined || !table[err.option]?.flag)
-    return err;
-  let message = err.message;
-  for (const [key, entry] of Object.entries(table)) {
-    if (entry.flag && (key === err.option || /[A-Z]/.test(key)))
-      message = message.replace(new RegExp(`\\b${key}\\b`, 'g'), entry.flag);
-  }
-  return new ConfigError(err.code, message, { cause: err.cause, option: err.option });
+export function withFlagNames<E>(err: E, table: OptionTable, aliases: OptionAliases = {}): E {
+  if (!(err instanceof TlslpError)) return err;
+  const flagOf = (name: string): string | undefined => table[aliases[name] ?? name]?.flag;
+  let named = false;
+  const params = Object.fromEntries(
+    Object.entries(err.params).map(([name, value]) => {
+      const flag = typeof value === 'string' && isOptionParam(name) ? flagOf(value) : undefined;
+      if (flag === undefined) return [name, value];
+      named = true;
+      return [name, flag];
+    }),
+  );
+  if (!named) return err;
+  const template = ERROR_CATALOG[err.code].message;
+  const rendered = renderMessage(template, err.params);
+  const at = err.message.lastIndexOf(rendered);
+  if (at >= 0)
+    err.message =
+      err.message.slice(0, at) +
+      renderMessage(template, params) +
+      err.message.slice(at + rendered.length);
+  return err;
 }
 
 /** Run a bin's main and name flags, not library options, in the ConfigError it throws. */
-export async function namingFlags<R>(table: OptionTable, main: () => Promise<R>): Promise<R> {
+export async function namingFlags<R>(
+  table: OptionTable,
+  main: () => Promise<R>,
+  aliases: OptionAliases = {},
+): Promise<R> {
   try {
     return await main();
   } catch (err) {
-    throw withFlagNames(err, table);
+    throw withFlagNames(err, table, aliases);
   }
 }
 

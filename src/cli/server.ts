@@ -48,7 +48,11 @@ const CLI = cliKeys(SERVER_OPTIONS);
 
 /** Run `tlslp-server` with `argv` (without the program name). Resolves with the exit code. */
 export async function serverMain(argv: string[]): Promise<number> {
-  return namingFlags(SERVER_OPTIONS, () => serve(argv));
+  return namingFlags(SERVER_OPTIONS, () => serve(argv), {
+    'tls.ca': 'caCert',
+    'tls.cert': 'serverCert',
+    'tls.key': 'serverKey',
+  });
 }
 
 async function serve(argv: string[]): Promise<number> {
@@ -139,8 +143,8 @@ async function serve(argv: string[]): Promise<number> {
             server.readiness(),
           ).catch((err: unknown) => {
             throw new ConfigError(
-              'METRICS_LISTEN',
-              `--metrics-port ${flags.metricsPort}: ${describeError(err)}; pick a free port`,
+              'TLSLP_ERR_METRICS_LISTEN',
+              { source: `--metrics-port ${flags.metricsPort}`, detail: describeError(err) },
               { cause: err },
             );
           })

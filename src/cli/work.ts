@@ -115,7 +115,7 @@ async function work(argv: string[]): Promise<number> {
     }
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof SolverError && err.code === 'ABORTED') {
+    if (err instanceof SolverError && err.code === 'TLSLP_ERR_SOLVE_ABORTED') {
       process.stderr.write('tlslp-work: interrupted\n');
       return EXIT.interrupted;
     }

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { resolveClientOptions, type ClientTableOptions } from '../options/client.js';
-import { ConfigError, TlslpError, TransportError } from '../errors.js';
+import { ConfigError, TlslpError, TransportError, withContext } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
 import { checkSolverPath, runExternalSolver } from '../solver/external.js';
 import { solveWork, type SolveOptions } from '../solver/index.js';
@@ -42,7 +42,7 @@ export type ClientEvent =
       port: number;
       /** Why, in words (refused, certificate not trusted, host-name mismatch, …). */
       reason: string;
-      /** The error's stable code, e.g. `ECONNREFUSED` for a closed port. */
+      /** The error's catalog code, e.g. `TLSLP_ERR_CONNECTION_REFUSED` for a closed port. */
       code?: string;
     }
   | {
@@ -212,15 +212,10 @@ export function connectTls(
       socket.destroy();
       reject(toTransportError(err));
     };
-    const onAbort = (): void => fail(new TransportError('ABORTED', 'aborted'));
+    const onAbort = (): void => fail(new TransportError('TLSLP_ERR_ABORTED'));
     const timer = setTimeout(
       () =>
-        fail(
-          new TransportError(
-            'TIMEOUT',
-            `TLS connection not established within ${timeoutMs / 1000} s`,
-          ),
-        ),
+        fail(new TransportError('TLSLP_ERR_TLS_CONNECT_TIMEOUT', { seconds: timeoutMs / 1000 })),
       timeoutMs,
     );
     const cleanup = (): void => {
@@ -280,7 +275,11 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
   const emit = options.onEvent ?? (() => {});
   if (insecure) assertInsecureAllowed(host);
   else if (!options.tls.ca || !options.tls.cert || !options.tls.key) {
-    throw new ConfigError('NO_CERT', 'mutual TLS needs --ca-cert, --client-cert and --private-key');
+    throw new ConfigError(
+      'TLSLP_ERR_NO_CERT',
+      { who: 'mutual TLS', needs: 'tls.ca, tls.cert and tls.key' },
+      { option: !options.tls.ca ? 'tls.ca' : !options.tls.cert ? 'tls.cert' : 'tls.key' },
+    );
   }
 
   if (!insecure) {
@@ -288,9 +287,9 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
       secureContextFor(options.tls);
     } catch (err) {
       throw new ConfigError(
-        'BAD_TLS_MATERIAL',
-        `client certificate, key or CA unusable: ${(err as Error).message} (check --ca-cert, --client-cert and --private-key)`,
-        { cause: err },
+        'TLSLP_ERR_BAD_TLS_MATERIAL',
+        { side: 'client', detail: (err as Error).message, options: 'tls.ca, tls.cert and tls.key' },
+        { cause: err, option: 'tls' },
       );
     }
   }
@@ -311,23 +310,24 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
       break;
     } catch (err) {
       const e = err as TlslpError;
-      if (e.code === 'ABORTED') throw e;
+      if (e.code === 'TLSLP_ERR_ABORTED') throw e;
       // A refused port says less than a TLS failure on another port: report the latter.
-      if (!lastError || e.code !== 'ECONNREFUSED') lastError = e;
+      if (!lastError || e.code !== 'TLSLP_ERR_CONNECTION_REFUSED') lastError = e;
       emit({ type: 'connect-failed', host, port: p, reason: e.message, code: e.code });
       // The port list is the original's: closed ports before the one that answers are normal.
       // Anything else (a TLS failure, a timeout) is worth a warning; so is the end of the list.
       const what = `Connection to ${hostPort(host, p)} failed: ${e.message}`;
       const raw = rawErrorDetail(e);
       if (raw) logger.debug(`Connection to ${hostPort(host, p)}: ${raw}`);
-      if (e.code === 'ECONNREFUSED') logger.info(what);
+      if (e.code === 'TLSLP_ERR_CONNECTION_REFUSED') logger.info(what);
       else logger.warning(what);
     }
   }
   if (!socket) {
-    throw new TransportError(
-      lastError?.code ?? 'CONNECT',
-      `could not connect to ${host} on port${ports.length > 1 ? 's' : ''} ${ports.join(',')}: ${lastError?.message ?? 'no port tried'}`,
+    // The last port's error, code and all, with what was tried before its message.
+    throw withContext(
+      lastError as TlslpError,
+      `could not connect to ${host} on port${ports.length > 1 ? 's' : ''} ${ports.join(',')}`,
     );
   }
   const protocol = socket.getProtocol() ?? 'TLS';
@@ -367,8 +367,8 @@ export async function runClient(options: ClientOptions): Promise<ClientResult> {
     channel.destroy();
     if (deadline.signal.aborted && !options.signal?.aborted) {
       throw new TransportError(
-        'SESSION_TIMEOUT',
-        `session not finished within ${sessionTimeoutMs / 1000} s; stopped`,
+        'TLSLP_ERR_SESSION_TIMEOUT',
+        { seconds: sessionTimeoutMs / 1000 },
         { cause: err },
       );
     }

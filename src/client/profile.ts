@@ -32,20 +32,26 @@ export function makeProfile(values: Record<string, unknown> = {}, source = 'prof
   const profile: Profile = { ...DEFAULT_PROFILE };
   for (const [key, value] of Object.entries(values)) {
     if (!(BODY_COMMANDS as readonly string[]).includes(key)) {
-      throw new ConfigError(
-        'BAD_PROFILE',
-        `${source}: unknown field ${JSON.stringify(key)}; fields are ${BODY_COMMANDS.join(', ')}`,
-      );
+      throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
+        source,
+        problem: `unknown field ${JSON.stringify(key)}; fields are ${BODY_COMMANDS.join(', ')}`,
+      });
     }
     if (typeof value !== 'string')
-      throw new ConfigError('BAD_PROFILE', `${source}: ${key} must be a string`);
+      throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
+        source,
+        problem: `${key} must be a string`,
+      });
     if (/[\n\r]/.test(value))
-      throw new ConfigError('BAD_PROFILE', `${source}: ${key} may not contain a line break`);
+      throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
+        source,
+        problem: `${key} may not contain a line break`,
+      });
     if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) {
-      throw new ConfigError(
-        'BAD_PROFILE',
-        `${source}: ${key} is longer than ${MAX_VALUE_BYTES} bytes`,
-      );
+      throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
+        source,
+        problem: `${key} is longer than ${MAX_VALUE_BYTES} bytes`,
+      });
     }
     profile[key as BodyCommand] = value;
   }
@@ -75,8 +81,12 @@ export async function loadProfile(
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(
-      'BAD_PROFILE',
-      `--profile ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      'TLSLP_ERR_PROFILE_FILE',
+      {
+        fileOption: 'profile',
+        path,
+        problem: `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      },
       { cause: err },
     );
   }
@@ -85,24 +95,27 @@ export async function loadProfile(
     data = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(
-      'BAD_PROFILE',
-      `--profile ${path}: not valid JSON (${(err as Error).message})`,
+      'TLSLP_ERR_PROFILE_FILE',
+      { fileOption: 'profile', path, problem: `not valid JSON (${(err as Error).message})` },
       { cause: err },
     );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new ConfigError(
-      'BAD_PROFILE',
-      `--profile ${path}: must be a JSON object of field values`,
-    );
+    throw new ConfigError('TLSLP_ERR_PROFILE_FILE', {
+      fileOption: 'profile',
+      path,
+      problem: 'must be a JSON object of field values',
+    });
   }
-  const profile = makeProfile(data as Record<string, unknown>, `--profile ${path}`);
+  const profile = makeProfile(data as Record<string, unknown>, `profile file ${path}`);
   const missing = BODY_COMMANDS.filter((field) => !Object.hasOwn(data, field));
   if (missing.length > 0 && options.partial !== true) {
-    throw new ConfigError(
-      'PROFILE_INCOMPLETE',
-      `--profile ${path}: missing ${missing.join(', ')}; add them, or pass --profile-partial to fill them with sample data`,
-    );
+    throw new ConfigError('TLSLP_ERR_PROFILE_INCOMPLETE', {
+      fileOption: 'profile',
+      path,
+      fields: missing.join(', '),
+      option: 'partial',
+    });
   }
   return profile;
 }

@@ -151,10 +151,10 @@ export async function runClientSession(
     log.debug(`Sent: ${line}`);
   };
   const unexpected = (got: ServerMessage, wanted: string): ProtocolError =>
-    new ProtocolError(
-      'UNEXPECTED_MESSAGE',
-      `expected ${wanted} from the server, got ${got.type === 'BODY' ? got.command : got.type}`,
-    );
+    new ProtocolError('TLSLP_ERR_UNEXPECTED_MESSAGE', {
+      wanted,
+      got: got.type === 'BODY' ? got.command : got.type,
+    });
 
   const hello = await read(options.otherTimeoutMs);
   if (hello.type !== 'HELLO') throw unexpected(hello, 'HELLO');
@@ -168,10 +168,7 @@ export async function runClientSession(
   const solution = await solveWatching(channel, options, work.token, work.nBits, read);
   // Never send a wrong answer, whoever computed it.
   if (!verifyWork(work.token, solution.suffix, work.nBits)) {
-    throw new SolverError(
-      'WRONG_SUFFIX',
-      `solver returned a suffix that does not solve WORK (${solution.solver})`,
-    );
+    throw new SolverError('TLSLP_ERR_WRONG_SUFFIX', { solver: solution.solver });
   }
   emit({ type: 'work-done', solution });
   send(solution.suffix);
@@ -188,10 +185,7 @@ export async function runClientSession(
     }
     if (message.type !== 'BODY') throw unexpected(message, 'a body command or DONE');
     if (options.maxRequests !== undefined && answered.length >= options.maxRequests) {
-      throw new ProtocolError(
-        'TOO_MANY_REQUESTS',
-        `server sent more than ${options.maxRequests} body requests without DONE; stopped`,
-      );
+      throw new ProtocolError('TLSLP_ERR_TOO_MANY_REQUESTS', { max: options.maxRequests });
     }
     send(formatBodyReply(checksum(work.token, message.arg), options.profile[message.command]));
     answered.push(message.command);
@@ -238,29 +232,24 @@ async function solveWatching(
   if ('message' in w) throw serverGaveUp(w.message);
   // ServerFailError (FAIL during WORK) and protocol errors come through read() as they are.
   if (w.error instanceof ServerFailError || w.error instanceof ProtocolError) throw w.error;
-  if (options.signal?.aborted) throw new SolverError('ABORTED', 'aborted');
+  if (options.signal?.aborted) throw new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'signal' });
   throw closedDuringWork(w.error);
 }
 
 function isAbort(err: unknown): boolean {
-  return err instanceof TransportError && err.code === 'ABORTED';
+  return err instanceof TransportError && err.code === 'TLSLP_ERR_ABORTED';
 }
 
 function serverGaveUp(message: ServerMessage): ProtocolError {
-  return new ProtocolError(
-    'UNEXPECTED_MESSAGE',
-    `server sent ${message.type === 'BODY' ? message.command : message.type} before the WORK answer`,
-  );
+  return new ProtocolError('TLSLP_ERR_MESSAGE_DURING_WORK', {
+    got: message.type === 'BODY' ? message.command : message.type,
+  });
 }
 
 function closedDuringWork(err: unknown): TlslpError {
   if (err instanceof ServerFailError || err instanceof ProtocolError) return err;
   const why = err instanceof Error ? err.message : String(err);
-  return new TransportError(
-    'CLOSED_DURING_WORK',
-    `server ended the connection during WORK (${why}); solver stopped`,
-    { cause: err },
-  );
+  return new TransportError('TLSLP_ERR_CLOSED_DURING_WORK', { detail: why }, { cause: err });
 }
 
 async function solveWithin(
@@ -270,13 +259,18 @@ async function solveWithin(
   stop: AbortSignal,
 ): Promise<WorkSolution> {
   const controller = new AbortController();
-  const onStop = (): void => controller.abort(new SolverError('ABORTED', 'server gave up'));
+  const onStop = (): void =>
+    controller.abort(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'server gave up' }));
   stop.addEventListener('abort', onStop, { once: true });
   const timer = setTimeout(
-    () => controller.abort(new SolverError('TIMEOUT', 'WORK timeout')),
+    () =>
+      controller.abort(
+        new SolverError('TLSLP_ERR_WORK_TIMEOUT', { seconds: options.workTimeoutMs / 1000 }),
+      ),
     options.workTimeoutMs,
   );
-  const onAbort = (): void => controller.abort(new SolverError('ABORTED', 'aborted'));
+  const onAbort = (): void =>
+    controller.abort(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'signal' }));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   try {
@@ -284,12 +278,18 @@ async function solveWithin(
   } catch (err) {
     if (controller.signal.aborted && !options.signal?.aborted && !stop.aborted) {
       throw new SolverError(
-        'TIMEOUT',
-        `WORK not solved within the WORK timeout (${options.workTimeoutMs / 1000} s)`,
+        'TLSLP_ERR_WORK_TIMEOUT',
+        { seconds: options.workTimeoutMs / 1000 },
         { cause: err },
       );
     }
-    throw err;
+    if (err instanceof TlslpError) throw err;
+    // A caller's own solver may throw anything: it still reaches the caller typed.
+    throw new SolverError(
+      'TLSLP_ERR_SOLVER_FAILED',
+      { detail: err instanceof Error ? err.message : String(err) },
+      { cause: err },
+    );
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);

@@ -117,19 +117,17 @@ function quote(value: unknown): string {
 
 /**
  * Check one library value against its entry.
- * @throws ConfigError `BAD_OPTION` naming the option (`maxConnections must be …, not -5`).
+ * @throws ConfigError `TLSLP_ERR_BAD_OPTION` naming the option (`maxConnections must be …, not -5`).
  */
 export function checkValue(name: string, entry: OptionEntry, value: unknown): void {
   const problem = entry.kind.problem(value);
   if (problem !== null)
-    throw new ConfigError('BAD_OPTION', `${name} ${problem}, not ${quote(value)}`, {
-      option: name,
-    });
+    throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: name, problem, value: quote(value) });
 }
 
 /**
  * Fill the defaults of the `keys` options of `table` and check every value given.
- * @throws ConfigError `BAD_OPTION` naming the first option whose value is wrong.
+ * @throws ConfigError `TLSLP_ERR_BAD_OPTION` naming the first option whose value is wrong.
  */
 export function resolveEntries<T extends OptionTable, K extends keyof T & string>(
   table: T,
@@ -148,9 +146,4 @@ export function resolveEntries<T extends OptionTable, K extends keyof T & string
     }
   }
   return out as ResolvedOf<T, K>;
-}
-
-/** Throw a {@link ConfigError} `BAD_OPTION` naming `option`, for a cross-check. */
-export function optionError(option: string, message: string, code = 'BAD_OPTION'): ConfigError {
-  return new ConfigError(code, message, { option });
 }

@@ -3,13 +3,13 @@
  * @module
  */
 import { availableParallelism } from 'node:os';
+import { ConfigError } from '../errors.js';
 import { isValidArg, isValidToken } from '../protocol/messages.js';
 import type { AdaptiveOptions } from '../server/adaptive.js';
 import {
   cliKeys,
   libKeys,
   option,
-  optionError,
   resolveEntries,
   type InputOf,
   type LibKeys,
@@ -325,23 +325,20 @@ export function resolveServerOptions<O extends ServerTableOptions & { adaptive?:
   const auto = t.nBits === 'auto';
   for (const name of ['minBits', 'maxBits'] as const) {
     if (!auto && options[name] !== undefined)
-      throw optionError(
-        name,
-        `${name} applies only with nBits auto (adaptive difficulty); add nBits auto or drop ${name}`,
-        'BITS_WITHOUT_AUTO',
-      );
+      throw new ConfigError('TLSLP_ERR_BITS_WITHOUT_AUTO', { option: name, autoOption: 'nBits' });
   }
   if (auto && t.minBits > t.maxBits)
-    throw optionError(
-      'minBits',
-      `minBits (${t.minBits}) must not be above maxBits (${t.maxBits})`,
-      'BAD_BITS',
-    );
+    throw new ConfigError('TLSLP_ERR_BAD_ADAPTIVE_RANGE', {
+      option: 'minBits',
+      min: t.minBits,
+      maxOption: 'maxBits',
+      max: t.maxBits,
+    });
   const adaptive = auto
     ? { ...options.adaptive, minBits: t.minBits, maxBits: t.maxBits }
     : options.adaptive;
   if (adaptive && t.tutorial)
-    throw optionError('nBits', 'tutorial mode needs a fixed nBits, not auto', 'BAD_N_BITS');
+    throw new ConfigError('TLSLP_ERR_TUTORIAL_ADAPTIVE', { option: 'nBits' });
   const { minBits: _min, maxBits: _max, ...resolved } = { ...options, ...t };
   return {
     ...resolved,
@@ -365,6 +362,6 @@ export function resolveServerCommand(
   const c = resolveEntries(SERVER_OPTIONS, CLI_ONLY, values);
   const workers = c.workers === 'auto' ? availableParallelism() : c.workers;
   if (tutorial && workers > 1)
-    throw optionError('workers', 'tutorial mode serves one session: drop workers', 'BAD_WORKERS');
+    throw new ConfigError('TLSLP_ERR_TUTORIAL_WORKERS', { option: 'workers' });
   return { ...c, workers };
 }

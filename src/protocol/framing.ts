@@ -72,13 +72,13 @@ export class LineDecoder {
     try {
       return this.utf8.decode(bytes);
     } catch {
-      throw new ProtocolError('INVALID_UTF8', 'line is not valid UTF-8');
+      throw new ProtocolError('TLSLP_ERR_INVALID_UTF8');
     }
   }
 }
 
 function tooLong(max: number): ProtocolError {
-  return new ProtocolError('LINE_TOO_LONG', `line longer than ${max} bytes`);
+  return new ProtocolError('TLSLP_ERR_LINE_TOO_LONG', { max });
 }
 
 /**
@@ -86,8 +86,7 @@ function tooLong(max: number): ProtocolError {
  * @throws ProtocolError when the text holds a `\n` or the line would pass the limit.
  */
 export function encodeLine(text: string, maxLineBytes = MAX_LINE_BYTES): Buffer {
-  if (text.includes('\n'))
-    throw new ProtocolError('NEWLINE_IN_MESSAGE', 'a message may not contain a newline');
+  if (text.includes('\n')) throw new ProtocolError('TLSLP_ERR_NEWLINE_IN_MESSAGE');
   const line = Buffer.from(`${text}\n`, 'utf8');
   if (line.length > maxLineBytes) throw tooLong(maxLineBytes);
   return line;

@@ -101,10 +101,6 @@ export function splitCommand(line: string): {
     : { command: line.slice(0, i), arg: line.slice(i + 1) };
 }
 
-function violation(code: string, message: string): ProtocolError {
-  return new ProtocolError(code, message);
-}
-
 /** Make text safe to quote in an error or log line: bounded and without control characters. */
 export function quote(text: string, max = 60): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
@@ -120,33 +116,30 @@ export function parseServerMessage(line: string): ServerMessage {
   switch (command) {
     case 'HELLO':
     case 'DONE':
-      if (arg !== undefined) throw violation('BAD_MESSAGE', `${command} takes no argument`);
+      if (arg !== undefined) throw new ProtocolError('TLSLP_ERR_BAD_MESSAGE', { command });
       return { type: command };
     case 'FAIL':
       return { type: 'FAIL', reason: arg ?? '' };
     case 'WORK': {
       const parts = arg === undefined ? [] : arg.split(' ');
-      if (parts.length !== 2) throw violation('BAD_WORK', 'WORK needs exactly a token and n_bits');
+      if (parts.length !== 2) throw new ProtocolError('TLSLP_ERR_BAD_WORK');
       const [token, bits] = parts as [string, string];
       if (!isValidToken(token)) {
-        throw violation(
-          'BAD_TOKEN',
-          `WORK token ${quote(token)} is not 1..128 characters of [A-Za-z0-9_-]`,
-        );
+        throw new ProtocolError('TLSLP_ERR_BAD_WORK_TOKEN', { token: quote(token) });
       }
       const nBits = N_BITS_RE.test(bits) ? Number(bits) : NaN;
       if (!isValidNBits(nBits))
-        throw violation('BAD_N_BITS', `WORK n_bits ${quote(bits)} is not an integer 0..64`);
+        throw new ProtocolError('TLSLP_ERR_BAD_WORK_N_BITS', { value: quote(bits) });
       return { type: 'WORK', token, nBits };
     }
     default:
       if (isBodyCommand(command)) {
         if (arg === undefined || !isValidArg(arg)) {
-          throw violation('BAD_ARGUMENT', `${command} needs one argument without spaces`);
+          throw new ProtocolError('TLSLP_ERR_BAD_ARGUMENT', { command });
         }
         return { type: 'BODY', command, arg };
       }
-      throw violation('UNKNOWN_COMMAND', `unknown command ${quote(command)}`);
+      throw new ProtocolError('TLSLP_ERR_UNKNOWN_COMMAND', { command: quote(command) });
   }
 }
 
@@ -175,8 +168,7 @@ export const DONE_REPLY = 'OK';
  * @throws ProtocolError when it is not 1..128 characters of `[A-Za-z0-9_-]`.
  */
 export function parseSuffixReply(line: string): string {
-  if (!isValidSuffix(line))
-    throw violation('BAD_SUFFIX', 'suffix is not 1..128 characters of [A-Za-z0-9_-]');
+  if (!isValidSuffix(line)) throw new ProtocolError('TLSLP_ERR_BAD_SUFFIX');
   return line;
 }
 
@@ -194,8 +186,7 @@ export interface BodyReply {
  */
 export function parseBodyReply(line: string): BodyReply {
   const { command, arg } = splitCommand(line);
-  if (!CHECKSUM_RE.test(command))
-    throw violation('BAD_CHECKSUM_FORMAT', 'reply does not start with a lowercase hex SHA-256');
+  if (!CHECKSUM_RE.test(command)) throw new ProtocolError('TLSLP_ERR_BAD_CHECKSUM_FORMAT');
   return { checksum: command, value: arg ?? '' };
 }
 

@@ -16,6 +16,7 @@
  *   caps the cost.
  * @module
  */
+import { ConfigError } from '../errors.js';
 
 /** Options of {@link AdaptiveDifficulty}. */
 export interface AdaptiveOptions {
@@ -72,7 +73,16 @@ export class AdaptiveDifficulty {
 
   constructor(options: AdaptiveOptions) {
     if (!(options.minBits >= 0 && options.maxBits <= 64 && options.minBits <= options.maxBits)) {
-      throw new RangeError('need 0 <= minBits <= maxBits <= 64');
+      throw new ConfigError(
+        'TLSLP_ERR_BAD_ADAPTIVE_RANGE',
+        {
+          option: 'adaptive.minBits',
+          min: options.minBits,
+          maxOption: 'adaptive.maxBits',
+          max: options.maxBits,
+        },
+        { option: 'adaptive' },
+      );
     }
     this.o = {
       targetInFlight: 64,

@@ -9,13 +9,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
+import { handshakeFailureReason } from '../errors.js';
 import { describeSocketError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { hostPort } from '../text/address.js';
 import { FailureBudget, Tally } from './admission.js';
 import { judgeClientCert } from './client-cert.js';
 import { publish, type EventSource, type RefusalReason } from './events.js';
-import { reasonLabel } from './metrics.js';
 import { plainAddress, readProxyHeader, type ProxyTrust } from './proxy.js';
 import { looksLikeProxyHeader } from '../protocol/proxy-header.js';
 
@@ -336,7 +336,7 @@ export class Gate {
       server: this.server,
       ip: conn.ip,
       peer: conn.peer,
-      reason: reasonLabel(code),
+      reason: handshakeFailureReason(code),
       text,
       bytes,
       ...(error ? { error } : {}),

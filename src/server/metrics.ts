@@ -6,7 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { TransportError } from '../errors.js';
+import { sessionFailureReason } from '../errors.js';
+import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { subscribeServer, type EventSource } from './events.js';
 
@@ -18,11 +19,14 @@ export class ServerMetrics {
   readonly sessionsStarted: Counter;
   /** `tlslp_sessions_completed_total{outcome}`: `done` (DONE/OK) or `fail_drawn`. */
   readonly sessionsCompleted: Counter<'outcome'>;
-  /** `tlslp_sessions_failed_total{reason}`: the client broke the contract, timed out or left. */
+  /**
+   * `tlslp_sessions_failed_total{reason}`: the client broke the contract, timed out or left
+   * (reasons: `SESSION_FAILURE_REASONS` of the error catalog).
+   */
   readonly sessionsFailed: Counter<'reason'>;
   /** `tlslp_sessions_in_flight`: sessions in progress. */
   readonly sessionsInFlight: Gauge;
-  /** `tlslp_handshake_failures_total{reason}`: failed TLS handshakes. */
+  /** `tlslp_handshake_failures_total{reason}`: failed TLS handshakes (`HANDSHAKE_FAILURE_REASONS`). */
   readonly handshakeFailures: Counter<'reason'>;
   /** `tlslp_handshakes_in_progress`: connections accepted that have not finished TLS. */
   readonly handshakesInProgress: Gauge;
@@ -117,17 +121,12 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
     sessionEnded: ({ result, durationMs }) => {
       if (result.outcome === 'done' || result.outcome === 'fail-drawn')
         metrics.sessionsCompleted.inc({ outcome: result.outcome.replace('-', '_') });
-      else metrics.sessionsFailed.inc({ reason: reasonLabel(result.code) });
+      else metrics.sessionsFailed.inc({ reason: sessionFailureReason(result.code) });
       metrics.sessionsInFlight.dec();
       metrics.sessionSeconds.observe(durationMs / 1000);
     },
     difficultyChanged: ({ to }) => metrics.nBits.set(to),
   });
-}
-
-/** Label for a handshake error: its code, lowercased, or `other`. */
-export function reasonLabel(code: string | undefined): string {
-  return code ? code.toLowerCase().replace(/^err_/, '').slice(0, 60) : 'other';
 }
 
 /** Whether a server takes new sessions now, for a balancer's health check. */
@@ -188,13 +187,7 @@ export async function serveMetrics(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new TransportError(
-          err.code ?? 'LISTEN',
-          `cannot serve metrics on ${hostPort(host, port)}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
-          { cause: err },
-        ),
-      ),
+      reject(listenError(err, 'metrics', hostPort(host, port))),
     );
     server.listen(port, host, resolve);
   });

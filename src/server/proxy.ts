@@ -29,18 +29,17 @@ export class ProxyTrust {
 
   /** @throws ConfigError (option `proxyFrom`) on a CIDR that does not parse */
   constructor(cidrs: readonly string[]) {
+    const problem = 'must be a non-empty list of addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128)';
     if (cidrs.length === 0)
-      throw new ConfigError('BAD_PROXY_FROM', 'proxyFrom needs at least one CIDR', {
-        option: 'proxyFrom',
-      });
+      throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: 'proxyFrom', problem, value: '[]' });
     for (const text of cidrs) {
       const cidr = parseCidr(text);
       if (!cidr)
-        throw new ConfigError(
-          'BAD_PROXY_FROM',
-          `proxyFrom: ${JSON.stringify(text)} is not an address or CIDR (e.g. 10.0.0.0/8, ::1/128)`,
-          { option: 'proxyFrom' },
-        );
+        throw new ConfigError('TLSLP_ERR_BAD_OPTION', {
+          option: 'proxyFrom',
+          problem,
+          value: JSON.stringify(text),
+        });
       this.list.addSubnet(cidr.address, cidr.prefix, cidr.family);
     }
     this.cidrs = [...cidrs];

@@ -13,10 +13,10 @@ import {
   type ResolvedServerTable,
   type ServerTableOptions,
 } from '../options/server.js';
-import { ConfigError, TransportError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
 import { assertInsecureAllowed, checkServerTls, type TlsMaterial } from '../tls.js';
-import { SocketLineChannel } from '../transport/channel.js';
+import { SocketLineChannel, listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { publish } from './events.js';
@@ -146,14 +146,15 @@ export class TlslpServer {
     this.options = resolveServerOptions(options);
     if (options.insecure) assertInsecureAllowed(this.options.host);
     if (!options.tls.cert || !options.tls.key)
-      throw new ConfigError('NO_CERT', 'the server needs a certificate and a key');
+      throw new ConfigError(
+        'TLSLP_ERR_NO_CERT',
+        { who: 'the server', needs: 'a certificate and a key (tls.cert, tls.key)' },
+        { option: options.tls.cert ? 'tls.key' : 'tls.cert' },
+      );
     // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
     const trustedCas = checkServerTls(options.tls).caCerts;
     if (!options.insecure && !options.tls.ca) {
-      throw new ConfigError(
-        'NO_CA',
-        'mutual TLS needs the CA certificate that issues client certificates (--ca-cert)',
-      );
+      throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
     }
     this.logger = options.logger ?? createNullLogger('tlslp.server');
     const { adaptive } = this.options;
@@ -183,9 +184,9 @@ export class TlslpServer {
       });
     } catch (err) {
       throw new ConfigError(
-        'BAD_TLS_MATERIAL',
-        `server certificate, key or CA unusable: ${(err as Error).message} (check --server-cert, --server-key and --ca-cert)`,
-        { cause: err },
+        'TLSLP_ERR_BAD_TLS_MATERIAL',
+        { side: 'server', detail: (err as Error).message, options: 'tls.cert, tls.key and tls.ca' },
+        { cause: err, option: 'tls' },
       );
     }
     this.gate = new Gate(
@@ -346,16 +347,7 @@ export class TlslpServer {
     } catch (err) {
       this.untrack?.();
       this.untrack = null;
-      const code = (err as NodeJS.ErrnoException).code ?? 'LISTEN';
-      const why =
-        code === 'EADDRINUSE'
-          ? 'address already in use (pick another --port)'
-          : code === 'EACCES'
-            ? 'permission denied (use a port above 1023)'
-            : (err as Error).message;
-      throw new TransportError(code, `cannot listen on ${hostPort(host, port)}: ${why}`, {
-        cause: err,
-      });
+      throw listenError(err, 'server', hostPort(host, port));
     }
     this.listener.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
     const address = this.listener.address() as AddressInfo;

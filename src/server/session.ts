@@ -3,7 +3,7 @@
  * of sockets or TLS.
  * @module
  */
-import { ProtocolError, TlslpError } from '../errors.js';
+import { ProtocolError, TlslpError, TransportError, type ErrorCode } from '../errors.js';
 import { checksum, verifyWork } from '../protocol/hash.js';
 import {
   DONE_REPLY,
@@ -15,7 +15,7 @@ import {
   type ServerMessage,
 } from '../protocol/messages.js';
 import type { BodyDraw } from '../protocol/random.js';
-import type { LineChannel } from '../transport/channel.js';
+import { toTransportError, type LineChannel } from '../transport/channel.js';
 
 /** What one session asks of the client. */
 export interface SessionPlan {
@@ -52,16 +52,16 @@ export type SessionOutcome =
   | {
       /** The client broke the contract; the server sent `FAIL <reason>`. */
       outcome: 'rejected';
-      /** Stable code of the violation, e.g. `BAD_SUFFIX`, `BAD_CHECKSUM`, `LINE_TOO_LONG`. */
-      code: string;
+      /** Catalog code of the violation, e.g. `TLSLP_ERR_BAD_SUFFIX`, `TLSLP_ERR_LINE_TOO_LONG`. */
+      code: ErrorCode;
       /** The reason sent to the client (one of {@link FAIL_REASONS}). */
       reason: string;
     }
   | {
       /** The connection failed: timeout, reset, closed early. */
       outcome: 'transport';
-      /** Stable code, e.g. `TIMEOUT`, `CLOSED`, `ECONNRESET`. */
-      code: string;
+      /** Catalog code, e.g. `TLSLP_ERR_TIMEOUT`, `TLSLP_ERR_CLOSED`, `TLSLP_ERR_CONNECTION_RESET`. */
+      code: ErrorCode;
       /** A readable description. */
       reason: string;
     };
@@ -100,11 +100,11 @@ export const FAIL_REASONS = {
 
 function reasonFor(err: ProtocolError): string {
   switch (err.code) {
-    case 'LINE_TOO_LONG':
+    case 'TLSLP_ERR_LINE_TOO_LONG':
       return FAIL_REASONS.lineTooLong;
-    case 'INVALID_UTF8':
+    case 'TLSLP_ERR_INVALID_UTF8':
       return FAIL_REASONS.invalidUtf8;
-    case 'FLOOD':
+    case 'TLSLP_ERR_FLOOD':
       return FAIL_REASONS.flood;
     default:
       return FAIL_REASONS.badReply;
@@ -122,7 +122,7 @@ export async function runServerSession(
     channel.writeLine(formatServerMessage(message));
     log.debug(`Sent: ${shown ?? formatServerMessage(message)}`);
   };
-  const reject = (code: string, reason: string): SessionOutcome => {
+  const reject = (code: ErrorCode, reason: string): SessionOutcome => {
     log.warning(`Session rejected: ${reason}`);
     send({ type: 'FAIL', reason });
     channel.end();
@@ -132,7 +132,7 @@ export async function runServerSession(
   try {
     send({ type: 'HELLO' });
     if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== HELLO_REPLY)
-      return reject('BAD_HELLO', FAIL_REASONS.badHello);
+      return reject('TLSLP_ERR_BAD_HELLO', FAIL_REASONS.badHello);
     log.info('Received HELLOBACK');
 
     send(
@@ -143,7 +143,7 @@ export async function runServerSession(
     const workSent = performance.now();
     const suffix = await channel.readLine(plan.workTimeoutMs, signal);
     if (!isValidSuffix(suffix) || !verifyWork(plan.token, suffix, plan.nBits)) {
-      return reject('BAD_SUFFIX', FAIL_REASONS.badSuffix);
+      return reject('TLSLP_ERR_BAD_SUFFIX', FAIL_REASONS.badSuffix);
     }
     plan.onWorkAccepted?.(performance.now() - workSent);
     log.info(`Valid suffix received: ${suffix}`);
@@ -163,24 +163,29 @@ export async function runServerSession(
       try {
         reply = parseBodyReply(line);
       } catch {
-        return reject('BAD_CHECKSUM', FAIL_REASONS.badChecksum);
+        return reject('TLSLP_ERR_BAD_CHECKSUM', FAIL_REASONS.badChecksum);
       }
       if (reply.checksum !== checksum(plan.token, arg))
-        return reject('BAD_CHECKSUM', FAIL_REASONS.badChecksum);
+        return reject('TLSLP_ERR_BAD_CHECKSUM', FAIL_REASONS.badChecksum);
       log.info(`${command} answered, checksum valid`);
       log.debug(`${command} value: ${JSON.stringify(reply.value)}`);
     }
 
     send({ type: 'DONE' });
     if ((await channel.readLine(plan.otherTimeoutMs, signal)) !== DONE_REPLY)
-      return reject('BAD_OK', FAIL_REASONS.badOk);
+      return reject('TLSLP_ERR_BAD_OK', FAIL_REASONS.badOk);
     log.info('Received OK: session complete');
     channel.end();
     return { outcome: 'done' };
   } catch (err) {
     if (err instanceof ProtocolError) return reject(err.code, reasonFor(err));
-    const e = err instanceof TlslpError ? err : new TlslpError('TRANSPORT', String(err));
-    if (e.code === 'TIMEOUT') {
+    const e =
+      err instanceof TlslpError
+        ? err
+        : err instanceof Error
+          ? toTransportError(err)
+          : new TransportError('TLSLP_ERR_SOCKET', { detail: String(err) });
+    if (e.code === 'TLSLP_ERR_TIMEOUT') {
       log.warning(`Session timed out: ${e.message}`);
       // Best effort: the peer may be gone.
       send({ type: 'FAIL', reason: FAIL_REASONS.timeout });

@@ -3,7 +3,7 @@
  * @module
  */
 import { subscribeServer, type EventSource } from './events.js';
-import { reasonLabel } from './metrics.js';
+import { sessionFailureReason } from '../errors.js';
 
 /** Counters, for logs, tests and metrics. */
 export interface ServerStats {
@@ -99,7 +99,7 @@ export function trackStats(server: EventSource, stats: ServerStats): () => void 
         default:
           stats.sessionsTransport++;
       }
-      bump(stats.failedByReason, reasonLabel(result.code));
+      bump(stats.failedByReason, sessionFailureReason(result.code));
     },
     difficultyChanged: ({ to }) => (stats.nBits = to),
   });

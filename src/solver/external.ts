@@ -41,34 +41,53 @@ export async function checkSolverPath(path: string): Promise<string> {
   try {
     info = await lstat(full);
   } catch {
-    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not found`);
+    throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
+      option: 'workBinary',
+      path,
+      problem: 'not found',
+    });
   }
   if (info.isSymbolicLink())
-    throw new ConfigError(
-      'SOLVER_PATH',
-      `--work-binary ${path}: is a symlink; point at the real file`,
-    );
+    throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
+      option: 'workBinary',
+      path,
+      problem: 'is a symlink; point at the real file',
+    });
   if (!info.isFile())
-    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not a regular file`);
+    throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
+      option: 'workBinary',
+      path,
+      problem: 'not a regular file',
+    });
   if ((info.mode & 0o111) === 0)
-    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not executable (chmod +x it)`);
+    throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
+      option: 'workBinary',
+      path,
+      problem: 'not executable (chmod +x it)',
+    });
   try {
     await access(full, constants.X_OK);
   } catch {
-    throw new ConfigError('SOLVER_PATH', `--work-binary ${path}: not executable by this user`);
+    throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
+      option: 'workBinary',
+      path,
+      problem: 'not executable by this user',
+    });
   }
   if (info.mode & 0o002)
-    throw new ConfigError(
-      'SOLVER_PATH',
-      `--work-binary ${path}: writable by others (chmod o-w it)`,
-    );
+    throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
+      option: 'workBinary',
+      path,
+      problem: 'writable by others (chmod o-w it)',
+    });
   const dir = await stat(dirname(full));
   // A sticky world-writable folder (like /tmp) still lets others swap the file's name; refuse it too.
   if (dir.mode & 0o002)
-    throw new ConfigError(
-      'SOLVER_PATH',
-      `--work-binary ${path}: its folder is writable by others; move the solver`,
-    );
+    throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
+      option: 'workBinary',
+      path,
+      problem: 'its folder is writable by others; move the solver',
+    });
   return full;
 }
 
@@ -76,10 +95,10 @@ export async function checkSolverPath(path: string): Promise<string> {
 export function parseSolverOutput(stdout: string): string {
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT:'));
   if (line === undefined)
-    throw new SolverError('SOLVER_OUTPUT', 'external solver printed no RESULT: line');
+    throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { problem: 'printed no RESULT: line' });
   const suffix = line.slice('RESULT:'.length).replace(/\r$/, '');
   if (!isValidSuffix(suffix))
-    throw new SolverError('SOLVER_OUTPUT', 'external solver returned an invalid suffix');
+    throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { problem: 'returned an invalid suffix' });
   return suffix;
 }
 
@@ -136,9 +155,7 @@ export async function runExternalSolver(
     (resolveExit, rejectExit) => {
       child.once('error', (err) =>
         rejectExit(
-          new SolverError('SOLVER_START', `external solver could not start: ${err.message}`, {
-            cause: err,
-          }),
+          new SolverError('TLSLP_ERR_SOLVER_START', { detail: err.message }, { cause: err }),
         ),
       );
       child.once('close', (c, s) => resolveExit([c, s]));
@@ -149,18 +166,17 @@ export async function runExternalSolver(
   });
 
   if (stopped === 'timeout')
-    throw new SolverError(
-      'TIMEOUT',
-      `external solver did not finish within ${options.timeoutMs / 1000} s and was killed`,
-    );
-  if (stopped === 'aborted') throw new SolverError('ABORTED', 'external solver was stopped');
-  if (overflow) throw new SolverError('SOLVER_OUTPUT', 'external solver printed too much output');
+    throw new SolverError('TLSLP_ERR_SOLVER_TIMEOUT', { seconds: options.timeoutMs / 1000 });
+  if (stopped === 'aborted')
+    throw new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'external solver stopped' });
+  if (overflow)
+    throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { problem: 'printed too much output' });
   if (code !== 0) {
     const detail = stderr.trim().split('\n')[0] ?? '';
-    throw new SolverError(
-      'SOLVER_EXIT',
-      `external solver failed (${sig ?? `exit ${code}`})${detail ? `: ${detail}` : ''}`,
-    );
+    throw new SolverError('TLSLP_ERR_SOLVER_EXIT', {
+      how: sig ?? `exit ${code}`,
+      detail: detail ? `: ${detail}` : '',
+    });
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { suffix: parseSolverOutput(stdout), seconds };

@@ -106,10 +106,7 @@ function workerFile(): string {
   // Running from TypeScript sources (vitest): use the compiled worker of the same tree.
   const built = path.replace(/([\\/])src([\\/])(?!.*[\\/]src[\\/])/, '$1dist$2');
   if (built !== path && existsSync(built)) return built;
-  throw new SolverError(
-    'WORKER_MISSING',
-    `solver worker not found at ${path} or ${built}: run npm run build`,
-  );
+  throw new SolverError('TLSLP_ERR_WORKER_MISSING', { path, built });
 }
 
 let pool: Piscina<BatchTask, BatchResult> | null = null;
@@ -170,7 +167,11 @@ export function solverPoolState(): { threads: number; queueSize: number; busy: b
 }
 
 function abortError(signal: AbortSignal): SolverError {
-  return new SolverError('ABORTED', 'proof-of-work solve aborted', { cause: signal.reason });
+  return new SolverError(
+    'TLSLP_ERR_SOLVE_ABORTED',
+    { why: signal.reason instanceof Error ? signal.reason.message : 'aborted' },
+    { cause: signal.reason },
+  );
 }
 
 /** Counts hashes and reports progress at most every `intervalMs`. */
@@ -305,9 +306,7 @@ async function searchPool(
       if (failure === null) {
         // Errors cross the thread boundary as plain Errors: keep the message, retype them.
         const message = err instanceof Error ? err.message : String(err);
-        failure = new SolverError('WORKER_FAILED', `solver worker failed: ${message}`, {
-          cause: err,
-        });
+        failure = new SolverError('TLSLP_ERR_WORKER_FAILED', { detail: message }, { cause: err });
       }
       stopAll();
       finish();
@@ -344,23 +343,30 @@ async function searchPool(
 
 function validate(token: unknown, nBits: unknown, options: SolveOptions): void {
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
-    throw new ConfigError('BAD_TOKEN', 'token must be 1 to 128 characters of [A-Za-z0-9_-]');
+    throw new ConfigError('TLSLP_ERR_BAD_TOKEN', { option: 'token' });
   }
   if (typeof nBits !== 'number' || !Number.isInteger(nBits) || nBits < 0 || nBits > 64) {
-    throw new ConfigError('BAD_N_BITS', 'n_bits must be an integer from 0 to 64');
+    throw new ConfigError('TLSLP_ERR_BAD_N_BITS', { option: 'nBits', value: String(nBits) });
   }
   const { threads, progressIntervalMs } = options;
   if (
     threads !== undefined &&
     (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
   ) {
-    throw new ConfigError('BAD_THREADS', `threads must be an integer from 1 to ${MAX_THREADS}`);
+    throw new ConfigError('TLSLP_ERR_BAD_THREADS', {
+      option: 'threads',
+      max: MAX_THREADS,
+      value: threads,
+    });
   }
   if (
     progressIntervalMs !== undefined &&
     !(Number.isFinite(progressIntervalMs) && progressIntervalMs > 0)
   ) {
-    throw new ConfigError('BAD_PROGRESS_INTERVAL', 'progressIntervalMs must be a positive number');
+    throw new ConfigError('TLSLP_ERR_BAD_DURATION', {
+      option: 'progressIntervalMs',
+      value: progressIntervalMs,
+    });
   }
 }
 
@@ -429,7 +435,7 @@ export async function solveWork(
   const found = await search(job, kernel, threads, meter, { signal });
   if (found.suffix === null) {
     // 2^64 nonces without a solution: only possible in theory.
-    throw new SolverError('EXHAUSTED', `no solution for ${nBits} bits in the 64-bit nonce space`);
+    throw new SolverError('TLSLP_ERR_EXHAUSTED', { nBits });
   }
   const seconds = meter.seconds();
   return {
@@ -456,7 +462,11 @@ export async function measureKernel(
   candidates: number,
 ): Promise<KernelMeasurement> {
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new ConfigError('BAD_THREADS', `threads must be an integer from 1 to ${MAX_THREADS}`);
+    throw new ConfigError('TLSLP_ERR_BAD_THREADS', {
+      option: 'threads',
+      max: MAX_THREADS,
+      value: threads,
+    });
   }
   await loadKernels();
   const { kernel } = selectKernel(kernelName);

@@ -88,10 +88,7 @@ export function scanBatch(
   chunk: number = CHUNK_SIZE[kernel.name],
 ): BatchResult {
   if (lo + count > 2 ** 32) {
-    throw new SolverError(
-      'BAD_BATCH',
-      `batch at ${hi}:${lo} of ${count} nonces crosses a 2^32 boundary`,
-    );
+    throw new SolverError('TLSLP_ERR_BAD_BATCH', { hi, lo, count });
   }
   let done = 0;
   let kernelMs = 0;
@@ -119,11 +116,12 @@ export function scanBatch(
       };
     }
     if (job.nBits <= 32) {
-      throw new SolverError(
-        'KERNEL_MISMATCH',
-        `${kernel.name} kernel reported suffix '${suffix}' for token '${job.token}' at ${job.nBits} bits, ` +
-          'but node:crypto disagrees',
-      );
+      throw new SolverError('TLSLP_ERR_KERNEL_MISMATCH', {
+        kernel: kernel.name,
+        suffix,
+        token: job.token,
+        nBits: job.nBits,
+      });
     }
     done += offset + 1;
   }

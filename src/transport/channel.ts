@@ -4,15 +4,15 @@
  * @module
  */
 import type { Duplex } from 'node:stream';
-import { ProtocolError, TlslpError, TransportError } from '../errors.js';
+import { ProtocolError, TlslpError, TransportError, type PlainCodeOf } from '../errors.js';
 import { LineDecoder, MAX_LINE_BYTES, encodeLine } from '../protocol/framing.js';
 
 /** What a session needs from a connection. */
 export interface LineChannel {
   /**
-   * The next complete line (without `\n`). Rejects with TransportError `TIMEOUT` when no
+   * The next complete line (without `\n`). Rejects with TransportError `TLSLP_ERR_TIMEOUT` when no
    * complete line arrives within `timeoutMs` (however slowly its bytes trickle in),
-   * `CLOSED` when the peer goes away, `ABORTED` when `signal` fires, or with the
+   * `TLSLP_ERR_CLOSED` when the peer goes away, `TLSLP_ERR_ABORTED` when `signal` fires, or with the
    * ProtocolError that framing raised.
    */
   readLine(timeoutMs: number, signal?: AbortSignal): Promise<string>;
@@ -63,8 +63,8 @@ export class SocketLineChannel implements LineChannel {
     this.maxWriteBuffer = options.maxWriteBuffer ?? 64 * 1024;
     this.lingerMs = options.lingerMs ?? 2000;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.fail(new TransportError('CLOSED', 'connection closed by peer')));
-    socket.on('close', () => this.fail(new TransportError('CLOSED', 'connection closed')));
+    socket.on('end', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { by: ' by peer' })));
+    socket.on('close', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { by: '' })));
     socket.on('error', (err: Error) => this.fail(toTransportError(err)));
   }
 
@@ -79,7 +79,7 @@ export class SocketLineChannel implements LineChannel {
     }
     for (const line of lines) this.queue.push(line);
     if (this.queue.length > this.maxQueuedLines) {
-      this.violation(new ProtocolError('FLOOD', 'peer sent lines it was not asked for'));
+      this.violation(new ProtocolError('TLSLP_ERR_FLOOD'));
       return;
     }
     this.deliver();
@@ -113,7 +113,7 @@ export class SocketLineChannel implements LineChannel {
   }
 
   readLine(timeoutMs: number, signal?: AbortSignal): Promise<string> {
-    if (this.waiter) return Promise.reject(new Error('readLine already pending'));
+    if (this.waiter) return Promise.reject(new TransportError('TLSLP_ERR_READ_PENDING'));
     const queued = this.queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.failure) return Promise.reject(this.failure);
@@ -131,9 +131,7 @@ export class SocketLineChannel implements LineChannel {
       const timer = setTimeout(() => {
         this.waiter = null;
         cleanup();
-        reject(
-          new TransportError('TIMEOUT', `no complete line within ${formatSeconds(timeoutMs)}`),
-        );
+        reject(new TransportError('TLSLP_ERR_TIMEOUT', { seconds: formatSeconds(timeoutMs) }));
       }, timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = {
@@ -154,7 +152,7 @@ export class SocketLineChannel implements LineChannel {
     this.socket.write(encodeLine(text));
     // The protocol is lock-step: a peer that lets this much pile up is not reading.
     if (this.socket.writableLength > this.maxWriteBuffer) {
-      this.fail(new TransportError('NOT_READING', 'peer is not reading'));
+      this.fail(new TransportError('TLSLP_ERR_NOT_READING'));
       this.socket.destroy();
     }
   }
@@ -171,80 +169,97 @@ export class SocketLineChannel implements LineChannel {
 }
 
 function abortError(): TlslpError {
-  return new TransportError('ABORTED', 'aborted');
+  return new TransportError('TLSLP_ERR_ABORTED');
 }
 
 function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
-/** Wrap a socket error in a TransportError with a readable message. */
+/** Node's and OpenSSL's codes for the socket and TLS failures tlslp names, by catalog code. */
+const SOCKET_CODES: Readonly<Record<string, SocketErrorCode>> = {
+  ECONNREFUSED: 'TLSLP_ERR_CONNECTION_REFUSED',
+  ECONNRESET: 'TLSLP_ERR_CONNECTION_RESET',
+  EPIPE: 'TLSLP_ERR_BROKEN_PIPE',
+  ETIMEDOUT: 'TLSLP_ERR_CONNECT_TIMEOUT',
+  ENOTFOUND: 'TLSLP_ERR_HOST_NOT_FOUND',
+  EAI_AGAIN: 'TLSLP_ERR_HOST_NOT_FOUND',
+  EHOSTUNREACH: 'TLSLP_ERR_HOST_UNREACHABLE',
+  ENETUNREACH: 'TLSLP_ERR_HOST_UNREACHABLE',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLSLP_ERR_TLS_UNTRUSTED_CERT',
+  UNABLE_TO_GET_ISSUER_CERT: 'TLSLP_ERR_TLS_UNTRUSTED_CERT',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLSLP_ERR_TLS_UNTRUSTED_CERT',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLSLP_ERR_TLS_UNTRUSTED_CERT',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLSLP_ERR_TLS_UNTRUSTED_CERT',
+  CERT_SIGNATURE_FAILURE: 'TLSLP_ERR_TLS_UNTRUSTED_CERT',
+  CERT_HAS_EXPIRED: 'TLSLP_ERR_TLS_CERT_EXPIRED',
+  CERT_NOT_YET_VALID: 'TLSLP_ERR_TLS_CERT_NOT_YET_VALID',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'TLSLP_ERR_TLS_CERT_REQUIRED',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'TLSLP_ERR_TLS_CERT_REJECTED',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'TLSLP_ERR_TLS_CERT_REJECTED',
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: 'TLSLP_ERR_TLS_CERT_REJECTED',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'TLSLP_ERR_TLS_CERT_REJECTED',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'TLSLP_ERR_TLS_CERT_REJECTED',
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: 'TLSLP_ERR_TLS_CERT_REJECTED',
+  ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: 'TLSLP_ERR_TLS_CERT_REJECTED',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'TLSLP_ERR_TLS_NOT_TLS',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'TLSLP_ERR_TLS_NOT_TLS',
+  ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: 'TLSLP_ERR_TLS_NO_PEER_CERT',
+  ERR_TLS_HANDSHAKE_TIMEOUT: 'TLSLP_ERR_TLS_HANDSHAKE_TIMEOUT',
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'TLSLP_ERR_TLS_HANDSHAKE_FAILURE',
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'TLSLP_ERR_TLS_VERSION',
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'TLSLP_ERR_TLS_VERSION',
+};
+
+/** The catalog codes a foreign socket or TLS error is wrapped as. */
+type SocketErrorCode =
+  | PlainCodeOf<'TransportError'>
+  | 'TLSLP_ERR_TLS_CERT_REJECTED'
+  | 'TLSLP_ERR_TLS_UNTRUSTED_CERT'
+  | 'TLSLP_ERR_TLS_CERT_REQUIRED';
+
+/** Why the peer rejected our certificate, when its alert says. */
+const REJECTED_WHY: Readonly<Record<string, string>> = {
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: ' (it is not issued by the CA the peer trusts)',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: ' (it is not issued by the CA the peer trusts)',
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: ' (it is not issued by the CA the peer trusts)',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: ': it has expired',
+};
+
+/**
+ * Wrap a socket or TLS error in a TransportError of the catalog, the original as its
+ * `cause` (and its code as `causeCode`). A TlslpError passes through.
+ */
 export function toTransportError(err: Error): TlslpError {
   if (err instanceof TlslpError) return err;
-  const code = (err as NodeJS.ErrnoException).code ?? 'TRANSPORT';
-  return new TransportError(code, describeSocketError(err), { cause: err });
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const options = { cause: err };
+  const known = Object.hasOwn(SOCKET_CODES, code) ? SOCKET_CODES[code] : undefined;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const detail = err.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '');
+    return new TransportError('TLSLP_ERR_TLS_HOSTNAME_MISMATCH', { detail }, options);
+  }
+  if (known === 'TLSLP_ERR_TLS_UNTRUSTED_CERT')
+    return new TransportError(known, { option: 'tls.ca' }, options);
+  if (known === 'TLSLP_ERR_TLS_CERT_REQUIRED')
+    return new TransportError(known, { certOption: 'tls.cert', keyOption: 'tls.key' }, options);
+  if (known === 'TLSLP_ERR_TLS_CERT_REJECTED')
+    return new TransportError(known, { why: REJECTED_WHY[code] ?? '' }, options);
+  if (known) return new TransportError(known, undefined, options);
+  // Never an OpenSSL dump (`…:error:0A000410:SSL routines:…`) for a user; the code and
+  // the raw text stay on the error's `cause` for DEBUG logs.
+  if (code.startsWith('ERR_SSL_') || /error:[0-9A-F]{8}:|SSL routines/.test(err.message))
+    return new TransportError('TLSLP_ERR_TLS_FAILED', { detail: code || 'OpenSSL error' }, options);
+  return new TransportError(
+    'TLSLP_ERR_SOCKET',
+    { detail: err.message || code || 'connection failed' },
+    options,
+  );
 }
 
 /** A readable, one-line description of a socket or TLS error, naming the fix when known. */
 export function describeSocketError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (is the server running on that host and port?)';
-    case 'ECONNRESET':
-      return 'connection reset by peer';
-    case 'ETIMEDOUT':
-      return 'connection timed out';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host name not found';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'host unreachable';
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `server certificate does not match the host name: ${err.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '')} (dial a name listed in the certificate, or regenerate it with that name)`;
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'CERT_SIGNATURE_FAILURE':
-      return 'server certificate is not issued by the configured CA (check --ca-cert)';
-    case 'CERT_HAS_EXPIRED':
-      return 'certificate has expired (regenerate it: tlslp certs --force)';
-    case 'CERT_NOT_YET_VALID':
-      return 'certificate is not yet valid (check the clock)';
-    case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED':
-      return 'server requires a client certificate (check --client-cert and --private-key)';
-    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':
-    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
-    case 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR':
-      return 'peer rejected the certificate (it is not issued by the CA the peer trusts)';
-    case 'ERR_SSL_WRONG_VERSION_NUMBER':
-    case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':
-      return 'peer does not speak TLS';
-    case 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE':
-      return 'peer presented no certificate';
-    case 'ERR_TLS_HANDSHAKE_TIMEOUT':
-      return 'TLS handshake timed out';
-    case 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE':
-      return "peer aborted the TLS handshake (handshake failure alert: a certificate, key or CA on one side is wrong; check the peer's setup)";
-    case 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION':
-    case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
-      return 'no TLS version in common (tlslp needs TLS 1.2 or later)';
-    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED':
-      return 'peer rejected the certificate: it has expired';
-    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN':
-    case 'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE':
-    case 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED':
-      return 'peer rejected the certificate';
-    default:
-      // Never an OpenSSL dump (`…:error:0A000410:SSL routines:…`) for a user; the code and
-      // the raw text stay on the error's `cause` for DEBUG logs.
-      if (code.startsWith('ERR_SSL_') || /error:[0-9A-F]{8}:|SSL routines/.test(err.message))
-        return `TLS handshake failed (${code || 'OpenSSL error'}; the DEBUG log has the detail)`;
-      return err.message || code || 'connection failed';
-  }
+  return toTransportError(err).message;
 }
 
 /** The raw text behind a transport error, for a DEBUG log line. */
@@ -253,4 +268,21 @@ export function rawErrorDetail(err: unknown): string | null {
   if (!cause) return null;
   const code = (cause as NodeJS.ErrnoException).code;
   return `${code ? `${code}: ` : ''}${cause.message}`;
+}
+
+/**
+ * A failed `listen()` of the server or of its metrics endpoint as a TransportError: in use,
+ * not allowed, or whatever Node said.
+ */
+export function listenError(err: unknown, what: 'server' | 'metrics', address: string): TlslpError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const options = { cause: err };
+  const action = what === 'server' ? 'listen' : 'serve metrics';
+  if (code === 'EADDRINUSE' && what === 'server')
+    return new TransportError('TLSLP_ERR_ADDRESS_IN_USE', { address, option: 'port' }, options);
+  if (code === 'EADDRINUSE')
+    return new TransportError('TLSLP_ERR_METRICS_ADDRESS_IN_USE', { address }, options);
+  const detail =
+    code === 'EACCES' ? 'permission denied (use a port above 1023)' : (err as Error).message;
+  return new TransportError('TLSLP_ERR_LISTEN_FAILED', { action, address, detail }, options);
 }

@@ -77,13 +77,13 @@ export function isKernelChoice(value: unknown): value is KernelChoice {
 
 /**
  * Check a kernel option's value (the library option `kernel`, the CLIs' `--kernel`).
- * @throws ConfigError (`BAD_KERNEL`, option `kernel`) naming the accepted values.
+ * @throws ConfigError (`TLSLP_ERR_BAD_KERNEL`, option `kernel`) naming the accepted values.
  */
 export function parseKernelChoice(value: unknown): KernelChoice {
   if (isKernelChoice(value)) return value;
   throw new ConfigError(
-    'BAD_KERNEL',
-    `unknown kernel '${String(value)}': use auto, native, native:<variant>, wasm or js`,
+    'TLSLP_ERR_BAD_KERNEL',
+    { name: `'${String(value)}'` },
     { option: 'kernel' },
   );
 }
@@ -185,7 +185,7 @@ export async function loadKernels(): Promise<void> {
 
 function requireLoaded(): Loaded {
   if (!loaded) {
-    throw new SolverError('KERNELS_NOT_LOADED', 'kernels not loaded: await loadKernels() first');
+    throw new SolverError('TLSLP_ERR_KERNELS_NOT_LOADED');
   }
   return loaded;
 }
@@ -195,20 +195,27 @@ function selectNativeVariant(all: Loaded, wanted: string): KernelSelection {
   const native = all.native;
   if (!native.kernel || !all.forceNative) {
     const reason = native.kernel ? 'native.js did not load' : native.reason;
-    throw new ConfigError('KERNEL_UNAVAILABLE', `native kernel unavailable: ${reason}`, {
-      option: 'kernel',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_KERNEL_UNAVAILABLE',
+      { name: 'native', reason },
+      { option: 'kernel' },
+    );
   }
   const result = all.forceNative(wanted);
   if (result.kernel) return { kernel: result.kernel };
-  throw new ConfigError('KERNEL_UNAVAILABLE', result.reason, { option: 'kernel' });
+  throw new ConfigError(
+    'TLSLP_ERR_KERNEL_UNAVAILABLE',
+    { name: `native:${wanted}`, reason: result.reason },
+    { option: 'kernel' },
+  );
 }
 
 /**
  * Pick a kernel. `auto` takes native, else wasm, else js, and explains a fallback once
  * (see {@link KernelSelection.fallbackReason}). A named kernel that is not available throws;
  * so does a `native:<variant>` this CPU cannot run (the message lists the ones it can).
- * @throws ConfigError (`KERNEL_UNAVAILABLE`, `BAD_KERNEL`) for an unavailable or unknown kernel.
+ * @throws ConfigError (`TLSLP_ERR_KERNEL_UNAVAILABLE`, `TLSLP_ERR_BAD_KERNEL`) for an
+ *   unavailable or unknown kernel.
  */
 export function selectKernel(name: KernelChoice): KernelSelection {
   if (name === 'js') return { kernel: loaded?.js.kernel ?? createJsKernel() };
@@ -220,9 +227,11 @@ export function selectKernel(name: KernelChoice): KernelSelection {
   if (name !== 'auto') {
     const result = all[name as KernelName];
     if (result.kernel) return { kernel: result.kernel };
-    throw new ConfigError('KERNEL_UNAVAILABLE', `${name} kernel unavailable: ${result.reason}`, {
-      option: 'kernel',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_KERNEL_UNAVAILABLE',
+      { name, reason: result.reason },
+      { option: 'kernel' },
+    );
   }
   const skipped: string[] = [];
   for (const candidate of KERNEL_NAMES) {
@@ -236,7 +245,7 @@ export function selectKernel(name: KernelChoice): KernelSelection {
     return { kernel: result.kernel, fallbackReason: `${skipped.join('; ')}; using ${candidate}` };
   }
   // Unreachable: the js kernel always loads.
-  throw new SolverError('NO_KERNEL', 'no kernel available');
+  throw new SolverError('TLSLP_ERR_NO_KERNEL');
 }
 
 /** Every kernel and whether it loads here (for the benchmark and diagnostics). */

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hitMask, prepareJob, SCAN_WINDOW, suffixFor, type PreparedJob } from '../layout.js';
 import type { Kernel } from '../types.js';
+import { SolverError } from '../../errors.js';
 
 /** The part of the WebAssembly JS API used here (the project's TypeScript libs lack it). */
 interface WasmApi {
@@ -60,7 +61,10 @@ function instantiate(api: WasmApi, detail: 'simd128' | 'scalar'): ScanExports {
     typeof exports.input !== 'function' ||
     !(typeof exports.memory === 'object' && exports.memory !== null && 'buffer' in exports.memory)
   ) {
-    throw new Error('unexpected exports');
+    throw new SolverError('TLSLP_ERR_KERNEL_LOAD', {
+      kernel: 'wasm',
+      problem: 'unexpected exports',
+    });
   }
   return exports as unknown as ScanExports;
 }
@@ -98,7 +102,7 @@ class WasmKernel implements Kernel {
   /** Copy the job into wasm memory; only done when the job object changes. */
   private load(job: PreparedJob): void {
     if (job.midstate.length !== 8 || job.tail.length !== TAIL_LENGTH) {
-      throw new RangeError('malformed prepared job');
+      throw new SolverError('TLSLP_ERR_BAD_JOB');
     }
     const { buffer } = this.wasm.memory;
     const at = this.wasm.input();
