@@ -29,8 +29,8 @@ if (!existsSync(fileURLToPath(new URL('pool.js', dist)))) {
 const { availableKernels, closeSolverPool, solveWork } = await import(
   new URL('index.js', dist).href
 );
-const { measureKernel } = await import(new URL('pool.js', dist).href);
-const { BATCH_SIZE } = await import(new URL('worker.js', dist).href);
+const { measureKernel } = await import(new URL('measure.js', dist).href);
+const { BATCH_SIZE } = await import(new URL('batch.js', dist).href);
 
 const { values: opts } = parseArgs({
   options: {

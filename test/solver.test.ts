@@ -11,8 +11,10 @@ import {
   type SolveProgress,
 } from '../src/solver/index.js';
 import { NONCE_CHARS, prepareJob, suffixFor } from '../src/solver/layout.js';
-import { measureKernel, solverPoolState } from '../src/solver/pool.js';
-import runBatch, { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/worker.js';
+import { measureKernel } from '../src/solver/measure.js';
+import { solverPoolState } from '../src/solver/pool.js';
+import { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/batch.js';
+import runBatch from '../src/solver/worker.js';
 import { prng, randomToken } from './fixtures/random.js';
 
 /** The lowest solving nonce, by brute force with node:crypto (small n_bits only). */

@@ -8,19 +8,22 @@ import tls from 'node:tls';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError, TlslpError, TransportError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
-import { checkSolverPath, runExternalSolver } from '../solver/external.js';
-import { solveWork, type SolveOptions } from '../solver/index.js';
+import {
+  builtinSolver,
+  externalSolver,
+  type WorkSolution,
+  type WorkSolver,
+} from '../solver/adapters.js';
+import { checkSolverPath } from '../solver/external.js';
+import type { SolveOptions } from '../solver/index.js';
 import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, rawErrorDetail, toTransportError } from '../transport/channel.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
-import {
-  runClientSession,
-  type ClientSessionResult,
-  type SessionEvent,
-  type WorkSolution,
-  type WorkSolver,
-} from './session.js';
+import { runClientSession, type ClientSessionResult, type SessionEvent } from './session.js';
 import { hostPort } from '../text/address.js';
+
+// Where they were defined before the solver had its own adapters module.
+export { builtinSolver, externalSolver };
 
 /** Something the client did: connection attempts, then the session's events. */
 export type ClientEvent =
@@ -152,31 +155,6 @@ export interface ClientResult extends ClientSessionResult {
   port: number;
   /** Negotiated TLS version, e.g. `TLSv1.3`. */
   protocol: string;
-}
-
-/** The built-in solver as a {@link WorkSolver}. */
-export function builtinSolver(options: Omit<SolveOptions, 'signal'> = {}): WorkSolver {
-  return async (token, nBits, signal) => {
-    const r = await solveWork(token, nBits, { ...options, signal });
-    return {
-      suffix: r.suffix,
-      seconds: r.seconds,
-      hashes: r.hashes,
-      // The kernel's speed on the threads used: a short solve's wall time is mostly start-up.
-      hashesPerSecond: r.kernelHashesPerSecond * r.threads,
-      solver: `${r.kernel} (${r.kernelDetail})`,
-      threads: r.threads,
-      fallbackReason: r.fallbackReason,
-    } satisfies WorkSolution & { fallbackReason?: string };
-  };
-}
-
-/** An external solver (PROTOCOL §5) as a {@link WorkSolver}. */
-export function externalSolver(path: string, timeoutMs: number): WorkSolver {
-  return async (token, nBits, signal) => {
-    const r = await runExternalSolver(path, token, nBits, { timeoutMs, signal });
-    return { suffix: r.suffix, seconds: r.seconds, solver: `external ${path}` };
-  };
 }
 
 /** Parsed TLS contexts by their PEM material: parsing costs more than a handshake's signature. */
