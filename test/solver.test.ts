@@ -12,7 +12,12 @@ import {
 } from '../src/solver/index.js';
 import { NONCE_CHARS, prepareJob, suffixFor } from '../src/solver/layout.js';
 import { measureKernel } from '../src/solver/measure.js';
-import { solverPoolState } from '../src/solver/pool.js';
+import {
+  solverPoolStarted,
+  solverPoolState,
+  solverPoolWarm,
+  startSolverPool,
+} from '../src/solver/pool.js';
 import { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/batch.js';
 import runBatch from '../src/solver/worker.js';
 import { prng, randomToken } from './fixtures/random.js';
@@ -97,6 +102,8 @@ describe('solveWork', () => {
       const reference = await solveWork(token, nBits, { kernel: 'js', threads: 1 });
       expect(verifyWork(token, reference.suffix, nBits)).toBe(true);
       expect(reference.threads).toBe(1);
+      // Below 2^22 a solve only takes the pool when its threads are up: start them.
+      await startSolverPool('js', 2);
       const pooled = await solveWork(token, nBits, { kernel: 'js', threads: 2 });
       expect(pooled.threads).toBe(2);
       expect(pooled.suffix).toBe(reference.suffix);
@@ -253,6 +260,53 @@ describe('cancellation', () => {
   it('solves normally after a cancelled solve', async () => {
     const result = await solveWork('after', 18, { threads: 2 });
     expect(verifyWork('after', result.suffix, 18)).toBe(true);
+  });
+});
+
+describe('where a solve runs', () => {
+  const digestBits = (token: string, suffix: string): number => {
+    const digest = createHash('sha256')
+      .update(token + suffix)
+      .digest();
+    let bits = 0;
+    for (let i = digest.length - 1; i >= 0 && digest[i] === 0; i--) bits += 8;
+    const last = digest[digest.length - 1 - bits / 8] ?? 0;
+    for (let b = last; b !== 0 && (b & 1) === 0; b >>= 1) bits++;
+    return bits;
+  };
+
+  it('solves a small job (below 2^22 expected hashes) on the calling thread, no pool started', async () => {
+    await closeSolverPool();
+    const token = randomToken(prng(21), 64);
+    const result = await solveWork(token, 21, { threads: 2 });
+    expect(result.threads).toBe(1);
+    expect(solverPoolStarted()).toBe(false);
+    expect(digestBits(token, result.suffix)).toBeGreaterThanOrEqual(21);
+  });
+
+  it('starts the pool for a large job, and keeps it for the next one', async () => {
+    await closeSolverPool();
+    const token = randomToken(prng(22), 64);
+    const result = await solveWork(token, 22, { threads: 2 });
+    expect(result.threads).toBe(2);
+    expect(solverPoolStarted()).toBe(true);
+    expect(solverPoolWarm()).toBe(true);
+    expect(digestBits(token, result.suffix)).toBeGreaterThanOrEqual(22);
+    // The pool's threads are up now: a mid-size job uses them, and gets the same answer.
+    const mid = randomToken(prng(23), 64);
+    const pooled = await solveWork(mid, 18, { threads: 2 });
+    expect(pooled.threads).toBe(2);
+    expect(pooled.suffix).toBe((await solveWork(mid, 18, { threads: 1 })).suffix);
+    expect(digestBits(mid, pooled.suffix)).toBeGreaterThanOrEqual(18);
+  });
+
+  it('starts the pool ahead of a solve, each thread with its kernel loaded', async () => {
+    await closeSolverPool();
+    await startSolverPool(available[0] ?? 'js', 2);
+    expect(solverPoolState().threads).toBe(2);
+    expect(solverPoolState().busy).toBe(false);
+    await closeSolverPool();
+    expect(solverPoolStarted()).toBe(false);
   });
 });
 

@@ -13,7 +13,7 @@ import { abortError, type SearchLimits } from './batch.js';
 import { loadKernels, selectKernel } from './kernels/index.js';
 import { prepareJob, type PreparedJob } from './layout.js';
 import { searchHere } from './local.js';
-import { searchPool } from './pool.js';
+import { searchPool, solverPoolWarm } from './pool.js';
 import { ProgressMeter, type SolveProgress } from './progress.js';
 import type { Kernel, KernelName } from './types.js';
 import { validateSolve } from './validate.js';
@@ -74,7 +74,8 @@ const DEFAULT_PROGRESS_INTERVAL_MS = 250;
 
 /** Would a solve of `nBits` with `threads` run on the pool, as things stand now? */
 export function runsOnPool(nBits: number, threads: number): boolean {
-  return threads !== 1 && nBits > CALLING_THREAD_MAX_BITS;
+  if (threads === 1 || nBits <= CALLING_THREAD_MAX_BITS) return false;
+  return nBits >= COLD_POOL_MIN_BITS || solverPoolWarm();
 }
 
 /** True when a job of `nBits` is worth starting the pool for (the client's pre-start test). */
