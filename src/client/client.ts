@@ -19,6 +19,7 @@ import type { SolveOptions } from '../solver/index.js';
 import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, rawErrorDetail, toTransportError } from '../transport/channel.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
+import { formatKernelRates, prestartSolver } from './prestart.js';
 import { runClientSession, type ClientSessionResult, type SessionEvent } from './session.js';
 import { hostPort } from '../text/address.js';
 
@@ -269,6 +270,26 @@ export function connectTls(
  * ```
  */
 export async function runClient(options: ClientOptions): Promise<ClientResult> {
+  // Started before dialling, so that it overlaps the TLS handshake (see prestart.ts).
+  const prestart =
+    options.solver || options.workBinary ? null : prestartSolver(options.solverOptions ?? {});
+  void prestart?.then((ready) => {
+    if (!ready || options.tutorial) return;
+    const rates = ready.kernelRates
+      ? `; variants ${formatKernelRates(ready.kernelRates)} M hashes/s`
+      : '';
+    const pool = ready.poolThreads ? `, ${ready.poolThreads} pool threads started` : '';
+    options.logger?.debug(`Solver ready: ${ready.kernel}${rates}${pool}`);
+  });
+  try {
+    return await connectAndRun(options);
+  } finally {
+    // A session over before WORK (a FAIL, no port open) leaves no warm-up task running.
+    await prestart;
+  }
+}
+
+async function connectAndRun(options: ClientOptions): Promise<ClientResult> {
   const host = options.host ?? DEFAULTS.clientHost;
   const ports = options.ports ?? DEFAULTS.clientPorts;
   const insecure = options.insecure === true;
@@ -397,6 +418,9 @@ function logSolve(
   if (s.fallbackReason) logger.warning(s.fallbackReason);
   const rate = s.hashesPerSecond ? `, ${(s.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
   const threads = s.threads ? `, ${s.threads} thread${s.threads > 1 ? 's' : ''}` : '';
+  if (s.kernelRates) {
+    logger.debug(`Solver ${s.solver}: variants ${formatKernelRates(s.kernelRates)} M hashes/s`);
+  }
   logger.info(
     `WORK solved in ${s.seconds.toFixed(3)} s with ${s.solver}${threads}${rate}: suffix ${s.suffix}`,
   );
