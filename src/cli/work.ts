@@ -18,6 +18,7 @@ interface WorkFlags {
   threads?: number;
   quiet: boolean;
   verbose: boolean;
+  json: boolean;
 }
 
 function tokenArgument(value: string): string {
@@ -48,6 +49,11 @@ export function workCommand(): Command {
     )
     .option('-q, --quiet', 'do not print the kernel fallback note on stderr', false)
     .option('-v, --verbose', 'print kernel, threads and hash rate on stderr', false)
+    .option(
+      '--json',
+      'print one JSON object (suffix, seconds, kernel, kernelDetail, kernelRates, …) instead',
+      false,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  tlslp-work gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28',
@@ -115,7 +121,9 @@ export async function workMain(argv: string[]): Promise<number> {
     if (result.fallbackReason && !flags.quiet) {
       process.stderr.write(`tlslp-work: note: ${result.fallbackReason}\n`);
     }
-    process.stdout.write(`RESULT:${result.suffix}\nTime: ${result.seconds.toFixed(6)} seconds\n`);
+    if (flags.json) process.stdout.write(`${JSON.stringify({ token, nBits, ...result })}\n`);
+    else
+      process.stdout.write(`RESULT:${result.suffix}\nTime: ${result.seconds.toFixed(6)} seconds\n`);
     if (flags.verbose) {
       process.stderr.write(
         `tlslp-work: ${result.kernel} (${result.kernelDetail}), ${result.threads} thread(s), ` +
