@@ -73,14 +73,19 @@ function solveOnce(name, file, args, token, nBits, timeoutMs) {
 }
 
 /**
- * Run the comparison. `opts`: versus (path), runs, bits (array), seed, timeoutMs, json,
+ * Run the comparison. `opts`: versus (path), runs, bits (array), seed, timeoutMs, cpus
+ * (a taskset CPU list, optional), json,
  * kernel (a line describing our kernel) and command (the command line, printed).
  * Returns the result object (also printed as the last line with `json`).
  */
 export function runVersus(opts, log) {
-  const { versus, runs, bits, seed, timeoutMs } = opts;
-  const ours = { name: 'ours', file: process.execPath, args: [OURS] };
-  const theirs = { name: 'theirs', file: versus, args: [] };
+  const { versus, runs, bits, seed, timeoutMs, cpus } = opts;
+  // With `cpus`, every command runs under `taskset -c cpus`: less noise from the rest of the machine.
+  const pinned = (file, args) =>
+    cpus === undefined ? { file, args } : { file: 'taskset', args: ['-c', cpus, file, ...args] };
+  const ours = { name: 'ours', ...pinned(process.execPath, [OURS]) };
+  const theirs = { name: 'theirs', ...pinned(versus, []) };
+  const nodeFloor = pinned(process.execPath, ['-e', '0']);
   // Warm-up (untimed): page cache, the addon's file, the other solver's libraries.
   solveOnce('ours', ours.file, ours.args, 'warmup', 8, timeoutMs);
   solveOnce('theirs', theirs.file, theirs.args, 'warmup', 8, timeoutMs);
@@ -95,7 +100,7 @@ export function runVersus(opts, log) {
       for (const s of order) {
         times[s.name].push(solveOnce(s.name, s.file, s.args, token, nBits, timeoutMs));
       }
-      floor.push(timed(process.execPath, ['-e', '0'], timeoutMs).seconds);
+      floor.push(timed(nodeFloor.file, nodeFloor.args, timeoutMs).seconds);
     });
     const oursMedian = median(times.ours);
     const theirsMedian = median(times.theirs);
@@ -134,12 +139,14 @@ export function runVersus(opts, log) {
   log(`theirs: ${versus} <token> <n_bits>`);
   log(`reference: node -e 0 median ${floorMedian.toFixed(4)} s (Node start-up floor, same run)`);
   log(`tokens: seed ${seed} + n_bits; every suffix verified with node:crypto`);
+  if (cpus !== undefined) log(`every command pinned with taskset -c ${cpus}`);
   log(`command: ${opts.command}`);
   const result = {
     mode: 'versus',
     versus,
     seed,
     runs,
+    ...(cpus !== undefined ? { cpus } : {}),
     nodeStartMedianSeconds: floorMedian,
     rows,
     ...opts.kernelJson,

@@ -9,7 +9,8 @@
  *
  *   node bench/work.mjs [--json] [--seconds S] [--repeat R] [--threads N]
  *   node bench/work.mjs --difficulty [--runs R] [--min-bits A] [--max-bits B] [--step S] [--json]
- *   node bench/work.mjs --versus PATH [--versus-runs R] [--versus-bits 16,20,24] [--versus-seed N] [--json]
+ *   node bench/work.mjs --versus PATH [--versus-runs R] [--versus-bits 16,20,24] [--versus-seed N]
+ *                       [--versus-cpus LIST (taskset -c LIST for every command)] [--json]
  *
  * --versus: `node dist/cli/work.js` and another solver with the original's interface, as
  * whole processes on the same seeded tokens (see bench/versus.mjs).
@@ -54,6 +55,7 @@ const { values: opts } = parseArgs({
     'versus-bits': { type: 'string', default: '16,20,24' },
     'versus-seed': { type: 'string', default: '1' },
     'versus-timeout': { type: 'string', default: '120' },
+    'versus-cpus': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -62,7 +64,7 @@ if (opts.help) {
   process.stdout.write(
     'usage: node bench/work.mjs [--json] [--seconds S] [--repeat R] [--threads N]\n' +
       '       node bench/work.mjs --difficulty [--runs R] [--min-bits A] [--max-bits B] [--step S] [--kernel K] [--threads N] [--json]\n' +
-      '       node bench/work.mjs --versus PATH [--versus-runs R] [--versus-bits 16,20,24] [--versus-seed N] [--versus-timeout S] [--json]\n',
+      '       node bench/work.mjs --versus PATH [--versus-runs R] [--versus-bits 16,20,24] [--versus-seed N] [--versus-timeout S] [--versus-cpus LIST] [--json]\n',
   );
   process.exit(0);
 }
@@ -347,6 +349,7 @@ async function versusMode() {
         bits,
         seed: Number(opts['versus-seed']),
         timeoutMs: positive('versus-timeout', opts['versus-timeout'], false) * 1000,
+        cpus: opts['versus-cpus'],
         json: opts.json,
         kernel,
         kernelJson: {
