@@ -36,6 +36,7 @@ const { availableKernels, closeSolverPool, solveWork } = await import(
   new URL('index.js', dist).href
 );
 const { measureKernel } = await import(new URL('measure.js', dist).href);
+const { startSolverPool } = await import(new URL('pool.js', dist).href);
 const { BATCH_SIZE } = await import(new URL('batch.js', dist).href);
 
 const { values: opts } = parseArgs({
@@ -280,7 +281,8 @@ async function difficultyMode() {
   log(pad(header, widths));
   log(widths.map((w) => '-'.repeat(w)).join('  '));
   // Untimed: start the pool threads and load the kernels, as a long-running client would have.
-  await solveWork('warmup', 20, { kernel: opts.kernel, threads: threadsAll });
+  const warm = await solveWork('warmup', 20, { kernel: opts.kernel, threads: threadsAll });
+  if (threadsAll > 1) await startSolverPool(warm.kernel, threadsAll);
   for (let nBits = minBits; nBits <= maxBits; nBits += step) {
     const seconds = [];
     let hashes = 0;
