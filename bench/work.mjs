@@ -9,6 +9,11 @@
  *
  *   node bench/work.mjs [--json] [--seconds S] [--repeat R] [--threads N]
  *   node bench/work.mjs --difficulty [--runs R] [--min-bits A] [--max-bits B] [--step S] [--json]
+ *   node bench/work.mjs --versus PATH [--versus-runs R] [--versus-bits 16,20,24] [--versus-seed N]
+ *                       [--versus-cpus LIST (taskset -c LIST for every command)] [--json]
+ *
+ * --versus: `node dist/cli/work.js` and another solver with the original's interface, as
+ * whole processes on the same seeded tokens (see bench/versus.mjs).
  *
  * With --json the last line of output is one JSON object with the results.
  */
@@ -20,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runVersus } from './versus.mjs';
 
 const dist = new URL('../dist/solver/', import.meta.url);
 if (!existsSync(fileURLToPath(new URL('pool.js', dist)))) {
@@ -29,8 +35,9 @@ if (!existsSync(fileURLToPath(new URL('pool.js', dist)))) {
 const { availableKernels, closeSolverPool, solveWork } = await import(
   new URL('index.js', dist).href
 );
-const { measureKernel } = await import(new URL('pool.js', dist).href);
-const { BATCH_SIZE } = await import(new URL('worker.js', dist).href);
+const { measureKernel } = await import(new URL('measure.js', dist).href);
+const { startSolverPool } = await import(new URL('pool.js', dist).href);
+const { BATCH_SIZE } = await import(new URL('batch.js', dist).href);
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,6 +51,12 @@ const { values: opts } = parseArgs({
     'max-bits': { type: 'string', default: '32' },
     step: { type: 'string', default: '4' },
     kernel: { type: 'string', default: 'auto' },
+    versus: { type: 'string' },
+    'versus-runs': { type: 'string', default: '9' },
+    'versus-bits': { type: 'string', default: '16,20,24' },
+    'versus-seed': { type: 'string', default: '1' },
+    'versus-timeout': { type: 'string', default: '120' },
+    'versus-cpus': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -51,7 +64,8 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   process.stdout.write(
     'usage: node bench/work.mjs [--json] [--seconds S] [--repeat R] [--threads N]\n' +
-      '       node bench/work.mjs --difficulty [--runs R] [--min-bits A] [--max-bits B] [--step S] [--kernel K] [--threads N] [--json]\n',
+      '       node bench/work.mjs --difficulty [--runs R] [--min-bits A] [--max-bits B] [--step S] [--kernel K] [--threads N] [--json]\n' +
+      '       node bench/work.mjs --versus PATH [--versus-runs R] [--versus-bits 16,20,24] [--versus-seed N] [--versus-timeout S] [--versus-cpus LIST] [--json]\n',
   );
   process.exit(0);
 }
@@ -71,6 +85,13 @@ const threadsAll = opts.threads ? positive('threads', opts.threads) : availableP
 const command = `node bench/work.mjs ${process.argv.slice(2).join(' ')}`.trim();
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const mhs = (rate) => (rate / 1e6).toFixed(2);
+
+/** The native kernel's variant rates measured as it loaded (`sha-ni x3 67.1, …` M/s), or ''. */
+function ratesText(kernel) {
+  if (!kernel.rates) return '';
+  const list = Object.entries(kernel.rates).map(([name, rate]) => `${name} ${rate.toFixed(1)}`);
+  return `variants measured at load (M hashes/s, 1 thread): ${list.join(', ')}`;
+}
 
 /** Single-core SHA-256 compressions per second: openssl speed, else node:crypto. */
 function reference() {
@@ -136,6 +157,7 @@ async function kernelsMode() {
   const rows = [];
   const json = {};
   const unavailable = {};
+  const variantLines = [];
   for (const k of kernels) {
     if (!k.available) {
       unavailable[k.name] = k.reason;
@@ -174,7 +196,9 @@ async function kernelsMode() {
       threads1: one.hashesPerSecond,
       threadsAll: all.hashesPerSecond,
       detail: k.detail,
+      ...(k.kernel.rates ? { rates: k.kernel.rates } : {}),
     };
+    if (k.kernel.rates) variantLines.push(`${k.name}: ${ratesText(k.kernel)}`);
   }
   await closeSolverPool();
 
@@ -201,6 +225,7 @@ async function kernelsMode() {
   log(
     'x ref = per-thread rate / reference (one candidate is one 64-byte block after the midstate)',
   );
+  for (const line of variantLines) log(line);
   for (const [name, reason] of Object.entries(unavailable)) log(`${name}: unavailable (${reason})`);
   log(`command: ${command}`);
 
@@ -256,7 +281,8 @@ async function difficultyMode() {
   log(pad(header, widths));
   log(widths.map((w) => '-'.repeat(w)).join('  '));
   // Untimed: start the pool threads and load the kernels, as a long-running client would have.
-  await solveWork('warmup', 20, { kernel: opts.kernel, threads: threadsAll });
+  const warm = await solveWork('warmup', 20, { kernel: opts.kernel, threads: threadsAll });
+  if (threadsAll > 1) await startSolverPool(warm.kernel, threadsAll);
   for (let nBits = minBits; nBits <= maxBits; nBits += step) {
     const seconds = [];
     let hashes = 0;
@@ -296,12 +322,53 @@ async function difficultyMode() {
   }
   await closeSolverPool();
   log();
-  log(`kernel: ${kernel}; below 2^16 expected work a solve runs on the calling thread`);
+  log(
+    `kernel: ${kernel}; below 2^16 expected work a solve runs on the calling thread (below 2^22 when the pool is not up; it is here, after the warm-up)`,
+  );
   log(`command: ${command}`);
   if (opts.json) {
     log(JSON.stringify({ mode: 'difficulty', kernel, threads: threadsAll, rows, command }));
   }
 }
 
-if (opts.difficulty) await difficultyMode();
+async function versusMode() {
+  const bits = opts['versus-bits'].split(',').map((b) => Number(b.trim()));
+  if (!bits.every((n) => Number.isInteger(n) && n >= 0 && n <= 40)) {
+    process.stderr.write(
+      'bench/work.mjs: --versus-bits must be integers from 0 to 40, e.g. 16,20,24\n',
+    );
+    process.exit(2);
+  }
+  // The kernel our solver will pick, described from this process (same code, same machine).
+  const chosen = (await availableKernels()).find((k) => k.available);
+  const rates = chosen.kernel.rates;
+  const kernel = `kernel ${chosen.name} (${chosen.detail})${rates ? `; ${ratesText(chosen.kernel)}` : ''}`;
+  try {
+    runVersus(
+      {
+        versus: opts.versus,
+        runs: positive('versus-runs', opts['versus-runs']),
+        bits,
+        seed: Number(opts['versus-seed']),
+        timeoutMs: positive('versus-timeout', opts['versus-timeout'], false) * 1000,
+        cpus: opts['versus-cpus'],
+        json: opts.json,
+        kernel,
+        kernelJson: {
+          kernel: chosen.name,
+          kernelDetail: chosen.detail,
+          ...(rates ? { kernelRates: rates } : {}),
+        },
+        command,
+      },
+      log,
+    );
+  } catch (err) {
+    process.stderr.write(`bench/work.mjs: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+if (opts.versus !== undefined) await versusMode();
+else if (opts.difficulty) await difficultyMode();
 else await kernelsMode();

@@ -15,7 +15,7 @@ import {
   suffixFor,
   type PreparedJob,
 } from '../src/solver/layout.js';
-import { scanBatch } from '../src/solver/worker.js';
+import { scanBatch } from '../src/solver/batch.js';
 import { prng, randomToken } from './fixtures/random.js';
 
 const kernel = createJsKernel();

@@ -126,10 +126,14 @@ describe.skipIf(!hasNative)('native variant forced', () => {
 
   it('solveWork runs the forced variant on the calling thread and on the pool', async () => {
     const slowest = variants.at(-1) as string;
-    for (const threads of [1, 2]) {
-      const r = await solveWork('forcedVariant', 18, { kernel: `native:${slowest}`, threads });
+    // 22 bits: a cold pool starts only for at least 2^22 expected hashes.
+    for (const [threads, bits] of [
+      [1, 18],
+      [2, 22],
+    ] as const) {
+      const r = await solveWork('forcedVariant', bits, { kernel: `native:${slowest}`, threads });
       expect(r).toMatchObject({ kernel: 'native', kernelDetail: slowest, threads });
-      expect(verifyWork('forcedVariant', r.suffix, 18)).toBe(true);
+      expect(verifyWork('forcedVariant', r.suffix, bits)).toBe(true);
     }
   });
 

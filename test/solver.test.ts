@@ -11,8 +11,15 @@ import {
   type SolveProgress,
 } from '../src/solver/index.js';
 import { NONCE_CHARS, prepareJob, suffixFor } from '../src/solver/layout.js';
-import { measureKernel, solverPoolState } from '../src/solver/pool.js';
-import runBatch, { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/worker.js';
+import { measureKernel } from '../src/solver/measure.js';
+import {
+  solverPoolStarted,
+  solverPoolState,
+  solverPoolWarm,
+  startSolverPool,
+} from '../src/solver/pool.js';
+import { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/batch.js';
+import runBatch from '../src/solver/worker.js';
 import { prng, randomToken } from './fixtures/random.js';
 
 /** The lowest solving nonce, by brute force with node:crypto (small n_bits only). */
@@ -95,6 +102,8 @@ describe('solveWork', () => {
       const reference = await solveWork(token, nBits, { kernel: 'js', threads: 1 });
       expect(verifyWork(token, reference.suffix, nBits)).toBe(true);
       expect(reference.threads).toBe(1);
+      // Below 2^22 a solve only takes the pool when its threads are up: start them.
+      await startSolverPool('js', 2);
       const pooled = await solveWork(token, nBits, { kernel: 'js', threads: 2 });
       expect(pooled.threads).toBe(2);
       expect(pooled.suffix).toBe(reference.suffix);
@@ -261,6 +270,42 @@ describe('cancellation', () => {
   it('solves normally after a cancelled solve', async () => {
     const result = await solveWork('after', 18, { threads: 2 });
     expect(verifyWork('after', result.suffix, 18)).toBe(true);
+  });
+});
+
+describe('where a solve runs', () => {
+  it('solves a small job (below 2^22 expected hashes) on the calling thread, no pool started', async () => {
+    await closeSolverPool();
+    const token = randomToken(prng(21), 64);
+    const result = await solveWork(token, 21, { threads: 2 });
+    expect(result.threads).toBe(1);
+    expect(solverPoolStarted()).toBe(false);
+    expect(verifyWork(token, result.suffix, 21)).toBe(true);
+  });
+
+  it('starts the pool for a large job, and keeps it for the next one', async () => {
+    await closeSolverPool();
+    const token = randomToken(prng(22), 64);
+    const result = await solveWork(token, 22, { threads: 2 });
+    expect(result.threads).toBe(2);
+    expect(solverPoolStarted()).toBe(true);
+    expect(solverPoolWarm()).toBe(true);
+    expect(verifyWork(token, result.suffix, 22)).toBe(true);
+    // The pool's threads are up now: a mid-size job uses them, and gets the same answer.
+    const mid = randomToken(prng(23), 64);
+    const pooled = await solveWork(mid, 18, { threads: 2 });
+    expect(pooled.threads).toBe(2);
+    expect(pooled.suffix).toBe((await solveWork(mid, 18, { threads: 1 })).suffix);
+    expect(verifyWork(mid, pooled.suffix, 18)).toBe(true);
+  });
+
+  it('starts the pool ahead of a solve, each thread with its kernel loaded', async () => {
+    await closeSolverPool();
+    await startSolverPool(available[0] ?? 'js', 2);
+    expect(solverPoolState().threads).toBe(2);
+    expect(solverPoolState().busy).toBe(false);
+    await closeSolverPool();
+    expect(solverPoolStarted()).toBe(false);
   });
 });
 

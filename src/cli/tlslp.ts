@@ -4,20 +4,21 @@
  * @module
  */
 import { Argument, Command } from 'commander';
-import { CERT_FILE_NAMES, makeCertificates } from '../certs.js';
-import { runDemo } from '../demo.js';
 import { closeSolverPool } from '../solver/index.js';
-import { clientCommand, clientMain } from './client.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
 import { CERTS_OPTIONS, resolveCertsOptions } from '../options/certs.js';
 import { integer } from '../options/kinds.js';
 import { commanderOutput, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION, addTableOptions, namingFlags, parserFor, tableValues } from './options.js';
-import { serverCommand, serverMain } from './server.js';
 import { colorsFor, transcriptPrinter } from './transcript.js';
 import { workCommand, workMain } from './work.js';
 import { hostPort } from '../text/address.js';
+
+// The server and client bins load their whole stacks (TLS, metrics, config files): only
+// when asked for, so that `tlslp work` starts about as fast as tlslp-work.
+const serverCli = () => import('./server.js');
+const clientCli = () => import('./client.js');
 
 /** Run `tlslp` with `argv` (without the program name). Resolves with the exit code. */
 export async function tlslpMain(argv: string[]): Promise<number> {
@@ -39,6 +40,8 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     namingFlags(CERTS_OPTIONS, async () => {
       const opts = resolveCertsOptions(tableValues(certs, CERTS_OPTIONS));
       const hosts = [...opts.serverHosts];
+      // Loaded here: the X.509 code takes a tenth of a second, which `tlslp work` must not pay.
+      const { CERT_FILE_NAMES, makeCertificates } = await import('../certs.js');
       const written = await makeCertificates(opts.dir, { force: opts.force, serverHosts: hosts });
       const c = colorsFor(process.stdout);
       process.stdout.write(`${c.green('✓')} certificates written to ${written.dir}:\n`);
@@ -62,6 +65,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
       const c = colorsFor(out);
       out.write(c.bold('tlslp demo: one full session over mutual TLS on loopback\n'));
       try {
+        const { runDemo } = await import('../demo.js'); // loads the X.509 code: see certs
         const result = await runDemo({
           nBits: opts.nBits,
           bodyRequests: opts.requests,
@@ -102,7 +106,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .allowExcessArguments()
     .argument('[args...]')
     .action(async (args: string[]) => {
-      code = await serverMain(args);
+      code = await (await serverCli()).serverMain(args);
     });
 
   program
@@ -113,7 +117,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .allowExcessArguments()
     .argument('[args...]')
     .action(async (args: string[]) => {
-      code = await clientMain(args);
+      code = await (await clientCli()).clientMain(args);
     });
 
   program
@@ -124,12 +128,13 @@ export async function tlslpMain(argv: string[]): Promise<number> {
       'after',
       '\nLoad it in the running shell:\n  bash/zsh: source <(tlslp completion bash)   (or zsh)\n  fish:     tlslp completion fish | source',
     )
-    .action((shell: Shell) => {
+    .action(async (shell: Shell) => {
+      const [server, client] = await Promise.all([serverCli(), clientCli()]);
       process.stdout.write(
         completionScript(shell, {
           tlslp: program,
-          server: serverCommand(),
-          client: clientCommand(),
+          server: server.serverCommand(),
+          client: client.clientCommand(),
           work: workCommand(),
         }),
       );
@@ -139,8 +144,8 @@ export async function tlslpMain(argv: string[]): Promise<number> {
   // `--` or a `-V` meant for them (a WORK token may be either).
   const passThrough: Record<string, (args: string[]) => Promise<number>> = {
     work: workMain,
-    server: serverMain,
-    client: clientMain,
+    server: async (args) => (await serverCli()).serverMain(args),
+    client: async (args) => (await clientCli()).clientMain(args),
   };
   const direct = argv[0] === undefined ? undefined : passThrough[argv[0]];
   if (direct) return direct(argv.slice(1));

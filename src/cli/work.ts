@@ -106,7 +106,9 @@ async function work(argv: string[]): Promise<number> {
     if (result.fallbackReason && !flags.quiet) {
       process.stderr.write(`tlslp-work: note: ${result.fallbackReason}\n`);
     }
-    process.stdout.write(`RESULT:${result.suffix}\nTime: ${result.seconds.toFixed(6)} seconds\n`);
+    if (flags.json) process.stdout.write(`${JSON.stringify({ token, nBits, ...result })}\n`);
+    else
+      process.stdout.write(`RESULT:${result.suffix}\nTime: ${result.seconds.toFixed(6)} seconds\n`);
     if (flags.verbose) {
       process.stderr.write(
         `tlslp-work: ${result.kernel} (${result.kernelDetail}), ${result.threads} thread(s), ` +

@@ -8,19 +8,23 @@ import tls from 'node:tls';
 import { resolveClientOptions, type ClientTableOptions } from '../options/client.js';
 import { ConfigError, TlslpError, TransportError, withContext } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
-import { checkSolverPath, runExternalSolver } from '../solver/external.js';
-import { solveWork, type SolveOptions } from '../solver/index.js';
+import {
+  builtinSolver,
+  externalSolver,
+  type WorkSolution,
+  type WorkSolver,
+} from '../solver/adapters.js';
+import { checkSolverPath } from '../solver/external.js';
+import type { SolveOptions } from '../solver/index.js';
 import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
 import { SocketLineChannel, rawErrorDetail, toTransportError } from '../transport/channel.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
-import {
-  runClientSession,
-  type ClientSessionResult,
-  type SessionEvent,
-  type WorkSolution,
-  type WorkSolver,
-} from './session.js';
+import { formatKernelRates, prestartSolver } from './prestart.js';
+import { runClientSession, type ClientSessionResult, type SessionEvent } from './session.js';
 import { hostPort } from '../text/address.js';
+
+// Where they were defined before the solver had its own adapters module.
+export { builtinSolver, externalSolver };
 
 /** Something the client did: connection attempts, then the session's events. */
 export type ClientEvent =
@@ -137,31 +141,6 @@ export interface ClientResult extends ClientSessionResult {
   protocol: string;
 }
 
-/** The built-in solver as a {@link WorkSolver}. */
-export function builtinSolver(options: Omit<SolveOptions, 'signal'> = {}): WorkSolver {
-  return async (token, nBits, signal) => {
-    const r = await solveWork(token, nBits, { ...options, signal });
-    return {
-      suffix: r.suffix,
-      seconds: r.seconds,
-      hashes: r.hashes,
-      // The kernel's speed on the threads used: a short solve's wall time is mostly start-up.
-      hashesPerSecond: r.kernelHashesPerSecond * r.threads,
-      solver: `${r.kernel} (${r.kernelDetail})`,
-      threads: r.threads,
-      fallbackReason: r.fallbackReason,
-    } satisfies WorkSolution & { fallbackReason?: string };
-  };
-}
-
-/** An external solver (PROTOCOL §5) as a {@link WorkSolver}. */
-export function externalSolver(path: string, timeoutMs: number): WorkSolver {
-  return async (token, nBits, signal) => {
-    const r = await runExternalSolver(path, token, nBits, { timeoutMs, signal });
-    return { suffix: r.suffix, seconds: r.seconds, solver: `external ${path}` };
-  };
-}
-
 /** Parsed TLS contexts by their PEM material: parsing costs more than a handshake's signature. */
 const contexts = new Map<string, tls.SecureContext>();
 const MAX_CONTEXTS = 16;
@@ -269,8 +248,33 @@ export function connectTls(
  * ```
  */
 export async function runClient(options: ClientOptions): Promise<ClientResult> {
+  // Checked first: a bad option starts no solver threads.
+  const resolved = resolveClientOptions(options);
+  // Started before dialling, so that it overlaps the TLS handshake (see prestart.ts).
+  const prestart =
+    options.solver || options.workBinary ? null : prestartSolver(options.solverOptions ?? {});
+  void prestart?.then((ready) => {
+    if (!ready || options.tutorial) return;
+    const rates = ready.kernelRates
+      ? `; variants ${formatKernelRates(ready.kernelRates)} M hashes/s`
+      : '';
+    const pool = ready.poolThreads ? `, ${ready.poolThreads} pool threads started` : '';
+    options.logger?.debug(`Solver ready: ${ready.kernel}${rates}${pool}`);
+  });
+  try {
+    return await connectAndRun(options, resolved);
+  } finally {
+    // A session over before WORK (a FAIL, no port open) leaves no warm-up task running.
+    await prestart;
+  }
+}
+
+async function connectAndRun(
+  options: ClientOptions,
+  resolved: ReturnType<typeof resolveClientOptions>,
+): Promise<ClientResult> {
   const { host, ports, insecure, workTimeoutMs, otherTimeoutMs, maxRequests, sessionTimeoutMs } =
-    resolveClientOptions(options);
+    resolved;
   const logger = options.logger ?? createNullLogger('tlslp.client');
   const emit = options.onEvent ?? (() => {});
   if (insecure) assertInsecureAllowed(host);
@@ -391,6 +395,9 @@ function logSolve(
   if (s.fallbackReason) logger.warning(s.fallbackReason);
   const rate = s.hashesPerSecond ? `, ${(s.hashesPerSecond / 1e6).toFixed(1)} M hashes/s` : '';
   const threads = s.threads ? `, ${s.threads} thread${s.threads > 1 ? 's' : ''}` : '';
+  if (s.kernelRates) {
+    logger.debug(`Solver ${s.solver}: variants ${formatKernelRates(s.kernelRates)} M hashes/s`);
+  }
   logger.info(
     `WORK solved in ${s.seconds.toFixed(3)} s with ${s.solver}${threads}${rate}: suffix ${s.suffix}`,
   );

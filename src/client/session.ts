@@ -22,32 +22,10 @@ import {
 } from '../protocol/messages.js';
 import type { LineChannel } from '../transport/channel.js';
 import type { Profile } from './profile.js';
+import type { WorkSolution, WorkSolver } from '../solver/adapters.js';
 
-/** What a WORK solve reports. */
-export interface WorkSolution {
-  /** The suffix sent to the server. */
-  suffix: string;
-  /** Wall-clock time of the solve. */
-  seconds: number;
-  /** Candidates tried, when the solver knows. */
-  hashes?: number;
-  /**
-   * Candidates per second, when the solver knows: for the built-in solver the kernel's own
-   * rate on the threads used (hashes per second of kernel time × threads), not wall time.
-   */
-  hashesPerSecond?: number;
-  /** e.g. `native (sha-ni x3)` or `external: ./work_challenge`. */
-  solver: string;
-  /** Threads used, when the solver knows. */
-  threads?: number;
-}
-
-/** Solves one WORK challenge; must stop promptly when `signal` fires. */
-export type WorkSolver = (
-  token: string,
-  nBits: number,
-  signal: AbortSignal,
-) => Promise<WorkSolution>;
+// The solver's side of the session lives with the solver; re-exported for existing imports.
+export type { WorkSolution, WorkSolver };
 
 /** Something the session did, for transcripts and progress displays. */
 export type SessionEvent =

@@ -16,6 +16,11 @@ export const WORK_OPTIONS = {
   verbose: switchEntry(false, '--verbose', 'print kernel, threads and hash rate on stderr', {
     short: '-v',
   }),
+  json: switchEntry(
+    false,
+    '--json',
+    'print one JSON object (suffix, seconds, kernel, kernelDetail, kernelRates, …) instead',
+  ),
 } as const;
 
 type Table = typeof WORK_OPTIONS;

@@ -14,13 +14,9 @@
  * ```
  * @module
  */
-export {
-  solveWork,
-  closeSolverPool,
-  type SolveOptions,
-  type SolveProgress,
-  type SolveResult,
-} from './pool.js';
+export { solveWork, type SolveOptions, type SolveResult } from './solve.js';
+export { closeSolverPool } from './pool.js';
+export type { SolveProgress } from './progress.js';
 export {
   availableKernels,
   loadKernels,

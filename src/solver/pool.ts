@@ -1,102 +1,32 @@
 /**
- * {@link solveWork}: find the lowest-nonce suffix for `WORK token nBits`, on the calling
- * thread for small jobs and on a pool of worker threads (piscina) otherwise.
+ * The search on a pool of worker threads (piscina): consecutive batches scanned in
+ * parallel, the lowest-nonce hit winning. When batch k hits, the batches before k still
+ * run to completion, so the answer is the same as a scan in order would give.
  *
- * The search is deterministic: nonces are numbered 0, 1, 2, … (the 64-bit (hi, lo) pair in
- * order) and the answer is always the lowest nonce that solves the challenge, whatever the
- * kernel or the thread count. The pool scans consecutive batches in parallel; when batch
- * k hits, the batches before k still run to completion and the lowest hit wins.
+ * The pool is one per process: started on the first large solve (or ahead of time by
+ * {@link startSolverPool}), kept between solves and sessions, ended by {@link closeSolverPool}.
  * @module
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
-import { ConfigError, SolverError } from '../errors.js';
-import { kernelChoiceOf, loadKernels, selectKernel, type KernelChoice } from './kernels/index.js';
-import { prepareJob, type PreparedJob } from './layout.js';
-import type { Kernel, KernelName } from './types.js';
+import { SolverError } from '../errors.js';
 import {
+  abortError,
   BATCH_SIZE,
-  CHUNK_SIZE,
   CONTROL_ABORT,
   CONTROL_HIT,
-  scanBatch,
+  MAX_NONCE,
+  nonceAt,
   type BatchResult,
   type BatchTask,
-} from './worker.js';
-
-/** A progress report of a running solve. */
-export interface SolveProgress {
-  /** Candidates hashed so far. */
-  hashes: number;
-  /** Milliseconds since the solve started. */
-  elapsedMs: number;
-  /** Average rate so far. */
-  hashesPerSecond: number;
-  /** Expected candidates for this difficulty: 2^nBits. */
-  expectedHashes: number;
-  /** Expected seconds left at the current rate (`(expected − done) / rate`, at least 0). */
-  etaSeconds: number;
-}
-
-/** Options of {@link solveWork}. */
-export interface SolveOptions {
-  /** Which kernel to use; `auto` (the default) takes the fastest that loads. */
-  kernel?: KernelChoice;
-  /** Threads to use; default one per core. 1 runs on the calling thread. */
-  threads?: number;
-  /** Cancels the solve: the promise rejects with a SolverError whose code is `ABORTED`. */
-  signal?: AbortSignal;
-  /** Called about every {@link SolveOptions.progressIntervalMs} while the solve runs. */
-  onProgress?: (progress: SolveProgress) => void;
-  /** Milliseconds between progress reports (default 250). */
-  progressIntervalMs?: number;
-}
-
-/** A solved challenge. */
-export interface SolveResult {
-  /** The suffix: SHA-256(token + suffix) has at least nBits trailing zero bits. */
-  suffix: string;
-  /** Candidates hashed (including work other threads did in parallel). */
-  hashes: number;
-  /** Wall-clock time of the solve. */
-  seconds: number;
-  /** `hashes / seconds`: wall time, so a short solve includes start-up and thread wake-up. */
-  hashesPerSecond: number;
-  /**
-   * Hashes per second of time spent inside the kernel, per thread: the kernel's own speed,
-   * the figure to compare between short solves (0 when nothing was hashed).
-   */
-  kernelHashesPerSecond: number;
-  /** The kernel that ran. */
-  kernel: KernelName;
-  /** What the kernel ran on, e.g. `sha-ni`, `simd128`, `scalar`. */
-  kernelDetail: string;
-  /** Threads used (1 when the solve ran on the calling thread). */
-  threads: number;
-  /** Why `auto` fell back to a slower kernel (reported on the first such solve only). */
-  fallbackReason?: string;
-}
-
-/** Result of {@link measureKernel}. */
-export interface KernelMeasurement {
-  kernel: KernelName;
-  kernelDetail: string;
-  threads: number;
-  hashes: number;
-  seconds: number;
-  hashesPerSecond: number;
-}
-
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-/** Jobs expecting at most 2^this candidates run on the calling thread: waking threads costs more. */
-const CALLING_THREAD_MAX_BITS = 16;
-const DEFAULT_PROGRESS_INTERVAL_MS = 250;
-const MAX_THREADS = 1024;
-const TWO_32 = 2 ** 32;
-/** Past this the nonce space is spent (2^64 nonces, as batches are numbered in doubles). */
-const MAX_NONCE = 2 ** 64;
+  type SearchLimits,
+} from './batch.js';
+import { prepareJob, type PreparedJob } from './layout.js';
+import type { ProgressMeter } from './progress.js';
+import { kernelChoiceOf, type KernelChoice } from './kernels/index.js';
+import type { Kernel } from './types.js';
 
 /** The worker entry: next to this module when built, else its build under dist/. */
 function workerFile(): string {
@@ -111,15 +41,17 @@ function workerFile(): string {
 
 let pool: Piscina<BatchTask, BatchResult> | null = null;
 let poolCreating: Promise<Piscina<BatchTask, BatchResult>> | null = null;
-let activeSolves = 0;
+/** Pool searches running now: a pool in use is never replaced by a bigger one. */
+let activeSearches = 0;
 
 async function getPool(threads: number): Promise<Piscina<BatchTask, BatchResult>> {
   if (poolCreating) await poolCreating.catch(() => undefined);
-  if (pool && (pool.maxThreads >= threads || activeSolves > 1)) return pool;
+  if (pool && (pool.maxThreads >= threads || activeSearches > 1)) return pool;
   poolCreating = (async () => {
     const old = pool;
     pool = null;
     if (old) await old.destroy();
+    // Imported here, not at the top: a process that only solves small jobs never loads it.
     const { Piscina: PiscinaClass } = await import('piscina');
     const created = new PiscinaClass<BatchTask, BatchResult>({
       filename: workerFile(),
@@ -166,94 +98,52 @@ export function solverPoolState(): { threads: number; queueSize: number; busy: b
   };
 }
 
-function abortError(signal: AbortSignal): SolverError {
-  return new SolverError(
-    'TLSLP_ERR_SOLVE_ABORTED',
-    { why: signal.reason instanceof Error ? signal.reason.message : 'aborted' },
-    { cause: signal.reason },
-  );
+/** True while the pool exists (started by a large solve or {@link startSolverPool}, not yet closed). */
+export function solverPoolStarted(): boolean {
+  return pool !== null || poolCreating !== null;
 }
 
-/** Counts hashes and reports progress at most every `intervalMs`. */
-class ProgressMeter {
-  hashes = 0;
-  readonly started = performance.now();
-  private lastReport = this.started;
-
-  constructor(
-    private readonly expectedHashes: number,
-    private readonly intervalMs: number,
-    private readonly onProgress?: (p: SolveProgress) => void,
-  ) {}
-
-  /** Milliseconds spent inside kernel calls, summed over threads. */
-  kernelMs = 0;
-
-  add(hashes: number, kernelMs = 0): void {
-    this.hashes += hashes;
-    this.kernelMs += kernelMs;
-    if (!this.onProgress) return;
-    const now = performance.now();
-    if (now - this.lastReport < this.intervalMs || this.hashes === 0) return;
-    this.lastReport = now;
-    const elapsedMs = now - this.started;
-    const hashesPerSecond = elapsedMs > 0 ? (this.hashes / elapsedMs) * 1000 : 0;
-    const left = Math.max(0, this.expectedHashes - this.hashes);
-    this.onProgress({
-      hashes: this.hashes,
-      elapsedMs,
-      hashesPerSecond,
-      expectedHashes: this.expectedHashes,
-      etaSeconds: hashesPerSecond > 0 ? left / hashesPerSecond : 0,
-    });
-  }
-
-  /** Hashes per second of kernel time, per thread. */
-  kernelRate(): number {
-    return this.kernelMs > 0 ? (this.hashes / this.kernelMs) * 1000 : 0;
-  }
-
-  seconds(): number {
-    return (performance.now() - this.started) / 1000;
-  }
+/** True when the pool has threads that can take a batch now, without starting any. */
+export function solverPoolWarm(): boolean {
+  return pool !== null && pool.threads.length > 0;
 }
 
-/** Limits of one search: stop (without a result) after `maxNonces` nonces. */
-interface SearchLimits {
-  signal?: AbortSignal;
-  maxNonces?: number;
-}
-
-function nonceAt(nonce: number): { hi: number; lo: number } {
-  return { hi: Math.floor(nonce / TWO_32), lo: nonce % TWO_32 };
-}
-
-/** Scan on the calling thread, one kernel call at a time, yielding to the event loop between. */
-async function searchHere(
-  job: PreparedJob,
-  kernel: Kernel,
-  meter: ProgressMeter,
-  limits: SearchLimits,
-): Promise<string | null> {
-  const chunk = CHUNK_SIZE[kernel.name];
-  const end = Math.min(limits.maxNonces ?? MAX_NONCE, MAX_NONCE);
-  let nonce = 0;
-  while (nonce < end) {
-    if (limits.signal?.aborted) throw abortError(limits.signal);
-    const { hi, lo } = nonceAt(nonce);
-    const result = scanBatch(kernel, job, hi, lo, Math.min(chunk, end - nonce), undefined, chunk);
-    meter.add(result.hashes, result.kernelMs);
-    if (result.verified) return result.verified.suffix;
-    nonce += chunk;
-    // Let abort events, timers and I/O run; a chunk is only a few milliseconds.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Start the pool's threads ahead of a solve (each loads its kernel as it starts), so that a
+ * later large solve does not wait for them: the client calls it while its TLS handshake
+ * runs. Resolves once every thread has answered; never rejects (a solve reports failures).
+ */
+export async function startSolverPool(kernel: KernelChoice, threads: number): Promise<void> {
+  try {
+    const workers = await getPool(threads);
+    const job = prepareJob('warmup', 64);
+    // One empty task per thread: queued tasks make piscina start threads up to maxThreads.
+    const warmups = Array.from({ length: threads }, () =>
+      workers.run({ job, kernel, hi: 0, lo: 0, count: 0 }),
+    );
+    await Promise.allSettled(warmups);
+  } catch {
+    // No worker file or no piscina: the solve that needs the pool will say so.
   }
-  if (limits.signal?.aborted) throw abortError(limits.signal);
-  return null;
 }
 
 /** Scan batches in parallel on the pool; resolve with the lowest-nonce solution. */
-async function searchPool(
+export async function searchPool(
+  job: PreparedJob,
+  kernel: Kernel,
+  threads: number,
+  meter: ProgressMeter,
+  limits: SearchLimits,
+): Promise<string | null> {
+  activeSearches++;
+  try {
+    return await searchBatches(job, kernel, threads, meter, limits);
+  } finally {
+    activeSearches--;
+  }
+}
+
+async function searchBatches(
   job: PreparedJob,
   kernel: Kernel,
   threads: number,
@@ -264,6 +154,8 @@ async function searchPool(
   if (signal?.aborted) throw abortError(signal);
   const workers = await getPool(threads);
   const batch = BATCH_SIZE[kernel.name];
+  // Workers run this very kernel: for native, the variant chosen here (see kernelChoiceOf).
+  const choice = kernelChoiceOf(kernel);
   const end = Math.min(limits.maxNonces ?? MAX_NONCE, MAX_NONCE);
   const batchCount = Math.ceil(end / batch);
   const control = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
@@ -319,7 +211,7 @@ async function searchPool(
         const { hi, lo } = nonceAt(index * batch);
         const count = Math.min(batch, end - index * batch);
         inFlight.add(index);
-        workers.run({ job, kernel: kernelChoiceOf(kernel), hi, lo, count, index, control }).then(
+        workers.run({ job, kernel: choice, hi, lo, count, index, control }).then(
           (result) => done(index, result),
           (err: unknown) => failed(index, err),
         );
@@ -339,147 +231,4 @@ async function searchPool(
     signal?.addEventListener('abort', onAbort, { once: true });
     pump();
   });
-}
-
-function validate(token: unknown, nBits: unknown, options: SolveOptions): void {
-  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
-    throw new ConfigError('TLSLP_ERR_BAD_TOKEN', { option: 'token' });
-  }
-  if (typeof nBits !== 'number' || !Number.isInteger(nBits) || nBits < 0 || nBits > 64) {
-    throw new ConfigError('TLSLP_ERR_BAD_N_BITS', { option: 'nBits', value: String(nBits) });
-  }
-  const { threads, progressIntervalMs } = options;
-  if (
-    threads !== undefined &&
-    (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
-  ) {
-    throw new ConfigError('TLSLP_ERR_BAD_THREADS', {
-      option: 'threads',
-      max: MAX_THREADS,
-      value: threads,
-    });
-  }
-  if (
-    progressIntervalMs !== undefined &&
-    !(Number.isFinite(progressIntervalMs) && progressIntervalMs > 0)
-  ) {
-    throw new ConfigError('TLSLP_ERR_BAD_DURATION', {
-      option: 'progressIntervalMs',
-      value: progressIntervalMs,
-    });
-  }
-}
-
-/** Run one search with the given kernel and threads; shared by solveWork and measureKernel. */
-async function search(
-  job: PreparedJob,
-  kernel: Kernel,
-  threads: number,
-  meter: ProgressMeter,
-  limits: SearchLimits,
-): Promise<{ suffix: string | null; threads: number }> {
-  activeSolves++;
-  try {
-    if (threads === 1 || job.nBits <= CALLING_THREAD_MAX_BITS) {
-      return { suffix: await searchHere(job, kernel, meter, limits), threads: 1 };
-    }
-    return { suffix: await searchPool(job, kernel, threads, meter, limits), threads };
-  } finally {
-    activeSolves--;
-  }
-}
-
-/**
- * Solve `WORK token nBits`: find a suffix of [A-Za-z0-9_-] (at most 128 characters) such
- * that SHA-256(token + suffix) ends in at least `nBits` zero bits. The same token and
- * nBits always give the same suffix (the lowest nonce), whatever the kernel and threads.
- * @throws ConfigError for a bad token, nBits, kernel or thread count; SolverError with code
- * `ABORTED` when `options.signal` aborts (no thread keeps running afterwards).
- *
- * @example Solve with a deadline and a progress display
- * ```ts
- * import { createHash } from 'node:crypto';
- * import { closeSolverPool, solveWork, trailingZeroBits } from 'tlslp';
- *
- * const token = 'gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq';
- * try {
- *   const r = await solveWork(token, 24, {
- *     signal: AbortSignal.timeout(60_000), // rejects with SolverError code ABORTED
- *     onProgress: (p) => console.error(`${(p.hashesPerSecond / 1e6).toFixed(1)} M/s`),
- *   });
- *   console.log(`RESULT:${r.suffix} (${r.kernel} ${r.kernelDetail}, ${r.threads} threads)`);
- *   const digest = createHash('sha256').update(token + r.suffix).digest();
- *   console.log(trailingZeroBits(digest) >= 24); // true
- * } finally {
- *   await closeSolverPool();
- * }
- * ```
- */
-export async function solveWork(
-  token: string,
-  nBits: number,
-  options: SolveOptions = {},
-): Promise<SolveResult> {
-  validate(token, nBits, options);
-  const { signal } = options;
-  if (signal?.aborted) throw abortError(signal);
-  await loadKernels();
-  const { kernel, fallbackReason } = selectKernel(options.kernel ?? 'auto');
-  const threads = options.threads ?? availableParallelism();
-  const meter = new ProgressMeter(
-    2 ** nBits,
-    options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
-    options.onProgress,
-  );
-  const job = prepareJob(token, nBits);
-  const found = await search(job, kernel, threads, meter, { signal });
-  if (found.suffix === null) {
-    // 2^64 nonces without a solution: only possible in theory.
-    throw new SolverError('TLSLP_ERR_EXHAUSTED', { nBits });
-  }
-  const seconds = meter.seconds();
-  return {
-    suffix: found.suffix,
-    hashes: meter.hashes,
-    seconds,
-    hashesPerSecond: seconds > 0 ? meter.hashes / seconds : 0,
-    kernelHashesPerSecond: meter.kernelRate(),
-    kernel: kernel.name,
-    kernelDetail: kernel.detail,
-    threads: found.threads,
-    ...(fallbackReason !== undefined ? { fallbackReason } : {}),
-  };
-}
-
-/**
- * Hash a fixed number of candidates with one kernel (n_bits 64, so nothing is found) and
- * report the rate: the benchmark's measurement, through the same paths as solveWork.
- * `threads: 1` runs on the calling thread, more on the pool.
- */
-export async function measureKernel(
-  kernelName: KernelChoice,
-  threads: number,
-  candidates: number,
-): Promise<KernelMeasurement> {
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new ConfigError('TLSLP_ERR_BAD_THREADS', {
-      option: 'threads',
-      max: MAX_THREADS,
-      value: threads,
-    });
-  }
-  await loadKernels();
-  const { kernel } = selectKernel(kernelName);
-  const job = prepareJob('benchmarkToken0123456789abcdefABCDEF_-benchmarkToken0123456789abc', 64);
-  const meter = new ProgressMeter(2 ** 64, Number.POSITIVE_INFINITY);
-  const found = await search(job, kernel, threads, meter, { maxNonces: candidates });
-  const seconds = meter.seconds();
-  return {
-    kernel: kernel.name,
-    kernelDetail: kernel.detail,
-    threads: found.threads,
-    hashes: meter.hashes,
-    seconds,
-    hashesPerSecond: seconds > 0 ? meter.hashes / seconds : 0,
-  };
 }
