@@ -104,7 +104,12 @@ describe('defaults', () => {
   });
 
   it('work and the CLI-only server options', () => {
-    expect(resolveWorkOptions({})).toEqual({ json: false, kernel: 'auto', quiet: false, verbose: false });
+    expect(resolveWorkOptions({})).toEqual({
+      json: false,
+      kernel: 'auto',
+      quiet: false,
+      verbose: false,
+    });
     expect(resolveServerCommand({}, false)).toMatchObject({
       workers: 1,
       shutdownGraceMs: 10_000,
