@@ -179,7 +179,7 @@ function fish(commands: CompletionCommands): string {
       `complete -c tlslp -n __fish_use_subcommand -a ${sub.name()} -d ${fishQuote(sub.description())}`,
     );
     const source =
-      sub.name() in BINS ? commands[sub.name() as keyof typeof BINS] : (sub as Command);
+      sub.name() in BINS ? commands[sub.name() as keyof typeof BINS] : sub;
     for (const o of specOf(sub.name(), source).options)
       lines.push(fishOption('tlslp', o, `__fish_seen_subcommand_from ${sub.name()}`));
   }

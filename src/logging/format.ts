@@ -61,7 +61,7 @@ export const CONTEXT_FIELDS: ReadonlySet<string> = new Set([
 function textLine(time: string, { level, name, msg, fields }: LineRecord): string {
   let prefix = '';
   if (fields?.session !== undefined)
-    prefix = `[#${String(fields.session)}${fields.peer !== undefined ? ` ${String(fields.peer)}` : ''}] `;
+    prefix = `[#${prefixPart(fields.session)}${fields.peer !== undefined ? ` ${prefixPart(fields.peer)}` : ''}] `;
   let line = `${time} ${level} ${name}: ${escapeText(prefix + msg)}`;
   if (fields)
     for (const key of Object.keys(fields)) {
@@ -70,6 +70,11 @@ function textLine(time: string, { level, name, msg, fields }: LineRecord): strin
       line += ` ${escapeText(key)}=${textValue(fields[key])}`;
     }
   return line + '\n';
+}
+
+/** A session id or peer as the prefix shows it; an object as JSON rather than `[object Object]`. */
+function prefixPart(value: unknown): string {
+  return typeof value === 'object' && value !== null ? safeJson(value) : String(value);
 }
 
 const BARE_VALUE = /^[^\s"=\\]+$/;

@@ -66,7 +66,7 @@ function isMetricsRequest(m: unknown): m is MetricsRequest {
 
 function isMetricsReply(m: unknown): m is MetricsReply {
   if (typeof m !== 'object' || m === null || !('tlslpMetrics' in m)) return false;
-  const r = (m as { tlslpMetrics: unknown }).tlslpMetrics;
+  const r = m.tlslpMetrics;
   return typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'number';
 }
 

@@ -773,7 +773,7 @@ export class TlslpServer {
     if (this.sockets.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all([...this.sockets].map((s) => (s.destroyed ? null : once(s, 'close')))),
+        Promise.all([...this.sockets].filter((s) => !s.destroyed).map((s) => once(s, 'close'))),
         new Promise<void>((resolve) => (timer = setTimeout(resolve, this.lingerMs() + 100))),
       ]);
       clearTimeout(timer);
