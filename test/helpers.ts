@@ -6,7 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
@@ -64,6 +64,56 @@ export async function startServer(
       while (reports.length < n) await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
+}
+
+/**
+ * A starter of servers for one test file: `server(options)` runs {@link startServer} with
+ * `defaults` under `options`, and every server in `servers` (add ones started otherwise) is
+ * closed after each test. Call it before the file's own afterEach hooks: those then run first
+ * (vitest runs after-hooks in reverse order), so sockets a test kept are gone before the close.
+ */
+export function useServers(
+  certs: () => CertificateSet,
+  defaults: Partial<ServerOptions> = {},
+): { server: (options?: Partial<ServerOptions>) => Promise<TestServer>; servers: TestServer[] } {
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    while (servers.length) await servers.pop()?.server.close();
+  });
+  const server = async (options: Partial<ServerOptions> = {}): Promise<TestServer> => {
+    const s = await startServer(certs(), { ...defaults, ...options });
+    servers.push(s);
+    return s;
+  };
+  return { server, servers };
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll `predicate` every 10 ms until it holds; rejects naming `what` once `ms` have passed. */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  what = 'the condition',
+  ms = 10_000,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await predicate())) {
+    if (performance.now() > end) throw new Error(`not reached within ${ms} ms: ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Resolves with `promise`'s value, or rejects naming `what` once `ms` passed (a bounded wait, no timing check). */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Client TLS material from a set. */
