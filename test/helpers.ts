@@ -196,20 +196,34 @@ export interface BinRun {
 }
 
 /**
- * Run `tlslp-client` by its bin path (`node dist/cli/client.js`, never npx) with its logs in
- * `stateDir` (XDG_STATE_HOME), and collect what it printed.
+ * Run a bin by its path (`node dist/cli/<bin>.js`, never npx) with its logs in `stateDir`
+ * (XDG_STATE_HOME), and collect what it printed. With `stopWhen`, the bin gets SIGTERM once its
+ * stdout matches (for a server: once it is up).
  */
-export function runClientBin(args: string[], stateDir: string): Promise<BinRun> {
+export function runBin(
+  bin: 'client' | 'server' | 'tlslp' | 'work',
+  args: string[],
+  stateDir: string,
+  options: { stopWhen?: RegExp } = {},
+): Promise<BinRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli/client.js', ...args], {
+    const child = spawn(process.execPath, [`dist/cli/${bin}.js`, ...args], {
       env: { ...process.env, XDG_STATE_HOME: stateDir, FORCE_COLOR: '0' },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (options.stopWhen?.test(stdout)) child.kill('SIGTERM');
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** {@link runBin} for `tlslp-client`. */
+export function runClientBin(args: string[], stateDir: string): Promise<BinRun> {
+  return runBin('client', args, stateDir);
 }
 
 /**
