@@ -1,5 +1,5 @@
 /**
- * The original's defaults (PROTOCOL §6), kept so its users feel at home.
+ * The original's defaults (docs/protocol.md §6), kept so its users feel at home.
  * @module
  */
 
