@@ -94,8 +94,8 @@ export interface Logger {
    * cannot be opened is reported and retried like any other log-file fault. Resolves at once
    * for a logger without a file and after close().
    *
-   * Optional so that loggers implemented elsewhere (a cluster worker's, a test's) need not
-   * have it; call it as `logger.reopen?.()`. Every logger this module creates has it.
+   * Optional so that loggers implemented elsewhere (a test's) need not have it; call it as
+   * `logger.reopen?.()`. Every logger this module creates has it (a cluster worker's too).
    */
   reopen?(): Promise<void>;
 }
@@ -139,6 +139,31 @@ export function createLoggerCore(name: string, level: LogLevel, sink: RecordSink
     isEnabled: (lvl) => SEVERITY[lvl] >= threshold,
     close: () => (closing ??= sink.close()),
     reopen: () => (closing ? Promise.resolve() : sink.reopen()),
+  };
+}
+
+/**
+ * A child of `parent` (pino's `child`): every record carries `context` under the fields given
+ * with it, which win on a clash, e.g. a session's `{ session, peer }`. A disabled level costs
+ * the parent's level check and no merge. The parent owns the sinks: closing the child does
+ * nothing, reopening it reopens the parent.
+ */
+export function childLogger(parent: Logger, context: Record<string, unknown>): Logger {
+  const merged = (
+    lvl: LogLevel,
+    fields: Record<string, unknown> | undefined,
+  ): Record<string, unknown> | undefined =>
+    parent.isEnabled(lvl) ? { ...context, ...fields } : undefined;
+  return {
+    name: parent.name,
+    level: parent.level,
+    debug: (msg, fields) => parent.debug(msg, merged('DEBUG', fields)),
+    info: (msg, fields) => parent.info(msg, merged('INFO', fields)),
+    warning: (msg, fields) => parent.warning(msg, merged('WARNING', fields)),
+    error: (msg, fields, opts) => parent.error(msg, merged('ERROR', fields), opts),
+    isEnabled: (lvl) => parent.isEnabled(lvl),
+    close: () => Promise.resolve(),
+    reopen: () => parent.reopen?.() ?? Promise.resolve(),
   };
 }
 
