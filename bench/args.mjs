@@ -1,3 +1,4 @@
+// @ts-check
 // Flag parsing shared by the harnesses: node:util parseArgs, --help, one clear line and
 // exit 2 on a bad flag.
 import { parseArgs } from 'node:util';
@@ -5,6 +6,10 @@ import { parseArgs } from 'node:util';
 /**
  * Parse process.argv for `script` with parseArgs `options` (a `help` flag is added).
  * Returns the values and an `int(name, min)` reader for integer flags.
+ * @param {string} script
+ * @param {string} usage
+ * @param {import('node:util').ParseArgsConfig['options']} options
+ * @returns {{ opts: Record<string, any>, int: (name: string, min: number) => number }}
  */
 export function benchArgs(script, usage, options) {
   let values;

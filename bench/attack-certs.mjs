@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Certificates for the attack harness (bench/attack.mjs): a crafted chain that is as costly
  * to verify as OpenSSL allows, and a weak-key client certificate from the server's own CA.
@@ -25,6 +26,10 @@ function b64u(x) {
   return Buffer.from(h, 'hex').toString('base64url');
 }
 
+/**
+ * @param {bigint} a
+ * @param {bigint} m
+ */
 function modInverse(a, m) {
   let [r0, r1, s0, s1] = [((a % m) + m) % m, m, 1n, 0n];
   while (r1) {

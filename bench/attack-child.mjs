@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * The attackers of the attack harness, in their own process (so their CPU is not the good
  * clients'). Not meant to be run by hand: bench/attack.mjs forks it and drives it over IPC.
@@ -36,18 +37,25 @@ const counts = {
 const open = new Set();
 const loops = [];
 
-/** One TLS connection: resolves once the server closes it (or after `maxMs`). */
+/**
+ * One TLS connection: resolves once the server closes it (or after `maxMs`).
+ * @param {{ port: number, source: string, tlsOptions: import('node:tls').ConnectionOptions,
+ *   onSecure?: (socket: import('node:tls').TLSSocket) => void, maxMs?: number }} attempt
+ */
 function tlsAttempt({ port, source, tlsOptions, onSecure, maxMs = 15_000 }) {
   counts.attempts++;
   return new Promise((resolve) => {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      localAddress: source,
-      servername: 'localhost',
-      rejectUnauthorized: false,
-      ...tlsOptions,
-    });
+    // localAddress reaches net.connect; @types/node leaves it out of tls.ConnectionOptions.
+    const socket = tls.connect(
+      /** @type {tls.ConnectionOptions} */ ({
+        host: '127.0.0.1',
+        port,
+        localAddress: source,
+        servername: 'localhost',
+        rejectUnauthorized: false,
+        ...tlsOptions,
+      }),
+    );
     open.add(socket);
     const timer = setTimeout(() => socket.destroy(), maxMs);
     let first = true;
@@ -64,7 +72,7 @@ function tlsAttempt({ port, source, tlsOptions, onSecure, maxMs = 15_000 }) {
       counts.closed++;
       clearTimeout(timer);
       open.delete(socket);
-      resolve();
+      resolve(undefined);
     });
   });
 }
@@ -80,6 +88,7 @@ function loopEach(sources, concurrency, attempt) {
       );
 }
 
+/** @type {Record<string, (port: number, params: any) => void>} */
 const kinds = {
   /** Present a crafted chain (params.cert, params.key) in a loop. */
   'crafted-chain'(port, p) {
@@ -138,7 +147,7 @@ const kinds = {
           s.on('close', () => {
             counts.closed++;
             open.delete(s);
-            resolve();
+            resolve(undefined);
           });
         });
         if (!stopping) await sleep(p.reconnectMs ?? 10_000);
@@ -191,18 +200,18 @@ const kinds = {
   },
 };
 
-process.on('message', (msg) => {
+process.on('message', (/** @type {any} */ msg) => {
   if (msg?.type === 'start') {
     const run = kinds[msg.kind];
     if (!run) throw new Error(`attack-child: unknown kind ${msg.kind}`);
     run(msg.port, msg.params);
-    process.send({ type: 'started' });
+    process.send?.({ type: 'started' });
   } else if (msg?.type === 'stop') {
     stopping = true;
     for (const s of open) s.destroy();
     void Promise.race([Promise.allSettled(loops), sleep(3000)]).then(() => {
       for (const s of open) s.destroy();
-      process.send({ type: 'stopped', counts }, () => process.exit(0));
+      process.send?.({ type: 'stopped', counts }, () => process.exit(0));
     });
   }
 });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Attack harness (`npm run attack`, which builds first): what strangers and one rogue
  * certificate holder cost the server's good clients.
@@ -48,7 +49,7 @@ if (!existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)))) {
   process.exit(2);
 }
 const { DEFAULTS, ServerFailError, closeSolverPool, generateCertificateSet, runClient } =
-  await import(new URL('../dist/index.js', import.meta.url).href);
+  await import('tlslp');
 
 const ALL_KINDS = [
   'crafted-chain',
@@ -104,7 +105,7 @@ function child(script) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiting = new Map();
-  proc.on('message', (msg) => {
+  proc.on('message', (/** @type {any} */ msg) => {
     const w = waiting.get(msg.type);
     if (w) {
       waiting.delete(msg.type);
@@ -207,13 +208,13 @@ const SOURCES = ['127.0.0.2', '127.0.0.3'];
 const attacks = {
   'crafted-chain': () => ({
     kind: 'crafted-chain',
-    params: { sources: SOURCES, cert: crafted.cert, key: crafted.key },
-    about: `${crafted.certificates} certificates, ${crafted.bytes} bytes, 2 attackers`,
+    params: { sources: SOURCES, cert: crafted?.cert, key: crafted?.key },
+    about: `${crafted?.certificates} certificates, ${crafted?.bytes} bytes, 2 attackers`,
   }),
   'crafted-chain-fit': () => ({
     kind: 'crafted-chain',
-    params: { sources: SOURCES, cert: fit.cert, key: fit.key },
-    about: `${fit.certificates} certificates, ${fit.bytes} bytes, 2 attackers`,
+    params: { sources: SOURCES, cert: fit?.cert, key: fit?.key },
+    about: `${fit?.certificates} certificates, ${fit?.bytes} bytes, 2 attackers`,
   }),
   'slot-flood': () => ({
     kind: 'slot-flood',
@@ -237,7 +238,7 @@ const attacks = {
   }),
   'weak-key': () => ({
     kind: 'weak-key',
-    params: { sources: SOURCES.slice(0, 1), cert: weak.cert, key: weak.key, ca: certs.caCert },
+    params: { sources: SOURCES.slice(0, 1), cert: weak?.cert, key: weak?.key, ca: certs.caCert },
     about: 'RSA-1024 client certificate issued by our CA',
   }),
   pump: () => ({
@@ -336,7 +337,7 @@ for (const name of KINDS) {
     ),
     refused: delta(statsBefore.refusedByReason, final.stats.refusedByReason),
   });
-  const r = rows.at(-1);
+  const r = /** @type {(typeof rows)[number]} */ (rows.at(-1));
   out(
     `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)} (server capacity ${r.serverCapacityRatio.toFixed(2)})  failed ${(r.goodFailedShare * 100).toFixed(1)}%  server CPU ${r.serverCpuBefore}->${r.serverCpuDuring}  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served${counts.renegotiated ? `, ${counts.renegotiated} renegotiated` : ''}`,
   );

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Hostile-client fuzzing of the server (`npm run fuzz`, which builds first).
  *
@@ -40,7 +41,7 @@ if (!existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)))) {
   process.stderr.write('bench/fuzz.mjs: dist/ is missing: run npm run build first\n');
   process.exit(2);
 }
-const lib = await import(new URL('../dist/index.js', import.meta.url).href);
+const lib = await import('tlslp');
 const {
   FAIL_REASONS,
   ServerFailError,
@@ -358,7 +359,7 @@ async function startServer(certs) {
     execArgv: [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  child.on('message', (msg) => {
+  child.on('message', (/** @type {any} */ msg) => {
     const w = waiting.get(msg.type);
     if (w) {
       waiting.delete(msg.type);
@@ -476,7 +477,7 @@ class Conn {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
           clearTimeout(t);
-          resolve();
+          resolve(undefined);
         });
       });
     }
@@ -507,7 +508,7 @@ class Conn {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
           clearTimeout(t);
-          resolve();
+          resolve(undefined);
         });
       });
     }
@@ -528,6 +529,7 @@ class Conn {
   }
 }
 
+/** @type {Set<string>} */
 const SERVER_REASONS = new Set(Object.values(FAIL_REASONS));
 function classifyFail(reason) {
   if (SERVER_REASONS.has(reason)) return `FAIL ${reason}`;
@@ -764,7 +766,8 @@ const RUN = {
     switch (p.strategy) {
       case 'unsolved':
         suffix = p.candidate;
-        for (let i = 0; verifyWork(at.token, suffix, at.nBits); i++) suffix = `${p.candidate}${i}`;
+        for (let i = 0; verifyWork(at.token, suffix, Number(at.nBits)); i++)
+          suffix = `${p.candidate}${i}`;
         break;
       case 'empty':
         suffix = '';
@@ -1174,8 +1177,8 @@ async function main() {
     rows.push(['server failures by reason', JSON.stringify(s.failedByReason)]);
     rows.push(['server handshake failures', JSON.stringify(s.handshakeFailuresByReason)]);
   }
-  const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [k, v] of rows) out(`  ${k.padEnd(width)}  ${v}`);
+  const width = Math.max(...rows.map(([k]) => String(k).length));
+  for (const [k, v] of rows) out(`  ${String(k).padEnd(width)}  ${v}`);
   for (const v of violations.slice(0, 15))
     out(
       `  violation: case #${v.index} ${v.kind}: ${v.ms === null ? 'not closed' : `closed after ${v.ms} ms`} (limit ${v.limitMs} ms) -> ${v.verdict}`,

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Load-balancer benchmark (`npm run bench:lb`, which builds first): full sessions per second
  * through HAProxy (`mode tcp`, `send-proxy-v2`) against the same tlslp-server dialled
@@ -44,7 +45,7 @@ if (!existsSync(new URL('../dist/index.js', import.meta.url))) {
   process.stderr.write('bench/lb.mjs: dist/ is missing: run npm run build first\n');
   process.exit(2);
 }
-const lib = await import(new URL('../dist/index.js', import.meta.url).href);
+const lib = await import('tlslp');
 
 const children = [];
 const stopAll = () => {
@@ -63,8 +64,8 @@ process.on('exit', stopAll);
 
 async function freePort() {
   const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const { port } = /** @type {net.AddressInfo} */ (s.address());
   await new Promise((resolve) => s.close(resolve));
   return port;
 }

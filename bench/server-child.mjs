@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * A server in a child process, for the harnesses (bench/server.mjs, bench/fuzz.mjs).
  * Not meant to be run by hand: the parent starts it with `child_process.fork` and drives it
@@ -29,9 +30,8 @@ import process from 'node:process';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 
-const { TlslpServer, createLogger } = await import(
-  new URL('../dist/index.js', import.meta.url).href
-);
+const { TlslpServer } = await import('tlslp/server');
+const { createLogger } = await import('tlslp/logging');
 
 if (!process.send) {
   process.stderr.write(
@@ -41,6 +41,7 @@ if (!process.send) {
 }
 
 /** @type {{ close(graceMs?: number): Promise<void>, snapshot(): object } | null} */
+/** @type {{ port: number, close: (graceMs?: number) => Promise<void>, snapshot: () => object } | null} */
 let running = null;
 
 /** Socket file descriptors this process holds (Linux: /proc/self/fd), or null elsewhere. */
@@ -144,19 +145,21 @@ async function startReference(msg) {
   });
   server.on('tlsClientError', (err, socket) => {
     stats.handshakeFailures++;
-    const reason = String(err.code ?? 'unknown').toLowerCase();
+    const reason = String(
+      /** @type {NodeJS.ErrnoException} */ (err).code ?? 'unknown',
+    ).toLowerCase();
     stats.handshakeFailuresByReason[reason] = (stats.handshakeFailuresByReason[reason] ?? 0) + 1;
     socket.destroy();
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, '127.0.0.1', () => resolve(undefined));
   });
   return {
-    port: server.address().port,
+    port: /** @type {import('node:net').AddressInfo} */ (server.address()).port,
     close: async () => {
       await new Promise((resolve) => {
-        server.close(() => resolve());
+        server.close(() => resolve(undefined));
         for (const s of sockets) s.destroy();
       });
     },
@@ -168,16 +171,17 @@ process.on('message', (msg) => {
   void handle(msg);
 });
 
+/** @param {any} msg a request from the parent */
 async function handle(msg) {
   switch (msg?.type) {
     case 'start': {
       if (running) throw new Error('server-child: already started');
       running = msg.mode === 'tls' ? await startReference(msg) : await startTlslp(msg);
-      process.send({ type: 'listening', port: running.port });
+      process.send?.({ type: 'listening', port: running.port });
       return;
     }
     case 'stats': {
-      process.send({
+      process.send?.({
         type: 'stats',
         ...(running?.snapshot() ?? {}),
         ...memory(),
@@ -190,13 +194,13 @@ async function handle(msg) {
         globalThis.gc();
         globalThis.gc();
       }
-      process.send({ type: 'gc', available: typeof globalThis.gc === 'function' });
+      process.send?.({ type: 'gc', available: typeof globalThis.gc === 'function' });
       return;
     }
     case 'close': {
       if (running) await running.close(msg.graceMs ?? 0);
       running = null;
-      process.send({ type: 'closed' }, () => {
+      process.send?.({ type: 'closed' }, () => {
         process.disconnect();
         process.exit(0);
       });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Server benchmark (`npm run bench:server`, which builds first).
  *
@@ -36,7 +37,7 @@ if (!existsSync(distIndex)) {
   process.stderr.write('bench/server.mjs: dist/ is missing: run npm run build first\n');
   process.exit(2);
 }
-const lib = await import(new URL('../dist/index.js', import.meta.url).href);
+const lib = await import('tlslp');
 const {
   FAIL_REASONS,
   ServerFailError,
@@ -97,7 +98,7 @@ async function startChild(mode, certs, server, execArgv = []) {
       resolve(code);
     }),
   );
-  child.on('message', (msg) => {
+  child.on('message', (/** @type {any} */ msg) => {
     const w = waiting.get(msg.type);
     if (w) {
       waiting.delete(msg.type);
@@ -167,6 +168,7 @@ function percentile(sorted, p) {
 const round = (x, digits = 1) => Number(x.toFixed(digits));
 const mb = (bytes) => round(bytes / (1024 * 1024), 1);
 const DRAWN_FAIL = /^[A-Za-z0-9_-]{1,128}$/;
+/** @type {Set<string>} */
 const SERVER_REASONS = new Set(Object.values(FAIL_REASONS));
 
 function table(rows) {
@@ -233,6 +235,7 @@ async function startReference(certs, concurrency) {
   const ref = await startChild('tls', certs, {});
   // Warm up both sides (JIT, first-connection costs) outside the timing.
   await runPool(50, concurrency, overall.signal, () => handshakeOnce(ref.port, certs, 10_000));
+  /** @type {{ ok: number, failures: Record<string, number>, seconds: number, serverCpu: number, clientCpu: number, halves: number[] }} */
   const total = { ok: 0, failures: {}, seconds: 0, serverCpu: 0, clientCpu: 0, halves: [] };
   return {
     total,

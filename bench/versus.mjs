@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * `node bench/work.mjs --versus PATH`: our `tlslp-work` against any solver with the
  * original's interface (`<solver> <token> <n_bits>` prints `RESULT:<suffix>`), both run as
@@ -12,9 +13,7 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 const OURS = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
-const { trailingZeroBits } = await import(
-  new URL('../dist/protocol/hash.js', import.meta.url).href
-);
+const { trailingZeroBits } = await import('tlslp/protocol');
 const TOKEN_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 /** mulberry32: the same seed gives the same tokens on every run and machine. */
@@ -118,7 +117,8 @@ export function runVersus(opts, log) {
 
   const header = ['n_bits', 'runs', 'ours median s', 'theirs median s', 'ours/theirs'];
   const widths = header.map((h) => h.length);
-  const pad = (cells) => cells.map((c, i) => String(c).padStart(widths[i])).join('  ');
+  const pad = (/** @type {unknown[]} */ cells) =>
+    cells.map((c, i) => String(c).padStart(widths[i] ?? 0)).join('  ');
   log(`tlslp-work versus ${versus}: whole processes, wall time, ${runs} seeded token(s) each`);
   log();
   log(pad(header));

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Proof-of-work solver benchmark (`npm run bench:work`, after `npm run build`).
  *
@@ -32,12 +33,8 @@ if (!existsSync(fileURLToPath(new URL('pool.js', dist)))) {
   process.stderr.write('bench/work.mjs: dist/ is missing: run npm run build first\n');
   process.exit(2);
 }
-const { availableKernels, closeSolverPool, solveWork } = await import(
-  new URL('index.js', dist).href
-);
-const { measureKernel } = await import(new URL('measure.js', dist).href);
-const { startSolverPool } = await import(new URL('pool.js', dist).href);
-const { BATCH_SIZE } = await import(new URL('batch.js', dist).href);
+const { availableKernels, closeSolverPool, solveWork } = await import('tlslp/solver');
+const { BATCH_SIZE, measureKernel, startSolverPool } = await import('tlslp/bench');
 
 const { values: opts } = parseArgs({
   options: {

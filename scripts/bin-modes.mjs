@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // @ts-check
+// @ts-check
 // Mark every bin of package.json executable after tsc wrote it. tsc writes mode 0644, and npm
 // sets the executable bit on bin targets only when it links them at install time, so without
 // this a `npm run clean && npm run build` leaves `npx tlslp-server` failing with EACCES.

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Make the optional native proof-of-work kernel available. Run by the package's `install`
 // script. The published package ships it prebuilt (prebuilds/<platform>-<arch>/, made by
 // scripts/prebuild.mjs at pack time): when that prebuild loads here there is nothing to do.
@@ -24,7 +25,10 @@ function done(message) {
   process.exit(0);
 }
 
-/** [command, args prefix, use a shell] for running node-gyp, or null. */
+/**
+ * [command, args prefix, use a shell] for running node-gyp.
+ * @returns {[string, string[], boolean]}
+ */
 export function findNodeGyp() {
   // npm sets npm_config_node_gyp to its bundled node-gyp's bin script for lifecycle scripts.
   const fromNpm = process.env.npm_config_node_gyp;
@@ -62,6 +66,8 @@ function nodedirArgs() {
  * The prebuild for this platform under `root`/prebuilds when it loads and looks like the
  * kernel ({ path }), else why not ({ reason }). node-gyp-build picks the file (platform, arch,
  * libc tags); only prebuilds count here, not an earlier local build.
+ * @param {string} root
+ * @returns {{ path: string, variants: string[], reason?: undefined } | { path?: undefined, reason: string }}
  */
 export function loadablePrebuild(root) {
   const require = createRequire(join(root, 'package.json'));

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Build the wasm kernel (assembly/) into wasm/build/tlslp-simd.wasm and
 // wasm/build/tlslp-scalar.wasm with the pinned assemblyscript compiler.
 //

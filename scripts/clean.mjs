@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // @ts-check
+// @ts-check
 // `npm run clean`: remove what the build made, and say what went. The native kernel is among
 // it, and without it the solver falls back to WebAssembly (about 4× slower), so say how to get
 // it back rather than let the next solve be silently slow.

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Write the flag tables of README.md from the option tables (src/options/, built to dist/):
 // `npm run docs:options` writes them, `--check` exits 1 when README.md differs.
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Check the package as a consumer gets it: `npm pack` (which runs `prepack`, building the
 // native kernel into prebuilds/, and `prepare`, the TypeScript build), install the tarball into
 // an empty temp project, and run every bin from there.

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Check the cross-built linux-arm64 prebuild on an x86-64 host: load it in an arm64 Node
 // under qemu-user and compare its scans with node:crypto, for every variant it has.
 //
@@ -20,9 +21,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--sysroot');
-const sysroot = resolve(
-  at >= 0 && argv[at + 1] ? argv[at + 1] : join(tmpdir(), 'tlslp-arm64-node'),
-);
+const sysroot = resolve((at >= 0 ? argv[at + 1] : undefined) ?? join(tmpdir(), 'tlslp-arm64-node'));
 
 /** Debian bookworm: the arm64 Node and what it links or loads at start-up. */
 const PACKAGES = [
@@ -43,6 +42,10 @@ const PACKAGES = [
   'node-acorn',
 ];
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function die(message) {
   console.error(`prebuild-qemu: ${message}`);
   process.exit(1);
@@ -109,6 +112,7 @@ if (!existsSync(layout)) die('dist/ missing: run npm run build');
 const { prepareJob, suffixFor, hitMask } = await import(layout);
 
 // Tokens of one and two blocks, window edges, n_bits 0..20 and 32.
+/** @type {[token: string, nBits: number, hi: number, lo: number, count: number][]} */
 const cases = [
   ['armTestToken', 0, 7, 4096, 8192],
   ['armTestToken', 8, 7, 4096, 8192],
@@ -160,11 +164,11 @@ const output = run(
     timeout: 300_000,
   },
 );
-const probe = JSON.parse(output.trim().split('\n').at(-1));
+const probe = JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
 let bad = 0;
 for (const [variant, offsets] of Object.entries(probe.results)) {
   offsets.forEach((got, i) => {
-    const j = jobs[i];
+    const j = /** @type {(typeof jobs)[number]} */ (jobs[i]);
     if (got !== j.want) {
       bad++;
       console.error(

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Build the native kernel into prebuilds/<platform>-<arch>/ with prebuildify, so the package
 // needs no compiler where it is installed. Run by `prepack` (so `npm pack` / `npm publish`
 // ship it) and by `npm run prebuild`.
@@ -38,15 +39,17 @@ function log(message) {
 /** Promise wrapper around prebuildify's callback API. */
 function prebuildify(options) {
   const run = require('prebuildify');
-  return new Promise((resolve, reject) => {
-    run(options, (error) => (error ? reject(error) : resolve()));
-  });
+  return /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      run(options, (/** @type {unknown} */ error) => (error ? reject(error) : resolve()));
+    })
+  );
 }
 
 /** prebuildify runs node-gyp as a command, so it needs an executable file. */
 function nodeGypCommand() {
   const [command, prefix] = findNodeGyp();
-  return prefix.length > 0 ? prefix[0] : command;
+  return prefix[0] ?? command;
 }
 
 async function build(arch, env = {}) {

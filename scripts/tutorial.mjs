@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Runs the tutorial session (tlslp-server --tutorial, then tlslp-client --tutorial, with the
 // default ports, n_bits and certificate paths) in a throwaway folder with throwaway
 // certificates, and compares the two logs with the golden files in docs/tutorial/.
@@ -18,7 +19,7 @@ const args = process.argv.slice(2);
 const mode = args.includes('--update') ? 'update' : args.includes('--compare') ? 'compare' : 'show';
 const goldenIndex = args.indexOf('--golden-dir');
 const goldenDir =
-  goldenIndex >= 0 ? resolve(args[goldenIndex + 1]) : join(root, 'docs', 'tutorial');
+  goldenIndex >= 0 ? resolve(String(args[goldenIndex + 1])) : join(root, 'docs', 'tutorial');
 const bin = (name) => join(root, 'dist', 'cli', `${name}.js`);
 
 function run(cmd, argv, options) {
@@ -53,6 +54,7 @@ try {
   if (c.code !== 0) throw new Error(`tlslp certs failed: ${c.stderr}`);
 
   const server = run(bin('server'), ['--tutorial'], { cwd: work, env });
+  /** @type {{ code: number | null, stderr: string } | null} */
   let serverExit = null;
   server.done.then((r) => (serverExit = r));
   await waitFor(
@@ -61,7 +63,10 @@ try {
     'the tutorial server to listen',
   );
   if (serverExit)
-    throw new Error(`tlslp-server --tutorial could not start: ${serverExit.stderr.trim()}`);
+    throw new Error(
+      // A cast: tsc does not see the callback above assign serverExit.
+      `tlslp-server --tutorial could not start: ${/** @type {{ stderr: string }} */ (serverExit).stderr.trim()}`,
+    );
   const client = await run(bin('client'), ['--tutorial'], { cwd: work, env }).done;
   const srv = await Promise.race([
     server.done,

@@ -1,6 +1,6 @@
 /**
- * The original's defaults (PROTOCOL §6), kept so its users feel at home. The option tables
- * (src/options/) hold them; this is their public summary.
+ * The original's defaults (docs/protocol.md §6), kept so its users feel at home. The option
+ * tables (src/options/) hold them; this is their public summary.
  * @module
  */
 import { CLIENT_OPTIONS, SESSION_SLACK_MS } from './options/client.js';

@@ -30,36 +30,7 @@ export * from './errors.js';
 export { DEFAULTS } from './defaults.js';
 export { VERSION } from './version.js';
 
-export { LineDecoder, MAX_LINE_BYTES, encodeLine } from './protocol/framing.js';
-export {
-  BODY_COMMANDS,
-  DONE_REPLY,
-  HELLO_REPLY,
-  MAX_N_BITS,
-  MAX_TOKEN_LENGTH,
-  formatBodyReply,
-  formatServerMessage,
-  isBodyCommand,
-  isValidArg,
-  isValidNBits,
-  isValidSuffix,
-  isValidToken,
-  parseBodyReply,
-  parseServerMessage,
-  parseSuffixReply,
-  splitCommand,
-  type BodyCommand,
-  type BodyReply,
-  type ServerMessage,
-} from './protocol/messages.js';
-export {
-  checksum,
-  hasTrailingZeroBits,
-  trailingZeroBits,
-  verifyWork,
-  workDigest,
-} from './protocol/hash.js';
-export { drawBodyCommand, randomToken, type BodyDraw } from './protocol/random.js';
+export * from './protocol/index.js';
 
 export {
   SocketLineChannel,
@@ -75,71 +46,10 @@ export {
   type PemFile,
   type TlsMaterial,
 } from './tls.js';
-
-export {
-  TlslpServer,
-  createServer,
-  type ResolvedServerOptions,
-  type ServerOptions,
-  type ServerStats,
-  type SessionReport,
-} from './server/server.js';
-export {
-  AdaptiveDifficulty,
-  type AdaptiveOptions,
-  type DifficultyChange,
-} from './server/adaptive.js';
-export { ServerMetrics, serveMetrics } from './server/metrics.js';
-export {
-  SERVER_CHANNELS,
-  subscribeServer,
-  type ConnectionAcceptedEvent,
-  type ConnectionRefusedEvent,
-  type DifficultyChangedEvent,
-  type HandshakeFailedEvent,
-  type HandshakesEvent,
-  type RefusalReason,
-  type ServerEventHandlers,
-  type ServerEvents,
-  type SessionEndedEvent,
-  type SessionStartedEvent,
-  type WorkAcceptedEvent,
-} from './server/events.js';
-export {
-  FAIL_REASONS,
-  runServerSession,
-  type SessionLog,
-  type SessionOutcome,
-  type SessionPlan,
-} from './server/session.js';
-
-export {
-  builtinSolver,
-  connectTls,
-  externalSolver,
-  runClient,
-  type ClientEvent,
-  type ClientOptions,
-  type ClientResult,
-} from './client/client.js';
-export {
-  runClientSession,
-  type ClientSessionOptions,
-  type ClientSessionResult,
-  type SessionEvent,
-  type WorkSolution,
-  type WorkSolver,
-} from './client/session.js';
-export { DEFAULT_PROFILE, loadProfile, makeProfile, type Profile } from './client/profile.js';
+export * from './server/index.js';
+export * from './client/index.js';
 
 export * from './solver/index.js';
-export {
-  checkSolverPath,
-  parseSolverOutput,
-  runExternalSolver,
-  type ExternalSolveResult,
-  type ExternalSolverOptions,
-} from './solver/external.js';
 
 export * from './certs.js';
 export * from './logging.js';

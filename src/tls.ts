@@ -1,5 +1,5 @@
 /**
- * TLS settings for both sides (PROTOCOL §1): mutual TLS by default, insecure mode only on
+ * TLS settings for both sides (docs/protocol.md §1): mutual TLS by default, insecure mode only on
  * loopback, certificate files read with errors that name the flag to fix.
  * @module
  */

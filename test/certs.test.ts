@@ -188,7 +188,7 @@ describe('mutual TLS with a generated set', () => {
       minVersion: 'TLSv1.2',
     });
     server.on('secureConnection', (socket) => {
-      socket.once('data', (b) => socket.end(b));
+      socket.once('data', (b: Buffer) => socket.end(b));
       socket.on('error', () => {});
     });
     server.on('tlsClientError', () => {});

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
 import type { Logger, LogLevel } from '../src/logging.js';
 import { CRASH_LOOP_EXIT, runPrimary } from '../src/server/cluster.js';
-import { completeSessions, testCerts } from './helpers.js';
+import { completeSessions, testCerts, until, within } from './helpers.js';
 
 const serverBin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'server.js');
 
@@ -57,25 +57,6 @@ function memoryLogger(): Logger & { lines: Array<{ level: LogLevel; msg: string 
     isEnabled: () => true,
     close: async () => {},
   };
-}
-
-async function until(predicate: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Resolves with a promise's value, or rejects once `ms` passed (a bounded wait, no timing check). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 describe('cluster mode faults', () => {
@@ -175,7 +156,7 @@ describe('cluster mode faults', () => {
       onListening: (a) => (port = a.port),
     });
     try {
-      await until(() => port > 0, 'workers listening');
+      await until(() => port > 0, 'workers listening', 20_000);
       const metricsUrl = /Metrics on (http:\S+)/.exec(
         logger.lines.map((l) => l.msg).join('\n'),
       )?.[1];
@@ -201,7 +182,7 @@ describe('cluster mode faults', () => {
         if (!w) continue;
         const seen = listens.length;
         w.process.kill('SIGKILL');
-        await until(() => listens.length > seen, 'a replacement worker listening');
+        await until(() => listens.length > seen, 'a replacement worker listening', 20_000);
         const now = counterSamples(await scrape());
         for (const [key, value] of was)
           expect(now.get(key) ?? 0, key).toBeGreaterThanOrEqual(value);

@@ -119,16 +119,16 @@ describe('server events', () => {
     const s = await start({ maxHandshakesPerIp: 1 });
     // One silent socket takes the only handshake slot of 127.0.0.1: the next is refused.
     const silent = await tcpConnect(s.port, sockets);
-    await until(() => s.server.stats.handshaking === 1, 5000, 'the silent handshake');
+    await until(() => s.server.stats.handshaking === 1, 'the silent handshake', 5000);
     const refused = await tcpConnect(s.port, sockets, { resetIsRefusal: true });
-    await until(() => of(seen, s.server, 'connectionRefused').length === 1, 5000, 'the refusal');
+    await until(() => of(seen, s.server, 'connectionRefused').length === 1, 'the refusal', 5000);
     expect(of(seen, s.server, 'connectionRefused')[0]).toMatchObject({
       ip: '127.0.0.1',
       reason: 'max-handshakes-per-ip',
     });
     silent.destroy();
     refused.destroy();
-    await until(() => s.server.stats.handshaking === 0, 5000, 'the slot to free up');
+    await until(() => s.server.stats.handshaking === 0, 'the slot to free up', 5000);
     // A client without a certificate fails its handshake, with that reason.
     const bare = tls.connect({
       host: '127.0.0.1',
@@ -140,8 +140,8 @@ describe('server events', () => {
     bare.on('secureConnect', () => bare.write('HELLOBACK\n'));
     await until(
       () => of(seen, s.server, 'handshakeFailed').some((m) => m.reason === 'no_client_cert'),
-      5000,
       'the failed handshake',
+      5000,
     );
     const failed = of(seen, s.server, 'handshakeFailed').find((m) => m.reason === 'no_client_cert');
     expect(failed?.text).toMatch(/no certificate/);
@@ -181,7 +181,7 @@ describe('server events', () => {
         await c.ch.readLine(2000);
         held.push(c);
       }
-      await until(() => of(seen, s.server, 'difficultyChanged').length > 0, 10_000, 'a change');
+      await until(() => of(seen, s.server, 'difficultyChanged').length > 0, 'a change', 10_000);
     } finally {
       for (const c of held) c.socket.destroy();
     }

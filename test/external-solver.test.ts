@@ -37,7 +37,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('external solver (PROTOCOL §5)', () => {
+describe('external solver (docs/protocol.md §5)', () => {
   it('runs a solver with the original interface and returns a valid suffix', async () => {
     const path = await script('good.js', SOLVER);
     const r = await runExternalSolver(path, 'abc', 10, { timeoutMs: 20_000 });

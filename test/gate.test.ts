@@ -35,18 +35,28 @@ import type { ServerOptions, ServerStats } from '../src/server/server.js';
 import { WarningLimiter } from '../src/server/warn-limit.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
 import {
-  startServer,
   testCerts,
   type TestServer,
   haveSecondLoopback,
   tcpConnect,
+  sleep,
+  until,
+  useServers,
+  within,
 } from './helpers.js';
 import { issueClientCert } from './issue-cert.js';
 
 let certs: CertificateSet;
 /** A second CA with its own client certificate: nothing our server trusts. */
 let foreign: CertificateSet;
-const servers: TestServer[] = [];
+/** Sessions that end in DONE/OK quickly: small WORK, two body requests, no drawn FAIL. */
+const QUICK: Partial<ServerOptions> = {
+  nBits: 4,
+  simulateFailures: false,
+  bodyRequests: 2,
+  handshakeTimeoutMs: 30_000,
+};
+const { server } = useServers(() => certs, QUICK);
 const sockets = new Set<net.Socket>();
 
 beforeAll(async () => {
@@ -57,44 +67,7 @@ afterEach(async () => {
   vi.useRealTimers();
   for (const s of sockets) s.destroy();
   sockets.clear();
-  while (servers.length) await servers.pop()?.server.close();
 });
-
-/** Sessions that end in DONE/OK quickly: small WORK, two body requests, no drawn FAIL. */
-const QUICK: Partial<ServerOptions> = {
-  nBits: 4,
-  simulateFailures: false,
-  bodyRequests: 2,
-  handshakeTimeoutMs: 30_000,
-};
-
-async function server(options: Partial<ServerOptions> = {}): Promise<TestServer> {
-  const s = await startServer(certs, { ...QUICK, ...options });
-  servers.push(s);
-  return s;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Poll until `test` holds (or fail after `ms`). */
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const end = performance.now() + ms;
-  while (!test()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** Reject with `what` when `promise` takes longer than `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Wait until the server holds no connection and none is in its handshake, then a little more,
@@ -103,7 +76,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 async function quiet(s: TestServer): Promise<void> {
   await until(
     () => s.server.openConnections === 0 && s.server.stats.handshaking === 0,
-    10_000,
     'the server to let go of every connection',
   );
   await sleep(50);
@@ -402,7 +374,7 @@ describe('renegotiation', () => {
     socket.on('error', () => {});
     let got = '';
     socket.on('data', (d: Buffer) => (got += d.toString()));
-    await until(() => got.includes('HELLO\n'), 10_000, 'HELLO');
+    await until(() => got.includes('HELLO\n'), 'HELLO', 10_000);
     expect(socket.getProtocol()).toBe('TLSv1.2');
     const isClosed = closed(socket).then(() => 'closed' as const);
     const renegotiated = new Promise<'renegotiated' | 'refused'>((resolve) => {
@@ -425,7 +397,7 @@ describe('handshake slots', () => {
   it('maxHandshakesPerIp: three idle sockets fill it, the fourth is refused', async () => {
     const s = await server({ maxHandshakesPerIp: 3 });
     const idle = [await tcp(s.port), await tcp(s.port), await tcp(s.port)];
-    await until(() => s.server.stats.handshaking === 3, 5000, 'three handshakes in progress');
+    await until(() => s.server.stats.handshaking === 3, 'three handshakes in progress', 5000);
     const fourth = await tcp(s.port);
     await closed(fourth);
     expect(s.server.stats.refusedByReason).toEqual({ 'max-handshakes-per-ip': 1 });
@@ -434,7 +406,7 @@ describe('handshake slots', () => {
     for (const i of idle) expect(i.destroyed).toBe(false);
     // A slot frees up: the same IP gets in again.
     idle[0]?.destroy();
-    await until(() => s.server.stats.handshaking === 2, 5000, 'the slot to free up');
+    await until(() => s.server.stats.handshaking === 2, 'the slot to free up', 5000);
     expect((await fullSession(s.port)).answered).toHaveLength(2);
   });
 
@@ -442,7 +414,7 @@ describe('handshake slots', () => {
     if (!(await haveSecondLoopback())) ctx.skip();
     const s = await server({ maxHandshakesPerIp: 3 });
     for (let i = 0; i < 3; i++) await tcp(s.port);
-    await until(() => s.server.stats.handshaking === 3, 5000, 'three handshakes in progress');
+    await until(() => s.server.stats.handshaking === 3, 'three handshakes in progress', 5000);
     await closed(await tcp(s.port));
     expect(s.server.stats.refusedByReason['max-handshakes-per-ip']).toBe(1);
     const r = await fullSession(s.port, good(), { localAddress: '127.0.0.2' });
@@ -456,7 +428,7 @@ describe('handshake slots', () => {
     const second = await haveSecondLoopback();
     const s = await server({ maxHandshakes: 2 });
     const idle = [await tcp(s.port), await tcp(s.port)];
-    await until(() => s.server.stats.handshaking === 2, 5000, 'two handshakes in progress');
+    await until(() => s.server.stats.handshaking === 2, 'two handshakes in progress', 5000);
     await closed(await tcp(s.port));
     expect(s.server.stats.refusedByReason).toEqual({ 'max-handshakes': 1 });
     if (second) {
@@ -464,7 +436,7 @@ describe('handshake slots', () => {
       expect(s.server.stats.refusedByReason['max-handshakes']).toBe(2);
     }
     for (const i of idle) i.destroy();
-    await until(() => s.server.stats.handshaking === 0, 5000, 'the slots to free up');
+    await until(() => s.server.stats.handshaking === 0, 'the slots to free up', 5000);
     expect((await fullSession(s.port)).answered).toHaveLength(2);
   });
 });
@@ -473,7 +445,7 @@ describe('the handshake deadline shrinks as the slots fill', () => {
   it('with every slot taken, handshakes older than 1 s are cut although the deadline is 60 s', async () => {
     const s = await server({ maxHandshakes: 4, handshakeTimeoutMs: 60_000 });
     const old = [await tcp(s.port), await tcp(s.port), await tcp(s.port)];
-    await until(() => s.server.stats.handshaking === 3, 5000, 'three handshakes in progress');
+    await until(() => s.server.stats.handshaking === 3, 'three handshakes in progress', 5000);
     await sleep(1100);
     // The fourth takes the last slot: the deadline is now 1 s, and the three are past it.
     const fourth = await tcp(s.port);
@@ -562,7 +534,7 @@ describe('refusals are counted once', () => {
   it('a refusal before TLS adds to refused, not to handshakeFailures', async () => {
     const s = await server({ maxHandshakesPerIp: 1 });
     const idle = await tcp(s.port);
-    await until(() => s.server.stats.handshaking === 1, 5000, 'one handshake in progress');
+    await until(() => s.server.stats.handshaking === 1, 'one handshake in progress', 5000);
     for (let i = 0; i < 3; i++) await closed(await tcp(s.port));
     expect(await attempt(s.port, good())).not.toBe('served');
     idle.destroy();
@@ -614,7 +586,7 @@ describe('warning rate limit', () => {
         .map((l) => /(\d+) more "handshake: no_client_cert" warnings? suppressed/.exec(l.text))
         .reduce((n, m) => n + (m ? Number(m[1]) : 0), 0);
     // Every failure is either written or counted in a summary, exactly once.
-    await until(() => failed().length + summed() >= 10, 5000, 'the suppressed summary');
+    await until(() => failed().length + summed() >= 10, 'the suppressed summary', 5000);
     expect(failed().length + summed()).toBe(10);
     const perSecond = new Map<number, number>();
     for (const l of failed()) perSecond.set(l.second, (perSecond.get(l.second) ?? 0) + 1);

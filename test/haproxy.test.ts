@@ -100,8 +100,8 @@ async function startBackend(
   child.stderr?.resume();
   await until(
     () => /metrics on http:\/\/127\.0\.0\.1:\d+/.test(stdout),
-    20_000,
     `${name} to listen`,
+    20_000,
   );
   const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
   const metricsPort = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
@@ -187,11 +187,11 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
     haproxy.stderr?.resume();
     await until(
       async () => {
-        const states = await haproxyStates(statsPort).catch(() => ({}) as Record<string, string>);
+        const states = await haproxyStates(statsPort).catch(() => ({}));
         return states.s1 === 'UP' && states.s2 === 'UP';
       },
-      20_000,
       'HAProxy to see both servers up',
+      20_000,
     );
   }, 60_000);
 
@@ -262,8 +262,8 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
           );
       await until(
         async () => (await refusal()) !== undefined,
-        5000,
         'the refusal of 127.0.0.2 in a log',
+        5000,
       ).catch(async (err: Error) => {
         const all = (await Promise.all(backends.map((b) => jsonLog(b.log)))).flat();
         throw new Error(
@@ -282,8 +282,8 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
             ),
           )
         ).every((t) => /tlslp_sessions_in_flight 0\b/.test(t)),
-      10_000,
       'the held sessions to end',
+      10_000,
     );
   });
 
@@ -316,13 +316,13 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
     drained.child.kill('SIGTERM');
     await until(
       async () => (await status(`http://127.0.0.1:${drained.metricsPort}/readyz`)) === 503,
-      5000,
       'the drained server /readyz to say 503',
+      5000,
     );
     await until(
       async () => (await haproxyStates(statsPort))[drained.name] === 'DOWN',
-      10_000,
       'HAProxy to take the draining server out',
+      10_000,
     );
     expect(await status(`http://127.0.0.1:${other.metricsPort}/readyz`)).toBe(200);
     await client().catch((err: Error) => expect(err.name).toBe('ServerFailError'));

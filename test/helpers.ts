@@ -6,7 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
-import { afterAll, expect } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
@@ -66,6 +66,56 @@ export async function startServer(
   };
 }
 
+/**
+ * A starter of servers for one test file: `server(options)` runs {@link startServer} with
+ * `defaults` under `options`, and every server in `servers` (add ones started otherwise) is
+ * closed after each test. Call it before the file's own afterEach hooks: those then run first
+ * (vitest runs after-hooks in reverse order), so sockets a test kept are gone before the close.
+ */
+export function useServers(
+  certs: () => CertificateSet,
+  defaults: Partial<ServerOptions> = {},
+): { server: (options?: Partial<ServerOptions>) => Promise<TestServer>; servers: TestServer[] } {
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    while (servers.length) await servers.pop()?.server.close();
+  });
+  const server = async (options: Partial<ServerOptions> = {}): Promise<TestServer> => {
+    const s = await startServer(certs(), { ...defaults, ...options });
+    servers.push(s);
+    return s;
+  };
+  return { server, servers };
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll `predicate` every 10 ms until it holds; rejects naming `what` once `ms` have passed. */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  what = 'the condition',
+  ms = 10_000,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await predicate())) {
+    if (performance.now() > end) throw new Error(`not reached within ${ms} ms: ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Resolves with `promise`'s value, or rejects naming `what` once `ms` passed (a bounded wait, no timing check). */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Client TLS material from a set. */
 export function clientTls(certs: CertificateSet): { ca: string; cert: string; key: string } {
   return { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey };
@@ -105,19 +155,6 @@ export async function heldAtWork(
   ch.writeLine('HELLOBACK');
   expect(await ch.readLine(5000)).toMatch(/^WORK /);
   return socket;
-}
-
-/** Wait until `test` holds, polling; fails naming `what` after `ms`. */
-export async function until(
-  test: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /**
@@ -177,20 +214,34 @@ export interface BinRun {
 }
 
 /**
- * Run `tlslp-client` by its bin path (`node dist/cli/client.js`, never npx) with its logs in
- * `stateDir` (XDG_STATE_HOME), and collect what it printed.
+ * Run a bin by its path (`node dist/cli/<bin>.js`, never npx) with its logs in `stateDir`
+ * (XDG_STATE_HOME), and collect what it printed. With `stopWhen`, the bin gets SIGTERM once its
+ * stdout matches (for a server: once it is up).
  */
-export function runClientBin(args: string[], stateDir: string): Promise<BinRun> {
+export function runBin(
+  bin: 'client' | 'server' | 'tlslp' | 'work',
+  args: string[],
+  stateDir: string,
+  options: { stopWhen?: RegExp } = {},
+): Promise<BinRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli/client.js', ...args], {
+    const child = spawn(process.execPath, [`dist/cli/${bin}.js`, ...args], {
       env: { ...process.env, XDG_STATE_HOME: stateDir, FORCE_COLOR: '0' },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (options.stopWhen?.test(stdout)) child.kill('SIGTERM');
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** {@link runBin} for `tlslp-client`. */
+export function runClientBin(args: string[], stateDir: string): Promise<BinRun> {
+  return runBin('client', args, stateDir);
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
 import { generateCertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
@@ -13,29 +13,19 @@ import { BODY_COMMANDS } from '../src/protocol/messages.js';
 import { TlslpServer } from '../src/server/server.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { closeSolverPool } from '../src/solver/index.js';
-import { clientTls, rawClient, startServer, testCerts, type TestServer } from './helpers.js';
+import { clientTls, rawClient, startServer, testCerts, useServers } from './helpers.js';
 
 let certs: CertificateSet;
 let foreign: CertificateSet;
-const servers: TestServer[] = [];
+const { server, servers } = useServers(() => certs);
 
 beforeAll(async () => {
   [certs, foreign] = await Promise.all([testCerts(), generateCertificateSet()]);
 });
 
-afterEach(async () => {
-  while (servers.length) await servers.pop()?.server.close();
-});
-
 afterAll(async () => {
   await closeSolverPool();
 });
-
-async function server(options: Parameters<typeof startServer>[1] = {}): Promise<TestServer> {
-  const s = await startServer(certs, options);
-  servers.push(s);
-  return s;
-}
 
 /** A free port that nothing listens on. */
 async function closedPort(): Promise<number> {

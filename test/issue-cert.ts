@@ -60,10 +60,7 @@ async function newKey(type: IssuedKeyType): Promise<{
           publicExponent: new Uint8Array([1, 0, 1]),
           modulusLength: type === 'rsa-1024' ? 1024 : 2048,
         };
-  const pair = (await webcrypto.subtle.generateKey(alg, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  const pair = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   return {
     publicKey: pair.publicKey,
     pkcs8: KeyObject.from(pair.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,

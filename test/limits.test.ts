@@ -17,15 +17,16 @@ import { closeSolverPool } from '../src/solver/index.js';
 import {
   clientTls,
   rawClient,
-  startServer,
   testCerts,
-  type TestServer,
   haveSecondLoopback,
   tcpConnect,
+  sleep,
+  until,
+  useServers,
 } from './helpers.js';
 
 let certs: CertificateSet;
-const servers: TestServer[] = [];
+const { server } = useServers(() => certs);
 const sockets = new Set<net.Socket>();
 
 beforeAll(async () => {
@@ -35,20 +36,11 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const s of sockets) s.destroy();
   sockets.clear();
-  while (servers.length) await servers.pop()?.server.close();
 });
 
 afterAll(async () => {
   await closeSolverPool();
 });
-
-async function server(options: Parameters<typeof startServer>[1] = {}): Promise<TestServer> {
-  const s = await startServer(certs, options);
-  servers.push(s);
-  return s;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves with the time from now to the socket's close; rejects after `withinMs`. */
 function closedWithin(socket: net.Socket, withinMs: number): Promise<number> {
@@ -97,15 +89,6 @@ function tryTls(port: number, localAddress?: string): Promise<string> {
   });
 }
 
-/** Poll until `test` holds (or fail after `ms`). */
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const end = performance.now() + ms;
-  while (!test()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('handshake deadline', () => {
   it('closes an idle TCP socket after handshakeTimeoutMs, not before', async () => {
     const s = await server({ handshakeTimeoutMs: 400 });
@@ -114,8 +97,8 @@ describe('handshake deadline', () => {
     expect(ms).toBeGreaterThanOrEqual(350);
     await until(
       () => s.server.stats.handshakeFailures === 1,
-      5000,
       'the handshake failure to be counted',
+      5000,
     );
     expect(s.server.stats.sessionsStarted).toBe(0);
   });
@@ -191,18 +174,18 @@ describe('max-connections', () => {
     const idle = await tcp(s.port);
     const held = [await raw(s.port), await raw(s.port)];
     for (const h of held) expect(await h.ch.readLine(5000)).toBe('HELLO');
-    await until(() => s.server.stats.connections === 3, 5000, 'three accepted connections');
+    await until(() => s.server.stats.connections === 3, 'three accepted connections', 5000);
     expect(idle.destroyed).toBe(false);
 
     // A third session: refused (the check is made at accept and again after the handshake).
     expect(await tryTls(s.port)).not.toBe('served');
-    await until(() => s.server.stats.refused === 1, 5000, 'the refusal to be counted');
+    await until(() => s.server.stats.refused === 1, 'the refusal to be counted', 5000);
     expect(s.server.stats.refusedByReason['max-connections']).toBe(1);
     expect(s.server.stats.sessionsStarted).toBe(2);
 
     // One ends: room for a full session again.
     held[0]?.socket.destroy();
-    await until(() => s.server.inFlight < 2, 5000, 'the server to see the close');
+    await until(() => s.server.inFlight < 2, 'the server to see the close', 5000);
     const r = await runClient({
       host: '127.0.0.1',
       ports: [s.port],
@@ -225,7 +208,7 @@ describe('max-per-ip', () => {
     const held = [await raw(s.port), await raw(s.port)];
     for (const h of held) expect(await h.ch.readLine(5000)).toBe('HELLO');
     expect(await tryTls(s.port)).not.toBe('served');
-    await until(() => s.server.stats.refused === 1, 5000, 'the refusal to be counted');
+    await until(() => s.server.stats.refused === 1, 'the refusal to be counted', 5000);
     expect(s.server.stats.refusedByReason['max-per-ip']).toBe(1);
     // A full session is refused too…
     await expect(
@@ -238,7 +221,7 @@ describe('max-per-ip', () => {
     ).rejects.toThrow();
     // …until one of the two ends.
     held[0]?.socket.destroy();
-    await until(() => s.server.inFlight < 2, 5000, 'the server to see the close');
+    await until(() => s.server.inFlight < 2, 'the server to see the close', 5000);
     const r = await runClient({
       host: '127.0.0.1',
       ports: [s.port],
@@ -358,7 +341,7 @@ describe('floods', () => {
     socket.write('OK\n'.repeat(70_000));
     await ch.readLine(5000).catch(() => '');
     await closedWithin(socket, 10_000);
-    await until(() => s.server.openConnections === 0, 3000, 'the server to forget the connection');
+    await until(() => s.server.openConnections === 0, 'the server to forget the connection', 3000);
   });
 
   // After its FAIL (or DONE/OK) the server ends its side; a client that keeps the connection
@@ -376,11 +359,11 @@ describe('floods', () => {
     socket.on('error', () => {});
     let got = '';
     socket.on('data', (d: Buffer) => (got += d.toString()));
-    await until(() => got.includes('\n'), 5000, 'HELLO');
+    await until(() => got.includes('\n'), 'HELLO', 5000);
     socket.write('HELLOBACKX\n');
-    await until(() => got.includes('FAIL'), 5000, 'the FAIL');
+    await until(() => got.includes('FAIL'), 'the FAIL', 5000);
     // The client never closes its side; the server releases the connection anyway.
-    await until(() => s.server.openConnections === 0, 5000, 'the server to release the connection');
+    await until(() => s.server.openConnections === 0, 'the server to release the connection', 5000);
   });
 });
 

@@ -10,18 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { TUTORIAL_TIMESTAMP, createLogger, type LoggerOptions } from '../src/logging.js';
-import { capture, useTempDirs } from './helpers.js';
+import { capture, until, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs('tlslp-logfaults-');
-
-/** Poll until `ok` holds; fail after `ms` (a bound on the wait, not a timing assertion). */
-async function until(ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await sleep(10);
-  }
-}
 
 async function fileLines(path: string): Promise<string[]> {
   try {

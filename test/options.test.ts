@@ -297,7 +297,7 @@ const HELP: Record<string, () => string> = {
 
 describe('the tables and what is derived from them', () => {
   const entries = Object.entries(COMMAND_OPTIONS).flatMap(([command, table]) =>
-    Object.entries(table as OptionTable).map(([key, entry]) => ({ command, key, entry })),
+    Object.entries(table).map(([key, entry]) => ({ command, key, entry })),
   );
 
   it.each(entries)(

@@ -9,7 +9,7 @@ import {
 } from '../src/protocol/hash.js';
 import { CHECKSUM_VECTOR, T, WORK_VECTORS } from './fixtures/vectors.js';
 
-describe('WORK digest and trailing zero bits (PROTOCOL §4)', () => {
+describe('WORK digest and trailing zero bits (docs/protocol.md §4)', () => {
   for (const v of WORK_VECTORS) {
     it(`${v.token === T ? 'T' : v.token} + ${v.suffix} has ${v.bits} trailing zero bits`, () => {
       const digest = workDigest(v.token, v.suffix);

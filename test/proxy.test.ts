@@ -118,7 +118,7 @@ describe('PROXY protocol', () => {
     await expect(
       held(port, certs, (socket) => closers.push(() => socket.destroy())),
     ).rejects.toThrow();
-    await until(() => refusals.some((r) => r.server === s.server), 5000, 'the refusal');
+    await until(() => refusals.some((r) => r.server === s.server), 'the refusal', 5000);
     expect(refusals.find((r) => r.server === s.server)).toMatchObject({
       ip: '198.51.100.1',
       reason: 'max-per-ip',
@@ -137,8 +137,8 @@ describe('PROXY protocol', () => {
     closers.push(() => silent.destroy());
     await until(
       () => refusals.filter((r) => r.server === s.server).length === 2,
-      5000,
       'two refusals',
+      5000,
     );
     const mine = refusals.filter((r) => r.server === s.server);
     expect(mine.map((r) => r.reason)).toEqual(['proxy-header', 'proxy-header']);
@@ -151,7 +151,7 @@ describe('PROXY protocol', () => {
     const s = await start({ proxyFrom: ['10.0.0.0/8', '2001:db8::/32'] });
     const port = await relay(s.port, () => v2('203.0.113.7', 40001));
     await expect(client(port)).rejects.toThrow();
-    await until(() => s.server.stats.handshakeFailures === 1, 5000, 'the handshake failure');
+    await until(() => s.server.stats.handshakeFailures === 1, 'the handshake failure', 5000);
     expect(s.server.stats.handshakeFailuresByReason).toEqual({ proxy_header_untrusted: 1 });
     await client(s.port);
     expect((await s.nextReport()).remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);

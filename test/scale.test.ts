@@ -10,7 +10,14 @@ import { runClient } from '../src/client/client.js';
 import type { Logger } from '../src/logging.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
 import { ServerMetrics, serveMetrics } from '../src/server/metrics.js';
-import { clientTls, completeSessions, rawClient, startServer, testCerts } from './helpers.js';
+import {
+  clientTls,
+  completeSessions,
+  rawClient,
+  startServer,
+  testCerts,
+  until,
+} from './helpers.js';
 
 let certs: CertificateSet;
 beforeAll(async () => {
@@ -29,14 +36,6 @@ function memoryLogger(lines: string[]): Logger {
     isEnabled: () => true,
     close: async () => {},
   };
-}
-
-async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('metrics', () => {
@@ -163,7 +162,7 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     const port = (async () => {
-      await until(() => /listening on [^:]+:\d+/.test(out), 20_000);
+      await until(() => /listening on [^:]+:\d+/.test(out), 'the listening line', 20_000);
       return Number(/listening on [^:]+:(\d+)/.exec(out)?.[1]);
     })();
     return { child, exit, port, output: () => out };
@@ -220,12 +219,12 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
     srv.child.kill('SIGHUP');
     await until(
       () => existsSync(log) && readFileSync(log, 'utf8').includes('log file reopened'),
-      10_000,
+      'the reopened log file',
     );
     await completeSessions(port, await loadCerts(), 2);
     await until(
       () => (readFileSync(log, 'utf8').match(/Session ended/g) ?? []).length === 2,
-      10_000,
+      'two sessions in the new file',
     );
     expect(readFileSync(`${log}.1`, 'utf8').match(/Session ended/g)).toHaveLength(1);
     expect(srv.child.exitCode).toBeNull();

@@ -1,5 +1,4 @@
 /** tlslp-server refuses at start-up what would fail every handshake later. */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { ConfigError } from '../src/errors.js';
 import { TlslpServer } from '../src/server/server.js';
 import { checkServerTls } from '../src/tls.js';
-import { testCerts } from './helpers.js';
+import { runBin, testCerts, type BinRun } from './helpers.js';
 
 const DAY = 86_400_000;
 let good: CertificateSet;
@@ -85,21 +84,9 @@ describe('checkServerTls', () => {
   });
 });
 
-function server(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['dist/cli/server.js', '--host', '127.0.0.1', '--port', '0', ...args],
-      { env: { ...process.env, XDG_STATE_HOME: dir } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      if (/metrics on http/.test(stdout)) child.kill('SIGTERM');
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function server(args: string[]): Promise<BinRun> {
+  return runBin('server', ['--host', '127.0.0.1', '--port', '0', ...args], dir, {
+    stopWhen: /metrics on http/,
   });
 }
 

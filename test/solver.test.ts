@@ -153,7 +153,7 @@ describe('solveWork', () => {
       ['abc', 8, { progressIntervalMs: 0 }],
     ];
     for (const [token, nBits, options] of bad) {
-      const call = solveWork(token as string, nBits as number, options as never);
+      const call = solveWork(token as string, nBits as number, options);
       await expect(call, JSON.stringify([token, nBits, options])).rejects.toBeInstanceOf(
         ConfigError,
       );

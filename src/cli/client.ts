@@ -169,9 +169,10 @@ async function connect(argv: string[]): Promise<number> {
           event.type === 'work-done' &&
           flags.tutorial &&
           'fallbackReason' in event.solution &&
+          typeof event.solution.fallbackReason === 'string' &&
           event.solution.fallbackReason
         ) {
-          process.stderr.write(`tlslp-client: ${String(event.solution.fallbackReason)}\n`);
+          process.stderr.write(`tlslp-client: ${event.solution.fallbackReason}\n`);
         }
       },
     });
@@ -222,6 +223,7 @@ async function connect(argv: string[]): Promise<number> {
       );
       return EXIT.failure;
     }
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the session threw
     throw failure;
   }
   return EXIT.ok;

@@ -186,8 +186,7 @@ function fish(commands: CompletionCommands): string {
     lines.push(
       `complete -c tlslp -n __fish_use_subcommand -a ${sub.name()} -d ${fishQuote(sub.description())}`,
     );
-    const source =
-      sub.name() in BINS ? commands[sub.name() as keyof typeof BINS] : (sub as Command);
+    const source = sub.name() in BINS ? commands[sub.name() as keyof typeof BINS] : sub;
     for (const o of specOf(sub.name(), source).options)
       lines.push(fishOption('tlslp', o, `__fish_seen_subcommand_from ${sub.name()}`));
   }

@@ -32,7 +32,7 @@ export function parserFor<T>(
     }
     // A variadic flag collects its values (`--host a b`); the first replaces nothing.
     return kind.variadic
-      ? [...(Array.isArray(previous) ? previous : []), ...(value as unknown[])]
+      ? [...(Array.isArray(previous) ? (previous as unknown[]) : []), ...(value as unknown[])]
       : value;
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The client's side of one session (PROTOCOL §3) over a {@link LineChannel}: validates
+ * The client's side of one session (docs/protocol.md §3) over a {@link LineChannel}: validates
  * every server line, solves WORK, answers body commands. Knows nothing of sockets.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Line framing (PROTOCOL §2): one UTF-8 line per message, terminated by `\n`, at most
+ * Line framing (docs/protocol.md §2): one UTF-8 line per message, terminated by `\n`, at most
  * 1000 bytes including the `\n`. Pure: knows nothing of sockets.
  * @module
  */

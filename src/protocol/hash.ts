@@ -1,5 +1,5 @@
 /**
- * SHA-256 helpers of the protocol: the WORK condition and the body checksum (PROTOCOL §3–4).
+ * SHA-256 helpers of the protocol: the WORK condition and the body checksum (docs/protocol.md §3–4).
  * @module
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Messages of the session (PROTOCOL §3–4): parsing and validation for both sides, and
+ * Messages of the session (docs/protocol.md §3–4): parsing and validation for both sides, and
  * formatting. Pure: knows nothing of sockets.
  * @module
  */
@@ -195,7 +195,7 @@ export function formatBodyReply(checksum: string, value: string): string {
   return `${checksum} ${value}`;
 }
 
-/** Half a token at most, for logs (PROTOCOL §7). */
+/** Half a token at most, for logs (docs/protocol.md §7). */
 export function redactToken(token: string): string {
   return `${token.slice(0, Math.floor(token.length / 2))}…`;
 }

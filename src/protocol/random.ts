@@ -15,7 +15,7 @@ export function randomToken(length = 64): string {
   return out;
 }
 
-/** What the server asks in one body step: a command, or FAIL (PROTOCOL §3, normal mode). */
+/** What the server asks in one body step: a command, or FAIL (docs/protocol.md §3, normal mode). */
 export type BodyDraw = BodyCommand | 'FAIL';
 
 /** Draw one of the eight commands or FAIL, uniformly (or one of the eight only). */

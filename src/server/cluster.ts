@@ -8,16 +8,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger, LogLevel } from '../logging.js';
+import { ipcSink, relayLogMessage } from '../logging/ipc-sink.js';
+import { createLoggerCore } from '../logging/logger.js';
 import { serveMetrics } from './metrics.js';
 import { hostPort } from '../text/address.js';
-
-const SEVERITY: Record<LogLevel, number> = {
-  DEBUG: 10,
-  INFO: 20,
-  WARNING: 30,
-  ERROR: 40,
-  CRITICAL: 50,
-};
 
 /**
  * Exit code of the primary when workers keep dying (more than {@link MAX_RESTARTS} restarts
@@ -28,60 +22,12 @@ export const CRASH_LOOP_EXIT = 1;
 /** Restarts allowed within a minute before the primary gives up. */
 export const MAX_RESTARTS = 10;
 
-/** A log record crossing from a worker to the primary. */
-interface LogMessage {
-  tlslpLog: {
-    level: 'debug' | 'info' | 'warning' | 'error';
-    msg: string;
-    fields?: Record<string, unknown>;
-    stderr?: boolean;
-  };
-}
-
-function isLogMessage(m: unknown): m is LogMessage {
-  return typeof m === 'object' && m !== null && 'tlslpLog' in m;
-}
-
-/** Let go of the IPC channel to the primary, which would otherwise keep a worker alive. */
-function releaseChannel(): void {
-  if (!process.connected) return;
-  // worker.disconnect() keeps process.exitCode; a bare process.disconnect() in a cluster
-  // worker makes node exit at once with 0, hiding a failure (and racing its error line).
-  if (cluster.worker) cluster.worker.disconnect();
-  else process.disconnect?.();
-}
-
 /**
- * A logger for a worker: filters by level here, then hands each line to the primary.
- * Closing it ends the worker's IPC channel: the server's main closes its logger last on
- * every path, so a worker whose main failed (say, its port is taken) exits with its code
- * instead of idling on the channel.
+ * A logger for a worker: filters by level here, then hands each record to the primary through
+ * the IPC sink (closing it ends the worker's IPC channel, see {@link ipcSink}).
  */
 export function createWorkerLogger(name: string, level: LogLevel): Logger {
-  const threshold = SEVERITY[level];
-  const send = (
-    lvl: LogLevel,
-    key: LogMessage['tlslpLog']['level'],
-    msg: string,
-    fields?: Record<string, unknown>,
-    stderr?: boolean,
-  ): void => {
-    if (SEVERITY[lvl] < threshold || !process.send || !process.connected) return;
-    process.send({ tlslpLog: { level: key, msg, fields, stderr } } satisfies LogMessage);
-  };
-  return {
-    name,
-    level,
-    debug: (m, f) => send('DEBUG', 'debug', m, f),
-    info: (m, f) => send('INFO', 'info', m, f),
-    warning: (m, f) => send('WARNING', 'warning', m, f),
-    error: (m, f, o) => send('ERROR', 'error', m, f, o?.stderr),
-    isEnabled: (l) => SEVERITY[l] >= threshold,
-    close: () => {
-      releaseChannel();
-      return Promise.resolve();
-    },
-  };
+  return createLoggerCore(name, level, ipcSink());
 }
 
 /** One sample of a metric as `Registry.getMetricsAsJSON()` gives it (and as it crosses IPC). */
@@ -120,7 +66,7 @@ function isMetricsRequest(m: unknown): m is MetricsRequest {
 
 function isMetricsReply(m: unknown): m is MetricsReply {
   if (typeof m !== 'object' || m === null || !('tlslpMetrics' in m)) return false;
-  const r = (m as { tlslpMetrics: unknown }).tlslpMetrics;
+  const r = m.tlslpMetrics;
   return typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'number';
 }
 
@@ -343,11 +289,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     metrics && setInterval(() => void metrics.collect(), options.metrics?.pollMs ?? 5000).unref();
 
   const onMessage = (worker: Worker) => (message: unknown) => {
-    if (metrics?.onMessage(worker, message) || !isLogMessage(message)) return;
-    const { level, msg, fields, stderr } = message.tlslpLog;
-    const line = `[w${worker.id}] ${msg}`;
-    if (level === 'error') logger.error(line, fields, { stderr: stderr !== false });
-    else logger[level](line, fields);
+    if (!metrics?.onMessage(worker, message)) relayLogMessage(logger, worker.id, message);
   };
   let alive = 0;
   const fork = (): Worker => {

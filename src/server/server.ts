@@ -405,7 +405,7 @@ export class TlslpServer {
     if (sockets.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all([...sockets].map((s) => (s.destroyed ? null : once(s, 'close')))),
+        Promise.all([...sockets].filter((s) => !s.destroyed).map((s) => once(s, 'close'))),
         new Promise<void>((resolve) => (timer = setTimeout(resolve, this.lingerMs() + 100))),
       ]);
       clearTimeout(timer);

@@ -1,5 +1,5 @@
 /**
- * The server's side of one session (PROTOCOL §3) over a {@link LineChannel}. Knows nothing
+ * The server's side of one session (docs/protocol.md §3) over a {@link LineChannel}. Knows nothing
  * of sockets or TLS.
  * @module
  */

@@ -52,7 +52,7 @@ export function builtinSolver(options: Omit<SolveOptions, 'signal'> = {}): WorkS
   };
 }
 
-/** An external solver (PROTOCOL §5) as a {@link WorkSolver}. */
+/** An external solver (docs/protocol.md §5) as a {@link WorkSolver}. */
 export function externalSolver(path: string, timeoutMs: number): WorkSolver {
   return async (token, nBits, signal) => {
     const r = await runExternalSolver(path, token, nBits, { timeoutMs, signal });

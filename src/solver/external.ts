@@ -1,5 +1,5 @@
 /**
- * Run an external solver with the original's interface (PROTOCOL §5):
+ * Run an external solver with the original's interface (docs/protocol.md §5):
  * `<solver> <token> <n_bits>` prints `RESULT:<suffix>` and exits 0.
  * Hardened: no shell, minimal environment, bounded time and output, killed on timeout or
  * abort, only trusted files run.

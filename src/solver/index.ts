@@ -28,3 +28,10 @@ export {
   type KernelSelection,
 } from './kernels/index.js';
 export type { Kernel, KernelName } from './types.js';
+export {
+  checkSolverPath,
+  parseSolverOutput,
+  runExternalSolver,
+  type ExternalSolveResult,
+  type ExternalSolverOptions,
+} from './external.js';

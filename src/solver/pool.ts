@@ -172,6 +172,7 @@ async function searchBatches(
       if (settled || inFlight.size > 0) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what a batch threw
       if (failure !== null) reject(failure);
       else if (signal?.aborted) reject(abortError(signal));
       else resolve(best ? best.suffix : null);

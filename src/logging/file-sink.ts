@@ -1,7 +1,7 @@
 /**
  * The log file behind {@link createLogger}: an fd written in order through a bounded queue,
  * logrotate-style rotation by size, and recovery from faults (disk full, I/O errors, a deleted
- * folder, a failed rotation) with backoff. Formatting stays in logging.ts.
+ * folder, a failed rotation) with backoff. Formatting stays in format.ts.
  * @module
  */
 import {
@@ -18,8 +18,10 @@ import {
   type Stats,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from './errors.js';
-import { type LoggerOptions, type LogFormat, type LogLevel, type RetryDelays } from './logging.js';
+import { ConfigError } from '../errors.js';
+import type { LogFormat } from './format.js';
+import type { LogLevel } from './levels.js';
+import type { LoggerOptions, RetryDelays } from './logger.js';
 
 const DEFAULT_MAX_SIZE = '50M';
 const DEFAULT_MAX_FILES = 2;

@@ -1,0 +1,37 @@
+/**
+ * `tlslp/server`: the server, its session loop, adaptive difficulty and metrics. Loads no
+ * X.509 code (certificates are `tlslp/certs`; TLS file helpers `tlslp/tls`).
+ * @module
+ */
+export {
+  TlslpServer,
+  createServer,
+  type ResolvedServerOptions,
+  type ServerOptions,
+  type ServerStats,
+  type SessionReport,
+} from './server.js';
+export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './adaptive.js';
+export { ServerMetrics, serveMetrics, type Readiness } from './metrics.js';
+export {
+  SERVER_CHANNELS,
+  subscribeServer,
+  type ConnectionAcceptedEvent,
+  type ConnectionRefusedEvent,
+  type DifficultyChangedEvent,
+  type HandshakeFailedEvent,
+  type HandshakesEvent,
+  type RefusalReason,
+  type ServerEventHandlers,
+  type ServerEvents,
+  type SessionEndedEvent,
+  type SessionStartedEvent,
+  type WorkAcceptedEvent,
+} from './events.js';
+export {
+  FAIL_REASONS,
+  runServerSession,
+  type SessionLog,
+  type SessionOutcome,
+  type SessionPlan,
+} from './session.js';

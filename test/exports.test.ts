@@ -1,0 +1,98 @@
+/**
+ * Package subpath exports: each entry a user imports alone loads only what it needs. The
+ * server, client and solver must not pull in the X.509 code (@peculiar/x509) or its global
+ * `Reflect` polyfill (reflect-metadata); `tlslp/certs` does. Each import runs in a fresh
+ * `node` (from dist/, through the package's self-reference) with a resolve hook that records
+ * every module URL resolved.
+ */
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { useTempDirs } from './helpers.js';
+
+const run = promisify(execFile);
+const tempDir = useTempDirs('tlslp-exports-');
+
+// Runs in the loader thread; appends each resolved URL to the file named in `data`.
+const HOOKS = `
+import { appendFileSync } from 'node:fs';
+let out;
+export function initialize(data) { out = data.out; }
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(out, r.url + '\\n');
+  return r;
+}
+`;
+
+const REGISTER = `
+import { register } from 'node:module';
+register(new URL('./hooks.mjs', import.meta.url), { data: { out: process.env.RESOLVED_LOG } });
+`;
+
+interface Loaded {
+  /** `typeof Reflect.getMetadata` after the import. */
+  reflect: string;
+  /** Names the entry exports. */
+  names: string[];
+  /** Every module URL resolved while importing it. */
+  urls: string[];
+}
+
+async function importAlone(specifier: string): Promise<Loaded> {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'hooks.mjs'), HOOKS);
+  await writeFile(join(dir, 'register.mjs'), REGISTER);
+  const log = join(dir, 'resolved.log');
+  await writeFile(log, '');
+  const script =
+    `const m = await import(${JSON.stringify(specifier)});` +
+    `console.log(JSON.stringify({ reflect: typeof Reflect.getMetadata, names: Object.keys(m) }));`;
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', join(dir, 'register.mjs'), '--input-type=module', '-e', script],
+    { env: { ...process.env, RESOLVED_LOG: log } },
+  );
+  const { reflect, names } = JSON.parse(stdout) as Omit<Loaded, 'urls'>;
+  const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  return { reflect, names, urls };
+}
+
+const fromPeculiar = (urls: string[]): string[] =>
+  urls.filter((u) => u.includes('/node_modules/@peculiar/') || u.includes('/reflect-metadata/'));
+
+describe('package exports', () => {
+  it.each([
+    ['tlslp/server', 'TlslpServer'],
+    ['tlslp/client', 'runClient'],
+    ['tlslp/solver', 'solveWork'],
+    ['tlslp/protocol', 'verifyWork'],
+    ['tlslp/tls', 'readTlsFiles'],
+    ['tlslp/logging', 'createLogger'],
+    ['tlslp/errors', 'ConfigError'],
+    ['tlslp/bench', 'measureKernel'],
+  ])('%s loads no X.509 code and no Reflect polyfill', async (specifier, name) => {
+    const loaded = await importAlone(specifier);
+    expect(loaded.names).toContain(name);
+    expect(loaded.names).not.toContain('generateCertificateSet');
+    // The hook saw the import itself: an empty record would pass the next check vacuously.
+    expect(loaded.urls.some((u) => u.includes('/dist/'))).toBe(true);
+    expect(fromPeculiar(loaded.urls)).toEqual([]);
+    expect(loaded.reflect).toBe('undefined');
+  });
+
+  it('tlslp/certs loads them (so the checks above can fail)', async () => {
+    const loaded = await importAlone('tlslp/certs');
+    expect(loaded.names).toContain('generateCertificateSet');
+    expect(fromPeculiar(loaded.urls)).not.toEqual([]);
+    expect(loaded.reflect).toBe('function');
+  });
+
+  it('the main entry still exports every part', async () => {
+    const loaded = await importAlone('tlslp');
+    for (const name of ['TlslpServer', 'runClient', 'solveWork', 'generateCertificateSet'])
+      expect(loaded.names).toContain(name);
+  });
+});
