@@ -187,7 +187,7 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
     haproxy.stderr?.resume();
     await until(
       async () => {
-        const states = await haproxyStates(statsPort).catch(() => ({}));
+        const states = await haproxyStates(statsPort).catch((): Record<string, string> => ({}));
         return states.s1 === 'UP' && states.s2 === 'UP';
       },
       'HAProxy to see both servers up',
