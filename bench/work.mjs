@@ -33,7 +33,8 @@ if (!existsSync(fileURLToPath(new URL('pool.js', dist)))) {
   process.stderr.write('bench/work.mjs: dist/ is missing: run npm run build first\n');
   process.exit(2);
 }
-const { availableKernels, closeSolverPool, solveWork } = await import('tlslp/solver');
+const { availableKernels, closeSolverPool, parseKernelChoice, solveWork } =
+  await import('tlslp/solver');
 const { BATCH_SIZE, measureKernel, startSolverPool } = await import('tlslp/bench');
 
 const { values: opts } = parseArgs({
@@ -278,14 +279,15 @@ async function difficultyMode() {
   log(pad(header, widths));
   log(widths.map((w) => '-'.repeat(w)).join('  '));
   // Untimed: start the pool threads and load the kernels, as a long-running client would have.
-  const warm = await solveWork('warmup', 20, { kernel: opts.kernel, threads: threadsAll });
-  if (threadsAll > 1) await startSolverPool(warm.kernel, threadsAll);
+  const choice = parseKernelChoice(opts.kernel);
+  const warm = await solveWork('warmup', 20, { kernel: choice, threads: threadsAll });
+  if (threadsAll > 1) await startSolverPool(choice === 'auto' ? warm.kernel : choice, threadsAll);
   for (let nBits = minBits; nBits <= maxBits; nBits += step) {
     const seconds = [];
     let hashes = 0;
     for (let r = 0; r < runs; r++) {
       const token = randomBytes(48).toString('base64url');
-      const result = await solveWork(token, nBits, { kernel: opts.kernel, threads: threadsAll });
+      const result = await solveWork(token, nBits, { kernel: choice, threads: threadsAll });
       kernel = `${result.kernel} (${result.kernelDetail})`;
       seconds.push(result.seconds);
       hashes += result.hashes;
@@ -338,6 +340,10 @@ async function versusMode() {
   }
   // The kernel our solver will pick, described from this process (same code, same machine).
   const chosen = (await availableKernels()).find((k) => k.available);
+  if (!chosen?.available) {
+    process.stderr.write('bench/work.mjs: no solver kernel loads here\n');
+    process.exit(1);
+  }
   const rates = chosen.kernel.rates;
   const kernel = `kernel ${chosen.name} (${chosen.detail})${rates ? `; ${ratesText(chosen.kernel)}` : ''}`;
   try {

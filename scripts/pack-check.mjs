@@ -102,7 +102,12 @@ function childEnv(extra = {}) {
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
-/** Run a command; never throws. */
+/**
+ * Run a command; never throws.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ cwd?: string, timeoutMs?: number, env?: NodeJS.ProcessEnv }} [options]
+ */
 function run(command, args, { cwd, timeoutMs = 60_000, env = childEnv() } = {}) {
   const result = spawnSync(command, args, {
     cwd,
@@ -119,7 +124,7 @@ function run(command, args, { cwd, timeoutMs = 60_000, env = childEnv() } = {}) 
     stdout: result.stdout ?? '',
     stderr: result.stderr ?? '',
     error: result.error
-      ? result.error.code === 'ETIMEDOUT'
+      ? /** @type {NodeJS.ErrnoException} */ (result.error).code === 'ETIMEDOUT'
         ? `timed out after ${timeoutMs / 1000} s`
         : result.error.message
       : null,
@@ -215,7 +220,7 @@ function probeKernels(cwd) {
   }
   let info;
   try {
-    info = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    info = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '');
   } catch {
     fail(`kernel probe printed ${JSON.stringify(r.stdout.slice(0, 200))}`);
     return null;
