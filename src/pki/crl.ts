@@ -64,6 +64,8 @@ export interface CrlInfo {
 }
 
 const CRL_NUMBER_OID = '2.5.29.20';
+/** The PEM label of a CRL (RFC 7468), the one OpenSSL reads. */
+const CRL_PEM_LABEL = 'X509 CRL';
 const DEFAULT_NEXT_UPDATE_DAYS = 365;
 
 /**
@@ -138,6 +140,40 @@ async function readCrlText(path: string): Promise<string> {
   }
 }
 
+/**
+ * Whether `crlPem` is signed by the key of the CA certificate `caCertPem`. A CRL of another CA
+ * is `false`, whatever its key type (a key of another type or size makes the check fail, not throw).
+ * @throws ConfigError `BAD_CRL` when `crlPem` is not a PEM CRL, `BAD_CERT` when `caCertPem` is
+ *   not a PEM certificate.
+ */
+export async function verifyCrl(crlPem: string, caCertPem: string): Promise<boolean> {
+  const crl = openCrl(crlPem, 'the CRL');
+  let caCert: x509.X509Certificate;
+  try {
+    caCert = new x509.X509Certificate(caCertPem);
+  } catch (err) {
+    throw new ConfigError('BAD_CERT', 'the CA certificate is not PEM', { cause: err });
+  }
+  return crlSignedBy(crl, caCert);
+}
+
+function crlSignedBy(crl: x509.X509Crl, caCert: x509.X509Certificate): Promise<boolean> {
+  return falseOnThrow(() => crl.verify({ publicKey: caCert }));
+}
+
+/**
+ * A signature check that says false where @peculiar/x509 throws: a key of another type than the
+ * signature's (`Unable to use this key to verify`) or an RSA signature against an EC key
+ * (`Too big integer`) is a mismatch, like a wrong key of the right type.
+ */
+async function falseOnThrow(check: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await check();
+  } catch {
+    return false;
+  }
+}
+
 function parseCrl(pem: string, path: string): CrlInfo {
   const crl = openCrl(pem, path);
   const number = crlNumber(crl, path);
@@ -175,7 +211,7 @@ async function loadOwnCrl(
   }
   const crl = openCrl(pem, path);
   // Entries are carried over into a list the CA signs again: only the CA's own list may be.
-  if (!(await crl.verify({ publicKey: ca.cert }))) {
+  if (!(await crlSignedBy(crl, ca.cert))) {
     throw new ConfigError('BAD_CRL', `${path} is not signed by the CA of this folder`, {
       option: 'dir',
     });
@@ -207,10 +243,13 @@ async function signCrl(
     nextUpdate: new Date(now.getTime() + nextUpdateDays * DAY_MS),
     signingAlgorithm: ca.signingAlgorithm,
     signingKey: ca.signingKey,
-    entries: entries.map((e) => ({ ...e, serialNumber: derSerialHex(e.serialNumber) })),
+    // The generator strips leading zeros of a serial and adds the one DER needs itself.
+    entries,
     extensions: [ca.aki, new x509.Extension(CRL_NUMBER_OID, false, derInteger(number))],
   });
-  return crl.toString('pem') + '\n';
+  // Not crl.toString('pem'): that labels it `CRL`, and OpenSSL (so Node's tls `crl`) reads
+  // only `X509 CRL` ("Failed to parse CRL").
+  return x509.PemConverter.encode(crl.rawData, CRL_PEM_LABEL) + '\n';
 }
 
 /** The serial to revoke, normalized, from `certPem` or `serialHex` (exactly one). */
@@ -242,7 +281,7 @@ async function targetSerial(options: RevokeOptions, ca: LoadedCa): Promise<strin
     });
   }
   // A CRL lists serials of its own CA's certificates; another CA's serial would mean nothing.
-  if (!(await cert.verify({ publicKey: ca.cert, signatureOnly: true }))) {
+  if (!(await falseOnThrow(() => cert.verify({ publicKey: ca.cert, signatureOnly: true })))) {
     throw new ConfigError(
       'NOT_OUR_CERT',
       `the certificate ${cert.subject} is not issued by the CA ${ca.cert.subject}`,
@@ -252,16 +291,12 @@ async function targetSerial(options: RevokeOptions, ca: LoadedCa): Promise<strin
   return normalizeSerial(cert.serialNumber);
 }
 
-/** The hex of a positive INTEGER's content: a leading 00 when the top bit is set. */
-function derSerialHex(serial: string): string {
-  const even = serial.length % 2 === 1 ? `0${serial}` : serial;
-  return parseInt(even.slice(0, 2), 16) >= 0x80 ? `00${even}` : even;
-}
-
-/** DER of a non-negative INTEGER (the CRL number's extension value). */
+/** DER of a non-negative INTEGER (the CRL number's extension value): minimal, positive. */
 function derInteger(n: bigint): ArrayBuffer {
-  const hex = derSerialHex(n.toString(16));
-  const body = Buffer.from(hex, 'hex');
+  const digits = n.toString(16);
+  const even = digits.length % 2 === 1 ? `0${digits}` : digits;
+  // A leading 00 when the top bit is set, or the INTEGER would read as negative.
+  const body = Buffer.from(parseInt(even.slice(0, 2), 16) >= 0x80 ? `00${even}` : even, 'hex');
   // CRL numbers are at most 20 octets (RFC 5280 5.2.3), so the short length form suffices.
   return new Uint8Array([0x02, body.length, ...body]).buffer;
 }

@@ -20,6 +20,7 @@ export {
 export {
   CRL_FILE_NAME,
   readCrl,
+  verifyCrl,
   refreshCrl,
   revokeCertificate,
   type CrlInfo,
