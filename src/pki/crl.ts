@@ -54,6 +54,7 @@ export interface RevokeResult {
 export interface CrlInfo {
   /** Issuer name as text, e.g. `CN=My Test CA`. */
   issuer: string;
+  /** When the CRL was signed. */
   thisUpdate: Date;
   /** Absent when the CRL sets none. */
   nextUpdate?: Date;

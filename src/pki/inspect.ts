@@ -18,19 +18,37 @@ export interface NameDescription {
   organizationalUnit: string[];
   /** Organizations (O). */
   organization: string[];
-  /** Every attribute in order, short type names (`CN`, `OU`, `O`, `C`, …) or OIDs. */
-  attributes: Array<{ type: string; value: string }>;
+  /** Every attribute in order. */
+  attributes: Array<{
+    /** Short type name (`CN`, `OU`, `O`, `C`, …) or the OID of a type without one. */
+    type: string;
+    /** The attribute's value as text. */
+    value: string;
+  }>;
 }
 
 /** The fields of a certificate an operator looks at. */
 export interface CertificateDescription {
+  /** Whom the certificate names. */
   subject: NameDescription;
+  /** Who signed it (the CA's subject). */
   issuer: NameDescription;
   /** Subject alternative names by kind. */
-  sans: { dns: string[]; ip: string[]; uri: string[]; email: string[] };
+  sans: {
+    /** DNS names. */
+    dns: string[];
+    /** IP addresses as text. */
+    ip: string[];
+    /** URIs. */
+    uri: string[];
+    /** E-mail addresses. */
+    email: string[];
+  };
   /** Serial number, lower-case hex without leading zeros (as a CRL lists it). */
   serial: string;
+  /** Start of validity. */
   notBefore: Date;
+  /** End of validity. */
   notAfter: Date;
   /** e.g. `RSA-2048`, `EC P-256`, `Ed25519`. */
   keyType: string;
