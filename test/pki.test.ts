@@ -137,39 +137,57 @@ describe('issueClientCertificate', () => {
     const d = await caDir();
     const first = await issueClientCertificate({ dir: d, name: 'carol' });
     const key = await readFile(first.keyPath, 'utf8');
-    expect(await codeOf(issueClientCertificate({ dir: d, name: 'carol' }))).toBe('CERT_EXISTS');
+    expect(await codeOf(issueClientCertificate({ dir: d, name: 'carol' }))).toBe(
+      'TLSLP_ERR_CLIENT_CERT_EXISTS',
+    );
     expect(await readFile(first.certPath, 'utf8')).toBe(first.certPem);
     expect(await readFile(first.keyPath, 'utf8')).toBe(key);
 
     // Only the key there: refused, and no certificate written beside it.
     await writeFile(join(d, 'dave_key.pem'), 'not mine\n');
-    expect(await codeOf(issueClientCertificate({ dir: d, name: 'dave' }))).toBe('CERT_EXISTS');
+    expect(await codeOf(issueClientCertificate({ dir: d, name: 'dave' }))).toBe(
+      'TLSLP_ERR_CLIENT_CERT_EXISTS',
+    );
     expect(await text(d, 'dave_key.pem')).toBe('not mine\n');
     await expect(stat(join(d, 'dave_cert.pem'))).rejects.toMatchObject({ code: 'ENOENT' });
 
     // Only the certificate there: refused, and no key written.
     await writeFile(join(d, 'erin_cert.pem'), 'not mine\n');
-    expect(await codeOf(issueClientCertificate({ dir: d, name: 'erin' }))).toBe('CERT_EXISTS');
+    expect(await codeOf(issueClientCertificate({ dir: d, name: 'erin' }))).toBe(
+      'TLSLP_ERR_CLIENT_CERT_EXISTS',
+    );
     await expect(stat(join(d, 'erin_key.pem'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('refuses unsafe names, bad OUs and days, and a folder without a CA', async () => {
-    expect(await codeOf(issueClientCertificate({ dir, name: '../x' }))).toBe('BAD_NAME');
-    expect(await codeOf(issueClientCertificate({ dir, name: '.hidden' }))).toBe('BAD_NAME');
-    expect(await codeOf(issueClientCertificate({ dir, name: 'a', ou: 'x\u001b[2J' }))).toBe(
-      'BAD_OU',
+    expect(await codeOf(issueClientCertificate({ dir, name: '../x' }))).toBe(
+      'TLSLP_ERR_BAD_OPTION',
     );
-    expect(await codeOf(issueClientCertificate({ dir, name: 'a', days: 0 }))).toBe('BAD_DAYS');
-    expect(await codeOf(issueClientCertificate({ dir, name: 'a', days: 1.5 }))).toBe('BAD_DAYS');
+    expect(await codeOf(issueClientCertificate({ dir, name: '.hidden' }))).toBe(
+      'TLSLP_ERR_BAD_OPTION',
+    );
+    expect(await codeOf(issueClientCertificate({ dir, name: 'a', ou: 'x\u001b[2J' }))).toBe(
+      'TLSLP_ERR_BAD_OPTION',
+    );
+    expect(await codeOf(issueClientCertificate({ dir, name: 'a', days: 0 }))).toBe(
+      'TLSLP_ERR_BAD_OPTION',
+    );
+    expect(await codeOf(issueClientCertificate({ dir, name: 'a', days: 1.5 }))).toBe(
+      'TLSLP_ERR_BAD_OPTION',
+    );
     const empty = await tempDir();
-    expect(await codeOf(issueClientCertificate({ dir: empty, name: 'a' }))).toBe('CERT_FILE');
+    expect(await codeOf(issueClientCertificate({ dir: empty, name: 'a' }))).toBe(
+      'TLSLP_ERR_CERT_SET_READ',
+    );
   });
 
   it('refuses a CA key that is not the CA certificate’s', async () => {
     const d = await caDir();
     const other = await generateCertificateSet({ serverKeyType: 'ec' });
     await writeFile(join(d, CERT_FILE_NAMES.caKey), other.caKey);
-    expect(await codeOf(issueClientCertificate({ dir: d, name: 'x' }))).toBe('CA_KEY');
+    expect(await codeOf(issueClientCertificate({ dir: d, name: 'x' }))).toBe(
+      'TLSLP_ERR_KEY_MISMATCH',
+    );
   });
 
   it('issues from an EC CA too', async () => {
@@ -186,7 +204,7 @@ describe('issueServerCertificate', () => {
   it('issues a server certificate for the host names and addresses given', async () => {
     const d = await caDir();
     expect(await codeOf(issueServerCertificate({ dir: d, hosts: ['tlslp.example'] }))).toBe(
-      'CERT_EXISTS',
+      'TLSLP_ERR_CERT_EXISTS',
     );
     const issued = await issueServerCertificate({
       dir: d,
@@ -221,7 +239,7 @@ describe('issueServerCertificate', () => {
 
   it('refuses a host that is neither a DNS name nor an IP address', async () => {
     expect(await codeOf(issueServerCertificate({ dir, hosts: ['bad host'], force: true }))).toBe(
-      'BAD_HOST',
+      'TLSLP_ERR_BAD_HOST',
     );
   });
 });
@@ -446,20 +464,24 @@ describe('revokeCertificate', () => {
     const d = await caDir();
     const other = await generateCertificateSet({ serverKeyType: 'ec' });
     expect(await codeOf(revokeCertificate({ dir: d, certPem: other.clientCert }))).toBe(
-      'NOT_OUR_CERT',
+      'TLSLP_ERR_NOT_OUR_CERT',
     );
     // An EC CA's certificate: the RSA check of its signature fails, it does not throw.
     const ecDir = await ecCaDir();
     const ecIssued = await issueClientCertificate({ dir: ecDir, name: 'ec' });
     expect(await codeOf(revokeCertificate({ dir: d, certPem: ecIssued.certPem }))).toBe(
-      'NOT_OUR_CERT',
+      'TLSLP_ERR_NOT_OUR_CERT',
     );
-    expect(await codeOf(revokeCertificate({ dir: d, serialHex: 'xyz' }))).toBe('REVOKE_TARGET');
-    expect(await codeOf(revokeCertificate({ dir: d, serialHex: '00' }))).toBe('REVOKE_TARGET');
-    expect(await codeOf(revokeCertificate({ dir: d }))).toBe('REVOKE_TARGET');
+    expect(await codeOf(revokeCertificate({ dir: d, serialHex: 'xyz' }))).toBe(
+      'TLSLP_ERR_BAD_OPTION',
+    );
+    expect(await codeOf(revokeCertificate({ dir: d, serialHex: '00' }))).toBe(
+      'TLSLP_ERR_BAD_OPTION',
+    );
+    expect(await codeOf(revokeCertificate({ dir: d }))).toBe('TLSLP_ERR_REVOKE_TARGET');
     expect(
       await codeOf(revokeCertificate({ dir: d, serialHex: '01', certPem: other.clientCert })),
-    ).toBe('REVOKE_TARGET');
+    ).toBe('TLSLP_ERR_REVOKE_TARGET');
     await expect(stat(join(d, CRL_FILE_NAME))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -468,7 +490,7 @@ describe('revokeCertificate', () => {
     const ecDir = await ecCaDir();
     await refreshCrl({ dir: ecDir });
     await writeFile(join(d, CRL_FILE_NAME), await text(ecDir, CRL_FILE_NAME));
-    expect(await codeOf(revokeCertificate({ dir: d, serialHex: '01' }))).toBe('BAD_CRL');
+    expect(await codeOf(revokeCertificate({ dir: d, serialHex: '01' }))).toBe('TLSLP_ERR_BAD_CRL');
   });
 
   it('signs CRLs with an EC CA key too', async () => {
@@ -504,7 +526,7 @@ describe('verifyCrl', () => {
     const d = await caDir();
     await refreshCrl({ dir: d });
     const crlPem = await text(d, CRL_FILE_NAME);
-    expect(await codeOf(verifyCrl('garbage', ca.toString()))).toBe('BAD_CRL');
-    expect(await codeOf(verifyCrl(crlPem, 'garbage'))).toBe('BAD_CERT');
+    expect(await codeOf(verifyCrl('garbage', ca.toString()))).toBe('TLSLP_ERR_BAD_CRL');
+    expect(await codeOf(verifyCrl(crlPem, 'garbage'))).toBe('TLSLP_ERR_CERT_FILE');
   });
 });

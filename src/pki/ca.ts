@@ -26,8 +26,9 @@ export interface LoadedCa {
 
 /**
  * Load the CA certificate and key of `dir` (the names in {@link CERT_FILE_NAMES}).
- * @throws ConfigError `CERT_FILE` when a file cannot be read, `CA_KEY` when the key is unusable
- *   or does not belong to the certificate.
+ * @throws ConfigError `TLSLP_ERR_CERT_SET_READ` when a file cannot be read, `TLSLP_ERR_CERT_FILE`
+ *   when one is not PEM, `TLSLP_ERR_KEY_MISMATCH` when the key is not the certificate's,
+ *   `TLSLP_ERR_CA_KEY_TYPE` when it cannot sign.
  */
 export async function loadCa(dir: string): Promise<LoadedCa> {
   const certPath = join(dir, CERT_FILE_NAMES.caCert);
@@ -39,24 +40,30 @@ export async function loadCa(dir: string): Promise<LoadedCa> {
   try {
     cert = new x509.X509Certificate(certPem);
   } catch (err) {
-    throw new ConfigError('CA_CERT', `${certPath} is not a PEM certificate`, {
-      cause: err,
-      option: 'dir',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: certPath, problem: 'not a PEM certificate' },
+      { cause: err, option: 'dir' },
+    );
   }
   try {
     key = createPrivateKey(keyPem);
   } catch (err) {
-    throw new ConfigError('CA_KEY', `${keyPath} is not a PEM private key`, {
-      cause: err,
-      option: 'dir',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: keyPath, problem: 'not a PEM private key (or it is encrypted)' },
+      { cause: err, option: 'dir' },
+    );
   }
   // A key that is not the certificate's would sign certificates nobody can verify.
   const certSpki = Buffer.from(cert.publicKey.rawData);
   const keySpki = createPublicKey(key).export({ type: 'spki', format: 'der' });
   if (!certSpki.equals(keySpki)) {
-    throw new ConfigError('CA_KEY', `${keyPath} is not the key of ${certPath}`, { option: 'dir' });
+    throw new ConfigError(
+      'TLSLP_ERR_KEY_MISMATCH',
+      { key: keyPath, cert: certPath },
+      { option: 'dir' },
+    );
   }
 
   const signingAlgorithm = signatureAlgorithm(key, keyPath);
@@ -85,8 +92,8 @@ function signatureAlgorithm(
     return { name: 'ECDSA', namedCurve: curve, hash: 'SHA-256' } as webcrypto.EcdsaParams;
   }
   throw new ConfigError(
-    'CA_KEY',
-    `${keyPath}: a ${key.asymmetricKeyType ?? 'unknown'} CA key cannot sign here (RSA or EC P-256/384/521)`,
+    'TLSLP_ERR_CA_KEY_TYPE',
+    { key: keyPath, keyType: key.asymmetricKeyType ?? 'unknown' },
     { option: 'dir' },
   );
 }
@@ -96,8 +103,8 @@ async function readText(path: string, dir: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(
-      'CERT_FILE',
-      `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); create the set with: tlslp certs --dir ${dir}`,
+      'TLSLP_ERR_CERT_SET_READ',
+      { path, errno: (err as NodeJS.ErrnoException).code ?? 'error', dir },
       { cause: err, option: 'dir' },
     );
   }

@@ -9,6 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DAY_MS } from '../certs.js';
 import { ConfigError } from '../errors.js';
+import { CERTS_REVOKE_OPTIONS, serialDigits } from '../options/certs.js';
+import { checkValue } from '../options/core.js';
 import { loadCa, type LoadedCa } from './ca.js';
 import { writeAtomically } from './files.js';
 import { normalizeSerial } from './inspect.js';
@@ -73,9 +75,11 @@ const DEFAULT_NEXT_UPDATE_DAYS = 365;
  * Add a certificate to the CRL of `dir`, creating the CRL if there is none. Revoking a serial
  * twice keeps one entry. Every call signs a new CRL with the next CRL number, written
  * atomically, so a server reloading it reads either the old list or the new one.
- * @throws ConfigError `REVOKE_TARGET` (neither or both of `certPem`/`serialHex`, a bad serial),
- *   `NOT_OUR_CERT` (the certificate is from another CA), `BAD_CRL` (the existing CRL is
- *   unreadable or not signed by this CA), `BAD_DAYS`, and the CA loading errors.
+ * @throws ConfigError `TLSLP_ERR_REVOKE_TARGET` (neither or both of `certPem`/`serialHex`),
+ *   `TLSLP_ERR_BAD_OPTION` (a bad serial or `nextUpdateDays`), `TLSLP_ERR_CERT_FILE` (the
+ *   certificate is not PEM), `TLSLP_ERR_NOT_OUR_CERT` (it is from another CA),
+ *   `TLSLP_ERR_CRL_FILE`/`TLSLP_ERR_BAD_CRL` (the existing CRL is unreadable or not signed by
+ *   this CA), and the CA loading errors ({@link loadCa}).
  */
 export async function revokeCertificate(options: RevokeOptions): Promise<RevokeResult> {
   const ca = await loadCa(options.dir);
@@ -123,7 +127,8 @@ export async function refreshCrl(options: {
 
 /**
  * Read a CRL file (PEM).
- * @throws ConfigError `CRL_FILE` when it cannot be read, `BAD_CRL` when it is not a CRL.
+ * @throws ConfigError `TLSLP_ERR_CRL_FILE` when it cannot be read, `TLSLP_ERR_BAD_CRL` when it is
+ *   not a CRL.
  */
 export async function readCrl(path: string): Promise<CrlInfo> {
   return parseCrl(await readCrlText(path), path);
@@ -134,8 +139,8 @@ async function readCrlText(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(
-      'CRL_FILE',
-      `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      'TLSLP_ERR_CRL_FILE',
+      { path, errno: (err as NodeJS.ErrnoException).code ?? 'error' },
       { cause: err, option: 'crl' },
     );
   }
@@ -144,8 +149,8 @@ async function readCrlText(path: string): Promise<string> {
 /**
  * Whether `crlPem` is signed by the key of the CA certificate `caCertPem`. A CRL of another CA
  * is `false`, whatever its key type (a key of another type or size makes the check fail, not throw).
- * @throws ConfigError `BAD_CRL` when `crlPem` is not a PEM CRL, `BAD_CERT` when `caCertPem` is
- *   not a PEM certificate.
+ * @throws ConfigError `TLSLP_ERR_BAD_CRL` when `crlPem` is not a PEM CRL, `TLSLP_ERR_CERT_FILE`
+ *   when `caCertPem` is not a PEM certificate.
  */
 export async function verifyCrl(crlPem: string, caCertPem: string): Promise<boolean> {
   const crl = openCrl(crlPem, 'the CRL');
@@ -153,7 +158,11 @@ export async function verifyCrl(crlPem: string, caCertPem: string): Promise<bool
   try {
     caCert = new x509.X509Certificate(caCertPem);
   } catch (err) {
-    throw new ConfigError('BAD_CERT', 'the CA certificate is not PEM', { cause: err });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: 'the CA certificate', problem: 'not a PEM certificate' },
+      { cause: err },
+    );
   }
   return crlSignedBy(crl, caCert);
 }
@@ -191,7 +200,11 @@ function openCrl(pem: string, path: string): x509.X509Crl {
   try {
     return new x509.X509Crl(pem);
   } catch (err) {
-    throw new ConfigError('BAD_CRL', `${path} is not a PEM CRL`, { cause: err, option: 'crl' });
+    throw new ConfigError(
+      'TLSLP_ERR_BAD_CRL',
+      { path, problem: 'not a PEM CRL' },
+      { cause: err, option: 'crl' },
+    );
   }
 }
 
@@ -205,17 +218,20 @@ async function loadOwnCrl(
     pem = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ConfigError('CRL_FILE', `cannot read ${path}: ${(err as Error).message}`, {
-      cause: err,
-      option: 'dir',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_CRL_FILE',
+      { path, errno: (err as NodeJS.ErrnoException).code ?? 'error' },
+      { cause: err, option: 'dir' },
+    );
   }
   const crl = openCrl(pem, path);
   // Entries are carried over into a list the CA signs again: only the CA's own list may be.
   if (!(await crlSignedBy(crl, ca.cert))) {
-    throw new ConfigError('BAD_CRL', `${path} is not signed by the CA of this folder`, {
-      option: 'dir',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_BAD_CRL',
+      { path, problem: 'not signed by the CA of this folder; move it away to start a new CRL' },
+      { option: 'dir' },
+    );
   }
   const entries = crl.entries.map((e) => ({
     serialNumber: normalizeSerial(e.serialNumber),
@@ -232,11 +248,7 @@ async function signCrl(
   now: Date,
   nextUpdateDays = DEFAULT_NEXT_UPDATE_DAYS,
 ): Promise<string> {
-  if (!Number.isInteger(nextUpdateDays) || nextUpdateDays < 1 || nextUpdateDays > 36500) {
-    throw new ConfigError('BAD_DAYS', `nextUpdateDays must be 1 to 36500, not ${nextUpdateDays}`, {
-      option: 'nextUpdateDays',
-    });
-  }
+  checkValue('nextUpdateDays', CERTS_REVOKE_OPTIONS.nextUpdateDays, nextUpdateDays);
   const crl = await x509.X509CrlGenerator.create({
     // The CA's subject object itself: OpenSSL matches a CRL to its CA by the encoded name.
     issuer: ca.cert.subjectName,
@@ -257,35 +269,30 @@ async function signCrl(
 async function targetSerial(options: RevokeOptions, ca: LoadedCa): Promise<string> {
   const { certPem, serialHex } = options;
   if ((certPem === undefined) === (serialHex === undefined)) {
-    throw new ConfigError('REVOKE_TARGET', 'name the certificate to revoke or its serial (one)', {
+    throw new ConfigError('TLSLP_ERR_REVOKE_TARGET', {
       option: 'certPem',
+      serialOption: 'serialHex',
     });
   }
   if (serialHex !== undefined) {
-    const hex = serialHex.trim().replace(/^0x/i, '').replace(/:/g, '');
-    if (!/^[0-9a-fA-F]{1,40}$/.test(hex) || /^0+$/.test(hex)) {
-      throw new ConfigError(
-        'REVOKE_TARGET',
-        `serial ${JSON.stringify(serialHex)} is not a positive hex number of at most 20 bytes`,
-        { option: 'serialHex' },
-      );
-    }
-    return normalizeSerial(hex);
+    checkValue('serialHex', CERTS_REVOKE_OPTIONS.serialHex, serialHex);
+    return normalizeSerial(serialDigits(serialHex));
   }
   let cert: x509.X509Certificate;
   try {
     cert = new x509.X509Certificate(certPem as string);
   } catch (err) {
-    throw new ConfigError('BAD_CERT', 'the certificate to revoke is not PEM', {
-      cause: err,
-      option: 'certPem',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: 'the certificate to revoke', problem: 'not a PEM certificate' },
+      { cause: err, option: 'certPem' },
+    );
   }
   // A CRL lists serials of its own CA's certificates; another CA's serial would mean nothing.
   if (!(await falseOnThrow(() => cert.verify({ publicKey: ca.cert, signatureOnly: true })))) {
     throw new ConfigError(
-      'NOT_OUR_CERT',
-      `the certificate ${cert.subject} is not issued by the CA ${ca.cert.subject}`,
+      'TLSLP_ERR_NOT_OUR_CERT',
+      { subject: cert.subject, ca: ca.cert.subject },
       { option: 'certPem' },
     );
   }
@@ -308,9 +315,11 @@ function crlNumber(crl: x509.X509Crl, path: string): bigint | undefined {
   const der = new Uint8Array(ext.value);
   const len = der[1] ?? 0;
   if (der[0] !== 0x02 || len < 1 || len > 20 || der.length !== len + 2) {
-    throw new ConfigError('BAD_CRL', `${path}: the CRL number is not a small INTEGER`, {
-      option: 'crl',
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_BAD_CRL',
+      { path, problem: 'its CRL number is not a small INTEGER' },
+      { option: 'crl' },
+    );
   }
   return BigInt(`0x${Buffer.from(der.subarray(2)).toString('hex')}`);
 }

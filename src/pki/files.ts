@@ -21,7 +21,8 @@ export interface FileToWrite {
  * New files are created with O_EXCL, so a file appearing meanwhile is not overwritten either;
  * should that happen, the files written so far are removed again.
  * @param options.forceable whether the caller has a `force` (the error then says so)
- * @throws ConfigError `CERT_EXISTS` naming the existing file(s), `CERT_WRITE` on a write failure.
+ * @throws ConfigError `TLSLP_ERR_CERT_EXISTS` (with `forceable`) or `TLSLP_ERR_CLIENT_CERT_EXISTS`
+ *   naming the existing file(s), `TLSLP_ERR_CERT_WRITE` on a write failure.
  */
 export async function writeNewFiles(
   files: readonly FileToWrite[],
@@ -33,8 +34,10 @@ export async function writeNewFiles(
     if (existing.length > 0) throw existsError(existing, options);
   }
   const written: string[] = [];
+  let current = '';
   try {
     for (const f of files) {
+      current = f.path;
       await writePrivately(f.path, f.data, f.mode, { exclusive: !options.force });
       written.push(f.path);
     }
@@ -43,13 +46,17 @@ export async function writeNewFiles(
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw existsError([(err as NodeJS.ErrnoException).path ?? '?'], options);
     }
-    throw new ConfigError('CERT_WRITE', `cannot write: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_WRITE',
+      { action: 'write', path: current, detail: (err as Error).message },
+      { cause: err },
+    );
   }
 }
 
 /**
  * Replace `path` with `data` atomically: write a temporary file beside it, then rename it over.
- * @throws ConfigError `CERT_WRITE` on a failure (the old file is left as it was).
+ * @throws ConfigError `TLSLP_ERR_CERT_WRITE` on a failure (the old file is left as it was).
  */
 export async function writeAtomically(path: string, data: string, mode: number): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -59,15 +66,21 @@ export async function writeAtomically(path: string, data: string, mode: number):
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => {});
-    throw new ConfigError('CERT_WRITE', `cannot write ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_WRITE',
+      { action: 'write', path, detail: (err as Error).message },
+      { cause: err },
+    );
   }
 }
 
 function existsError(paths: string[], options: { forceable?: boolean }): ConfigError {
-  const hint = options.forceable ? '; use --force to replace it' : '';
-  return new ConfigError('CERT_EXISTS', `refusing to overwrite ${paths.join(', ')}${hint}`, {
-    option: options.forceable ? 'force' : 'name',
-  });
+  const files = paths.join(', ');
+  return options.forceable
+    ? new ConfigError('TLSLP_ERR_CERT_EXISTS', {
+        option: 'force',
+        files,
+        them: paths.length === 1 ? 'it' : 'them',
+      })
+    : new ConfigError('TLSLP_ERR_CLIENT_CERT_EXISTS', { option: 'name', files });
 }

@@ -80,16 +80,24 @@ const EKU_NAMES: Record<string, string> = {
 
 /**
  * Describe the first certificate of a PEM text.
- * @throws ConfigError `BAD_CERT` when it holds no readable certificate.
+ * @param source what the text is, for the error (a file name; default `the certificate`)
+ * @throws ConfigError `TLSLP_ERR_CERT_FILE` when it holds no readable certificate.
  */
-export function describeCertificate(pem: string): CertificateDescription {
+export function describeCertificate(
+  pem: string,
+  source = 'the certificate',
+): CertificateDescription {
   let cert: x509.X509Certificate;
   let node: NodeCertificate;
   try {
     cert = new x509.X509Certificate(pem);
     node = new NodeCertificate(Buffer.from(cert.rawData));
   } catch (err) {
-    throw new ConfigError('BAD_CERT', 'not a PEM certificate', { cause: err });
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: source, problem: 'not a PEM certificate' },
+      { cause: err },
+    );
   }
   const sans: CertificateDescription['sans'] = { dns: [], ip: [], uri: [], email: [] };
   for (const n of cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []) {

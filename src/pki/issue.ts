@@ -19,7 +19,8 @@ import {
   randomSerial,
   toGeneralName,
 } from '../certs.js';
-import { ConfigError } from '../errors.js';
+import { CERTS_CLIENT_OPTIONS, CERTS_SERVER_OPTIONS } from '../options/certs.js';
+import { checkValue } from '../options/core.js';
 import { loadCa } from './ca.js';
 import { writeNewFiles } from './files.js';
 import { describeCertificate, type CertificateDescription } from './inspect.js';
@@ -71,38 +72,21 @@ export interface IssuedCertificate {
   description: CertificateDescription;
 }
 
-const DEFAULT_DAYS = 365;
-/** A name that is a safe file name everywhere: no path separator, no leading dot, no space. */
-const SAFE_NAME = /^(?!\.)[A-Za-z0-9._-]{1,64}$/;
-/** An OU of printable characters only: it is shown in logs and terminals. */
-const SAFE_OU = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,64}$/u;
+const DEFAULT_DAYS = CERTS_CLIENT_OPTIONS.days.default;
 
 /**
  * Issue a client certificate from the CA in `dir`: CN = `name` (and OU = `ou`), clientAuth,
  * written as `<name>_cert.pem` and `<name>_key.pem` (mode 0600) beside the CA.
- * @throws ConfigError `BAD_NAME`, `BAD_DAYS`, `CERT_EXISTS` (never overwrites), `CERT_FILE` or
- *   `CA_KEY` (the CA cannot be loaded), `CERT_WRITE`.
+ * @throws ConfigError `TLSLP_ERR_BAD_OPTION` (name, ou, days, keyType), `TLSLP_ERR_CLIENT_CERT_EXISTS`
+ *   (never overwrites), the CA loading errors ({@link loadCa}), `TLSLP_ERR_CERT_WRITE`.
  */
 export async function issueClientCertificate(
   options: IssueClientOptions,
 ): Promise<IssuedCertificate> {
   const { dir, name } = options;
-  if (!SAFE_NAME.test(name)) {
-    throw new ConfigError(
-      'BAD_NAME',
-      `client name ${JSON.stringify(name)} must be 1 to 64 letters, digits, '.', '-' or '_', not starting with '.'`,
-      { option: 'name' },
-    );
-  }
-  if (options.ou !== undefined && !SAFE_OU.test(options.ou)) {
-    throw new ConfigError(
-      'BAD_OU',
-      'the organizational unit must be 1 to 64 printable characters',
-      {
-        option: 'ou',
-      },
-    );
-  }
+  // The entries of `tlslp certs client`: a name is a safe file name, an OU printable.
+  checkValue('name', CERTS_CLIENT_OPTIONS.name, name);
+  if (options.ou !== undefined) checkValue('ou', CERTS_CLIENT_OPTIONS.ou, options.ou);
   const subject: x509.JsonName = [{ CN: [name] }];
   if (options.ou !== undefined) subject.push({ OU: [options.ou] });
   return issueLeaf({
@@ -123,8 +107,8 @@ export async function issueClientCertificate(
 /**
  * Issue a new server certificate from the CA in `dir` for `hosts` (DNS/IP SANs, serverAuth),
  * written to the set's server file names (`server-cert.pem`, `server-key.pem`).
- * @throws ConfigError `BAD_HOST`, `BAD_DAYS`, `CERT_EXISTS` (unless `force`), `CERT_FILE`,
- *   `CA_KEY`, `CERT_WRITE`.
+ * @throws ConfigError `TLSLP_ERR_BAD_HOST`, `TLSLP_ERR_BAD_OPTION` (days, keyType),
+ *   `TLSLP_ERR_CERT_EXISTS` (unless `force`), the CA loading errors, `TLSLP_ERR_CERT_WRITE`.
  */
 export async function issueServerCertificate(
   options: IssueServerOptions,
@@ -162,11 +146,8 @@ interface LeafRequest {
 
 async function issueLeaf(req: LeafRequest): Promise<IssuedCertificate> {
   const days = req.days ?? DEFAULT_DAYS;
-  if (!Number.isInteger(days) || days < 1 || days > 36500) {
-    throw new ConfigError('BAD_DAYS', `days must be a whole number from 1 to 36500, not ${days}`, {
-      option: 'days',
-    });
-  }
+  checkValue('days', CERTS_SERVER_OPTIONS.days, days);
+  checkValue('keyType', CERTS_SERVER_OPTIONS.keyType, req.keyType);
   const now = req.now ?? new Date();
   const ca = await loadCa(req.dir);
   const keys = await generateKeyPair(req.keyType === 'rsa' ? RSA_ALG : EC_ALG);
