@@ -1,18 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  CERT_FILE_NAMES,
-  generateCertificateSet,
-  makeCertificates,
-  type CertificateSet,
-} from '../src/certs.js';
+import { CERT_FILE_NAMES, generateCertificateSet, makeCertificates } from '../src/certs.js';
 import { ConfigError } from '../src/errors.js';
 import {
   CRL_FILE_NAME,
@@ -26,7 +20,7 @@ import {
   verifyCrl,
   type IssuedCertificate,
 } from '../src/pki/index.js';
-import { useTempDirs } from './helpers.js';
+import { crlServer, useTempDirs } from './helpers.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -301,71 +295,6 @@ describe('describeCertificate', () => {
     expect(() => describeCertificate('garbage')).toThrow(ConfigError);
   });
 });
-
-interface Attempt {
-  /** The client got its byte echoed: the server accepted its certificate. */
-  ok: boolean;
-  /** Why the server refused the client's certificate, if it did (e.g. `CERT_REVOKED`). */
-  serverError?: string;
-}
-
-/**
- * A mutual-TLS server on 127.0.0.1 with the folder's server certificate, the CA and the CRL
- * (`requestCert`, `rejectUnauthorized`), and a function that connects with a client's files.
- */
-async function crlServer(d: string): Promise<{
-  attempt: (c: IssuedCertificate | CertificateSet) => Promise<Attempt>;
-  close: () => Promise<void>;
-}> {
-  const caPem = await text(d, CERT_FILE_NAMES.caCert);
-  const server = tls.createServer({
-    cert: await text(d, CERT_FILE_NAMES.serverCert),
-    key: await text(d, CERT_FILE_NAMES.serverKey),
-    ca: caPem,
-    crl: await text(d, CRL_FILE_NAME),
-    requestCert: true,
-    rejectUnauthorized: true,
-  });
-  let lastError: string | undefined;
-  server.on('secureConnection', (socket) => {
-    socket.on('error', () => {});
-    socket.once('data', (b) => socket.end(b));
-  });
-  // Node destroys a client whose certificate fails verification after the handshake; the
-  // socket it reports the failure with still carries OpenSSL's reason.
-  server.on('tlsClientError', (_err, socket: tls.TLSSocket) => {
-    const reason = socket.authorizationError;
-    if (reason !== undefined) lastError = typeof reason === 'string' ? reason : reason.message;
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-
-  const attempt = async (c: IssuedCertificate | CertificateSet): Promise<Attempt> => {
-    const [cert, key] =
-      'certPath' in c
-        ? await Promise.all([readFile(c.certPath, 'utf8'), readFile(c.keyPath, 'utf8')])
-        : [c.clientCert, c.clientKey];
-    lastError = undefined;
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tls.connect({
-        host: '127.0.0.1',
-        port,
-        servername: 'localhost',
-        ca: caPem,
-        cert,
-        key,
-      });
-      const chunks: Buffer[] = [];
-      socket.on('secureConnect', () => socket.write('*'));
-      socket.on('data', (b: Buffer) => chunks.push(b));
-      socket.on('end', () => resolve(Buffer.concat(chunks).toString() === '*'));
-      socket.on('error', () => resolve(false));
-    });
-    return ok ? { ok } : { ok, ...(lastError === undefined ? {} : { serverError: lastError }) };
-  };
-  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
-  return { attempt, close };
-}
 
 describe('revokeCertificate', () => {
   it('revokes a client certificate: the TLS server refuses it and still accepts the others', async () => {

@@ -408,7 +408,7 @@ export const ERROR_CATALOG = {
   TLSLP_ERR_REVOKE_TARGET: {
     type: 'ConfigError',
     message:
-      'give the certificate to revoke ({option}) or its serial ({serialOption}): one of them',
+      'give exactly one of the certificate to revoke ({option}) and its serial ({serialOption})',
     summary: 'Revoking needs exactly one of the certificate and its serial number.',
   },
   TLSLP_ERR_NOT_OUR_CERT: {

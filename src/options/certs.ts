@@ -46,6 +46,7 @@ export const CERTS_OPTIONS = {
   dir: dirEntry('folder to write them to'),
   force: switchEntry(true, '--force', 'overwrite existing files'),
   serverHosts: serverHostsEntry,
+  serverKeyType: keyTypeEntry('rsa', 'server key: rsa (RSA 2048, as the original) or ec (P-256)'),
 } as const;
 
 /** A client name: a safe file name everywhere (no separator, no leading dot, no space). */
@@ -87,7 +88,7 @@ export const CERTS_CLIENT_OPTIONS = {
       default: undefined,
       required: true,
       defaultText: 'required',
-      help: 'the client name: the certificate CN, and the files <name>_cert.pem, <name>_key.pem',
+      help: 'the client name (required): the certificate CN, and the files <name>_cert.pem, <name>_key.pem',
       doc: 'the client name: the certificate CN, and the files `<name>_cert.pem`, `<name>_key.pem`',
     },
   ),
