@@ -151,6 +151,11 @@ describe('tlslp certs client', () => {
       '--key-type',
       'dsa',
     );
+    // A flag of the set before the subcommand is not taken for the subcommand's.
+    await refused(
+      /give --dir after the subcommand: tlslp certs client --dir …$/,
+      ...['certs', '--dir', dir, 'client', '--name', 'kim'],
+    );
     const empty = await tempDir();
     await refused(
       /cannot read .*ca_cert\.pem \(ENOENT\); create the set with: tlslp certs --dir /,

@@ -61,13 +61,23 @@ function subcommand<T extends OptionTable>(
   if (options.argument) command.argument(...options.argument);
   addTableOptions(command, table)
     .addHelpText('after', `\nExample:\n  ${options.example}`)
-    .action(() =>
-      namingFlags(
+    .action(() => {
+      // `tlslp certs --dir d client`: --dir went to `certs`, not to `client`; say so rather
+      // than issue from the default folder.
+      const early = certs.options
+        .filter((o) => o.long && certs.getOptionValueSource(o.attributeName()) === 'cli')
+        .map((o) => o.long as string);
+      if (early.length > 0)
+        certs.error(
+          `error: give ${early.join(', ')} after the subcommand: tlslp certs ${name} ${early.join(' … ')} …`,
+          { exitCode: 2 },
+        );
+      return namingFlags(
         table,
         () => action(resolved(command, table), command.args),
         options.aliases ?? {},
-      ),
-    );
+      );
+    });
   return command;
 }
 
