@@ -17,6 +17,14 @@
  *
  *   node bench/server.mjs --hold N [--batch B] [--json]
  *
+ * Key-type mode: bare mutual-TLS handshakes per second against two minimal TLS servers, one
+ * with an RSA 2048 server key (the default set) and one with EC P-256 (`tlslp certs
+ * --key-type ec`), in alternating phases of one run (RSA first in odd phases, EC first in
+ * even ones), so background load falls on both alike; prints both rates and their ratio.
+ * --handshakes is per key type (default 4000), split evenly over the phases (default 6).
+ *
+ *   node bench/server.mjs --compare-key-types [--handshakes N] [--phases P] [--concurrency C] [--json]
+ *
  * With --json the last line of output is exactly one JSON object. Everything stays on
  * 127.0.0.1 and the run stops by itself (--deadline, default 85 s).
  */
@@ -49,7 +57,8 @@ const {
 
 const USAGE =
   'usage: node bench/server.mjs [--sessions S] [--concurrency C] [--reference N] [--n-bits B] [--json] [--cpu-prof] [--deadline SECONDS]\n' +
-  '       node bench/server.mjs --hold N [--batch B] [--json] [--deadline SECONDS]\n';
+  '       node bench/server.mjs --hold N [--batch B] [--json] [--deadline SECONDS]\n' +
+  '       node bench/server.mjs --compare-key-types [--handshakes N] [--phases P] [--concurrency C] [--json] [--deadline SECONDS]\n';
 
 const { opts, int: intFlag } = benchArgs('bench/server.mjs', USAGE, {
   sessions: { type: 'string', default: '2000' },
@@ -58,6 +67,9 @@ const { opts, int: intFlag } = benchArgs('bench/server.mjs', USAGE, {
   'n-bits': { type: 'string', default: '8' },
   hold: { type: 'string' },
   batch: { type: 'string', default: '200' },
+  'compare-key-types': { type: 'boolean', default: false },
+  handshakes: { type: 'string', default: '4000' },
+  phases: { type: 'string', default: '6' },
   deadline: { type: 'string', default: '85' },
   'cpu-prof': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
@@ -573,9 +585,76 @@ async function hold() {
   return opened === n && exitCode === 0 && !overall.signal.aborted ? 0 : 1;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Key types: RSA 2048 against EC P-256 server keys
+
+async function compareKeyTypes() {
+  const handshakes = intFlag('handshakes', 2);
+  const phases = intFlag('phases', 2);
+  const concurrency = intFlag('concurrency', 1);
+  const types = ['rsa', 'ec'];
+  const names = { rsa: 'RSA 2048', ec: 'EC P-256' };
+  // Two sets alike but for the server key: an RSA 2048 CA and an EC P-256 client each.
+  const sets = {
+    rsa: await generateCertificateSet(),
+    ec: await generateCertificateSet({ serverKeyType: 'ec' }),
+  };
+  const refs = {};
+  for (const t of types) refs[t] = await startReference(sets[t], concurrency);
+  const perPhase = Math.ceil(handshakes / phases);
+  for (let i = 0; i < phases && !overall.signal.aborted; i++)
+    for (const t of i % 2 === 0 ? types : [...types].reverse()) await refs[t].measure(perPhase);
+  const aborted = overall.signal.aborted;
+  const results = {};
+  for (const t of types) {
+    results[t] = refs[t].result();
+    await refs[t].close();
+  }
+  const failures = types.reduce((n, t) => n + Object.keys(results[t].failures).length, 0);
+  const ratio = results.ec.perSecond / results.rsa.perSecond;
+  const result = {
+    concurrency,
+    phases,
+    rsaHandshakesPerSecond: round(results.rsa.perSecond, 1),
+    ecHandshakesPerSecond: round(results.ec.perSecond, 1),
+    ratioEcToRsa: round(ratio, 2),
+    rsaServerCpuMsEach: round(results.rsa.serverCpuMsEach, 3),
+    ecServerCpuMsEach: round(results.ec.serverCpuMsEach, 3),
+  };
+  out(
+    `tlslp server key types: bare mutual-TLS handshakes/s, ${types.map((t) => names[t]).join(' vs ')} server key, ${concurrency} concurrent, ${phases} alternating phases of ${perPhase} each`,
+  );
+  out(
+    '(clients: tls.connect in this process, EC P-256 client certificate; servers: bare tls.createServer children, one per key type)',
+  );
+  out();
+  out(
+    table([
+      ...types.map((t) => [
+        `${names[t]} handshakes/s`,
+        `${results[t].perSecond.toFixed(1)} (${results[t].ok} in ${results[t].seconds.toFixed(2)} s; by phase ${results[t].halves.map((h) => h.toFixed(0)).join(' / ')}${Object.keys(results[t].failures).length ? `; failures ${JSON.stringify(results[t].failures)}` : ''})`,
+      ]),
+      ...types.map((t) => [
+        `${names[t]} CPU per handshake`,
+        `server ${results[t].serverCpuMsEach.toFixed(3)} ms, client ${results[t].clientCpuMsEach.toFixed(3)} ms`,
+      ]),
+      ['ratio EC / RSA', `${ratio.toFixed(2)}${aborted ? '  ABORTED at the deadline' : ''}`],
+    ]),
+  );
+  out(
+    `\ncommand: ${commandLine()}   (node ${process.version}, ${((performance.now() - started) / 1000) | 0} s in all)`,
+  );
+  if (opts.json) out(JSON.stringify(result));
+  return aborted || failures > 0 ? 1 : 0;
+}
+
 let code = 1;
 try {
-  code = opts.hold !== undefined ? await hold() : await throughput();
+  code = opts['compare-key-types']
+    ? await compareKeyTypes()
+    : opts.hold !== undefined
+      ? await hold()
+      : await throughput();
 } catch (err) {
   process.stderr.write(`bench/server.mjs: ${err?.stack ?? err}\n`);
   code = 1;

@@ -29,7 +29,7 @@ export interface CertificateSet {
   caKey: string;
   /** The server certificate, issued by the CA. */
   serverCert: string;
-  /** The server private key (PKCS#8 PEM, RSA 2048). */
+  /** The server private key (PKCS#8 PEM, RSA 2048 or EC P-256: `serverKeyType`). */
   serverKey: string;
   /** The client certificate, issued by the CA. */
   clientCert: string;
@@ -52,6 +52,8 @@ export interface GenerateOptions {
   serverCommonName?: string;
   /** The time the certificates are made at (validity is computed from it). Default: now. */
   now?: Date;
+  /** The server key: `rsa` (RSA 2048, the default, as the original) or `ec` (EC P-256). */
+  serverKeyType?: 'rsa' | 'ec';
 }
 
 /** File names {@link writeCertificateSet} uses, the same as the original project's. */
@@ -79,9 +81,11 @@ export interface WrittenCertificates {
 }
 
 const DEFAULT_SERVER_HOSTS = ['localhost', '127.0.0.1'];
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** @internal */
+export const DAY_MS = 24 * 60 * 60 * 1000;
 /** Backdating notBefore lets a peer whose clock runs a little behind accept a fresh certificate. */
-const CLOCK_SKEW_MS = 60 * 1000;
+/** @internal */
+export const CLOCK_SKEW_MS = 60 * 1000;
 const CA_DAYS = 3650;
 const LEAF_DAYS = 365;
 const PRIVATE_KEYS: ReadonlySet<keyof CertificateSet> = new Set([
@@ -90,16 +94,18 @@ const PRIVATE_KEYS: ReadonlySet<keyof CertificateSet> = new Set([
   'clientKey',
 ]);
 
-const RSA_ALG: webcrypto.RsaHashedKeyGenParams = {
+/** @internal */
+export const RSA_ALG: webcrypto.RsaHashedKeyGenParams = {
   name: 'RSASSA-PKCS1-v1_5',
   hash: 'SHA-256',
   publicExponent: new Uint8Array([1, 0, 1]),
   modulusLength: 2048,
 };
-const EC_ALG: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+/** @internal */
+export const EC_ALG: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 
 /**
- * Make a fresh certificate set: an RSA 2048 CA (10 years), an RSA 2048 server certificate for
+ * Make a fresh certificate set: an RSA 2048 CA (10 years), an RSA 2048 (or EC P-256) server certificate for
  * `serverHosts` (1 year, serverAuth) and an EC P-256 client certificate (1 year, clientAuth),
  * both issued by the CA. Serial numbers are random; notBefore is one minute in the past.
  * @throws ConfigError when a server host is neither a DNS name nor an IP address.
@@ -115,7 +121,7 @@ export async function generateCertificateSet(
   // The two RSA keys are the slow part; make all three keys at once.
   const [caKeys, serverKeys, clientKeys] = await Promise.all([
     generateKeyPair(RSA_ALG),
-    generateKeyPair(RSA_ALG),
+    generateKeyPair(options.serverKeyType === 'ec' ? EC_ALG : RSA_ALG),
     generateKeyPair(EC_ALG),
   ]);
 
@@ -169,7 +175,7 @@ export async function generateCertificateSet(
   const serverCert = await leaf(
     serverKeys,
     options.serverCommonName ?? hosts[0] ?? 'localhost',
-    x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+    leafKeyUsage(options.serverKeyType ?? 'rsa'),
     x509.ExtendedKeyUsage.serverAuth,
     [new x509.SubjectAlternativeNameExtension(hosts.map(toGeneralName), false)],
   );
@@ -292,36 +298,61 @@ async function refuseExisting(paths: Record<keyof CertificateSet, string>): Prom
  * Write `data` to `path` with `mode`. The mode is set on the open descriptor before any byte is
  * written: an existing, world-readable key file is tightened first, not after. O_NOFOLLOW makes a
  * symlink planted at the target an error instead of a redirect.
+ * @param options.exclusive fail with EEXIST instead of replacing an existing file (O_EXCL)
+ * @param options.sync flush to disk before closing (before a rename over another file)
+ * @internal
  */
-async function writePrivately(path: string, data: string, mode: number): Promise<void> {
+export async function writePrivately(
+  path: string,
+  data: string,
+  mode: number,
+  options: { exclusive?: boolean; sync?: boolean } = {},
+): Promise<void> {
   const flags =
-    fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW;
+    fsConstants.O_WRONLY |
+    fsConstants.O_CREAT |
+    (options.exclusive ? fsConstants.O_EXCL : fsConstants.O_TRUNC) |
+    fsConstants.O_NOFOLLOW;
   const fh = await open(path, flags, mode);
   try {
     // open's mode only applies when it creates the file (and umask trims it).
     await fh.chmod(mode);
     await fh.writeFile(data, 'utf8');
+    if (options.sync) await fh.sync();
   } finally {
     await fh.close();
   }
 }
 
-async function generateKeyPair(
+/** @internal */
+export async function generateKeyPair(
   alg: webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams,
 ): Promise<CryptoKeyPair> {
   // Extractable, so the private key can be exported as PKCS#8.
   return webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
 }
 
-function pkcs8Pem(key: CryptoKey): string {
+/** @internal */
+export function pkcs8Pem(key: CryptoKey): string {
   return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 /** 16 random bytes with the top bit clear (RFC 5280: positive, at most 20 octets) and never zero. */
-function randomSerial(): string {
+/** @internal */
+export function randomSerial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x40;
   return Buffer.from(bytes).toString('hex');
+}
+
+/**
+ * Key usage of a leaf: an RSA key also enciphers (RSA key transport); an EC key only signs.
+ * @internal
+ */
+export function leafKeyUsage(keyType: 'rsa' | 'ec'): x509.KeyUsageFlags {
+  return keyType === 'rsa'
+    ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
+    : x509.KeyUsageFlags.digitalSignature;
 }
 
 /** A distinguished name with only a CN, built as JSON so commas or `=` in the name need no escaping. */
@@ -331,7 +362,8 @@ function dn(commonName: string): x509.JsonName {
 
 const DNS_NAME = /^(\*\.)?(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/;
 
-function normalizeHosts(hosts: string[] | undefined): string[] {
+/** @internal */
+export function normalizeHosts(hosts: string[] | undefined): string[] {
   const list = hosts && hosts.length > 0 ? hosts : DEFAULT_SERVER_HOSTS;
   const out: string[] = [];
   for (const raw of list) {
@@ -349,7 +381,8 @@ function normalizeHosts(hosts: string[] | undefined): string[] {
   return out;
 }
 
-function toGeneralName(host: string): x509.JsonGeneralName {
+/** @internal */
+export function toGeneralName(host: string): x509.JsonGeneralName {
   const version = isIP(host);
   if (version === 4) return { type: 'ip', value: host };
   if (version === 6) {
@@ -370,7 +403,8 @@ function toGeneralName(host: string): x509.JsonGeneralName {
   return { type: 'dns', value: host };
 }
 
-async function exists(path: string): Promise<boolean> {
+/** @internal */
+export async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;

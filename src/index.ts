@@ -51,6 +51,17 @@ export * from './client/index.js';
 
 export * from './solver/index.js';
 
-export * from './certs.js';
+// Named, not `export *`: certs.ts also exports @internal helpers for src/pki.
+export {
+  CERT_FILE_NAMES,
+  generateCertificateSet,
+  makeCertificates,
+  readCertificateSet,
+  writeCertificateSet,
+  type CertificateSet,
+  type GenerateOptions,
+  type WrittenCertificates,
+} from './certs.js';
+export * from './pki/index.js';
 export * from './logging.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo.js';

@@ -48,6 +48,18 @@ export interface PemFile {
   flag: string;
 }
 
+/** Why a file could not be read, in words: `not found`, `is a folder`, … */
+export function unreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT'
+    ? 'not found'
+    : code === 'EACCES'
+      ? 'not readable (check its permissions)'
+      : code === 'EISDIR'
+        ? 'is a folder'
+        : `cannot be read (${code ?? 'error'})`;
+}
+
 /**
  * Read a PEM file.
  * @throws ConfigError naming the flag when it is missing, unreadable or not PEM.
@@ -57,20 +69,11 @@ export async function readPem(file: PemFile): Promise<Buffer> {
   try {
     data = await readFile(file.path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'not found'
-        : code === 'EACCES'
-          ? 'not readable (check its permissions)'
-          : code === 'EISDIR'
-            ? 'is a folder'
-            : `cannot be read (${code ?? 'error'})`;
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
       {
         file: `${file.flag} ${file.path}`,
-        problem: `${why}; pass the right path, or create a set with: tlslp certs`,
+        problem: `${unreadable(err)}; pass the right path, or create a set with: tlslp certs`,
       },
       { cause: err },
     );

@@ -1,14 +1,15 @@
 /** Shared test helpers: throwaway certificates, a server on a free loopback port, raw clients. */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, afterEach, expect } from 'vitest';
-import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
+import { CERT_FILE_NAMES, generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
+import { CRL_FILE_NAME } from '../src/pki/crl.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
 
@@ -340,4 +341,75 @@ export async function tcpConnect(
     clearTimeout(timer);
   }
   return socket;
+}
+
+/** A client's certificate and key files (an issued certificate has both). */
+export interface ClientFiles {
+  certPath: string;
+  keyPath: string;
+}
+
+export interface Attempt {
+  /** The client got its byte echoed: the server accepted its certificate. */
+  ok: boolean;
+  /** Why the server refused the client's certificate, if it did (e.g. `CERT_REVOKED`). */
+  serverError?: string;
+}
+
+/**
+ * A mutual-TLS server on 127.0.0.1 with the folder's server certificate, the CA and the CRL
+ * (`requestCert`, `rejectUnauthorized`), and a function that connects with a client's files.
+ */
+export async function crlServer(d: string): Promise<{
+  attempt: (c: ClientFiles | CertificateSet) => Promise<Attempt>;
+  close: () => Promise<void>;
+}> {
+  const caPem = await readFile(join(d, CERT_FILE_NAMES.caCert), 'utf8');
+  const server = tls.createServer({
+    cert: await readFile(join(d, CERT_FILE_NAMES.serverCert), 'utf8'),
+    key: await readFile(join(d, CERT_FILE_NAMES.serverKey), 'utf8'),
+    ca: caPem,
+    crl: await readFile(join(d, CRL_FILE_NAME), 'utf8'),
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  let lastError: string | undefined;
+  server.on('secureConnection', (socket) => {
+    socket.on('error', () => {});
+    socket.once('data', (b: Buffer) => socket.end(b));
+  });
+  // Node destroys a client whose certificate fails verification after the handshake; the
+  // socket it reports the failure with still carries OpenSSL's reason.
+  server.on('tlsClientError', (_err, socket: tls.TLSSocket) => {
+    const reason = socket.authorizationError;
+    if (reason !== undefined) lastError = typeof reason === 'string' ? reason : reason.message;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+
+  const attempt = async (c: ClientFiles | CertificateSet): Promise<Attempt> => {
+    const [cert, key] =
+      'certPath' in c
+        ? await Promise.all([readFile(c.certPath, 'utf8'), readFile(c.keyPath, 'utf8')])
+        : [c.clientCert, c.clientKey];
+    lastError = undefined;
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        ca: caPem,
+        cert,
+        key,
+      });
+      const chunks: Buffer[] = [];
+      socket.on('secureConnect', () => socket.write('*'));
+      socket.on('data', (b: Buffer) => chunks.push(b));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString() === '*'));
+      socket.on('error', () => resolve(false));
+    });
+    return ok ? { ok } : { ok, ...(lastError === undefined ? {} : { serverError: lastError }) };
+  };
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return { attempt, close };
 }

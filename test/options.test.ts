@@ -289,11 +289,22 @@ const HELP: Record<string, () => string> = {
   server: () => serverCommand().helpInformation(),
   client: () => clientCommand().helpInformation(),
   work: () => workCommand().helpInformation(),
-  certs: () =>
-    execFileSync(process.execPath, [join(root, 'dist', 'cli', 'tlslp.js'), 'certs', '--help'], {
-      encoding: 'utf8',
-    }),
+  certs: () => tlslpHelp('certs'),
+  'certs-client': () => tlslpHelp('certs', 'client'),
+  'certs-server': () => tlslpHelp('certs', 'server'),
+  'certs-show': () => tlslpHelp('certs', 'show'),
+  'certs-revoke': () => tlslpHelp('certs', 'revoke'),
 };
+
+function tlslpHelp(...command: string[]): string {
+  return execFileSync(
+    process.execPath,
+    [join(root, 'dist', 'cli', 'tlslp.js'), ...command, '--help'],
+    {
+      encoding: 'utf8',
+    },
+  );
+}
 
 describe('the tables and what is derived from them', () => {
   const entries = Object.entries(COMMAND_OPTIONS).flatMap(([command, table]) =>

@@ -71,6 +71,7 @@ export function addTableOptions(command: Command, table: OptionTable): Command {
     if (entry.flag === undefined) continue;
     const parse = parserFor(entry.flag, entry.kind);
     const main = new Option(flagSpec(entry), entry.help);
+    if (entry.required) main.makeOptionMandatory();
     const shown = shownDefault(entry);
     if (shown !== null) defaults.set(main, shown);
     command.addOption(entry.value === undefined ? main : main.argParser(parse));

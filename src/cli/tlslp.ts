@@ -5,12 +5,12 @@
  */
 import { Argument, Command } from 'commander';
 import { closeSolverPool } from '../solver/index.js';
+import { addCertsCommand } from './certs.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
-import { CERTS_OPTIONS, resolveCertsOptions } from '../options/certs.js';
 import { integer } from '../options/kinds.js';
 import { commanderOutput, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
-import { VERSION, addTableOptions, namingFlags, parserFor, tableValues } from './options.js';
+import { VERSION, parserFor } from './options.js';
 import { colorsFor, transcriptPrinter } from './transcript.js';
 import { workCommand, workMain } from './work.js';
 import { hostPort } from '../text/address.js';
@@ -30,27 +30,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput(commanderOutput('tlslp'));
 
-  const certs = program
-    .command('certs')
-    .version(VERSION)
-    .description(
-      'create a CA, a server and a client certificate for mutual TLS (pure TypeScript, no openssl needed)',
-    );
-  addTableOptions(certs, CERTS_OPTIONS).action(() =>
-    namingFlags(CERTS_OPTIONS, async () => {
-      const opts = resolveCertsOptions(tableValues(certs, CERTS_OPTIONS));
-      const hosts = [...opts.serverHosts];
-      // Loaded here: the X.509 code takes a tenth of a second, which `tlslp work` must not pay.
-      const { CERT_FILE_NAMES, makeCertificates } = await import('../certs.js');
-      const written = await makeCertificates(opts.dir, { force: opts.force, serverHosts: hosts });
-      const c = colorsFor(process.stdout);
-      process.stdout.write(`${c.green('✓')} certificates written to ${written.dir}:\n`);
-      for (const name of Object.values(CERT_FILE_NAMES)) process.stdout.write(`  ${name}\n`);
-      process.stdout.write(
-        `server certificate valid for: ${hosts.join(', ')}; private keys have mode 0600\n`,
-      );
-    }),
-  );
+  addCertsCommand(program);
 
   program
     .command('demo')

@@ -383,6 +383,40 @@ export const ERROR_CATALOG = {
     message: 'refusing to overwrite {files}; use {option} to replace {them}',
     summary: 'A certificate set exists where a new one would be written.',
   },
+
+  // ---- certificates: issuing, inspecting, revoking
+  TLSLP_ERR_CA_KEY_TYPE: {
+    type: 'ConfigError',
+    message: '{key}: a {keyType} CA key cannot sign here (RSA or EC P-256, P-384, P-521 can)',
+    summary: 'The CA key is of a type certificates and CRLs cannot be signed with.',
+  },
+  TLSLP_ERR_CLIENT_CERT_EXISTS: {
+    type: 'ConfigError',
+    message: 'refusing to overwrite {files}; pick another {option}, or move the old files away',
+    summary: 'A client certificate or key of that name exists; one is never overwritten.',
+  },
+  TLSLP_ERR_CRL_FILE: {
+    type: 'ConfigError',
+    message: 'cannot read the CRL {path} ({errno})',
+    summary: 'A CRL file cannot be read.',
+  },
+  TLSLP_ERR_BAD_CRL: {
+    type: 'ConfigError',
+    message: '{path}: {problem}',
+    summary: 'A CRL is not a PEM CRL, has a malformed CRL number, or is not signed by this CA.',
+  },
+  TLSLP_ERR_REVOKE_TARGET: {
+    type: 'ConfigError',
+    message:
+      'give exactly one of the certificate to revoke ({option}) and its serial ({serialOption})',
+    summary: 'Revoking needs exactly one of the certificate and its serial number.',
+  },
+  TLSLP_ERR_NOT_OUR_CERT: {
+    type: 'ConfigError',
+    message: '{subject} is not issued by the CA {ca}; revoke it with the CA that issued it',
+    summary: "The certificate to revoke was issued by another CA than the folder's.",
+  },
+
   TLSLP_ERR_BAD_HOST: {
     type: 'ConfigError',
     message: 'server host {host} {problem}',

@@ -1,27 +1,147 @@
 /**
- * The options of `tlslp certs` ({@link makeCertificates}).
+ * The options of `tlslp certs` ({@link makeCertificates}) and of its subcommands `client`,
+ * `server`, `show` and `revoke` (the PKI functions of src/pki/, which check their values
+ * against these entries too, so the library and the flags take the same values).
  * @module
  */
 import { libKeys, option, resolveEntries, type InputOf, type ResolvedOf } from './core.js';
-import { text, words } from './kinds.js';
+import { integer, oneOf, text, words } from './kinds.js';
 import { CERTIFICATES_DIR, switchEntry } from './shared.js';
 
-/** Every option of `tlslp certs`, in `--help` order. */
-export const CERTS_OPTIONS = {
-  dir: option(text(), {
+/** The key types a certificate can be issued with: EC P-256 or RSA 2048. */
+export const KEY_TYPES = ['ec', 'rsa'] as const;
+
+/** `--dir`: the folder of the set, whose CA signs (`help` says what the command does there). */
+function dirEntry(help: string) {
+  return option(text(), {
     lib: true,
     flag: '--dir',
     value: 'dir',
     default: CERTIFICATES_DIR,
-    help: 'folder to write them to',
-  }),
-  force: switchEntry(true, '--force', 'overwrite existing files'),
-  serverHosts: option(words(), {
+    help,
+  });
+}
+
+/** `--key-type ec|rsa` with `default`; `help` says whose key. */
+function keyTypeEntry(defaultType: (typeof KEY_TYPES)[number], help: string) {
+  return option(oneOf(KEY_TYPES), {
     lib: true,
-    flag: '--host',
-    value: 'name...',
-    default: ['localhost', '127.0.0.1'],
-    help: 'names and addresses the server certificate is valid for',
+    flag: '--key-type',
+    value: 'type',
+    default: defaultType,
+    help,
+  });
+}
+
+const serverHostsEntry = option(words(), {
+  lib: true,
+  flag: '--host',
+  value: 'name...',
+  default: ['localhost', '127.0.0.1'],
+  help: 'names and addresses the server certificate is valid for',
+});
+
+/** Every option of `tlslp certs`, in `--help` order. */
+export const CERTS_OPTIONS = {
+  dir: dirEntry('folder to write them to'),
+  force: switchEntry(true, '--force', 'overwrite existing files'),
+  serverHosts: serverHostsEntry,
+  serverKeyType: keyTypeEntry('rsa', 'server key: rsa (RSA 2048, as the original) or ec (P-256)'),
+} as const;
+
+/** A client name: a safe file name everywhere (no separator, no leading dot, no space). */
+const CLIENT_NAME = /^(?!\.)[A-Za-z0-9._-]{1,64}$/;
+/** An organizational unit of printable characters only: it is shown in logs and terminals. */
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,64}$/u;
+
+/** The hex digits of a serial as written (`0x` prefix, colons and spaces around dropped). */
+export function serialDigits(text: string): string {
+  return text.trim().replace(/^0x/i, '').replace(/:/g, '');
+}
+
+/** Whether `text` is a serial number: positive hex of at most 20 bytes (RFC 5280). */
+export function isSerial(text: string): boolean {
+  const hex = serialDigits(text);
+  return /^[0-9a-f]{1,40}$/i.test(hex) && !/^0+$/.test(hex);
+}
+
+const daysEntry = option(integer(1, 36500), {
+  lib: true,
+  flag: '--days',
+  value: 'n',
+  default: 365,
+  help: 'days the certificate is valid for',
+});
+
+/** Every option of `tlslp certs client` ({@link issueClientCertificate}), in `--help` order. */
+export const CERTS_CLIENT_OPTIONS = {
+  dir: dirEntry('folder with the CA; the new files are written there too'),
+  name: option(
+    text({
+      test: (s) => CLIENT_NAME.test(s),
+      what: "1 to 64 letters, digits, '.', '-' or '_', not starting with '.'",
+    }),
+    {
+      lib: true,
+      flag: '--name',
+      value: 'name',
+      default: undefined,
+      required: true,
+      defaultText: 'required',
+      help: 'the client name (required): the certificate CN, and the files <name>_cert.pem, <name>_key.pem',
+      doc: 'the client name: the certificate CN, and the files `<name>_cert.pem`, `<name>_key.pem`',
+    },
+  ),
+  ou: option(text({ test: (s) => PRINTABLE.test(s), what: '1 to 64 printable characters' }), {
+    lib: true,
+    flag: '--ou',
+    value: 'unit',
+    default: undefined,
+    help: 'organizational unit written to the subject (e.g. a team)',
+  }),
+  days: daysEntry,
+  keyType: keyTypeEntry('ec', 'client key: ec (P-256) or rsa (RSA 2048)'),
+} as const;
+
+/** Every option of `tlslp certs server` ({@link issueServerCertificate}), in `--help` order. */
+export const CERTS_SERVER_OPTIONS = {
+  dir: dirEntry('folder with the CA; server-cert.pem and server-key.pem there are written'),
+  hosts: serverHostsEntry,
+  days: daysEntry,
+  keyType: keyTypeEntry('rsa', 'server key: rsa (RSA 2048) or ec (P-256)'),
+  force: switchEntry(true, '--force', 'replace the existing server certificate and key'),
+} as const;
+
+/** Every option of `tlslp certs show FILE`, in `--help` order. */
+export const CERTS_SHOW_OPTIONS = {
+  json: switchEntry(false, '--json', 'print one JSON object instead of the lines'),
+} as const;
+
+/** Every option of `tlslp certs revoke` ({@link revokeCertificate}), in `--help` order. */
+export const CERTS_REVOKE_OPTIONS = {
+  dir: dirEntry('folder with the CA; its CRL is ca_crl.pem there (created if missing)'),
+  cert: option(text(), {
+    lib: false,
+    flag: '--cert',
+    value: 'file',
+    default: undefined,
+    defaultText: 'none',
+    help: 'the certificate to revoke (PEM); or --serial',
+  }),
+  serialHex: option(text({ test: isSerial, what: 'a positive hex number of at most 20 bytes' }), {
+    lib: true,
+    flag: '--serial',
+    value: 'hex',
+    default: undefined,
+    defaultText: 'none',
+    help: 'the serial number to revoke, hex (as tlslp certs show prints it); or --cert',
+  }),
+  nextUpdateDays: option(integer(1, 36500), {
+    lib: true,
+    flag: '--crl-days',
+    value: 'n',
+    default: 365,
+    help: 'days until the CRL must be re-signed (a server refuses every client after that)',
   }),
 } as const;
 

@@ -49,6 +49,8 @@ export interface OptionEntry<T = unknown> {
   readonly doc?: string;
   /** The default in words, when it is not a value (`one per core`) or needs a note. */
   readonly defaultText?: string;
+  /** The flag must be given (the command refuses to run without it). */
+  readonly required?: boolean;
 }
 
 /** A command's options by library name. */

@@ -1,0 +1,325 @@
+/**
+ * Revocation: the CA's certificate revocation list `ca_crl.pem`, a v2 CRL the server loads
+ * (`tls` option `crl`) so OpenSSL refuses a revoked client certificate with `CERT_REVOKED`.
+ * @module
+ */
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DAY_MS } from '../certs.js';
+import { ConfigError } from '../errors.js';
+import { CERTS_REVOKE_OPTIONS, serialDigits } from '../options/certs.js';
+import { checkValue } from '../options/core.js';
+import { loadCa, type LoadedCa } from './ca.js';
+import { writeAtomically } from './files.js';
+import { normalizeSerial } from './inspect.js';
+
+/** File name of the CRL in a certificate folder. */
+export const CRL_FILE_NAME = 'ca_crl.pem';
+
+/** Why a certificate was revoked (RFC 5280 reason codes). */
+export type RevocationReason = Exclude<keyof typeof x509.X509CrlReason, number>;
+
+/** Options of {@link revokeCertificate}. */
+export interface RevokeOptions {
+  /** The folder with the CA; the CRL is `<dir>/ca_crl.pem`. */
+  dir: string;
+  /** The certificate to revoke (PEM); it must be issued by this CA. */
+  certPem?: string;
+  /** Or its serial number, hex (colons and a `0x` prefix allowed). */
+  serialHex?: string;
+  /** Reason code written to the entry (default: none, which means unspecified). */
+  reason?: RevocationReason;
+  /** The time of revocation and of the CRL's thisUpdate (default now). */
+  now?: Date;
+  /**
+   * Days until the CRL's nextUpdate (default 365). OpenSSL refuses every client once a loaded
+   * CRL is past its nextUpdate (`CRL_HAS_EXPIRED`), so re-sign it in time ({@link refreshCrl}).
+   */
+  nextUpdateDays?: number;
+}
+
+/** What {@link revokeCertificate} did. */
+export interface RevokeResult {
+  /** Path of the CRL written. */
+  crlPath: string;
+  /** The serial revoked (normalized hex). */
+  serial: string;
+  /** True when the serial was already on the list (the CRL is re-signed, the entry kept once). */
+  alreadyRevoked: boolean;
+  /** The CRL as read back. */
+  crl: CrlInfo;
+}
+
+/** A CRL's contents. */
+export interface CrlInfo {
+  /** Issuer name as text, e.g. `CN=My Test CA`. */
+  issuer: string;
+  /** When the CRL was signed. */
+  thisUpdate: Date;
+  /** Absent when the CRL sets none. */
+  nextUpdate?: Date;
+  /** The CRL number (increases with every CRL the CA signs), when present. */
+  crlNumber?: bigint;
+  /** Revoked serial numbers, normalized hex, in list order. */
+  serials: string[];
+}
+
+const CRL_NUMBER_OID = '2.5.29.20';
+/** The PEM label of a CRL (RFC 7468), the one OpenSSL reads. */
+const CRL_PEM_LABEL = 'X509 CRL';
+const DEFAULT_NEXT_UPDATE_DAYS = 365;
+
+/**
+ * Add a certificate to the CRL of `dir`, creating the CRL if there is none. Revoking a serial
+ * twice keeps one entry. Every call signs a new CRL with the next CRL number, written
+ * atomically, so a server reloading it reads either the old list or the new one.
+ * @throws ConfigError `TLSLP_ERR_REVOKE_TARGET` (neither or both of `certPem`/`serialHex`),
+ *   `TLSLP_ERR_BAD_OPTION` (a bad serial or `nextUpdateDays`), `TLSLP_ERR_CERT_FILE` (the
+ *   certificate is not PEM), `TLSLP_ERR_NOT_OUR_CERT` (it is from another CA),
+ *   `TLSLP_ERR_CRL_FILE`/`TLSLP_ERR_BAD_CRL` (the existing CRL is unreadable or not signed by
+ *   this CA), and the CA loading errors ({@link loadCa}).
+ */
+export async function revokeCertificate(options: RevokeOptions): Promise<RevokeResult> {
+  const ca = await loadCa(options.dir);
+  const serial = await targetSerial(options, ca);
+  const now = options.now ?? new Date();
+  const crlPath = join(options.dir, CRL_FILE_NAME);
+  const old = await loadOwnCrl(crlPath, ca);
+  const entries = old?.entries ?? [];
+  const alreadyRevoked = entries.some((e) => e.serialNumber === serial);
+  if (!alreadyRevoked) {
+    entries.push({
+      serialNumber: serial,
+      revocationDate: now,
+      ...(options.reason === undefined ? {} : { reason: x509.X509CrlReason[options.reason] }),
+    });
+  }
+  const crl = await signCrl(ca, entries, (old?.number ?? 0n) + 1n, now, options.nextUpdateDays);
+  await writeAtomically(crlPath, crl, 0o644);
+  return { crlPath, serial, alreadyRevoked, crl: parseCrl(crl, crlPath) };
+}
+
+/**
+ * Re-sign the CRL of `dir` with the same entries, a fresh thisUpdate/nextUpdate and the next
+ * CRL number (creating an empty CRL when there is none): what to run before nextUpdate comes.
+ * @throws ConfigError as {@link revokeCertificate}.
+ */
+export async function refreshCrl(options: {
+  dir: string;
+  now?: Date;
+  nextUpdateDays?: number;
+}): Promise<CrlInfo> {
+  const ca = await loadCa(options.dir);
+  const crlPath = join(options.dir, CRL_FILE_NAME);
+  const old = await loadOwnCrl(crlPath, ca);
+  const crl = await signCrl(
+    ca,
+    old?.entries ?? [],
+    (old?.number ?? 0n) + 1n,
+    options.now ?? new Date(),
+    options.nextUpdateDays,
+  );
+  await writeAtomically(crlPath, crl, 0o644);
+  return parseCrl(crl, crlPath);
+}
+
+/**
+ * Read a CRL file (PEM).
+ * @throws ConfigError `TLSLP_ERR_CRL_FILE` when it cannot be read, `TLSLP_ERR_BAD_CRL` when it is
+ *   not a CRL.
+ */
+export async function readCrl(path: string): Promise<CrlInfo> {
+  return parseCrl(await readCrlText(path), path);
+}
+
+async function readCrlText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      'TLSLP_ERR_CRL_FILE',
+      { path, errno: (err as NodeJS.ErrnoException).code ?? 'error' },
+      { cause: err, option: 'crl' },
+    );
+  }
+}
+
+/**
+ * Whether `crlPem` is signed by the key of the CA certificate `caCertPem`. A CRL of another CA
+ * is `false`, whatever its key type (a key of another type or size makes the check fail, not throw).
+ * @throws ConfigError `TLSLP_ERR_BAD_CRL` when `crlPem` is not a PEM CRL, `TLSLP_ERR_CERT_FILE`
+ *   when `caCertPem` is not a PEM certificate.
+ */
+export async function verifyCrl(crlPem: string, caCertPem: string): Promise<boolean> {
+  const crl = openCrl(crlPem, 'the CRL');
+  let caCert: x509.X509Certificate;
+  try {
+    caCert = new x509.X509Certificate(caCertPem);
+  } catch (err) {
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: 'the CA certificate', problem: 'not a PEM certificate' },
+      { cause: err },
+    );
+  }
+  return crlSignedBy(crl, caCert);
+}
+
+function crlSignedBy(crl: x509.X509Crl, caCert: x509.X509Certificate): Promise<boolean> {
+  return falseOnThrow(() => crl.verify({ publicKey: caCert }));
+}
+
+/**
+ * A signature check that says false where @peculiar/x509 throws: a key of another type than the
+ * signature's (`Unable to use this key to verify`) or an RSA signature against an EC key
+ * (`Too big integer`) is a mismatch, like a wrong key of the right type.
+ */
+async function falseOnThrow(check: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await check();
+  } catch {
+    return false;
+  }
+}
+
+function parseCrl(pem: string, path: string): CrlInfo {
+  const crl = openCrl(pem, path);
+  const number = crlNumber(crl, path);
+  return {
+    issuer: crl.issuer,
+    thisUpdate: crl.thisUpdate,
+    ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate } : {}),
+    ...(number === undefined ? {} : { crlNumber: number }),
+    serials: crl.entries.map((e) => normalizeSerial(e.serialNumber)),
+  };
+}
+
+function openCrl(pem: string, path: string): x509.X509Crl {
+  try {
+    return new x509.X509Crl(pem);
+  } catch (err) {
+    throw new ConfigError(
+      'TLSLP_ERR_BAD_CRL',
+      { path, problem: 'not a PEM CRL' },
+      { cause: err, option: 'crl' },
+    );
+  }
+}
+
+/** The existing CRL's entries and number, or null when there is no CRL yet. */
+async function loadOwnCrl(
+  path: string,
+  ca: LoadedCa,
+): Promise<{ entries: x509.X509CrlEntryParams[]; number: bigint } | null> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigError(
+      'TLSLP_ERR_CRL_FILE',
+      { path, errno: (err as NodeJS.ErrnoException).code ?? 'error' },
+      { cause: err, option: 'dir' },
+    );
+  }
+  const crl = openCrl(pem, path);
+  // Entries are carried over into a list the CA signs again: only the CA's own list may be.
+  if (!(await crlSignedBy(crl, ca.cert))) {
+    throw new ConfigError(
+      'TLSLP_ERR_BAD_CRL',
+      { path, problem: 'not signed by the CA of this folder; move it away to start a new CRL' },
+      { option: 'dir' },
+    );
+  }
+  const entries = crl.entries.map((e) => ({
+    serialNumber: normalizeSerial(e.serialNumber),
+    revocationDate: e.revocationDate,
+    ...(e.reason === undefined ? {} : { reason: e.reason }),
+  }));
+  return { entries, number: crlNumber(crl, path) ?? 0n };
+}
+
+async function signCrl(
+  ca: LoadedCa,
+  entries: x509.X509CrlEntryParams[],
+  number: bigint,
+  now: Date,
+  nextUpdateDays = DEFAULT_NEXT_UPDATE_DAYS,
+): Promise<string> {
+  checkValue('nextUpdateDays', CERTS_REVOKE_OPTIONS.nextUpdateDays, nextUpdateDays);
+  const crl = await x509.X509CrlGenerator.create({
+    // The CA's subject object itself: OpenSSL matches a CRL to its CA by the encoded name.
+    issuer: ca.cert.subjectName,
+    thisUpdate: now,
+    nextUpdate: new Date(now.getTime() + nextUpdateDays * DAY_MS),
+    signingAlgorithm: ca.signingAlgorithm,
+    signingKey: ca.signingKey,
+    // The generator strips leading zeros of a serial and adds the one DER needs itself.
+    entries,
+    extensions: [ca.aki, new x509.Extension(CRL_NUMBER_OID, false, derInteger(number))],
+  });
+  // Not crl.toString('pem'): that labels it `CRL`, and OpenSSL (so Node's tls `crl`) reads
+  // only `X509 CRL` ("Failed to parse CRL").
+  return x509.PemConverter.encode(crl.rawData, CRL_PEM_LABEL) + '\n';
+}
+
+/** The serial to revoke, normalized, from `certPem` or `serialHex` (exactly one). */
+async function targetSerial(options: RevokeOptions, ca: LoadedCa): Promise<string> {
+  const { certPem, serialHex } = options;
+  if ((certPem === undefined) === (serialHex === undefined)) {
+    throw new ConfigError('TLSLP_ERR_REVOKE_TARGET', {
+      option: 'certPem',
+      serialOption: 'serialHex',
+    });
+  }
+  if (serialHex !== undefined) {
+    checkValue('serialHex', CERTS_REVOKE_OPTIONS.serialHex, serialHex);
+    return normalizeSerial(serialDigits(serialHex));
+  }
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(certPem);
+  } catch (err) {
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: 'the certificate to revoke', problem: 'not a PEM certificate' },
+      { cause: err, option: 'certPem' },
+    );
+  }
+  // A CRL lists serials of its own CA's certificates; another CA's serial would mean nothing.
+  if (!(await falseOnThrow(() => cert.verify({ publicKey: ca.cert, signatureOnly: true })))) {
+    throw new ConfigError(
+      'TLSLP_ERR_NOT_OUR_CERT',
+      { subject: cert.subject, ca: ca.cert.subject },
+      { option: 'certPem' },
+    );
+  }
+  return normalizeSerial(cert.serialNumber);
+}
+
+/** DER of a non-negative INTEGER (the CRL number's extension value): minimal, positive. */
+function derInteger(n: bigint): ArrayBuffer {
+  const digits = n.toString(16);
+  const even = digits.length % 2 === 1 ? `0${digits}` : digits;
+  // A leading 00 when the top bit is set, or the INTEGER would read as negative.
+  const body = Buffer.from(parseInt(even.slice(0, 2), 16) >= 0x80 ? `00${even}` : even, 'hex');
+  // CRL numbers are at most 20 octets (RFC 5280 5.2.3), so the short length form suffices.
+  return new Uint8Array([0x02, body.length, ...body]).buffer;
+}
+
+function crlNumber(crl: x509.X509Crl, path: string): bigint | undefined {
+  const ext = crl.getExtension(CRL_NUMBER_OID);
+  if (!ext) return undefined;
+  const der = new Uint8Array(ext.value);
+  const len = der[1] ?? 0;
+  if (der[0] !== 0x02 || len < 1 || len > 20 || der.length !== len + 2) {
+    throw new ConfigError(
+      'TLSLP_ERR_BAD_CRL',
+      { path, problem: 'its CRL number is not a small INTEGER' },
+      { option: 'crl' },
+    );
+  }
+  return BigInt(`0x${Buffer.from(der.subarray(2)).toString('hex')}`);
+}

@@ -1,0 +1,30 @@
+/**
+ * Certificate lifecycle on an existing CA folder: issue per-client and server certificates,
+ * describe a certificate, revoke one in the CA's CRL.
+ * @module
+ */
+export {
+  issueClientCertificate,
+  issueServerCertificate,
+  type IssueClientOptions,
+  type IssueServerOptions,
+  type IssuedCertificate,
+  type KeyType,
+} from './issue.js';
+export {
+  describeCertificate,
+  formatCertificate,
+  type CertificateDescription,
+  type NameDescription,
+} from './inspect.js';
+export {
+  CRL_FILE_NAME,
+  readCrl,
+  verifyCrl,
+  refreshCrl,
+  revokeCertificate,
+  type CrlInfo,
+  type RevocationReason,
+  type RevokeOptions,
+  type RevokeResult,
+} from './crl.js';
