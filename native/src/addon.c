@@ -6,8 +6,8 @@
  *   nBits: 0..256, hi/lo: uint32 halves of the first nonce, count: 0..2^18 within the
  *   aligned 2^18 window of lo. Returns the offset of the first candidate whose last digest
  *   word satisfies (H7 & mask) == 0, mask = nBits >= 32 ? 0xffffffff : 2^nBits - 1.
- * exports.detail: which kernel scan uses: "sha-ni x3", "avx512 x16", "avx2 x8" or "portable x4"
- *   (the number is how many candidates one iteration hashes).
+ * exports.detail: which kernel scan uses: "sha-ni x3", "avx512 x32", "avx512-vec x16", "avx2 x8"
+ *   or "portable x4" (the number is how many candidates one iteration hashes).
  * exports.variants: { [detail]: scan } for every kernel this CPU can run (tests, benchmarks).
  *
  * The best kernel is chosen by CPU detection; TLSLP_NATIVE_SCALAR=1 forces the portable one.
@@ -35,8 +35,19 @@ typedef struct variant {
 
 static const variant portable_variant = {"portable x" STR(TLSLP_PORTABLE_LANES), tlslp_scan_portable};
 #if TLSLP_X86_VECTOR
+/* Lanes in flight of the intrinsics AVX-512 kernel, as a literal for its name. */
+#if TLSLP_AVX512_GROUPS == 1
+#define AVX512_IN_FLIGHT "16"
+#elif TLSLP_AVX512_GROUPS == 2
+#define AVX512_IN_FLIGHT "32"
+#elif TLSLP_AVX512_GROUPS == 3
+#define AVX512_IN_FLIGHT "48"
+#else
+#define AVX512_IN_FLIGHT "64"
+#endif
 static const variant avx2_variant = {"avx2 x" STR(TLSLP_AVX2_LANES), tlslp_scan_avx2};
-static const variant avx512_variant = {"avx512 x" STR(TLSLP_AVX512_LANES), tlslp_scan_avx512};
+static const variant avx512_variant = {"avx512 x" AVX512_IN_FLIGHT, tlslp_scan_avx512};
+static const variant avx512vec_variant = {"avx512-vec x" STR(TLSLP_AVX512_LANES), tlslp_scan_avx512vec};
 #endif
 #if TLSLP_X86
 static const variant shani_variant = {"sha-ni x" STR(TLSLP_SHANI_STREAMS), tlslp_scan_shani};
@@ -170,6 +181,7 @@ NAPI_MODULE_INIT() {
 #endif
 #if TLSLP_X86_VECTOR
   if (cpu.avx512 && !add_variant(env, variants, &avx512_variant, &best)) return NULL;
+  if (cpu.avx512 && !add_variant(env, variants, &avx512vec_variant, &best)) return NULL;
   if (cpu.avx2 && !add_variant(env, variants, &avx2_variant, &best)) return NULL;
 #endif
 #if !TLSLP_X86
