@@ -100,13 +100,13 @@ int32_t tlslp_scan_shani(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 #define TLSLP_AVX512_LANES 16 /* the vector-extension build of the portable kernel */
 #endif
 #ifndef TLSLP_AVX512_GROUPS
-#define TLSLP_AVX512_GROUPS 2 /* interleaved 16-lane groups of the intrinsics kernel (1..4) */
+#define TLSLP_AVX512_GROUPS 3 /* interleaved 16-lane groups of the intrinsics kernel (1..4) */
 #endif
 #if TLSLP_AVX512_GROUPS < 1 || TLSLP_AVX512_GROUPS > 4
 #error "TLSLP_AVX512_GROUPS must be 1..4"
 #endif
 #ifndef TLSLP_SHANI_STREAMS
-#define TLSLP_SHANI_STREAMS 3
+#define TLSLP_SHANI_STREAMS 4
 #endif
 
 /* CPU features the x86 kernels need (all 0 elsewhere). */
