@@ -169,8 +169,14 @@ describe('native kernel loading', () => {
 
   it.skipIf(!built)('TLSLP_NATIVE_VARIANT selects any variant this CPU runs', () => {
     for (const variant of variants) {
-      const prefix = variant.detail.split(' ')[0] as string;
-      expect(loadWith({ TLSLP_NATIVE_VARIANT: prefix }).kernel?.detail).toBe(variant.detail);
+      // The whole name picks exactly that variant; its first word, one of that family.
+      expect(loadWith({ TLSLP_NATIVE_VARIANT: variant.detail }).kernel?.detail).toBe(
+        variant.detail,
+      );
+      const family = `${variant.detail.split(' ')[0] as string} `;
+      expect(loadWith({ TLSLP_NATIVE_VARIANT: family }).kernel?.detail).toMatch(
+        new RegExp(`^${family}`),
+      );
     }
     // An unknown variant leaves the default.
     expect(loadWith({ TLSLP_NATIVE_VARIANT: 'no-such' }).kernel?.detail).toBe(

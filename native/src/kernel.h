@@ -80,7 +80,9 @@ int32_t tlslp_scan_portable(const tlslp_ctx *ctx, uint32_t count, uint32_t mask)
 #if TLSLP_X86_VECTOR
 int32_t tlslp_scan_avx2(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 int32_t tlslp_scan_avx512vec(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
-int32_t tlslp_scan_avx512(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
+/* The intrinsics kernel with 3 and 2 interleaved 16-lane groups (48 and 32 lanes in flight). */
+int32_t tlslp_scan_avx512x3(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
+int32_t tlslp_scan_avx512x2(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 #endif
 #if TLSLP_X86
 int32_t tlslp_scan_shani(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
@@ -98,12 +100,6 @@ int32_t tlslp_scan_shani(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 #endif
 #ifndef TLSLP_AVX512_LANES
 #define TLSLP_AVX512_LANES 16 /* the vector-extension build of the portable kernel */
-#endif
-#ifndef TLSLP_AVX512_GROUPS
-#define TLSLP_AVX512_GROUPS 3 /* interleaved 16-lane groups of the intrinsics kernel (1..4) */
-#endif
-#if TLSLP_AVX512_GROUPS < 1 || TLSLP_AVX512_GROUPS > 4
-#error "TLSLP_AVX512_GROUPS must be 1..4"
 #endif
 #ifndef TLSLP_SHANI_STREAMS
 #define TLSLP_SHANI_STREAMS 4

@@ -1,6 +1,6 @@
 /*
  * AVX-512 kernel written with intrinsics: each zmm register holds one word of 16 candidates,
- * and TLSLP_AVX512_GROUPS independent 16-lane groups are interleaved round by round so that
+ * and G independent 16-lane groups are interleaved round by round so that
  * the dependency chain of one group's round hides behind the others'. Rotates are vprord,
  * Ch / Maj / three-way XOR are single vpternlogd. Per candidate only rounds 14..60 run, and
  * rounds 57..60 only as far as e after round 60 (= h after round 63, which gives H7) needs.
@@ -13,7 +13,6 @@
 #pragma GCC target("avx512f,avx512vl")
 #include <immintrin.h>
 
-#define G TLSLP_AVX512_GROUPS
 typedef __m512i v16;
 
 static inline v16 add(v16 x, v16 y) { return _mm512_add_epi32(x, y); }
@@ -88,130 +87,21 @@ static void fill_low_w13(void) {
   ROUND_E(i, KV(i))
 #define DECLW(i) v16 W##i[G]; const v16 kK##i = bc(tlslp_K[i]);
 
-int32_t tlslp_scan_avx512(const tlslp_ctx *c, uint32_t count, uint32_t mask) {
-  const uint32_t *w = c->w;
-  const uint32_t *s = c->s13;
-  const uint32_t *wc = c->wc;
-  const uint32_t v0 = c->v0, end = c->v0 + count;
-  const v16 maskv = bc(mask);
-  /* Rounds 14..16 see a constant h and d; mid7 joins the last round's constant so that the
-   * new e of round 60 is H7 itself. */
-  const v16 hkw14 = bc(s[7] + tlslp_K[14] + w[14]);
-  const v16 hkw15 = bc(s[6] + tlslp_K[15] + w[15]);
-  const v16 hkw16 = bc(s[5] + tlslp_K[16] + w[16]);
-  const v16 kK60 = bc(tlslp_K[60] + c->mid7);
-  uint32_t base, g;
-
-  if (!low_w13_ready) fill_low_w13(); /* idempotent: a race writes the same values */
-
-  /* Groups start on 16-aligned candidates, so inside a group only the last nonce character
-   * changes; lanes outside [v0, end) are hashed but never reported. */
-  for (base = v0 & ~15u; base < end; base += 16 * G) {
-    v16 st[G][8], W13[G];
-    uint64_t hits = 0;
-    DECLW(20) DECLW(22) DECLW(24) DECLW(26) DECLW(27) DECLW(28) DECLW(29) DECLW(30)
-    DECLW(31) DECLW(32) DECLW(33) DECLW(34) DECLW(35) DECLW(36) DECLW(37) DECLW(38)
-    DECLW(39) DECLW(40) DECLW(41) DECLW(42) DECLW(43) DECLW(44) DECLW(45) DECLW(46)
-    DECLW(47) DECLW(48) DECLW(49) DECLW(50) DECLW(51) DECLW(52) DECLW(53) DECLW(54)
-    DECLW(55) DECLW(56) DECLW(57) DECLW(58) DECLW(59)
-    v16 W60[G];
-
-    EACH {
-      const uint32_t v = base + 16 * g;
-      const uint32_t high = ((uint32_t)tlslp_alphabet[(v >> 12) & 63] << 24) |
-                            ((uint32_t)tlslp_alphabet[(v >> 6) & 63] << 16);
-      W13[g] = _mm512_or_si512(_mm512_load_si512(low_w13[(v >> 4) & 3]), bc(high));
-      /* State after round 13: only a and e depend on W13. */
-      S(14, 0) = add(W13[g], bc(s[0]));
-      S(14, 1) = bc(s[1]);
-      S(14, 2) = bc(s[2]);
-      S(14, 3) = bc(s[3]);
-      S(14, 4) = add(W13[g], bc(s[4]));
-      S(14, 5) = bc(s[5]);
-      S(14, 6) = bc(s[6]);
-      S(14, 7) = bc(s[7]);
-    }
-    ROUND_H(14, hkw14)
-    ROUND_H(15, hkw15)
-    ROUND_H(16, hkw16)
-    ROUND(17, KC(17))
-    ROUND(18, KC(18))
-    ROUND(19, KC(19))
-    /* Schedule words that depend on W13, with their constant parts (wc) hoisted per call. */
-    EACH W20[g] = add(W13[g], bc(wc[20]));
-    ROUND(20, KV(20))
-    ROUND(21, KC(21))
-    EACH W22[g] = add(ssig1(W20[g]), bc(wc[22]));
-    ROUND(22, KV(22))
-    ROUND(23, KC(23))
-    EACH W24[g] = add(ssig1(W22[g]), bc(wc[24]));
-    ROUND(24, KV(24))
-    ROUND(25, KC(25))
-    EACH W26[g] = add(ssig1(W24[g]), bc(wc[26]));
-    ROUND(26, KV(26))
-    EACH W27[g] = add(W20[g], bc(wc[27]));
-    ROUND(27, KV(27))
-    EACH W28[g] = add(add(ssig1(W26[g]), ssig0(W13[g])), bc(wc[28]));
-    ROUND(28, KV(28))
-    EACH W29[g] = add(add(ssig1(W27[g]), W22[g]), add(W13[g], bc(wc[29])));
-    ROUND(29, KV(29))
-    EACH W30[g] = add(ssig1(W28[g]), bc(wc[30]));
-    ROUND(30, KV(30))
-    EACH W31[g] = add(add(ssig1(W29[g]), W24[g]), bc(wc[31]));
-    ROUND(31, KV(31))
-    EACH W32[g] = add(ssig1(W30[g]), bc(wc[32]));
-    ROUND(32, KV(32))
-    EACH W33[g] = add(add(ssig1(W31[g]), W26[g]), bc(wc[33]));
-    ROUND(33, KV(33))
-    EACH W34[g] = add(add(ssig1(W32[g]), W27[g]), bc(wc[34]));
-    ROUND(34, KV(34))
-    EACH W35[g] = add(add(ssig1(W33[g]), W28[g]), add(ssig0(W20[g]), bc(wc[35])));
-    ROUND(35, KV(35))
-    EACH W36[g] = add(add(ssig1(W34[g]), W29[g]), add(W20[g], bc(wc[36])));
-    ROUND(36, KV(36))
-    EACH W37[g] = add(add(ssig1(W35[g]), W30[g]), add(ssig0(W22[g]), bc(wc[37])));
-    ROUND(37, KV(37))
-    EACH W38[g] = add(add(ssig1(W36[g]), W31[g]), add(W22[g], bc(wc[38])));
-    ROUND(38, KV(38))
-    EACH W39[g] = add(add(ssig1(W37[g]), W32[g]), add(ssig0(W24[g]), bc(wc[39])));
-    ROUND(39, KV(39))
-    EACH W40[g] = add(add(ssig1(W38[g]), W33[g]), add(W24[g], bc(wc[40])));
-    ROUND(40, KV(40))
-    EACH W41[g] = add(add(ssig1(W39[g]), W34[g]), add(ssig0(W26[g]), bc(wc[41])));
-    ROUND(41, KV(41))
-    WR(42, 40, 35, 27, 26)
-    WR(43, 41, 36, 28, 27)
-    WR(44, 42, 37, 29, 28)
-    WR(45, 43, 38, 30, 29)
-    WR(46, 44, 39, 31, 30)
-    WR(47, 45, 40, 32, 31)
-    WR(48, 46, 41, 33, 32)
-    WR(49, 47, 42, 34, 33)
-    WR(50, 48, 43, 35, 34)
-    WR(51, 49, 44, 36, 35)
-    WR(52, 50, 45, 37, 36)
-    WR(53, 51, 46, 38, 37)
-    WR(54, 52, 47, 39, 38)
-    WR(55, 53, 48, 40, 39)
-    WR(56, 54, 49, 41, 40)
-    WRE(57, 55, 50, 42, 41)
-    WRE(58, 56, 51, 43, 42)
-    WRE(59, 57, 52, 44, 43)
-    WRE(60, 58, 53, 45, 44)
-
-    /* The new e of round 60 plus mid7 (folded into kK60) is H7. */
-    EACH hits |= (uint64_t)_mm512_testn_epi32_mask(S(61, 4), maskv) << (16 * g);
-    if (hits != 0) {
-      /* Keep only lanes inside [v0, end); the lowest one left is the first hit in order. */
-      const uint32_t lo = base < v0 ? v0 - base : 0;
-      const uint32_t hi = end - base < 16 * G ? end - base : 16 * G;
-      const uint64_t valid = (hi - lo >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (hi - lo)) - 1) << lo;
-      hits &= valid;
-      if (hits != 0) return (int32_t)(base + (uint32_t)__builtin_ctzll(hits) - v0);
-    }
-  }
-  return -1;
-}
+/* Both two and three interleaved groups are kept and the faster one is chosen by measuring
+ * (on Zen 5, 3 groups are about 8% faster; 1 group is latency-bound at 60% of that, and 4
+ * groups, at 45 KiB of code, overflow the 32 KiB L1 instruction cache and halve the rate.
+ * Three groups, at 32 KiB, sit close to that edge, so a compiler that emits a little more
+ * code may lose the edge: then two groups win). */
+#define G 3
+#define AX_NAME tlslp_scan_avx512x3
+#include "avx512_body.h"
+#undef G
+#undef AX_NAME
+#define G 2
+#define AX_NAME tlslp_scan_avx512x2
+#include "avx512_body.h"
+#undef G
+#undef AX_NAME
 
 #pragma GCC pop_options
 #endif
