@@ -4,7 +4,7 @@
 // the same run. Each measurement runs in a fresh child process; variants and the reference
 // take turns round by round so that load from other processes hits all alike, and the
 // figures are medians over the rounds. The ratio to a baseline variant of the same round
-// (the SHA-NI kernel and the vector-extension AVX-512 build, `× sha-ni x4`,
+// (the SHA-NI kernel and the vector-extension AVX-512 build, `× sha-ni x6`,
 // `× avx512-vec x16`) is the robust figure on a loaded machine.
 //   npm run build && node scripts/build-native.mjs && node bench/native-quick.mjs [--help]
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -6,7 +6,7 @@
  *   nBits: 0..256, hi/lo: uint32 halves of the first nonce, count: 0..2^18 within the
  *   aligned 2^18 window of lo. Returns the offset of the first candidate whose last digest
  *   word satisfies (H7 & mask) == 0, mask = nBits >= 32 ? 0xffffffff : 2^nBits - 1.
- * exports.detail: which kernel scan uses: "sha-ni x4", "avx512 x48", "avx512 x32", "avx512-vec x16",
+ * exports.detail: which kernel scan uses: "sha-ni x6", "avx512 x48", "avx512 x32", "avx512-vec x16",
  *   "avx2 x8" or "portable x4" (the number is how many candidates one iteration hashes).
  * exports.variants: { [detail]: scan } for every kernel this CPU can run (tests, benchmarks).
  *
