@@ -6,7 +6,7 @@
  *   nBits: 0..256, hi/lo: uint32 halves of the first nonce, count: 0..2^18 within the
  *   aligned 2^18 window of lo. Returns the offset of the first candidate whose last digest
  *   word satisfies (H7 & mask) == 0, mask = nBits >= 32 ? 0xffffffff : 2^nBits - 1.
- * exports.detail: which kernel scan uses: "sha-ni x6", "avx512 x48", "avx512 x32", "avx512-vec x16",
+ * exports.detail: which kernel scan uses: "sha-ni x6", "avx512 x32", "avx512 x48", "avx512-vec x16",
  *   "avx2 x8" or "portable x4" (the number is how many candidates one iteration hashes).
  * exports.variants: { [detail]: scan } for every kernel this CPU can run (tests, benchmarks).
  *
@@ -36,8 +36,8 @@ typedef struct variant {
 static const variant portable_variant = {"portable x" STR(TLSLP_PORTABLE_LANES), tlslp_scan_portable};
 #if TLSLP_X86_VECTOR
 static const variant avx2_variant = {"avx2 x" STR(TLSLP_AVX2_LANES), tlslp_scan_avx2};
-static const variant avx512x3_variant = {"avx512 x48", tlslp_scan_avx512x3};
 static const variant avx512x2_variant = {"avx512 x32", tlslp_scan_avx512x2};
+static const variant avx512x3_variant = {"avx512 x48", tlslp_scan_avx512x3};
 static const variant avx512vec_variant = {"avx512-vec x" STR(TLSLP_AVX512_LANES), tlslp_scan_avx512vec};
 #endif
 #if TLSLP_X86
@@ -172,8 +172,8 @@ NAPI_MODULE_INIT() {
   if (cpu.sha && !add_variant(env, variants, &shani_variant, &best)) return NULL;
 #endif
 #if TLSLP_X86_VECTOR
-  if (cpu.avx512 && !add_variant(env, variants, &avx512x3_variant, &best)) return NULL;
   if (cpu.avx512 && !add_variant(env, variants, &avx512x2_variant, &best)) return NULL;
+  if (cpu.avx512 && !add_variant(env, variants, &avx512x3_variant, &best)) return NULL;
   if (cpu.avx512 && !add_variant(env, variants, &avx512vec_variant, &best)) return NULL;
   if (cpu.avx2 && !add_variant(env, variants, &avx2_variant, &best)) return NULL;
 #endif

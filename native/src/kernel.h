@@ -80,9 +80,9 @@ int32_t tlslp_scan_portable(const tlslp_ctx *ctx, uint32_t count, uint32_t mask)
 #if TLSLP_X86_VECTOR
 int32_t tlslp_scan_avx2(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 int32_t tlslp_scan_avx512vec(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
-/* The intrinsics kernel with 3 and 2 interleaved 16-lane groups (48 and 32 lanes in flight). */
-int32_t tlslp_scan_avx512x3(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
+/* The intrinsics kernel with 2 and 3 interleaved 16-lane groups (32 and 48 lanes in flight). */
 int32_t tlslp_scan_avx512x2(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
+int32_t tlslp_scan_avx512x3(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 #endif
 #if TLSLP_X86
 int32_t tlslp_scan_shani(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);

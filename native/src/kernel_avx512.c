@@ -61,19 +61,19 @@ static void fill_low_w13(void) {
 /* Round i; `kw` (per group) is K[i] + W[i]. */
 #define ROUND(i, kw)                                                                      \
   EACH {                                                                                  \
-    v16 t1_ = add(add(S(i, 7), kw), add(bsig1(S(i, 4)), ch(S(i, 4), S(i, 5), S(i, 6)))); \
+    v16 t1_ = add(add(add(S(i, 7), kw), ch(S(i, 4), S(i, 5), S(i, 6))), bsig1(S(i, 4))); \
     FINISH(i, t1_)                                                                        \
   }
 /* Round i whose h is still the same for all lanes: `hkw` is h + K[i] + W[i]. */
 #define ROUND_H(i, hkw)                                                          \
   EACH {                                                                         \
-    v16 t1_ = add(hkw, add(bsig1(S(i, 4)), ch(S(i, 4), S(i, 5), S(i, 6))));     \
+    v16 t1_ = add(add(hkw, ch(S(i, 4), S(i, 5), S(i, 6))), bsig1(S(i, 4)));     \
     FINISH(i, t1_)                                                               \
   }
 /* Round i for the new e only (rounds 57..60: their new a never reaches e after round 60). */
 #define ROUND_E(i, kw)                                                                    \
   EACH {                                                                                  \
-    v16 t1_ = add(add(S(i, 7), kw), add(bsig1(S(i, 4)), ch(S(i, 4), S(i, 5), S(i, 6)))); \
+    v16 t1_ = add(add(add(S(i, 7), kw), ch(S(i, 4), S(i, 5), S(i, 6))), bsig1(S(i, 4))); \
     S(i, 3) = add(S(i, 3), t1_);                                                          \
   }
 #define KC(i) bc(tlslp_K[i] + w[i])
@@ -87,18 +87,19 @@ static void fill_low_w13(void) {
   ROUND_E(i, KV(i))
 #define DECLW(i) v16 W##i[G]; const v16 kK##i = bc(tlslp_K[i]);
 
-/* Both two and three interleaved groups are kept and the faster one is chosen by measuring
- * (on Zen 5, 3 groups are about 8% faster; 1 group is latency-bound at 60% of that, and 4
- * groups, at 45 KiB of code, overflow the 32 KiB L1 instruction cache and halve the rate.
- * Three groups, at 32 KiB, sit close to that edge, so a compiler that emits a little more
- * code may lose the edge: then two groups win). */
-#define G 3
-#define AX_NAME tlslp_scan_avx512x3
+/* Two and three interleaved groups are both exported, and the faster is chosen by measuring.
+ * On Zen 5, 3 groups are up to 8% faster than 2 (1 group runs at 60% of 3; 4 groups, at 45
+ * KiB of code, overflow the 32 KiB L1 instruction cache and run at half speed). But the
+ * 3-group loop is 32 KiB itself: depending on where the linker puts it, it runs at full speed
+ * or at less than half (measured 80 against 185 M hashes/s for the same code at another
+ * address). The 2-group loop (20 KiB) is not sensitive to that, so it is listed first. */
+#define G 2
+#define AX_NAME tlslp_scan_avx512x2
 #include "avx512_body.h"
 #undef G
 #undef AX_NAME
-#define G 2
-#define AX_NAME tlslp_scan_avx512x2
+#define G 3
+#define AX_NAME tlslp_scan_avx512x3
 #include "avx512_body.h"
 #undef G
 #undef AX_NAME
