@@ -19,9 +19,14 @@ int32_t AX_NAME(const tlslp_ctx *c, uint32_t count, uint32_t mask) {
   const v16 hkw15 = bc(s[6] + tlslp_K[15] + w[15]);
   const v16 hkw16 = bc(s[5] + tlslp_K[16] + w[16]);
   const v16 kK60 = bc(tlslp_K[60] + c->mid7);
+  /* For each of the four 16-aligned blocks of a 64-candidate run: the last nonce character
+   * (byte 1 of W13) and the 0x80 pad byte of each lane, so that one load and one OR give W13. */
+  uint32_t low_w13[4][16] __attribute__((aligned(64)));
   uint32_t base, g;
 
-  if (!low_w13_ready) fill_low_w13(); /* idempotent: a race writes the same values */
+  for (base = 0; base < 64; base++) {
+    low_w13[base >> 4][base & 15] = ((uint32_t)tlslp_alphabet[base] << 8) | 0x80u;
+  }
 
   /* Groups start on 16-aligned candidates, so inside a group only the last nonce character
    * changes; lanes outside [v0, end) are hashed but never reported. */

@@ -1,17 +1,22 @@
 /*
  * AVX-512 kernel written with intrinsics: each zmm register holds one word of 16 candidates,
- * and G independent 16-lane groups are interleaved round by round so that
- * the dependency chain of one group's round hides behind the others'. Rotates are vprord,
+ * and G independent 16-lane groups are interleaved round by round so that the dependency
+ * chain of one group's round hides behind the others'. Rotates are vprord,
  * Ch / Maj / three-way XOR are single vpternlogd. Per candidate only rounds 14..60 run, and
  * rounds 57..60 only as far as e after round 60 (= h after round 63, which gives H7) needs.
- * The #pragma limits AVX-512 to this file, so the rest of the addon runs on any x86-64.
+ * The target pragma limits AVX-512 to this file, so the rest of the addon runs on any x86-64
+ * (the addon calls these functions only when tlslp_detect_cpu finds AVX-512 F and VL).
  */
 #include "kernel.h"
 
 #if TLSLP_X86_VECTOR
+#include <immintrin.h>
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl")
-#include <immintrin.h>
+#endif
 
 typedef __m512i v16;
 
@@ -32,19 +37,6 @@ static inline v16 ssig0(v16 x) {
 }
 static inline v16 ssig1(v16 x) {
   return xor3(_mm512_ror_epi32(x, 17), _mm512_ror_epi32(x, 19), _mm512_srli_epi32(x, 10));
-}
-
-/* For each of the four 16-aligned blocks of a 64-candidate run: the last nonce character
- * (byte 1 of W13) and the 0x80 pad byte of each lane, so that one load and one OR give W13. */
-static uint32_t low_w13[4][16] __attribute__((aligned(64)));
-static int low_w13_ready;
-
-static void fill_low_w13(void) {
-  int k, l;
-  for (k = 0; k < 4; k++) {
-    for (l = 0; l < 16; l++) low_w13[k][l] = ((uint32_t)tlslp_alphabet[16 * k + l] << 8) | 0x80u;
-  }
-  low_w13_ready = 1;
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -104,5 +96,9 @@ static void fill_low_w13(void) {
 #undef G
 #undef AX_NAME
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
