@@ -31,7 +31,7 @@ int32_t AX_NAME(const tlslp_ctx *c, uint32_t count, uint32_t mask) {
   /* Groups start on 16-aligned candidates, so inside a group only the last nonce character
    * changes; lanes outside [v0, end) are hashed but never reported. */
   for (base = v0 & ~15u; base < end; base += 16 * G) {
-    v16 st[G][8], W13[G];
+    v16 st[G][8], W13[G], hk[G];
     uint64_t hits = 0;
     DECLW(20) DECLW(22) DECLW(24) DECLW(26) DECLW(27) DECLW(28) DECLW(29) DECLW(30)
     DECLW(31) DECLW(32) DECLW(33) DECLW(34) DECLW(35) DECLW(36) DECLW(37) DECLW(38)
@@ -57,71 +57,92 @@ int32_t AX_NAME(const tlslp_ctx *c, uint32_t count, uint32_t mask) {
     }
     ROUND_H(14, hkw14)
     ROUND_H(15, hkw15)
-    ROUND_H(16, hkw16)
-    ROUND(17, KC(17))
-    ROUND(18, KC(18))
-    ROUND(19, KC(19))
-    /* Schedule words that depend on W13, with their constant parts (wc) hoisted per call. */
+    /* Each schedule word is computed a round early: round i adds it to its g, the next
+     * round's h, so that g is dead when Ch overwrites it (no register copy). The words
+     * that depend on W13 have their constant parts (wc) hoisted per call. */
+    ROUND_HN(16, hkw16, KC(17))
+    ROUND_N(17, KC(18))
+    ROUND_N(18, KC(19))
     EACH W20[g] = add(W13[g], bc(wc[20]));
-    ROUND(20, KV(20))
-    ROUND(21, KC(21))
+    ROUND_N(19, KV(20))
+    ROUND_N(20, KC(21))
     EACH W22[g] = add(ssig1(W20[g]), bc(wc[22]));
-    ROUND(22, KV(22))
-    ROUND(23, KC(23))
+    ROUND_N(21, KV(22))
+    ROUND_N(22, KC(23))
     EACH W24[g] = add(ssig1(W22[g]), bc(wc[24]));
-    ROUND(24, KV(24))
-    ROUND(25, KC(25))
+    ROUND_N(23, KV(24))
+    ROUND_N(24, KC(25))
     EACH W26[g] = add(ssig1(W24[g]), bc(wc[26]));
-    ROUND(26, KV(26))
+    ROUND_N(25, KV(26))
     EACH W27[g] = add(W20[g], bc(wc[27]));
-    ROUND(27, KV(27))
+    ROUND_N(26, KV(27))
     EACH W28[g] = add(add(ssig1(W26[g]), ssig0(W13[g])), bc(wc[28]));
-    ROUND(28, KV(28))
+    ROUND_N(27, KV(28))
     EACH W29[g] = add(add(ssig1(W27[g]), W22[g]), add(W13[g], bc(wc[29])));
-    ROUND(29, KV(29))
+    ROUND_N(28, KV(29))
     EACH W30[g] = add(ssig1(W28[g]), bc(wc[30]));
-    ROUND(30, KV(30))
+    ROUND_N(29, KV(30))
     EACH W31[g] = add(add(ssig1(W29[g]), W24[g]), bc(wc[31]));
-    ROUND(31, KV(31))
+    ROUND_N(30, KV(31))
     EACH W32[g] = add(ssig1(W30[g]), bc(wc[32]));
-    ROUND(32, KV(32))
+    ROUND_N(31, KV(32))
     EACH W33[g] = add(add(ssig1(W31[g]), W26[g]), bc(wc[33]));
-    ROUND(33, KV(33))
+    ROUND_N(32, KV(33))
     EACH W34[g] = add(add(ssig1(W32[g]), W27[g]), bc(wc[34]));
-    ROUND(34, KV(34))
+    ROUND_N(33, KV(34))
     EACH W35[g] = add(add(ssig1(W33[g]), W28[g]), add(ssig0(W20[g]), bc(wc[35])));
-    ROUND(35, KV(35))
+    ROUND_N(34, KV(35))
     EACH W36[g] = add(add(ssig1(W34[g]), W29[g]), add(W20[g], bc(wc[36])));
-    ROUND(36, KV(36))
+    ROUND_N(35, KV(36))
     EACH W37[g] = add(add(ssig1(W35[g]), W30[g]), add(ssig0(W22[g]), bc(wc[37])));
-    ROUND(37, KV(37))
+    ROUND_N(36, KV(37))
     EACH W38[g] = add(add(ssig1(W36[g]), W31[g]), add(W22[g], bc(wc[38])));
-    ROUND(38, KV(38))
+    ROUND_N(37, KV(38))
     EACH W39[g] = add(add(ssig1(W37[g]), W32[g]), add(ssig0(W24[g]), bc(wc[39])));
-    ROUND(39, KV(39))
+    ROUND_N(38, KV(39))
     EACH W40[g] = add(add(ssig1(W38[g]), W33[g]), add(W24[g], bc(wc[40])));
-    ROUND(40, KV(40))
+    ROUND_N(39, KV(40))
     EACH W41[g] = add(add(ssig1(W39[g]), W34[g]), add(ssig0(W26[g]), bc(wc[41])));
-    ROUND(41, KV(41))
-    WR(42, 40, 35, 27, 26)
-    WR(43, 41, 36, 28, 27)
-    WR(44, 42, 37, 29, 28)
-    WR(45, 43, 38, 30, 29)
-    WR(46, 44, 39, 31, 30)
-    WR(47, 45, 40, 32, 31)
-    WR(48, 46, 41, 33, 32)
-    WR(49, 47, 42, 34, 33)
-    WR(50, 48, 43, 35, 34)
-    WR(51, 49, 44, 36, 35)
-    WR(52, 50, 45, 37, 36)
-    WR(53, 51, 46, 38, 37)
-    WR(54, 52, 47, 39, 38)
-    WR(55, 53, 48, 40, 39)
-    WR(56, 54, 49, 41, 40)
-    WRE(57, 55, 50, 42, 41)
-    WRE(58, 56, 51, 43, 42)
-    WRE(59, 57, 52, 44, 43)
-    WRE(60, 58, 53, 45, 44)
+    ROUND_N(40, KV(41))
+    EACH W42[g] = add(add(ssig1(W40[g]), W35[g]), add(ssig0(W27[g]), W26[g]));
+    ROUND_N(41, KV(42))
+    EACH W43[g] = add(add(ssig1(W41[g]), W36[g]), add(ssig0(W28[g]), W27[g]));
+    ROUND_N(42, KV(43))
+    EACH W44[g] = add(add(ssig1(W42[g]), W37[g]), add(ssig0(W29[g]), W28[g]));
+    ROUND_N(43, KV(44))
+    EACH W45[g] = add(add(ssig1(W43[g]), W38[g]), add(ssig0(W30[g]), W29[g]));
+    ROUND_N(44, KV(45))
+    EACH W46[g] = add(add(ssig1(W44[g]), W39[g]), add(ssig0(W31[g]), W30[g]));
+    ROUND_N(45, KV(46))
+    EACH W47[g] = add(add(ssig1(W45[g]), W40[g]), add(ssig0(W32[g]), W31[g]));
+    ROUND_N(46, KV(47))
+    EACH W48[g] = add(add(ssig1(W46[g]), W41[g]), add(ssig0(W33[g]), W32[g]));
+    ROUND_N(47, KV(48))
+    EACH W49[g] = add(add(ssig1(W47[g]), W42[g]), add(ssig0(W34[g]), W33[g]));
+    ROUND_N(48, KV(49))
+    EACH W50[g] = add(add(ssig1(W48[g]), W43[g]), add(ssig0(W35[g]), W34[g]));
+    ROUND_N(49, KV(50))
+    EACH W51[g] = add(add(ssig1(W49[g]), W44[g]), add(ssig0(W36[g]), W35[g]));
+    ROUND_N(50, KV(51))
+    EACH W52[g] = add(add(ssig1(W50[g]), W45[g]), add(ssig0(W37[g]), W36[g]));
+    ROUND_N(51, KV(52))
+    EACH W53[g] = add(add(ssig1(W51[g]), W46[g]), add(ssig0(W38[g]), W37[g]));
+    ROUND_N(52, KV(53))
+    EACH W54[g] = add(add(ssig1(W52[g]), W47[g]), add(ssig0(W39[g]), W38[g]));
+    ROUND_N(53, KV(54))
+    EACH W55[g] = add(add(ssig1(W53[g]), W48[g]), add(ssig0(W40[g]), W39[g]));
+    ROUND_N(54, KV(55))
+    EACH W56[g] = add(add(ssig1(W54[g]), W49[g]), add(ssig0(W41[g]), W40[g]));
+    ROUND_N(55, KV(56))
+    EACH W57[g] = add(add(ssig1(W55[g]), W50[g]), add(ssig0(W42[g]), W41[g]));
+    ROUND_N(56, KV(57))
+    EACH W58[g] = add(add(ssig1(W56[g]), W51[g]), add(ssig0(W43[g]), W42[g]));
+    ROUND_EN(57, KV(58))
+    EACH W59[g] = add(add(ssig1(W57[g]), W52[g]), add(ssig0(W44[g]), W43[g]));
+    ROUND_EN(58, KV(59))
+    EACH W60[g] = add(add(ssig1(W58[g]), W53[g]), add(ssig0(W45[g]), W44[g]));
+    ROUND_EN(59, KV(60))
+    ROUND_LAST(60)
 
     /* The new e of round 60 plus mid7 (folded into kK60) is H7. */
     EACH hits |= (uint64_t)_mm512_testn_epi32_mask(S(61, 4), maskv) << (16 * g);
