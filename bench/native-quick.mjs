@@ -3,9 +3,10 @@
 // windows, n_bits 64 so nothing hits), next to OpenSSL's one-core SHA-256 rate measured in
 // the same run. Each measurement runs in a fresh child process; variants and the reference
 // take turns round by round so that load from other processes hits all alike, and the
-// figures are medians over the rounds. The ratio to a baseline variant of the same round
-// (the SHA-NI kernel and the vector-extension AVX-512 build, `× sha-ni x6`,
-// `× avx512-vec x16`) is the robust figure on a loaded machine.
+// figures are medians over the rounds. `window` is the median rate of single 2^18 scans,
+// what a thread gets when it is not preempted (less sensitive to load than the rate). The
+// ratio to a baseline variant of the same round (the SHA-NI kernel and the vector-extension
+// AVX-512 build: `× sha-ni x6`, `× avx512-vec x16`) is the robust figure on a loaded machine.
 //   npm run build && node scripts/build-native.mjs && node bench/native-quick.mjs [--help]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -24,7 +25,11 @@ const DEFAULT_ADDON = fileURLToPath(
 const BASELINE_PREFIXES = ['sha-ni ', 'avx512-vec '];
 const load = (path) => createRequire(import.meta.url)(path);
 
-/** Scan whole windows with `scan` for `seconds`; returns [hashes, elapsed seconds]. */
+/**
+ * Scan whole windows with `scan` for `seconds`; returns [hashes/s, median of the per-window
+ * rates]. The second is what a window gets when the thread is not preempted in it, so it
+ * moves much less with load from other processes than the first.
+ */
 function spin(scan, seconds, hiStart) {
   const job = prepareJob('benchmark-token-0123456789', 64);
   scan(job.midstate, job.tail, job.messageLength, 64, hiStart, 0, 1024); // warm-up
@@ -33,24 +38,30 @@ function spin(scan, seconds, hiStart) {
   const start = process.hrtime.bigint();
   const end = start + BigInt(Math.round(seconds * 1e9));
   let now = start;
+  const windows = [];
   while (now < end) {
     scan(job.midstate, job.tail, job.messageLength, 64, hi++ >>> 0, 0, SCAN_WINDOW);
     hashes += SCAN_WINDOW;
+    const then = now;
     now = process.hrtime.bigint();
+    windows.push(SCAN_WINDOW / (Number(now - then) / 1e9));
   }
-  return [hashes, Number(now - start) / 1e9];
+  return [hashes / (Number(now - start) / 1e9), median(windows)];
 }
 
-/** Child mode: measure one variant on `threads` threads and print its rate in hashes/s. */
+/**
+ * Child mode: measure one variant on `threads` threads and print its rate and its window
+ * rate (see spin), summed over the threads, in hashes/s as JSON.
+ */
 async function measure([addonPath, variant, secondsText, threadsText]) {
   const seconds = Number(secondsText);
   const threads = Number(threadsText);
   if (threads === 1) {
-    const [hashes, elapsed] = spin(load(addonPath).variants[variant], seconds, 1);
-    process.stdout.write(`${hashes / elapsed}\n`);
+    const [rate, window] = spin(load(addonPath).variants[variant], seconds, 1);
+    process.stdout.write(`${JSON.stringify({ rate, window })}\n`);
     return;
   }
-  const rates = await Promise.all(
+  const results = await Promise.all(
     Array.from(
       { length: threads },
       (_, t) =>
@@ -58,12 +69,13 @@ async function measure([addonPath, variant, secondsText, threadsText]) {
           const worker = new Worker(SCRIPT, {
             workerData: { addonPath, variant, seconds, hi: 1 + t * 0x1000000 },
           });
-          worker.once('message', ([hashes, elapsed]) => resolveRate(hashes / elapsed));
+          worker.once('message', resolveRate);
           worker.once('error', reject);
         }),
     ),
   );
-  process.stdout.write(`${rates.reduce((a, b) => a + b, 0)}\n`);
+  const sum = (k) => results.reduce((total, result) => total + result[k], 0);
+  process.stdout.write(`${JSON.stringify({ rate: sum(0), window: sum(1) })}\n`);
 }
 
 if (!isMainThread) {
@@ -141,13 +153,15 @@ async function main() {
 
   const reference = []; // one-core OpenSSL compressions/s per round
   const rates = new Map(); // `${label}\t${threads}` -> rate per round
+  const windowRates = new Map(); // the same for the window rates
   for (let round = 0; round < rounds; round++) {
     reference.push(openssl(pin, seconds, run));
     for (const threads of threadCounts) {
       for (const [label, path, name] of entries) {
         const key = `${label}\t${threads}`;
-        const rate = Number(run(child(path, name, threads)));
+        const { rate, window } = JSON.parse(run(child(path, name, threads)));
         rates.set(key, [...(rates.get(key) ?? []), rate]);
+        windowRates.set(key, [...(windowRates.get(key) ?? []), window]);
       }
     }
   }
@@ -163,6 +177,7 @@ async function main() {
         medianMhs: median(list) / 1e6,
         minMhs: Math.min(...list) / 1e6,
         maxMhs: Math.max(...list) / 1e6,
+        windowMhs: median(windowRates.get(`${label}\t${threads}`)) / 1e6,
         perThreadVsOpenssl: median(list) / threads / ref,
       };
       // Ratio to each baseline in the same round, then the median of those ratios.
@@ -182,7 +197,7 @@ async function main() {
     return;
   }
   console.log(`${rounds} rounds of ${seconds} s; reference ${refText}`);
-  const head = ['variant', 'threads', 'M hashes/s', 'min–max', '× OpenSSL/thread'];
+  const head = ['variant', 'threads', 'M hashes/s', 'min–max', 'window', '× OpenSSL/thread'];
   const present = BASELINES.filter((b) => rows.some((r) => r[`vs ${b}`] !== undefined));
   const table = [
     [...head, ...present.map((b) => `× ${b}`)],
@@ -191,6 +206,7 @@ async function main() {
       String(r.threads),
       r.medianMhs.toFixed(1),
       `${r.minMhs.toFixed(1)}–${r.maxMhs.toFixed(1)}`,
+      r.windowMhs.toFixed(1),
       r.perThreadVsOpenssl.toFixed(2),
       ...present.map((b) => r[`vs ${b}`].toFixed(2)),
     ]),
