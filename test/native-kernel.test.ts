@@ -155,7 +155,7 @@ describe('native kernel loading', () => {
 
   it.skipIf(!built)('describes itself and picks the variant measured fastest', () => {
     expect(kernel?.name).toBe('native');
-    expect(kernel?.detail).toMatch(/^(sha-ni|avx512|avx2|portable) x\d+$/);
+    expect(kernel?.detail).toMatch(/^(sha-ni|avx512|avx512-vec|avx2|portable) x\d+$/);
     const rates = kernel?.rates ?? {};
     expect(rates[kernel?.detail ?? '']).toBe(Math.max(...Object.values(rates)));
     expect(variants.map((v) => v.detail)).toContain(kernel?.detail);

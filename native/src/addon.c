@@ -10,7 +10,9 @@
  *   "avx2 x8" or "portable x4" (the number is how many candidates one iteration hashes).
  * exports.variants: { [detail]: scan } for every kernel this CPU can run (tests, benchmarks).
  *
- * The best kernel is chosen by CPU detection; TLSLP_NATIVE_SCALAR=1 forces the portable one.
+ * exports.detail/scan is a static pick by CPU detection (the first listed below);
+ * TLSLP_NATIVE_SCALAR=1 forces the portable one. The TypeScript side (src/solver/kernels/
+ * native.ts) does not use it: it times every variant at load and uses the fastest.
  * Bad arguments throw TypeError / RangeError; nothing here allocates per call.
  */
 #ifndef NAPI_VERSION
