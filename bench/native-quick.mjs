@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { prepareJob, SCAN_WINDOW, suffixFor } from '../dist/solver/layout.js';
 import { benchArgs } from './args.mjs';
+import { opensslSha256 } from './openssl.mjs';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const DEFAULT_ADDON = fileURLToPath(
@@ -155,7 +156,7 @@ async function main() {
   const rates = new Map(); // `${label}\t${threads}` -> rate per round
   const windowRates = new Map(); // the same for the window rates
   for (let round = 0; round < rounds; round++) {
-    reference.push(openssl(pin, seconds, run));
+    reference.push(opensslSha256(seconds, pin).blocksPerSecond);
     for (const threads of threadCounts) {
       for (const [label, path, name] of entries) {
         const key = `${label}\t${threads}`;
@@ -244,30 +245,6 @@ function checkAll(entries) {
     );
     if (got !== expected) throw new Error(`${label}: got ${got}, node:crypto says ${expected}`);
   }
-}
-
-/**
- * One-core SHA-256 compressions per second by OpenSSL (EVP, so SHA-NI where the CPU has it;
- * 16 KiB messages, so a 64-byte block is one compression). `-elapsed` divides by wall-clock
- * time, as the kernels are timed, so that load from other processes slows both alike
- * (OpenSSL's default divides by its CPU time).
- */
-function openssl(pin, seconds, run) {
-  const args = [
-    'speed',
-    '-elapsed',
-    '-evp',
-    'sha256',
-    '-bytes',
-    '16384',
-    '-seconds',
-    String(Math.max(1, Math.round(seconds))),
-  ];
-  const out = run([...pin, 'openssl', ...args], true);
-  // "sha256   1762451.46k": thousands of bytes per second.
-  const match = /^sha256\s+([\d.]+)k\s*$/m.exec(out);
-  if (!match) throw new Error(`unexpected openssl speed output:\n${out}`);
-  return (Number(match[1]) * 1000) / 64;
 }
 
 function median(list) {
