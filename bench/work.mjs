@@ -290,7 +290,11 @@ async function kernelsMode() {
       },
       variants,
     };
-    log(`native: default ${native.detail}, the fastest of its ${ratesText(native.kernel)}`);
+    log(
+      native.kernel.rates
+        ? `native: default ${native.detail}, the fastest of its ${ratesText(native.kernel)}`
+        : `native: ${native.detail}, forced (TLSLP_NATIVE_VARIANT or TLSLP_NATIVE_SCALAR)`,
+    );
     log(
       `fastest variant here: ${fastest1} on 1 thread, ${fastestAll} on ${threadsAll}; the default ` +
         `runs at ${(nativeSummary.defaultVsFastest.threads1 * 100).toFixed(1)}% and ` +
