@@ -86,7 +86,7 @@ const command = `node bench/work.mjs ${process.argv.slice(2).join(' ')}`.trim();
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const mhs = (rate) => (rate / 1e6).toFixed(2);
 
-/** The native kernel's variant rates measured as it loaded (`sha-ni x3 67.1, …` M/s), or ''. */
+/** The native kernel's variant rates measured as it loaded (`sha-ni x6 73.6, …` M/s), or ''. */
 function ratesText(kernel) {
   if (!kernel.rates) return '';
   const list = Object.entries(kernel.rates).map(([name, rate]) => `${name} ${rate.toFixed(1)}`);
