@@ -137,12 +137,28 @@ async function bestOf(times, measure) {
 }
 
 /**
+ * @typedef {import('tlslp/bench').KernelMeasurement} Measurement
+ * @typedef {object} BenchEntry One kernel or native variant to measure.
+ * @property {import('tlslp/solver').KernelName} name
+ * @property {import('tlslp/solver').KernelChoice} choice what measureKernel is asked for
+ * @property {string} detail
+ * @property {number} batch the pool's batch size for the kernel
+ * @property {boolean} isDefault
+ * @property {number} candidates1 per measurement on 1 thread (set by the calibration)
+ * @property {number} candidatesAll per measurement on all threads
+ * @property {Measurement} [one] the best on 1 thread
+ * @property {Measurement} [all] the best on all threads
+ */
+
+/**
  * What to measure: each native variant (`native:<detail>`, so the default one is measured
  * like the others), then the wasm and js kernels. `isDefault` marks the variant the native
  * kernel chose by its load-time measurement.
  */
 function benchEntries(kernels) {
+  /** @type {BenchEntry[]} */
   const entries = [];
+  const calibrated = { candidates1: 0, candidatesAll: 0 };
   for (const k of kernels) {
     if (!k.available) continue;
     const batch = BATCH_SIZE[k.name];
@@ -155,10 +171,18 @@ function benchEntries(kernels) {
           detail,
           batch,
           isDefault: detail === k.detail,
+          ...calibrated,
         });
       }
     } else {
-      entries.push({ name: k.name, choice: k.name, detail: k.detail, batch, isDefault: true });
+      entries.push({
+        name: k.name,
+        choice: k.name,
+        detail: k.detail,
+        batch,
+        isDefault: true,
+        ...calibrated,
+      });
     }
   }
   return entries;
@@ -179,7 +203,8 @@ async function kernelsMode() {
   // The reference before and after the kernels; the faster counts (load only slows it down).
   const refRuns = [reference(refSeconds)];
   const kernels = await availableKernels();
-  const native = kernels.find((k) => k.name === 'native' && k.available);
+  const found = kernels.find((k) => k.name === 'native');
+  const native = found?.available ? found : undefined;
   const unavailable = {};
   for (const k of kernels) if (!k.available) unavailable[k.name] = k.reason;
   const entries = benchEntries(kernels);
@@ -194,10 +219,12 @@ async function kernelsMode() {
       e.batch * threadsAll,
     );
   }
-  if (threadsAll > 1 && entries.length > 0) {
-    await measureKernel(entries[0].choice, threadsAll, entries[0].batch * threadsAll * 2);
+  const first = entries[0];
+  if (threadsAll > 1 && first) {
+    await measureKernel(first.choice, threadsAll, first.batch * threadsAll * 2);
   }
   // Round by round, every entry in turn, so that a burst of load elsewhere hits all alike.
+  /** @type {(old: Measurement | undefined, m: Measurement) => Measurement} */
   const keep = (old, m) => (!old || m.hashesPerSecond > old.hashesPerSecond ? m : old);
   for (let round = 0; round < repeat; round++) {
     for (const e of entries) e.one = keep(e.one, await measureKernel(e.choice, 1, e.candidates1));
@@ -215,8 +242,9 @@ async function kernelsMode() {
   const json = {};
   const variants = {};
   for (const e of entries) {
-    e.all ??= e.one;
-    for (const m of threadsAll > 1 ? [e.one, e.all] : [e.one]) {
+    const one = /** @type {Measurement} */ (e.one);
+    const all = e.all ?? one;
+    for (const m of threadsAll > 1 ? [one, all] : [one]) {
       rows.push([
         e.name,
         e.detail,
@@ -230,11 +258,11 @@ async function kernelsMode() {
       ]);
     }
     const record = {
-      threads1: e.one.hashesPerSecond,
-      threadsAll: e.all.hashesPerSecond,
+      threads1: one.hashesPerSecond,
+      threadsAll: all.hashesPerSecond,
       detail: e.detail,
-      perThreadVsReference1: ratio(e.one),
-      perThreadVsReferenceAll: ratio(e.all),
+      perThreadVsReference1: ratio(one),
+      perThreadVsReferenceAll: ratio(all),
     };
     if (e.name === 'native') variants[e.detail] = record;
     if (e.isDefault) {
