@@ -1,3 +1,4 @@
+// @ts-check
 // Rate of each native kernel variant on 1 thread (pinned to one core with taskset) and on
 // 2 threads (worker_threads), called from Node the way the solver calls it (whole 2^18
 // windows, n_bits 64 so nothing hits), next to OpenSSL's one-core SHA-256 rate measured in
@@ -14,7 +15,7 @@ import { createRequire } from 'node:module';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { prepareJob, SCAN_WINDOW, suffixFor } from '../dist/solver/layout.js';
+import { prepareJob, SCAN_WINDOW, suffixFor } from 'tlslp/bench';
 import { benchArgs } from './args.mjs';
 import { opensslSha256 } from './openssl.mjs';
 
@@ -54,7 +55,8 @@ function spin(scan, seconds, hiStart) {
  * Child mode: measure one variant on `threads` threads and print its rate and its window
  * rate (see spin), summed over the threads, in hashes/s as JSON.
  */
-async function measure([addonPath, variant, secondsText, threadsText]) {
+async function measure(/** @type {string[]} */ argv) {
+  const [addonPath, variant = '', secondsText, threadsText] = argv;
   const seconds = Number(secondsText);
   const threads = Number(threadsText);
   if (threads === 1) {
@@ -81,7 +83,7 @@ async function measure([addonPath, variant, secondsText, threadsText]) {
 
 if (!isMainThread) {
   const { addonPath, variant, seconds, hi } = workerData;
-  parentPort.postMessage(spin(load(addonPath).variants[variant], seconds, hi));
+  parentPort?.postMessage(spin(load(addonPath).variants[variant], seconds, hi));
 } else if (process.argv[2] === '--measure') {
   await measure(process.argv.slice(3));
 } else {
@@ -135,10 +137,10 @@ async function main() {
 
   const pin = spawnSync('taskset', ['-c', '1', 'true']).status === 0 ? ['taskset', '-c', '1'] : [];
   // Run a command and return its stdout (stderr only shows for the children's errors).
-  const run = ([file, ...args], quiet = false) =>
+  const run = (/** @type {string[]} */ [file = '', ...args]) =>
     execFileSync(file, args, {
       encoding: 'utf8',
-      stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
       timeout: 120_000,
     });
   const child = (path, name, threads) => [
@@ -200,8 +202,9 @@ async function main() {
   console.log(`${rounds} rounds of ${seconds} s; reference ${refText}`);
   const head = ['variant', 'threads', 'M hashes/s', 'min–max', 'window', '× OpenSSL/thread'];
   const present = BASELINES.filter((b) => rows.some((r) => r[`vs ${b}`] !== undefined));
+  const columns = [...head, ...present.map((b) => `× ${b}`)];
   const table = [
-    [...head, ...present.map((b) => `× ${b}`)],
+    columns,
     ...rows.map((r) => [
       r.variant,
       String(r.threads),
@@ -209,10 +212,10 @@ async function main() {
       `${r.minMhs.toFixed(1)}–${r.maxMhs.toFixed(1)}`,
       r.windowMhs.toFixed(1),
       r.perThreadVsOpenssl.toFixed(2),
-      ...present.map((b) => r[`vs ${b}`].toFixed(2)),
+      ...present.map((b) => (r[`vs ${b}`] ?? Number.NaN).toFixed(2)),
     ]),
   ];
-  const widths = table[0].map((_, c) => Math.max(...table.map((line) => line[c].length)));
+  const widths = columns.map((_, c) => Math.max(...table.map((line) => String(line[c]).length)));
   for (const line of table) {
     console.log(
       line
