@@ -13,10 +13,12 @@
  * of round 60), so rounds 61..63 are skipped entirely and rounds 57..59 only update `e`.
  *
  * Each round adds S1(e) last (`t = S1(e) + (h + K + W + Ch)`): S1 is the deepest term of the
- * e chain, so this shortens the loop-carried dependency by one add per round (+9% on V8).
- * One lane group per iteration: two interleaved v128 groups (8 nonces) were measured at
- * 0.5x, as V8's register allocator then spills most of the 16 xmm registers' worth of state
- * and the loop body outgrows the instruction cache.
+ * e chain, so this shortens the dependency chain by one add per round (+10% on V8, Node 20).
+ * One lane group per iteration: two v128 groups (8 nonces) per iteration measured 0.5x
+ * (0.7x with the second group forced after the first), because V8 then spills about as many
+ * xmm values as it computes and the loop body (about 50 KB of x64 code) overflows the
+ * instruction cache. Other variants measured no faster: Ch as v128.bitselect, the extra add
+ * that takes e off the t chain, S0(a) added last.
  */
 
 /** log2 of the scan window (the last three nonce characters). */
