@@ -4,6 +4,7 @@
       "target_name": "tlslp_kernel",
       "sources": [
         "src/addon.c",
+        "src/kernel_avx512.c",
         "src/kernel_common.c",
         "src/kernel_portable.c",
         "src/kernel_shani.c"

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   hasTrailingZeroBits,
   trailingZeroBits,
@@ -43,6 +43,19 @@ describe('js kernel', () => {
   it('is named js / scalar', () => {
     expect(kernel.name).toBe('js');
     expect(kernel.detail).toBe('scalar');
+  });
+
+  it('answers its very first scan in a thread exactly (the warm-up leaves nothing behind)', async () => {
+    vi.resetModules();
+    const fresh = (await import('../src/solver/kernels/js.js')).createJsKernel();
+    // A window and job unlike the warm-up's, with hits at 6 bits; then the next window.
+    const token = 'first-call-token';
+    const hi = 0x2468ace0;
+    const lo = 77 * SCAN_WINDOW + 1000;
+    const words = lastWords(prepareJob(token, 0), hi, lo, 300);
+    expect(fresh.scan(prepareJob(token, 6), hi, lo, 300)).toBe(firstHit(words, 6));
+    const next = lastWords(prepareJob(token, 0), hi, lo + SCAN_WINDOW, 300);
+    expect(fresh.scan(prepareJob(token, 6), hi, lo + SCAN_WINDOW, 300)).toBe(firstHit(next, 6));
   });
 
   it('agrees with node:crypto for tokens of every length 1..128 and n_bits 0..20, 32, 40', () => {

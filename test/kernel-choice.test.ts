@@ -29,14 +29,14 @@ afterAll(async () => {
   await closeSolverPool();
 });
 
-/** The first word of a variant's detail (`avx512 x16` → `avx512`). */
+/** A variant's family, the first word of its detail (`avx512-vec x16` → `avx512-vec`). */
 function family(detail: string): string {
   return detail.split(' ')[0] as string;
 }
 
 describe('kernel choice values', () => {
   it('accepts the kernel names, auto and native:<variant>', () => {
-    for (const value of ['auto', 'native', 'wasm', 'js', 'native:avx512', 'native:sha-ni x3'])
+    for (const value of ['auto', 'native', 'wasm', 'js', 'native:avx512', 'native:sha-ni x6'])
       expect(parseKernelChoice(value)).toBe(value);
   });
 
@@ -94,10 +94,16 @@ describe.skipIf(!hasNative)('native variant forced', () => {
     expect(forced.rates).toBeUndefined();
   });
 
-  it('a prefix picks a variant of that family', () => {
+  it('a family picks a variant of that family, a shorter prefix one that starts with it', () => {
+    // `avx512` is the family of `avx512 x32` and `avx512 x48`, not of `avx512-vec x16`.
     for (const detail of variants) {
       const forced = selectKernel(`native:${family(detail)}`).kernel;
       expect(family(forced.detail)).toBe(family(detail));
+    }
+    for (const prefix of ['avx', 'sha', 'port']) {
+      const matching = variants.filter((detail) => detail.startsWith(prefix));
+      if (matching.length > 0)
+        expect(matching).toContain(selectKernel(`native:${prefix}`).kernel.detail);
     }
   });
 

@@ -20,7 +20,7 @@ const ADDON_PATH = fileURLToPath(
   new URL('../native/build/Release/tlslp_kernel.node', import.meta.url),
 );
 const PROTOCOL_TOKEN = 'gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq';
-const N_BITS = [...Array.from({ length: 21 }, (_, i) => i), 32, 40];
+const N_BITS = [...Array.from({ length: 33 }, (_, i) => i), 40];
 
 const ENV_VARS = ['TLSLP_NO_NATIVE', 'TLSLP_NATIVE_SCALAR', 'TLSLP_NATIVE_VARIANT'] as const;
 const savedEnv = ENV_VARS.map((name) => [name, process.env[name]] as const);
@@ -130,13 +130,16 @@ function check(k: Kernel, f: Fixture, nBits: number, from: number, count: number
   }
 }
 
-function hasShaNi(): boolean {
+/** Whether /proc/cpuinfo lists every one of `flags` (false where there is no such file). */
+function cpuHas(...flags: string[]): boolean {
   try {
-    return /\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    return flags.every((flag) => new RegExp(`\\b${flag}\\b`).test(info));
   } catch {
     return false;
   }
 }
+const hasShaNi = (): boolean => cpuHas('sha_ni');
 
 describe('native kernel loading', () => {
   it('TLSLP_NO_NATIVE=1 disables it with a reason', () => {
@@ -152,7 +155,7 @@ describe('native kernel loading', () => {
 
   it.skipIf(!built)('describes itself and picks the variant measured fastest', () => {
     expect(kernel?.name).toBe('native');
-    expect(kernel?.detail).toMatch(/^(sha-ni|avx512|avx2|portable) x\d+$/);
+    expect(kernel?.detail).toMatch(/^(sha-ni|avx512|avx512-vec|avx2|portable) x\d+$/);
     const rates = kernel?.rates ?? {};
     expect(rates[kernel?.detail ?? '']).toBe(Math.max(...Object.values(rates)));
     expect(variants.map((v) => v.detail)).toContain(kernel?.detail);
@@ -166,8 +169,14 @@ describe('native kernel loading', () => {
 
   it.skipIf(!built)('TLSLP_NATIVE_VARIANT selects any variant this CPU runs', () => {
     for (const variant of variants) {
-      const prefix = variant.detail.split(' ')[0] as string;
-      expect(loadWith({ TLSLP_NATIVE_VARIANT: prefix }).kernel?.detail).toBe(variant.detail);
+      // The whole name picks exactly that variant; its first word, one of that family.
+      expect(loadWith({ TLSLP_NATIVE_VARIANT: variant.detail }).kernel?.detail).toBe(
+        variant.detail,
+      );
+      const family = `${variant.detail.split(' ')[0] as string} `;
+      expect(loadWith({ TLSLP_NATIVE_VARIANT: family }).kernel?.detail).toMatch(
+        new RegExp(`^${family}`),
+      );
     }
     // An unknown variant leaves the default.
     expect(loadWith({ TLSLP_NATIVE_VARIANT: 'no-such' }).kernel?.detail).toBe(
@@ -180,10 +189,16 @@ describe.skipIf(!built)('native kernel', () => {
   it('runs every variant this CPU supports', () => {
     expect(variants.length).toBeGreaterThanOrEqual(1);
     if (hasShaNi()) expect(variants.some((v) => v.detail.startsWith('sha-ni'))).toBe(true);
+    if (cpuHas('avx512f', 'avx512vl')) {
+      expect(variants.some((v) => v.detail.startsWith('avx512 '))).toBe(true);
+    }
+    // Every variant the addon exports is tested below.
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as { variants: object };
+    expect(variants.map((v) => v.detail).sort()).toEqual(Object.keys(addon.variants).sort());
   });
 
   describe.each(variants.map((v) => [v.detail, v] as const))('%s', (_detail, variant) => {
-    it('agrees with node:crypto for tokens of length 1..128 and n_bits 0..20, 32, 40', () => {
+    it('agrees with node:crypto for tokens of length 1..128 and n_bits 0..32, 40', () => {
       for (const f of getFixtures()) {
         for (const nBits of N_BITS) check(variant, f, nBits, 0, RANGE);
       }
@@ -194,11 +209,49 @@ describe.skipIf(!built)('native kernel', () => {
       for (const f of getFixtures().filter((_, i) => i % 4 === 0)) {
         for (const nBits of [0, 1, 2, 3, 4, 6]) {
           for (let from = 0; from < 24; from++) {
-            for (const count of [1, 2, 3, 4, 5, 7, 8, 9, 11, 16, 17, 33])
+            for (const count of [1, 2, 3, 4, 5, 7, 8, 9, 11, 16, 17, 33, 47, 48, 49, 65, 100, 136])
               check(variant, f, nBits, from, count);
           }
         }
       }
+    });
+
+    it('returns the first hit in order when later lanes, groups and batches hit too', () => {
+      // Many hits per batch (n_bits 1..6) from every start modulo 64: the first hit must come
+      // back wherever it falls, so over all cases it falls at every position of a 64-candidate
+      // run (every lane of every 16-lane group and both halves of a 32-candidate batch).
+      const positions = new Set<number>();
+      for (const f of getFixtures().filter((_, i) => i % 2 === 0)) {
+        for (let nBits = 1; nBits <= 6; nBits++) {
+          for (let from = 0; from < 64; from += 1 + (nBits % 3)) {
+            check(variant, f, nBits, from, RANGE - from);
+            const want = firstHit(f.words, from, RANGE - from, nBits);
+            if (want >= 0) positions.add((f.lo + from + want) % 64);
+          }
+        }
+      }
+      expect(positions.size).toBe(64);
+    });
+
+    it('agrees with node:crypto at the edges of a window', () => {
+      // The fixtures of every third length end exactly at the end of a 2^18 window.
+      const atEnd = getFixtures().filter((f) => (f.lo % SCAN_WINDOW) + RANGE === SCAN_WINDOW);
+      expect(atEnd.length).toBeGreaterThan(0);
+      for (const f of atEnd) {
+        for (const nBits of [0, 1, 2, 3, 5, 8, 32]) {
+          for (let count = 1; count <= 70; count++) check(variant, f, nBits, RANGE - count, count);
+        }
+      }
+      // The first candidate of a window alone, and a whole window, against a full scan.
+      const job = prepareJob('window edge', 2);
+      const [first] = lastWords(job, 9, 3 * SCAN_WINDOW, 1);
+      expect(variant.scan(job, 9, 3 * SCAN_WINDOW, 1)).toBe(
+        ((first as number) & hitMask(2)) === 0 ? 0 : -1,
+      );
+      const [last] = lastWords(job, 9, 4 * SCAN_WINDOW - 1, 1);
+      expect(variant.scan(job, 9, 4 * SCAN_WINDOW - 1, 1)).toBe(
+        ((last as number) & hitMask(2)) === 0 ? 0 : -1,
+      );
     });
 
     it('returns −1 for an empty range and 0 for n_bits 0', () => {

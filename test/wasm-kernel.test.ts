@@ -127,6 +127,20 @@ describe.each(builds)('wasm kernel ($detail) agrees with node:crypto', ({ simd }
     expect(found).toBe(true);
   });
 
+  it('recomputes its per-call constants for every window of the same job', () => {
+    const job = prepareJob('same-job-other-windows', 5);
+    const windows = [
+      [1, 3 * SCAN_WINDOW],
+      [2, 3 * SCAN_WINDOW],
+      [2, 9 * SCAN_WINDOW],
+      [1, 3 * SCAN_WINDOW],
+    ] as const;
+    for (const [hi, base] of windows) {
+      const lo = base + 123;
+      expect(kernel.scan(job, hi, lo, 200)).toBe(referenceScan(job, hi, lo, 200));
+    }
+  });
+
   it('handles count 0 and re-loads the job when it changes', () => {
     const a = prepareJob('first-job', 4);
     const b = prepareJob('second-job-with-another-length', 4);

@@ -6,11 +6,13 @@
  *   nBits: 0..256, hi/lo: uint32 halves of the first nonce, count: 0..2^18 within the
  *   aligned 2^18 window of lo. Returns the offset of the first candidate whose last digest
  *   word satisfies (H7 & mask) == 0, mask = nBits >= 32 ? 0xffffffff : 2^nBits - 1.
- * exports.detail: which kernel scan uses: "sha-ni x3", "avx512 x16", "avx2 x8" or "portable x4"
- *   (the number is how many candidates one iteration hashes).
+ * exports.detail: which kernel scan uses: "sha-ni x6", "avx512 x32", "avx512 x48", "avx512-vec x16",
+ *   "avx2 x8" or "portable x4" (the number is how many candidates one iteration hashes).
  * exports.variants: { [detail]: scan } for every kernel this CPU can run (tests, benchmarks).
  *
- * The best kernel is chosen by CPU detection; TLSLP_NATIVE_SCALAR=1 forces the portable one.
+ * exports.detail/scan is a static pick by CPU detection (the first listed below);
+ * TLSLP_NATIVE_SCALAR=1 forces the portable one. The TypeScript side (src/solver/kernels/
+ * native.ts) does not use it: it times every variant at load and uses the fastest.
  * Bad arguments throw TypeError / RangeError; nothing here allocates per call.
  */
 #ifndef NAPI_VERSION
@@ -36,7 +38,9 @@ typedef struct variant {
 static const variant portable_variant = {"portable x" STR(TLSLP_PORTABLE_LANES), tlslp_scan_portable};
 #if TLSLP_X86_VECTOR
 static const variant avx2_variant = {"avx2 x" STR(TLSLP_AVX2_LANES), tlslp_scan_avx2};
-static const variant avx512_variant = {"avx512 x" STR(TLSLP_AVX512_LANES), tlslp_scan_avx512};
+static const variant avx512x2_variant = {"avx512 x32", tlslp_scan_avx512x2};
+static const variant avx512x3_variant = {"avx512 x48", tlslp_scan_avx512x3};
+static const variant avx512vec_variant = {"avx512-vec x" STR(TLSLP_AVX512_LANES), tlslp_scan_avx512vec};
 #endif
 #if TLSLP_X86
 static const variant shani_variant = {"sha-ni x" STR(TLSLP_SHANI_STREAMS), tlslp_scan_shani};
@@ -162,14 +166,17 @@ NAPI_MODULE_INIT() {
 
   tlslp_detect_cpu(&cpu);
   if (napi_create_object(env, &variants) != napi_ok) return NULL;
-  /* Listed and preferred in this order: SHA-NI, AVX-512, AVX2, portable. (On AMD Zen 4 the
-   * AVX-512 variant roughly ties with SHA-NI; SHA-NI stays the default because wide AVX-512
-   * lowers the clock on some Intel parts and draws more power.) */
+  /* Listed and preferred in this order: SHA-NI, AVX-512, AVX2, portable. SHA-NI stays the
+   * default because wide AVX-512 lowers the clock on some Intel parts and draws more power;
+   * on AMD Zen 5 the intrinsics AVX-512 kernel is about 2.6x SHA-NI, so the TypeScript side
+   * measures the variants at load time and uses the fastest. */
 #if TLSLP_X86
   if (cpu.sha && !add_variant(env, variants, &shani_variant, &best)) return NULL;
 #endif
 #if TLSLP_X86_VECTOR
-  if (cpu.avx512 && !add_variant(env, variants, &avx512_variant, &best)) return NULL;
+  if (cpu.avx512 && !add_variant(env, variants, &avx512x2_variant, &best)) return NULL;
+  if (cpu.avx512 && !add_variant(env, variants, &avx512x3_variant, &best)) return NULL;
+  if (cpu.avx512 && !add_variant(env, variants, &avx512vec_variant, &best)) return NULL;
   if (cpu.avx2 && !add_variant(env, variants, &avx2_variant, &best)) return NULL;
 #endif
 #if !TLSLP_X86

@@ -38,6 +38,9 @@ typedef struct tlslp_ctx {
   /* Message words W0..W25; w[13] is 0 (W13 is per candidate, see tlslp_w13), and
    * w[20], w[22], w[24] (which depend on W13) are 0. The others are final. */
   uint32_t w[26];
+  /* wc[i], i = 20..41: the part of schedule word Wi that does not depend on W13 (the
+   * lane-parallel kernels add the W13-dependent terms; see tlslp_prepare). */
+  uint32_t wc[42];
   /* State (a..h) after round 13 without the W13 term, which a and e still need. */
   uint32_t s13[8];
   /* Midstate word 7: H7 = mid7 + (h after round 63) = mid7 + (e after round 60). */
@@ -76,7 +79,10 @@ void tlslp_prepare(tlslp_ctx *ctx, const uint32_t midstate[8], const uint8_t tai
 int32_t tlslp_scan_portable(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 #if TLSLP_X86_VECTOR
 int32_t tlslp_scan_avx2(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
-int32_t tlslp_scan_avx512(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
+int32_t tlslp_scan_avx512vec(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
+/* The intrinsics kernel with 2 and 3 interleaved 16-lane groups (32 and 48 lanes in flight). */
+int32_t tlslp_scan_avx512x2(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
+int32_t tlslp_scan_avx512x3(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 #endif
 #if TLSLP_X86
 int32_t tlslp_scan_shani(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
@@ -93,10 +99,10 @@ int32_t tlslp_scan_shani(const tlslp_ctx *ctx, uint32_t count, uint32_t mask);
 #define TLSLP_AVX2_LANES 8
 #endif
 #ifndef TLSLP_AVX512_LANES
-#define TLSLP_AVX512_LANES 16
+#define TLSLP_AVX512_LANES 16 /* the vector-extension build of the portable kernel */
 #endif
 #ifndef TLSLP_SHANI_STREAMS
-#define TLSLP_SHANI_STREAMS 3
+#define TLSLP_SHANI_STREAMS 6 /* on Zen 5: 2, 3, 4 streams run at 0.91, 0.94, 0.96 of 6; 7, 8 tie with 6 */
 #endif
 
 /* CPU features the x86 kernels need (all 0 elsewhere). */

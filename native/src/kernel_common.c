@@ -1,4 +1,6 @@
 /* Per-call precomputation and CPU detection shared by the kernels. */
+#include <string.h>
+
 #include "kernel.h"
 
 #if TLSLP_X86 && defined(_MSC_VER)
@@ -59,6 +61,27 @@ void tlslp_prepare(tlslp_ctx *ctx, const uint32_t midstate[8], const uint8_t tai
   w[23] = TLSLP_SSIG1(w[21]) + w[16] + TLSLP_SSIG0(w[8]) + w[7];
   w[24] = 0;
   w[25] = TLSLP_SSIG1(w[23]) + w[18] + TLSLP_SSIG0(w[10]) + w[9];
+  /* Constant parts of the words that depend on W13, W20..W41 (the rest are whole terms). */
+  memset(ctx->wc, 0, sizeof ctx->wc);
+  ctx->wc[20] = TLSLP_SSIG1(w[18]) + TLSLP_SSIG0(w[5]) + w[4];
+  ctx->wc[22] = w[15] + TLSLP_SSIG0(w[7]) + w[6];
+  ctx->wc[24] = w[17] + TLSLP_SSIG0(w[9]) + w[8];
+  ctx->wc[26] = w[19] + TLSLP_SSIG0(w[11]) + w[10];
+  ctx->wc[27] = TLSLP_SSIG1(w[25]) + TLSLP_SSIG0(w[12]) + w[11];
+  ctx->wc[28] = w[21] + w[12];
+  ctx->wc[29] = TLSLP_SSIG0(w[14]);
+  ctx->wc[30] = w[23] + TLSLP_SSIG0(w[15]) + w[14];
+  ctx->wc[31] = TLSLP_SSIG0(w[16]) + w[15];
+  ctx->wc[32] = w[25] + TLSLP_SSIG0(w[17]) + w[16];
+  ctx->wc[33] = TLSLP_SSIG0(w[18]) + w[17];
+  ctx->wc[34] = TLSLP_SSIG0(w[19]) + w[18];
+  ctx->wc[35] = w[19];
+  ctx->wc[36] = TLSLP_SSIG0(w[21]);
+  ctx->wc[37] = w[21];
+  ctx->wc[38] = TLSLP_SSIG0(w[23]);
+  ctx->wc[39] = w[23];
+  ctx->wc[40] = TLSLP_SSIG0(w[25]);
+  ctx->wc[41] = w[25];
 
   /* Rounds 0..12 are the same for every candidate of the call. */
   a = midstate[0];

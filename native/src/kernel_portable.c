@@ -39,7 +39,7 @@ typedef uint32_t tlslp_vec_avx2 __attribute__((vector_size(4 * TLSLP_AVX2_LANES)
 typedef uint32_t tlslp_vec_avx512 __attribute__((vector_size(4 * TLSLP_AVX512_LANES)));
 #define PV_VEC tlslp_vec_avx512
 #define PV_LANES TLSLP_AVX512_LANES
-#define PV_NAME tlslp_scan_avx512
+#define PV_NAME tlslp_scan_avx512vec
 #define PV_ATTR __attribute__((target("avx512f,avx512vl")))
 #include "portable_body.h"
 #undef PV_VEC

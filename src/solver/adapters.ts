@@ -19,7 +19,7 @@ export interface WorkSolution {
    * rate on the threads used (hashes per second of kernel time × threads), not wall time.
    */
   hashesPerSecond?: number;
-  /** e.g. `native (sha-ni x3)` or `external: ./work_challenge`. */
+  /** e.g. `native (avx512 x48)` or `external: ./work_challenge`. */
   solver: string;
   /** Threads used, when the solver knows. */
   threads?: number;

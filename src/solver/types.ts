@@ -11,7 +11,7 @@ export type KernelName = 'native' | 'wasm' | 'js';
 export interface Kernel {
   /** Which kernel this is. */
   readonly name: KernelName;
-  /** What it runs on, e.g. `sha-ni x3`, `simd128`, `scalar`. */
+  /** What it runs on, e.g. `sha-ni x6`, `simd128`, `scalar`. */
   readonly detail: string;
   /**
    * Native kernel only: the rate of every variant this CPU can run, in M hashes/s on one

@@ -1,8 +1,9 @@
 /**
  * Kernel selection: `auto` picks the fastest kernel that loads here (native, then wasm,
  * then js); an explicitly requested kernel that does not load is a configuration error.
- * `native:<variant>` forces one variant of the native kernel (by prefix of its detail, e.g.
- * `native:avx512`, `native:sha-ni`); plain `native` takes the variant measured fastest.
+ * `native:<variant>` forces one variant of the native kernel (by its detail, its family or a
+ * prefix, e.g. `native:avx512 x48`, `native:avx512`, `native:sha-ni`); plain `native` takes
+ * the variant measured fastest.
  *
  * The native and wasm kernels live in modules that may fail to load (no compiler at
  * install time, no WebAssembly SIMD, …), so they are imported once, lazily, by
@@ -25,7 +26,7 @@ export type KernelAvailability =
       available: true;
       /** The loaded kernel. */
       kernel: Kernel;
-      /** What it runs on, e.g. `sha-ni x3`, `simd128`, `scalar`. */
+      /** What it runs on, e.g. `sha-ni x6`, `simd128`, `scalar`. */
       detail: string;
     }
   | {
@@ -51,7 +52,7 @@ export interface KernelSelection {
 
 /**
  * What a caller may ask for: a kernel, `auto`, or one native variant by (a prefix of) its
- * detail, e.g. `native:avx512`, `native:sha-ni x3`.
+ * detail, e.g. `native:avx512`, `native:sha-ni x6`.
  */
 export type KernelChoice = KernelName | 'auto' | `native:${string}`;
 

@@ -31,7 +31,7 @@ type AddonScan = (
 
 interface Addon {
   scan: AddonScan;
-  /** The addon's own static pick, e.g. `sha-ni x3` (not used: we measure instead). */
+  /** The addon's own static pick, e.g. `sha-ni x6` (not used: we measure instead). */
   detail: string;
   /** Every variant this CPU can run, by detail. */
   variants: Record<string, AddonScan>;
@@ -202,7 +202,8 @@ function passes(detail: string, scanFn: AddonScan): boolean {
  * the machine does not land on one variant only, and the best slice counts (interference only
  * ever slows a slice down). After the first round only the variants within `contenders` of the
  * leader go on (the others cannot win); all of it stops after `budgetMs` once every variant has
- * one slice. About 5 ms of CPU with four variants (the self-tests take 3 more), once per process.
+ * one slice. About 10 ms of CPU with the six variants of an AVX-512 and SHA-NI CPU (most of it
+ * the first round; the self-tests take 3 more), once per process.
  */
 const TIMING = {
   firstCount: 2048,
@@ -319,12 +320,15 @@ function chooseVariant(addon: Addon): NativeChoice | null {
 }
 
 /**
- * The variant whose detail is `wanted`, else the one it is a prefix of (`avx512` →
- * `avx512 x16`; the fastest measured one when several match), else undefined.
+ * The variant whose detail is `wanted`, else one of the family it names (`avx512` → `avx512 x32`
+ * or `avx512 x48`, not `avx512-vec x16`), else one it is a prefix of (`avx` → any of the AVX
+ * ones); the fastest measured one when several match. Undefined when none does.
  */
 function matchVariant(addon: Addon, wanted: string): string | undefined {
   if (Object.hasOwn(addon.variants, wanted)) return wanted;
-  const matches = Object.keys(addon.variants).filter((detail) => detail.startsWith(wanted));
+  const details = Object.keys(addon.variants);
+  const family = details.filter((detail) => detail.split(' ', 1)[0] === wanted.trimEnd());
+  const matches = family.length > 0 ? family : details.filter((d) => d.startsWith(wanted));
   if (matches.length <= 1) return matches[0];
   const rates = measured?.rates;
   return rates ? fastest(Object.fromEntries(matches.map((d) => [d, rates[d] ?? 0]))) : matches[0];
@@ -340,8 +344,9 @@ function kernelFor(addon: Addon, detail: string, rates?: Record<string, number>)
 }
 
 /**
- * Every variant of the native kernel this CPU can run (e.g. `sha-ni x3`, `avx512 x16`, `avx2 x8`,
- * `portable x4`), for tests and benchmarks; empty when the addon is not available.
+ * Every variant of the native kernel this CPU can run (e.g. `sha-ni x6`, `avx512 x32`,
+ * `avx512 x48`, `avx512-vec x16`, `avx2 x8`, `portable x4`), for tests and benchmarks; empty when
+ * the addon is not available.
  */
 export function nativeKernelVariants(): Kernel[] {
   const result = loadAddon();
@@ -350,8 +355,8 @@ export function nativeKernelVariants(): Kernel[] {
 }
 
 /**
- * One variant, forced: `wanted` is its detail or a prefix of it (`avx512`, `sha-ni`,
- * `portable`). Its `rates` are absent (nothing was chosen by them). When no variant matches,
+ * One variant, forced: `wanted` is its detail, its family (`avx512`: the faster of `avx512 x32`
+ * and `avx512 x48`) or a prefix of it (`sha-ni`, `portable`). Its `rates` are absent (nothing was chosen by them). When no variant matches,
  * the reason names the ones this CPU runs.
  */
 export function nativeKernelVariant(wanted: string): NativeLoadResult {
