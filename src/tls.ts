@@ -6,6 +6,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { CrlProblem, readCrls, type CrlInfo } from './crl.js';
 import { ConfigError } from './errors.js';
 
 /** PEM material for one side. */
@@ -16,6 +17,11 @@ export interface TlsMaterial {
   cert?: string | Buffer;
   /** This side's private key. */
   key?: string | Buffer;
+  /**
+   * Server only: certificate revocation list(s) of the CA (PEM, one per CA of `ca`); a client
+   * certificate listed in it fails its handshake (`revoked`).
+   */
+  crl?: string | Buffer;
 }
 
 /** True for `localhost` and loopback addresses (127.0.0.0/8, ::1). */
@@ -92,11 +98,13 @@ export async function readTlsFiles(files: {
   ca?: PemFile;
   cert?: PemFile;
   key?: PemFile;
+  crl?: PemFile;
 }): Promise<TlsMaterial> {
   const out: TlsMaterial = {};
   if (files.ca) out.ca = await readPem(files.ca);
   if (files.cert) out.cert = await readPem(files.cert);
   if (files.key) out.key = await readPem(files.key);
+  if (files.crl) out.crl = await readPem(files.crl);
   return out;
 }
 
@@ -108,6 +116,8 @@ export interface ServerTlsLabels {
   key: string;
   /** The CA bundle, e.g. `--ca-cert certificates/ca_cert.pem`. */
   ca: string;
+  /** The CRL file, e.g. `--crl certificates/ca_crl.pem` (default `tls.crl`). */
+  crl?: string;
 }
 
 const DEFAULT_LABELS: ServerTlsLabels = { cert: 'tls.cert', key: 'tls.key', ca: 'tls.ca' };
@@ -123,6 +133,10 @@ export interface ServerTlsCheck {
   warnings: string[];
   /** The certificates of the CA bundle, parsed (empty without a CA). */
   caCerts: X509Certificate[];
+  /** The server certificate, parsed. */
+  cert: X509Certificate;
+  /** The CRLs of `material.crl`, checked (empty without one). */
+  crls: CrlInfo[];
 }
 
 function pemText(value: string | Buffer): string {
@@ -219,5 +233,25 @@ export function checkServerTls(
       );
     }
   }
-  return { notAfter: to, warnings, caCerts };
+  const crls: CrlInfo[] = [];
+  if (material.crl !== undefined) {
+    const crlLabel = labels.crl ?? 'tls.crl';
+    if (caCerts.length === 0)
+      throw new ConfigError(
+        'TLSLP_ERR_CERT_FILE',
+        { file: crlLabel, problem: 'a CRL needs the CA certificate that issued it (mutual TLS)' },
+        { option: 'tls.crl' },
+      );
+    try {
+      crls.push(...readCrls(pemText(material.crl), caCerts, now));
+    } catch (err) {
+      if (!(err instanceof CrlProblem)) throw err;
+      throw new ConfigError(
+        'TLSLP_ERR_CERT_FILE',
+        { file: crlLabel, problem: err.message },
+        { option: 'tls.crl' },
+      );
+    }
+  }
+  return { notAfter: to, warnings, caCerts, cert, crls };
 }

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
-import type { Logger, LogLevel } from '../src/logging.js';
 import { CRASH_LOOP_EXIT, runPrimary } from '../src/server/cluster.js';
-import { completeSessions, testCerts, until, within } from './helpers.js';
+import { completeSessions, memoryLogger, testCerts, until, within } from './helpers.js';
 
 const serverBin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'server.js');
 
@@ -38,26 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** A logger that keeps every line with its level. */
-function memoryLogger(): Logger & { lines: Array<{ level: LogLevel; msg: string }> } {
-  const lines: Array<{ level: LogLevel; msg: string }> = [];
-  const at =
-    (level: LogLevel) =>
-    (msg: string): void =>
-      void lines.push({ level, msg });
-  return {
-    name: 'tlslp.server',
-    level: 'DEBUG',
-    lines,
-    debug: at('DEBUG'),
-    info: at('INFO'),
-    warning: at('WARNING'),
-    error: at('ERROR'),
-    isEnabled: () => true,
-    close: async () => {},
-  };
-}
 
 describe('cluster mode faults', () => {
   it('a port in use with --workers 2: the bin exits non-zero and prints the error once', async () => {

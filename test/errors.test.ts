@@ -271,6 +271,9 @@ describe('metric reasons', () => {
       ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable_to_verify_leaf_signature'],
       ['ECONNRESET', 'econnreset'],
       ['ERR_SSL_WRONG_VERSION_NUMBER', 'ssl_wrong_version_number'],
+      // A revoked client is counted as `revoked`, as the operator's guide names it.
+      ['CERT_REVOKED', 'revoked'],
+      ['CRL_HAS_EXPIRED', 'crl_has_expired'],
     ] as const)
       expect(handshakeFailureReason(code)).toBe(label);
     expect(handshakeFailureReason('ERR_SSL_SOMETHING_NEW')).toBe('other');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, afterEach, expect } from 'vitest';
+import type { Logger, LogLevel } from '../src/logging.js';
 import { CERT_FILE_NAMES, generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { CRL_FILE_NAME } from '../src/pki/crl.js';
@@ -412,4 +413,24 @@ export async function crlServer(d: string): Promise<{
   };
   const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return { attempt, close };
+}
+
+/** A logger that keeps every line with its level. */
+export function memoryLogger(): Logger & { lines: Array<{ level: LogLevel; msg: string }> } {
+  const lines: Array<{ level: LogLevel; msg: string }> = [];
+  const at =
+    (level: LogLevel) =>
+    (msg: string): void =>
+      void lines.push({ level, msg });
+  return {
+    name: 'tlslp.server',
+    level: 'DEBUG',
+    lines,
+    debug: at('DEBUG'),
+    info: at('INFO'),
+    warning: at('WARNING'),
+    error: at('ERROR'),
+    isEnabled: () => true,
+    close: async () => {},
+  };
 }

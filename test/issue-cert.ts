@@ -33,6 +33,8 @@ export interface IssueOptions {
   ca?: boolean;
   /** Subject CN (default `client`, or `intermediate` for a CA). */
   commonName?: string;
+  /** DNS names and IP addresses for a subjectAltName (a server certificate: `eku: 'serverAuth'`). */
+  hosts?: string[];
 }
 
 const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
@@ -136,6 +138,16 @@ export async function issueClientCert(
           false,
         ),
       ];
+  if (opts.hosts?.length)
+    extensions.push(
+      new x509.SubjectAlternativeNameExtension(
+        opts.hosts.map((h) => ({
+          type: /^[\d.]+$|:/.test(h) ? ('ip' as const) : ('dns' as const),
+          value: h,
+        })),
+        false,
+      ),
+    );
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(subjectKey.publicKey), aki);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
@@ -150,4 +162,39 @@ export async function issueClientCert(
     extensions,
   });
   return { cert: cert.toString('pem') + '\n', key: subjectKey.pkcs8 };
+}
+
+/** Options of {@link issueCrl}. */
+export interface CrlOptions {
+  /** Serial numbers (hex, as `X509Certificate.serialNumber` gives them) to list as revoked. */
+  revoked?: string[];
+  /** Who signs it (default: the set's CA). */
+  issuer?: { cert: string; key: string };
+  /** Default: one minute ago. */
+  thisUpdate?: Date;
+  /** Default: seven days from now. */
+  nextUpdate?: Date;
+}
+
+/**
+ * A CRL signed by the set's CA (or `opts.issuer`), as PEM under the label OpenSSL reads
+ * (`X509 CRL`; @peculiar/x509 writes `CRL`).
+ */
+export async function issueCrl(certs: CertificateSet, opts: CrlOptions = {}): Promise<string> {
+  const issuerPem = opts.issuer ?? { cert: certs.caCert, key: certs.caKey };
+  const issuer = new x509.X509Certificate(issuerPem.cert);
+  const signer = await signingKey(issuerPem.key);
+  const now = Date.now();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: issuer.subjectName,
+    thisUpdate: opts.thisUpdate ?? new Date(now - 60_000),
+    nextUpdate: opts.nextUpdate ?? new Date(now + 7 * 24 * 60 * 60 * 1000),
+    signingKey: signer.key,
+    signingAlgorithm: signer.alg,
+    entries: (opts.revoked ?? []).map((serialNumber) => ({
+      serialNumber,
+      revocationDate: new Date(now - 30_000),
+    })),
+  });
+  return crl.toString('pem').replace(/-----(BEGIN|END) CRL-----/g, '-----$1 X509 CRL-----') + '\n';
 }

@@ -4,16 +4,24 @@
  * @module
  */
 import cluster from 'node:cluster';
+import { createHash } from 'node:crypto';
 import { Command } from 'commander';
-import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging.js';
+import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type Logger } from '../logging.js';
 import { cliKeys, libKeys } from '../options/core.js';
 import { SERVER_OPTIONS, resolveServerCommand, resolveServerOptions } from '../options/server.js';
-import { createWorkerLogger, runPrimary, shareWorkerMetrics } from '../server/cluster.js';
+import {
+  createWorkerLogger,
+  forwardReload,
+  onReloadRequest,
+  runPrimary,
+  shareWorkerMetrics,
+  type ReloadReason,
+} from '../server/cluster.js';
 import { applyConfigFile } from './config-file.js';
 import { ServerMetrics, serveMetrics } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
 import { ConfigError } from '../errors.js';
-import { checkServerTls, readTlsFiles } from '../tls.js';
+import { checkServerTls, readTlsFiles, type ServerTlsLabels, type TlsMaterial } from '../tls.js';
 import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import {
@@ -52,6 +60,7 @@ export async function serverMain(argv: string[]): Promise<number> {
     'tls.ca': 'caCert',
     'tls.cert': 'serverCert',
     'tls.key': 'serverKey',
+    'tls.crl': 'crl',
   });
 }
 
@@ -81,33 +90,48 @@ async function serve(argv: string[]): Promise<number> {
         mode: tutorial ? 'overwrite' : 'append',
         fixedTimestamp: tutorial ? TUTORIAL_TIMESTAMP : undefined,
       });
+  const clustered = workers > 1 && cluster.isPrimary;
+  /** Reread the TLS files and swap them in (set once the server exists). */
+  let reloadTls: ((why: ReloadReason) => Promise<void>) | null = null;
   // logrotate sends SIGHUP once it has moved the file away: reopen it and keep serving. A
   // worker's lines go through its primary, which owns the file; the worker only ignores it.
+  // SIGHUP also rereads the TLS files: here, or in each worker (the primary forwards it).
   const onHangup = (): void => {
     if (inWorker) return;
-    void logger.reopen?.().then(() => logger.info('SIGHUP received: log file reopened'));
+    void logger.reopen?.().then(() => {
+      logger.info('SIGHUP received: log file reopened');
+      if (clustered)
+        logger.info(`SIGHUP: ${forwardReload('signal')} worker(s) told to reread the TLS files`);
+      else void reloadTls?.('signal');
+    });
   };
   process.on('SIGHUP', onHangup);
   try {
     if (!inWorker) logger.info('Server starting');
-    const material = await readTlsFiles({
-      cert: { path: flags.serverCert, flag: '--server-cert' },
-      key: { path: flags.serverKey, flag: '--server-key' },
-      ca: options.insecure ? undefined : { path: flags.caCert, flag: '--ca-cert' },
-    });
-    const checked = checkServerTls(material, {
+    const readMaterial = () =>
+      readTlsFiles({
+        cert: { path: flags.serverCert, flag: '--server-cert' },
+        key: { path: flags.serverKey, flag: '--server-key' },
+        ca: options.insecure ? undefined : { path: flags.caCert, flag: '--ca-cert' },
+        crl: flags.crl === undefined ? undefined : { path: flags.crl, flag: '--crl' },
+      });
+    const labels: ServerTlsLabels = {
       cert: `--server-cert ${flags.serverCert}`,
       key: `--server-key ${flags.serverKey}`,
       ca: `--ca-cert ${flags.caCert}`,
-    });
+      crl: `--crl ${flags.crl ?? ''}`,
+    };
+    const material = await readMaterial();
+    const checked = checkServerTls(material, labels);
     if (!inWorker) for (const w of checked.warnings) logger.warning(w);
-    if (workers > 1 && cluster.isPrimary) {
+    if (clustered) {
       // Files were checked above, so a worker that fails to start is a rare case.
       const code = await runPrimary({
         workers,
         host: options.host,
         logger,
         shutdownGraceMs: flags.shutdownGraceMs,
+        reloadIntervalMs: flags.reloadIntervalMs,
         metrics:
           flags.metricsPort === undefined
             ? undefined
@@ -135,6 +159,14 @@ async function serve(argv: string[]): Promise<number> {
           ? (report) => process.stdout.write(`${sessionLine(report)}\n`)
           : undefined,
     });
+    reloadTls = serialReloads(logger, server, readMaterial, labels);
+    const stopReloads: Array<() => void> = [];
+    if (inWorker) stopReloads.push(onReloadRequest((why) => void reloadTls?.(why)));
+    else if (flags.reloadIntervalMs > 0) {
+      const timer = setInterval(() => void reloadTls?.('interval'), flags.reloadIntervalMs);
+      timer.unref();
+      stopReloads.push(() => clearInterval(timer));
+    }
     // Metrics first: a metrics port that cannot be had stops the start, before any client is
     // let in, rather than leave a server running without the metrics it was asked for.
     const metricsServer =
@@ -184,6 +216,8 @@ async function serve(argv: string[]): Promise<number> {
     }
 
     await server.finished;
+    for (const stop of stopReloads) stop();
+    reloadTls = null;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await metricsServer?.close();
@@ -198,6 +232,59 @@ async function serve(argv: string[]): Promise<number> {
     process.off('SIGHUP', onHangup);
     await logger.close();
   }
+}
+
+/**
+ * A reloader of the TLS files into `server`, one reload at a time (a slow read overtaken by a
+ * later one would swap older files back in). A SIGHUP reloads at once, and says what came of
+ * it. An interval tick acts on what it read only once it read the same on the tick before:
+ * a certificate and key replaced one after the other, or a file being written, are not
+ * taken half-way (nor logged as errors). A file that cannot be read is logged once while it
+ * stays so.
+ */
+function serialReloads(
+  logger: Logger,
+  server: TlslpServer,
+  read: () => Promise<TlsMaterial>,
+  labels: ServerTlsLabels,
+): (why: ReloadReason) => Promise<void> {
+  let chain = Promise.resolve();
+  let lastProblem = '';
+  /** What the last read gave: the files' digest, or the problem reading them. */
+  let lastSeen = '';
+  const settled = (why: ReloadReason, seen: string): boolean => {
+    const same = seen === lastSeen;
+    lastSeen = seen;
+    return why === 'signal' || same;
+  };
+  const failed = (problem: string): void =>
+    logger.error(`TLS reload failed, still serving the previous material: ${problem}`);
+  const once = async (why: ReloadReason): Promise<void> => {
+    let material: TlsMaterial;
+    try {
+      material = await read();
+    } catch (err) {
+      const problem = describeError(err);
+      if (!settled(why, `problem:${problem}`)) return;
+      if (why === 'signal' || problem !== lastProblem) failed(problem);
+      lastProblem = problem;
+      return;
+    }
+    const digest = createHash('sha256');
+    for (const part of [material.cert, material.key, material.ca, material.crl])
+      digest.update(part ?? '').update('\0');
+    if (!settled(why, `files:${digest.digest('hex')}`)) return;
+    lastProblem = '';
+    const result = server.reload(material, labels);
+    if (why !== 'signal') return;
+    // The server logs a reload and a new failure; a signal hears back about the rest too.
+    if (result.outcome === 'unchanged')
+      logger.info(`SIGHUP: TLS files unchanged (server certificate ${result.serverSerial})`);
+    else if (result.outcome === 'failed' && result.repeated && result.error)
+      failed(result.error.message);
+  };
+  return (why) =>
+    (chain = chain.then(() => once(why)).catch((err: unknown) => failed(describeError(err))));
 }
 
 if (isEntryPoint(import.meta.url))

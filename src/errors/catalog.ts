@@ -334,7 +334,7 @@ export const ERROR_CATALOG = {
   TLSLP_ERR_CERT_FILE: {
     type: 'ConfigError',
     message: '{file}: {problem}',
-    summary: 'A certificate, key or CA file is missing, unreadable or not what it should be.',
+    summary: 'A certificate, key, CA or CRL file is missing, unreadable or not what it should be.',
   },
   TLSLP_ERR_KEY_MISMATCH: {
     type: 'ConfigError',

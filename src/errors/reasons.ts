@@ -48,7 +48,9 @@ export const HANDSHAKE_FAILURE_REASONS = {
   weak_client_key: 'the client key is below RSA-2048 or EC P-256',
   cert_has_expired: 'the client certificate has expired',
   cert_not_yet_valid: 'the client certificate is not valid yet',
-  cert_revoked: 'the client certificate is revoked',
+  revoked: 'the client certificate is revoked: the CRL (--crl) lists it',
+  crl_has_expired: 'the CRL is past its nextUpdate: every client is refused',
+  unable_to_get_crl: 'no CRL of the CA that issued a certificate of the client chain',
   cert_signature_failure: 'a signature in the client chain does not verify',
   cert_untrusted: 'the client chain is not trusted',
   cert_rejected: 'the client chain is rejected',
@@ -83,6 +85,9 @@ export type HandshakeFailureReason = keyof typeof HANDSHAKE_FAILURE_REASONS;
 
 const PREFIX = 'TLSLP_ERR_';
 
+/** Codes counted under a label other than their own lowercased name. */
+const RENAMED: Readonly<Record<string, HandshakeFailureReason>> = { cert_revoked: 'revoked' };
+
 /** The label a failed session's catalog code is counted under. */
 export function sessionFailureReason(code: ErrorCode | undefined): SessionFailureReason {
   if (code === undefined || !Object.hasOwn(ERROR_CATALOG, code)) return OTHER_REASON;
@@ -94,11 +99,14 @@ export function sessionFailureReason(code: ErrorCode | undefined): SessionFailur
 
 /**
  * The label a failed handshake is counted under, from the server's verdict (`CHAIN_TOO_DEEP`)
- * or Node's / OpenSSL's code (`CERT_HAS_EXPIRED`, `ECONNRESET`, `ERR_SSL_…`).
+ * or Node's / OpenSSL's code (`CERT_HAS_EXPIRED`, `ECONNRESET`, `ERR_SSL_…`); `CERT_REVOKED`
+ * is counted as `revoked`.
  */
 export function handshakeFailureReason(code: string | undefined): HandshakeFailureReason {
   if (!code) return OTHER_REASON;
   const label = code.toLowerCase().replace(/^err_/, '');
+  const renamed = RENAMED[label];
+  if (renamed) return renamed;
   return Object.hasOwn(HANDSHAKE_FAILURE_REASONS, label)
     ? (label as HandshakeFailureReason)
     : OTHER_REASON;

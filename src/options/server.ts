@@ -228,6 +228,25 @@ export const SERVER_OPTIONS = {
     defaultText: '`127.0.0.0/8 ::1/128`',
     help: 'with --proxy-protocol: the balancers that must send a header (repeatable)',
   }),
+  // certificate reload and revocation
+  crl: option(text(), {
+    lib: false,
+    flag: '--crl',
+    value: 'file',
+    default: undefined,
+    defaultText: 'none',
+    help: 'certificate revocation list of the CA (PEM): revoked client certificates fail their handshake; reread with the certificates',
+    doc: 'CRL of the CA (PEM, e.g. the `ca_crl.pem` of `tlslp certs revoke`): a revoked client certificate fails its handshake (`revoked`); reread on reload',
+  }),
+  reloadIntervalMs: option(seconds({ zero: true }), {
+    lib: false,
+    flag: '--reload-interval',
+    value: 'seconds',
+    default: 0,
+    defaultText: '`0` (off)',
+    help: 'reread the certificate, key, CA and CRL files this often and use them for new connections when they changed (0 = only on SIGHUP)',
+    doc: 'reread the certificate, key, CA and CRL this often; changed files serve new connections, sessions in flight go on (SIGHUP does it at once)',
+  }),
   shutdownGraceMs: option(seconds(), {
     lib: false,
     flag: '--shutdown-grace',

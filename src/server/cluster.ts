@@ -70,6 +70,45 @@ function isMetricsReply(m: unknown): m is MetricsReply {
   return typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'number';
 }
 
+/** Why a worker is told to reload its TLS files. */
+export type ReloadReason = 'signal' | 'interval';
+
+/** The primary tells a worker to reread its TLS files (SIGHUP, or the reload interval). */
+interface ReloadRequest {
+  tlslpReload: ReloadReason;
+}
+
+function isReloadRequest(m: unknown): m is ReloadRequest {
+  if (typeof m !== 'object' || m === null) return false;
+  const why = (m as Partial<ReloadRequest>).tlslpReload;
+  return why === 'signal' || why === 'interval';
+}
+
+/**
+ * Tell every worker to reread its TLS files; each reloads its own server (and logs what
+ * came of it). Resolves with how many workers were told.
+ */
+export function forwardReload(why: ReloadReason): number {
+  let told = 0;
+  for (const worker of Object.values(cluster.workers ?? {})) {
+    if (!worker?.isConnected()) continue;
+    worker.send({ tlslpReload: why } satisfies ReloadRequest, () => {
+      /* a worker that just died is restarted with the files as they are */
+    });
+    told++;
+  }
+  return told;
+}
+
+/** In a worker: call `reload` each time the primary forwards a reload. @returns the unsubscriber */
+export function onReloadRequest(reload: (why: ReloadReason) => void): () => void {
+  const listener = (m: unknown): void => {
+    if (isReloadRequest(m)) reload(m.tlslpReload);
+  };
+  process.on('message', listener);
+  return () => process.off('message', listener);
+}
+
 /** Make a worker's metrics registry visible to the primary's aggregated `/metrics`. */
 export function shareWorkerMetrics(registry: Registry): void {
   // Our own request/reply rather than prom-client's clusterMetrics(): the primary must know
@@ -245,6 +284,13 @@ export interface PrimaryOptions {
   metrics?: { host: string; port: number; pollMs?: number };
   /** Time workers get to finish sessions on SIGINT/SIGTERM. */
   shutdownGraceMs: number;
+  /**
+   * Tell the workers to reread their TLS files this often (0 or absent: never; SIGHUP is the
+   * caller's, which forwards it with {@link forwardReload}). The timer is the primary's, not
+   * each worker's: one clock, so the workers switch to new files together rather than at N
+   * different moments, and a worker restarted in between reads the files at its start anyway.
+   */
+  reloadIntervalMs?: number;
   /** Called once every worker listens. */
   onListening?: (address: { address: string; port: number }) => void;
   /** Script each worker runs and its arguments (default: this process's own). */
@@ -287,6 +333,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     logger.info(`Metrics on http://${options.metrics?.host}:${metricsServer.port}/metrics`);
   const poll =
     metrics && setInterval(() => void metrics.collect(), options.metrics?.pollMs ?? 5000).unref();
+  const reloadEvery = options.reloadIntervalMs ?? 0;
+  const reloads =
+    reloadEvery > 0 ? setInterval(() => forwardReload('interval'), reloadEvery).unref() : null;
 
   const onMessage = (worker: Worker) => (message: unknown) => {
     if (!metrics?.onMessage(worker, message)) relayLogMessage(logger, worker.id, message);
@@ -386,6 +435,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   fork();
   const code = await done;
   if (poll) clearInterval(poll);
+  if (reloads) clearInterval(reloads);
   cluster.off('listening', onListen);
   cluster.off('exit', onExit);
   process.off('SIGINT', onSignal);

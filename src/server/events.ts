@@ -19,6 +19,7 @@
  * @module
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ConfigError } from '../errors.js';
 import type { SessionOutcome } from './session.js';
 
 /** What a server's events identify it by (the {@link TlslpServer} that published them). */
@@ -122,6 +123,36 @@ export interface DifficultyChangedEvent {
   arrivalsPerSecond: number;
 }
 
+/** A part of the server's TLS material. */
+export type TlsPart = 'cert' | 'key' | 'ca' | 'crl';
+
+/**
+ * The server was given new TLS material (`server.reload`, SIGHUP, `--reload-interval`): it
+ * serves new handshakes with it (`ok`), or it was unusable and the material in use stays.
+ * Material equal to the one in use, and material that failed the same way the time before,
+ * publish nothing.
+ */
+export interface TlsReloadedEvent {
+  server: EventSource;
+  ok: boolean;
+  /** The parts that differ from the material in use before. */
+  changed: TlsPart[];
+  /** Serial number of the server certificate in use now (uppercase hex). */
+  serverSerial: string;
+  /** With `ok`: the serial number of the one before (the same when only the CA or CRL changed). */
+  previousSerial?: string;
+  /** Serial numbers of the CA certificates in use now. */
+  caSerials: string[];
+  /** When the server certificate in use now expires. */
+  serverNotAfter: Date;
+  /** With `ok`: when the first of the CA certificates in use to expire does. */
+  caNotAfter?: Date;
+  /** With `ok` and a CRL: how many serial numbers it revokes. */
+  revoked?: number;
+  /** Without `ok`: why the material was refused (naming the file). */
+  error?: ConfigError;
+}
+
 /** Every server event by channel key. */
 export interface ServerEvents {
   connectionAccepted: ConnectionAcceptedEvent;
@@ -132,6 +163,7 @@ export interface ServerEvents {
   workAccepted: WorkAcceptedEvent;
   sessionEnded: SessionEndedEvent;
   difficultyChanged: DifficultyChangedEvent;
+  tlsReloaded: TlsReloadedEvent;
 }
 
 /** The `node:diagnostics_channel` name of each event. */
@@ -144,6 +176,7 @@ export const SERVER_CHANNELS: { readonly [K in keyof ServerEvents]: string } = {
   workAccepted: 'tlslp:server:work-accepted',
   sessionEnded: 'tlslp:server:session-ended',
   difficultyChanged: 'tlslp:server:difficulty-changed',
+  tlsReloaded: 'tlslp:server:tls-reloaded',
 };
 
 // Held here for the life of the process: a channel object nobody references may be collected

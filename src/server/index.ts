@@ -10,6 +10,7 @@ export {
   type ServerOptions,
   type ServerStats,
   type SessionReport,
+  type TlsReloadResult,
 } from './server.js';
 export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './adaptive.js';
 export { ServerMetrics, serveMetrics, type Readiness } from './metrics.js';
@@ -26,6 +27,8 @@ export {
   type ServerEvents,
   type SessionEndedEvent,
   type SessionStartedEvent,
+  type TlsPart,
+  type TlsReloadedEvent,
   type WorkAcceptedEvent,
 } from './events.js';
 export {

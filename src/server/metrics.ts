@@ -38,6 +38,11 @@ export class ServerMetrics {
   readonly workSeconds: Histogram;
   /** `tlslp_session_duration_seconds`: TLS handshake to close. */
   readonly sessionSeconds: Histogram;
+  /**
+   * `tlslp_certificate_expiry_timestamp_seconds{which}`: when the certificate in use expires
+   * (Unix seconds): `server`, or `ca` (the first to end of the CA bundle). Updated on reload.
+   */
+  readonly certificateExpiry: Gauge<'which'>;
 
   constructor(options: { defaultMetrics?: boolean; registry?: Registry } = {}) {
     const registers = [(this.registry = options.registry ?? new Registry())];
@@ -99,6 +104,14 @@ export class ServerMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
       registers,
     });
+    // Across cluster workers, the one that expires first (a worker not yet reloaded).
+    this.certificateExpiry = new Gauge({
+      name: 'tlslp_certificate_expiry_timestamp_seconds',
+      help: 'When the certificate in use expires (notAfter, Unix seconds): server, or ca (the first of the bundle to end)',
+      labelNames: ['which'],
+      aggregator: 'min',
+      registers,
+    });
     if (options.defaultMetrics)
       collectDefaultMetrics({ register: this.registry, prefix: 'tlslp_' });
   }
@@ -126,6 +139,15 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
       metrics.sessionSeconds.observe(durationMs / 1000);
     },
     difficultyChanged: ({ to }) => metrics.nBits.set(to),
+    tlsReloaded: ({ ok, serverNotAfter, caNotAfter }) => {
+      if (!ok) return;
+      metrics.certificateExpiry.set(
+        { which: 'server' },
+        Math.floor(serverNotAfter.getTime() / 1000),
+      );
+      if (caNotAfter)
+        metrics.certificateExpiry.set({ which: 'ca' }, Math.floor(caNotAfter.getTime() / 1000));
+    },
   });
 }
 

@@ -4,7 +4,7 @@
  * the server.
  * @module
  */
-import { constants as cryptoConstants } from 'node:crypto';
+import { createHash, constants as cryptoConstants, type X509Certificate } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
@@ -15,11 +15,17 @@ import {
 } from '../options/server.js';
 import { ConfigError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
-import { assertInsecureAllowed, checkServerTls, type TlsMaterial } from '../tls.js';
+import {
+  assertInsecureAllowed,
+  checkServerTls,
+  type ServerTlsCheck,
+  type ServerTlsLabels,
+  type TlsMaterial,
+} from '../tls.js';
 import { SocketLineChannel, listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
-import { publish } from './events.js';
+import { publish, type TlsPart } from './events.js';
 import { Gate, type AdmittedConnection } from './gate.js';
 import { trackMetrics, type Readiness, type ServerMetrics } from './metrics.js';
 import { createPlanner, type SessionPlanner } from './plans.js';
@@ -30,6 +36,54 @@ import { emptyStats, trackStats, type ServerStats } from './stats.js';
 import type { WarningLimitOptions } from './warn-limit.js';
 
 export type { ServerStats } from './stats.js';
+
+/** What {@link TlslpServer.reload} did. */
+export interface TlsReloadResult {
+  /**
+   * `reloaded`: new handshakes use the new material (sessions in flight go on with theirs);
+   * `unchanged`: the material is the one in use (nothing done); `failed`: it is unusable and
+   * the material in use stays.
+   */
+  outcome: 'reloaded' | 'unchanged' | 'failed';
+  /** With `failed`: the very same material failed the time before (its error was logged then). */
+  repeated: boolean;
+  /** With `failed`: why, naming the file (or option) at fault. */
+  error?: ConfigError;
+  /** The parts that differ from the material in use before the call. */
+  changed: TlsPart[];
+  /** Serial number of the server certificate in use after the call (uppercase hex). */
+  serverSerial: string;
+  /** With `reloaded`: the serial number of the one before. */
+  previousSerial?: string;
+  /** When the server certificate in use expires. */
+  notAfter: Date;
+  /** Revoked serial numbers the CRL in use lists (undefined: no CRL). */
+  revoked?: number;
+  /** Warnings about the material in use (it expires within 14 days), logged too when due. */
+  warnings: string[];
+}
+
+const TLS_PARTS = ['cert', 'key', 'ca', 'crl'] as const satisfies readonly TlsPart[];
+const DAY_MS = 86_400_000;
+
+function digests(material: TlsMaterial): Record<TlsPart, string> {
+  const out = {} as Record<TlsPart, string>;
+  for (const part of TLS_PARTS) {
+    const value = material[part];
+    out[part] = value === undefined ? '' : createHash('sha256').update(value).digest('hex');
+  }
+  return out;
+}
+
+/** The earliest end of the CA bundle's certificates. */
+function caNotAfter(cas: readonly X509Certificate[]): Date | undefined {
+  let min: Date | undefined;
+  for (const ca of cas) {
+    const to = new Date(ca.validTo);
+    if (!min || to < min) min = to;
+  }
+  return min;
+}
 
 /**
  * Options of {@link TlslpServer}. Those of the server's option table (host, port, nBits and
@@ -124,6 +178,17 @@ export class TlslpServer {
   private readonly listener: net.Server;
   /** Holds the TLS settings and runs the handshakes; never listens itself. */
   private readonly tlsServer: tls.Server;
+  /**
+   * The CA certificates the gate judges chains with: one array for the server's life, its
+   * contents swapped on reload (the gate keeps the reference).
+   */
+  private readonly trustedCas: X509Certificate[];
+  /** The TLS material in use: its digests and what checking it found. */
+  private tlsInUse: { digests: Record<TlsPart, string>; check: ServerTlsCheck };
+  /** Digests of the last material that failed to load, so a file left broken is logged once. */
+  private lastFailed = '';
+  /** When the expiry warning was last logged (once a day at most for the same certificate). */
+  private expiryWarnedAt = -Infinity;
   private readonly gate: Gate;
   private readonly planner: SessionPlanner;
   private readonly sessions = new Set<Promise<void>>();
@@ -152,16 +217,21 @@ export class TlslpServer {
         { option: options.tls.cert ? 'tls.key' : 'tls.cert' },
       );
     // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
-    const trustedCas = checkServerTls(options.tls).caCerts;
+    const check = checkServerTls(options.tls);
     if (!options.insecure && !options.tls.ca) {
       throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
     }
+    this.tlsInUse = { digests: digests(options.tls), check };
+    this.trustedCas = [...check.caCerts];
+    // Whoever made the material has seen checkServerTls's warnings: the next is due in a day.
+    if (check.warnings.length > 0) this.expiryWarnedAt = Date.now();
     this.logger = options.logger ?? createNullLogger('tlslp.server');
     const { adaptive } = this.options;
     this.adaptive = adaptive ? new AdaptiveDifficulty(adaptive) : null;
     this.nBits = this.adaptive ? this.adaptive.current : this.options.nBits;
     this.stats = emptyStats(this.nBits);
     options.metrics?.nBits.set(this.nBits);
+    if (options.metrics) setExpiryGauges(options.metrics, check);
     this.planner = createPlanner(this.options);
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     // Every session's pending read listens on this one signal.
@@ -169,16 +239,11 @@ export class TlslpServer {
 
     try {
       this.tlsServer = tls.createServer({
-        cert: options.tls.cert,
-        key: options.tls.key,
-        ca: options.tls.ca,
+        ...contextOptions(options.tls, check),
         requestCert: !options.insecure,
         // The verdict is read by the gate, so a refused certificate is logged and counted
         // with its real reason (Node would otherwise drop the socket without a word).
         rejectUnauthorized: false,
-        minVersion: 'TLSv1.2',
-        // A client-initiated TLS 1.2 renegotiation redoes the handshake's costly part.
-        secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
         // A backstop only: the gate's own deadline comes first.
         handshakeTimeout: this.options.handshakeTimeoutMs * 2 + 1000,
       });
@@ -197,10 +262,128 @@ export class TlslpServer {
         proxy: this.options.proxyProtocol ? new ProxyTrust(this.options.proxyFrom) : null,
       },
       this.tlsServer,
-      trustedCas,
+      this.trustedCas,
       (socket, conn) => this.startSession(socket, conn),
     );
     this.listener = net.createServer({ noDelay: true }, (raw) => this.gate.accept(raw));
+  }
+
+  /**
+   * Swap in new TLS material (certificate, key, CA bundle, CRL) for the handshakes from now
+   * on; sessions in flight go on with theirs. Material equal to the one in use (same bytes)
+   * is a no-op. Material that does not check out (a file that does not parse, a key that
+   * does not match the certificate, a CRL of another CA) leaves the one in use, and is
+   * logged once as an ERROR (not again while the same material keeps failing).
+   *
+   * Logs an INFO line on a reload, and the expiry WARNING when the certificate in use ends
+   * within 14 days (on a reload, and once a day at most otherwise); publishes `tlsReloaded`
+   * (see `SERVER_CHANNELS`), which the metrics follow.
+   * @param material the whole material, as the server was given it (`tls`)
+   * @param labels what to call each file in messages (the CLI: its flags and paths)
+   */
+  reload(material: TlsMaterial, labels?: ServerTlsLabels): TlsReloadResult {
+    const now = new Date();
+    const inUse = this.tlsInUse;
+    const next = digests(material);
+    const changed = TLS_PARTS.filter((p) => next[p] !== inUse.digests[p]);
+    const serverSerial = inUse.check.cert.serialNumber;
+    const current = {
+      serverSerial,
+      notAfter: inUse.check.notAfter,
+      ...(inUse.check.crls.length > 0 ? { revoked: countRevoked(inUse.check) } : {}),
+    };
+    if (changed.length === 0) {
+      const warnings = this.expiryWarnings(inUse.check, now, false);
+      return { outcome: 'unchanged', repeated: false, changed, ...current, warnings };
+    }
+    const key = TLS_PARTS.map((p) => next[p]).join(':');
+    let check: ServerTlsCheck;
+    try {
+      if (!material.cert || !material.key)
+        throw new ConfigError(
+          'TLSLP_ERR_NO_CERT',
+          { who: 'the server', needs: 'a certificate and a key (tls.cert, tls.key)' },
+          { option: material.cert ? 'tls.key' : 'tls.cert' },
+        );
+      check = checkServerTls(material, labels, now);
+      if (!this.options.insecure && !material.ca)
+        throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
+      try {
+        this.tlsServer.setSecureContext(contextOptions(material, check));
+      } catch (err) {
+        throw new ConfigError(
+          'TLSLP_ERR_BAD_TLS_MATERIAL',
+          {
+            side: 'server',
+            detail: (err as Error).message,
+            options: 'tls.cert, tls.key and tls.ca',
+          },
+          { cause: err, option: 'tls' },
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const repeated = key === this.lastFailed;
+      this.lastFailed = key;
+      if (!repeated) {
+        this.logger.error(`TLS reload failed, still serving the previous material: ${err.message}`);
+        publish('tlsReloaded', {
+          server: this,
+          ok: false,
+          changed,
+          serverSerial,
+          caSerials: inUse.check.caCerts.map((c) => c.serialNumber),
+          serverNotAfter: inUse.check.notAfter,
+          error: err,
+        });
+      }
+      const warnings = this.expiryWarnings(inUse.check, now, false);
+      return { outcome: 'failed', repeated, error: err, changed, ...current, warnings };
+    }
+    this.lastFailed = '';
+    this.tlsInUse = { digests: next, check };
+    this.trustedCas.splice(0, this.trustedCas.length, ...check.caCerts);
+    const revoked = check.crls.length > 0 ? countRevoked(check) : undefined;
+    const newSerial = check.cert.serialNumber;
+    this.logger.info(
+      `TLS material reloaded (${changed.join(', ')} changed): server certificate ${newSerial === serverSerial ? newSerial : `${newSerial} (was ${serverSerial})`}, valid until ${check.notAfter.toISOString()}` +
+        (revoked !== undefined ? `; CRL lists ${revoked} revoked` : '') +
+        '; new connections use it',
+    );
+    const caEnd = caNotAfter(check.caCerts);
+    publish('tlsReloaded', {
+      server: this,
+      ok: true,
+      changed,
+      serverSerial: newSerial,
+      previousSerial: serverSerial,
+      caSerials: check.caCerts.map((c) => c.serialNumber),
+      serverNotAfter: check.notAfter,
+      ...(caEnd ? { caNotAfter: caEnd } : {}),
+      ...(revoked !== undefined ? { revoked } : {}),
+    });
+    const warnings = this.expiryWarnings(check, now, changed.includes('cert'));
+    return {
+      outcome: 'reloaded',
+      repeated: false,
+      changed,
+      serverSerial: newSerial,
+      previousSerial: serverSerial,
+      notAfter: check.notAfter,
+      ...(revoked !== undefined ? { revoked } : {}),
+      warnings,
+    };
+  }
+
+  /** The expiry warnings of `check`, logged when a new certificate came or a day has passed. */
+  private expiryWarnings(check: ServerTlsCheck, now: Date, fresh: boolean): string[] {
+    const warnings = check.warnings;
+    if (warnings.length === 0) return warnings;
+    if (fresh || now.getTime() - this.expiryWarnedAt >= DAY_MS) {
+      this.expiryWarnedAt = now.getTime();
+      for (const w of warnings) this.logger.warning(w);
+    }
+    return warnings;
   }
 
   /** Run a session on a connection the gate admitted. */
@@ -417,6 +600,31 @@ export class TlslpServer {
     this.untrack = null;
     this.resolveFinished();
   }
+}
+
+/** The secure context options of `material` (shared by the first context and each reload). */
+function contextOptions(material: TlsMaterial, check: ServerTlsCheck): tls.SecureContextOptions {
+  return {
+    cert: material.cert,
+    key: material.key,
+    ca: material.ca,
+    // As checked: one PEM per CRL, under the label OpenSSL reads.
+    ...(check.crls.length > 0 ? { crl: check.crls.map((c) => c.pem) } : {}),
+    minVersion: 'TLSv1.2',
+    // A client-initiated TLS 1.2 renegotiation redoes the handshake's costly part.
+    secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+  };
+}
+
+function countRevoked(check: ServerTlsCheck): number {
+  return check.crls.reduce((n, c) => n + c.revoked.length, 0);
+}
+
+/** `tlslp_certificate_expiry_timestamp_seconds` from what checking the material found. */
+function setExpiryGauges(metrics: ServerMetrics, check: ServerTlsCheck): void {
+  metrics.certificateExpiry.set({ which: 'server' }, Math.floor(check.notAfter.getTime() / 1000));
+  const ca = caNotAfter(check.caCerts);
+  if (ca) metrics.certificateExpiry.set({ which: 'ca' }, Math.floor(ca.getTime() / 1000));
 }
 
 /** Create a server (not yet listening). */
