@@ -117,6 +117,11 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
       metrics.sessionsStarted.inc();
       metrics.sessionsInFlight.inc();
     },
+    // Refused before HELLO: a session started and failed at once, without a duration.
+    sessionRefused: ({ code }) => {
+      metrics.sessionsStarted.inc();
+      metrics.sessionsFailed.inc({ reason: sessionFailureReason(code) });
+    },
     workAccepted: ({ ms }) => metrics.workSeconds.observe(ms / 1000),
     sessionEnded: ({ result, durationMs }) => {
       if (result.outcome === 'done' || result.outcome === 'fail-drawn')

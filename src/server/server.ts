@@ -21,6 +21,7 @@ import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { publish } from './events.js';
 import { Gate, type AdmittedConnection } from './gate.js';
+import type { ClientIdentity } from './identity.js';
 import { trackMetrics, type Readiness, type ServerMetrics } from './metrics.js';
 import { createPlanner, type SessionPlanner } from './plans.js';
 import { ProxyTrust } from './proxy.js';
@@ -80,6 +81,8 @@ export interface SessionReport {
   durationMs: number;
   /** The WORK difficulty this session was asked. */
   nBits: number;
+  /** Who the client is: its certificate's subject CN (escaped) and fingerprint; absent in insecure mode. */
+  identity?: ClientIdentity;
   /** Time from WORK sent to a valid suffix, when the client solved it. */
   workMs?: number;
   /** How the session ended. */
@@ -216,9 +219,9 @@ export class TlslpServer {
       this.listener.close();
     }
     const id = this.nextId++;
-    const { ip, peer } = conn;
+    const { ip, peer, identity } = conn;
     const reproducible = planner.reproducibleLog;
-    const context = sessionContext(id, peer, reproducible);
+    const context = sessionContext(id, peer, reproducible, identity);
     const log: SessionLog = {
       info: (m, f) => this.logger.info(m, { ...context, ...f }),
       debug: (m, f) => this.logger.debug(m, { ...context, ...f }),
@@ -227,7 +230,7 @@ export class TlslpServer {
     // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
     const channel = new SocketLineChannel(socket, { lingerMs: this.lingerMs() });
     const plan = planner.plan(this.nBits);
-    this.gate.sessionStarted(ip);
+    this.gate.sessionStarted(conn);
     this.adaptive?.arrival(ip);
     publish('sessionStarted', {
       server: this,
@@ -235,6 +238,7 @@ export class TlslpServer {
       ip,
       peer,
       nBits: plan.nBits,
+      ...(identity ? { identity } : {}),
       protocol: socket.getProtocol() ?? 'TLS',
       reproducible,
     });
@@ -247,13 +251,14 @@ export class TlslpServer {
     };
     const run = runServerSession(channel, plan, log, this.shutdown.signal).then((result) => {
       const durationMs = performance.now() - started;
-      this.gate.sessionEnded(ip, workMs !== undefined);
+      this.gate.sessionEnded(conn, workMs !== undefined);
       publish('sessionEnded', {
         server: this,
         id,
         ip,
         peer,
         nBits: plan.nBits,
+        ...(identity ? { identity } : {}),
         durationMs,
         ...(workMs !== undefined ? { workMs } : {}),
         result,
@@ -264,6 +269,7 @@ export class TlslpServer {
         remoteAddress: peer,
         durationMs: Math.round(durationMs),
         nBits: plan.nBits,
+        ...(identity ? { identity } : {}),
         ...(workMs !== undefined ? { workMs: Math.round(workMs) } : {}),
         result,
       });
