@@ -5,6 +5,7 @@
  * here.
  */
 import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
@@ -13,9 +14,16 @@ import { createLogger } from '../src/logging.js';
 import {
   SERVER_CHANNELS,
   subscribeServer,
+  type IdentityDifficultyEvent,
   type SessionRefusedEvent,
 } from '../src/server/events.js';
-import { AllowList, certNames, parseSubjectAltNames } from '../src/server/identity.js';
+import { IdentityDifficulty } from '../src/server/identity-load.js';
+import {
+  AllowList,
+  certNames,
+  parseSubjectAltNames,
+  type ClientIdentity,
+} from '../src/server/identity.js';
 import { ServerMetrics } from '../src/server/metrics.js';
 import { TlslpServer } from '../src/server/server.js';
 import { FAIL_REASONS } from '../src/server/session.js';
@@ -359,7 +367,7 @@ describe('--max-per-identity', () => {
     const s = await server({ maxPerIdentity: 1, metrics });
     const a = await withClient({ commonName: 'busy-client' });
     const b = await withClient({ commonName: 'calm-client' });
-    const held = new Set<import('node:tls').TLSSocket>();
+    const held = new Set<TLSSocket>();
     try {
       await heldAtWork(s.port, a, (socket) => held.add(socket));
       expect(await firstLine(s.port, a)).toBe(`FAIL ${FAIL_REASONS.maxPerIdentity}`);
@@ -380,4 +388,123 @@ describe('--max-per-identity', () => {
 // The channel names are public API.
 it('the refusal has its own channel', () => {
   expect(SERVER_CHANNELS.sessionRefused).toBe('tlslp:server:session-refused');
+});
+
+describe('identity-aware difficulty (--n_bits auto)', () => {
+  /** A session of `set` left at WORK: resolves with the n_bits it was asked. */
+  async function workBits(
+    port: number,
+    set: CertificateSet,
+    track: Set<TLSSocket>,
+  ): Promise<number> {
+    const { ch, socket } = await rawClient(port, set);
+    socket.on('error', () => {});
+    track.add(socket);
+    expect(await ch.readLine(5000)).toBe('HELLO');
+    ch.writeLine('HELLOBACK');
+    const work = await ch.readLine(5000);
+    expect(work).toMatch(/^WORK \S+ \d+$/);
+    return Number(work.split(' ')[2]);
+  }
+
+  it("a flooding identity's n_bits rise; the other identity keeps the base", async () => {
+    const metrics = new ServerMetrics();
+    const { logger, records } = capturedLog('json');
+    const tuning = { minBits: 4, maxBits: 12, identityInFlight: 2, targetInFlight: 8 };
+    const s = await server({
+      nBits: 'auto',
+      minBits: 4,
+      maxBits: 12,
+      adaptive: tuning,
+      adaptiveIntervalMs: 50,
+      metrics,
+      logger,
+    });
+    const flooder = await withClient({ commonName: 'flood-client' });
+    const calm = await withClient({ commonName: 'calm-client' });
+    const floodFp = fp16(flooder.clientCert);
+    const calmFp = fp16(calm.clientCert);
+    const ticks: IdentityDifficultyEvent[] = [];
+    const stop = subscribeServer(s.server, { identityDifficulty: (e) => ticks.push(e) });
+    const held = new Set<TLSSocket>();
+    try {
+      // The calm identity's first session, and the flood: 12 sessions at once, held at WORK.
+      expect(await workBits(s.port, calm, held)).toBe(4);
+      await Promise.all(Array.from({ length: 12 }, () => workBits(s.port, flooder, held)));
+      await until(
+        () =>
+          ticks
+            .at(-1)
+            ?.top.some((t) => t.identity.fp === floodFp && t.inFlight === 12 && t.extraBits > 0) ===
+          true,
+        "the flooder's own n_bits to rise",
+      );
+      const last = ticks.at(-1) as IdentityDifficultyEvent;
+      expect(last.base).toBe(4);
+      const flood = last.top.find((t) => t.identity.fp === floodFp);
+      expect(flood).toMatchObject({ identity: { cn: 'flood-client' }, inFlight: 12 });
+      // Its next session is asked more; the calm identity's next one the base.
+      const floodBits = await workBits(s.port, flooder, held);
+      expect(floodBits).toBeGreaterThan(4);
+      expect(floodBits).toBeLessThanOrEqual(12);
+      expect(await workBits(s.port, calm, held)).toBe(4);
+      expect(s.server.stats.nBits).toBe(4);
+      const calmTop = ticks.at(-1)?.top.find((t) => t.identity.fp === calmFp);
+      expect(calmTop?.extraBits ?? 0).toBe(0);
+      // The gauge has the busiest identities, by <cn>:<fp8>.
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(
+        new RegExp(
+          `tlslp_identity_n_bits\\{identity="flood-client:${floodFp.slice(0, 8)}"\\} ([5-9]|1[0-2])\\n`,
+        ),
+      );
+      expect(text).toContain(
+        `tlslp_identity_n_bits{identity="calm-client:${calmFp.slice(0, 8)}"} 4`,
+      );
+    } finally {
+      stop();
+      for (const socket of held) socket.destroy();
+    }
+    await until(() => s.server.inFlight === 0, 'the held sessions to end');
+    await s.server.close();
+    await logger.close();
+    const raised = records().filter((r) => r.event === 'identity-n-bits');
+    expect(raised.length).toBeGreaterThan(0);
+    expect(raised[0]).toMatchObject({ level: 'INFO', cn: 'flood-client', fp: floodFp });
+    expect(raised[0]?.msg).toMatch(
+      /^Identity n_bits raised: flood-client:[0-9a-f]{8} n_bits 4 -> \d+/,
+    );
+    expect(raised.some((r) => r.fp === calmFp)).toBe(false);
+  });
+
+  it('the tracker is bounded, reports at most 10, and forgets an identity once it is calm', () => {
+    const t = new IdentityDifficulty({ maxBits: 20, maxIdentities: 100, topIdentities: 50 });
+    const id = (i: number): ClientIdentity => ({
+      cn: `c${i}`,
+      fp: i.toString(16).padStart(16, '0'),
+    });
+    for (let i = 0; i < 1000; i++) t.started(id(i));
+    expect(t.size).toBe(100);
+    const tick = t.tick(1, 10);
+    expect(tick.top.length).toBeLessThanOrEqual(10);
+    for (let i = 0; i < 1000; i++) t.ended(id(i));
+    for (let i = 0; i < 40; i++) t.tick(1, 10);
+    expect(t.size).toBe(0);
+    expect(t.nBitsFor(id(1), 10)).toBe(10);
+  });
+
+  it('a burst of new sessions raises the bursting identity only, within maxBits', () => {
+    const t = new IdentityDifficulty({ maxBits: 12, identityArrivalsPerSecond: 1 });
+    const busy = { cn: 'busy', fp: 'a'.repeat(16) };
+    const quiet = { cn: 'quiet', fp: 'b'.repeat(16) };
+    t.started(quiet);
+    for (let i = 0; i < 500; i++) {
+      t.started(busy);
+      t.ended(busy);
+    }
+    const tick = t.tick(1, 10);
+    expect(t.nBitsFor(busy, 10)).toBe(12);
+    expect(t.nBitsFor(quiet, 10)).toBe(10);
+    expect(tick.changes.map((c) => c.identity.cn)).toEqual(['busy']);
+  });
 });

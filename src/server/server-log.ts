@@ -5,7 +5,7 @@
  */
 import { sessionFailureReason } from '../errors.js';
 import type { Logger } from '../logging.js';
-import type { ClientIdentity } from './identity.js';
+import { identityLabel, type ClientIdentity } from './identity.js';
 import { subscribeServer, type EventSource } from './events.js';
 import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';
 
@@ -77,6 +77,23 @@ export function trackLog(
         outcome: result.outcome,
         n_bits: nBits,
       });
+    },
+    identityDifficulty: ({ base, changes, moreChanges }) => {
+      for (const c of changes)
+        logger.info(
+          `Identity n_bits ${c.nBits > c.from ? 'raised' : 'lowered'}: ${identityLabel(c.identity)} n_bits ${c.from} -> ${c.nBits} (load ${c.load.toFixed(2)}: ${c.inFlight} in flight, ${c.arrivalsPerSecond.toFixed(1)} new/s; global n_bits ${base})`,
+          {
+            event: 'identity-n-bits',
+            cn: c.identity.cn,
+            fp: c.identity.fp,
+            n_bits: c.nBits,
+          },
+        );
+      if (moreChanges > 0)
+        logger.info(`Identity n_bits changed for ${moreChanges} more identities`, {
+          event: 'identity-n-bits',
+          count: moreChanges,
+        });
     },
     difficultyChanged: (c) =>
       logger.info(

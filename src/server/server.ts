@@ -19,6 +19,7 @@ import { assertInsecureAllowed, checkServerTls, type TlsMaterial } from '../tls.
 import { SocketLineChannel, listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
+import { IdentityDifficulty } from './identity-load.js';
 import { publish } from './events.js';
 import { Gate, type AdmittedConnection } from './gate.js';
 import type { ClientIdentity } from './identity.js';
@@ -131,6 +132,8 @@ export class TlslpServer {
   private readonly planner: SessionPlanner;
   private readonly sessions = new Set<Promise<void>>();
   private readonly adaptive: AdaptiveDifficulty | null;
+  /** Each identity's own n_bits on top of the adaptive one (adaptive, with certificates). */
+  private readonly identities: IdentityDifficulty | null;
   /** n_bits asked of new connections now. */
   private nBits: number;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -162,6 +165,7 @@ export class TlslpServer {
     this.logger = options.logger ?? createNullLogger('tlslp.server');
     const { adaptive } = this.options;
     this.adaptive = adaptive ? new AdaptiveDifficulty(adaptive) : null;
+    this.identities = adaptive && !this.options.insecure ? new IdentityDifficulty(adaptive) : null;
     this.nBits = this.adaptive ? this.adaptive.current : this.options.nBits;
     this.stats = emptyStats(this.nBits);
     options.metrics?.nBits.set(this.nBits);
@@ -229,9 +233,10 @@ export class TlslpServer {
     };
     // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
     const channel = new SocketLineChannel(socket, { lingerMs: this.lingerMs() });
-    const plan = planner.plan(this.nBits);
+    const plan = planner.plan(this.identities?.nBitsFor(identity, this.nBits) ?? this.nBits);
     this.gate.sessionStarted(conn);
     this.adaptive?.arrival(ip);
+    if (identity) this.identities?.started(identity);
     publish('sessionStarted', {
       server: this,
       id,
@@ -252,6 +257,7 @@ export class TlslpServer {
     const run = runServerSession(channel, plan, log, this.shutdown.signal).then((result) => {
       const durationMs = performance.now() - started;
       this.gate.sessionEnded(conn, workMs !== undefined);
+      if (identity) this.identities?.ended(identity);
       publish('sessionEnded', {
         server: this,
         id,
@@ -292,9 +298,12 @@ export class TlslpServer {
             this.gate.weightedSessions(adaptive.perIpWeight),
             every / 1000,
           );
-          if (!change) return;
-          this.nBits = change.to;
-          publish('difficultyChanged', { server: this, ...change });
+          if (change) {
+            this.nBits = change.to;
+            publish('difficultyChanged', { server: this, ...change });
+          }
+          const ids = this.identities?.tick(every / 1000, this.nBits);
+          if (ids) publish('identityDifficulty', { server: this, base: this.nBits, ...ids });
         }, every).unref(),
       );
     }
