@@ -260,8 +260,7 @@ export const ERROR_CATALOG = {
   TLSLP_ERR_NOT_AUTHORIZED: {
     type: 'TransportError',
     message: 'client certificate {identity} is not on the allow-lists',
-    summary:
-      'A client certificate from our CA matched none of allowCn, allowOu, allowDns, allowUri.',
+    summary: 'A client certificate from our CA matched none of the allowCn/Ou/Dns/Uri lists.',
   },
   TLSLP_ERR_MAX_PER_IDENTITY: {
     type: 'TransportError',
