@@ -141,10 +141,11 @@ export async function craftedChain(intermediates) {
 }
 
 /**
- * A client certificate with an RSA key of `bits` bits, issued by the set's CA (so it passes
- * OpenSSL's verification: only the server's key-strength rule can refuse it).
+ * A client certificate with an RSA key of `bits` bits and subject CN `commonName`, issued by
+ * the set's CA (so it passes OpenSSL's verification: only the server's key-strength rule, or
+ * with a strong key its allow-lists, can refuse it).
  */
-export async function weakClientCert(set, bits = 1024) {
+export async function weakClientCert(set, bits = 1024, commonName = 'weak client') {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: bits });
   const publicKey = new x509.PublicKey(
     crypto.createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
@@ -159,7 +160,7 @@ export async function weakClientCert(set, bits = 1024) {
   const ca = new x509.X509Certificate(set.caCert);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: 'CN=weak client',
+    subject: `CN=${commonName}`,
     issuer: ca.subject,
     notBefore: new Date(Date.now() - DAY),
     notAfter: new Date(Date.now() + DAY),

@@ -25,6 +25,8 @@
  *   no-cert-loop       one IP connecting without a certificate in a loop (4 at a time)
  *   renegotiation      a good certificate over TLS 1.2 asking to renegotiate, again and again
  *   weak-key           an RSA-1024 client certificate issued by our CA, in a loop
+ *   refused-identity   an RSA-2048 certificate from our CA whose CN is not on the server's
+ *                      --allow-cn list (refused before HELLO), in a loop
  *   pump               with --n_bits auto (16..28): one certificate holder connecting 190
  *                      times a second and dropping at WORK; the n_bits rise for others
  *
@@ -59,6 +61,7 @@ const ALL_KINDS = [
   'no-cert-loop',
   'renegotiation',
   'weak-key',
+  'refused-identity',
   'pump',
 ];
 const USAGE =
@@ -203,6 +206,9 @@ if (needs.has('crafted-chain-fit')) {
   }
 }
 const weak = needs.has('weak-key') ? await weakClientCert(certs, 1024) : null;
+const refusedCert = needs.has('refused-identity')
+  ? await weakClientCert(certs, 2048, 'refused client')
+  : null;
 
 const SOURCES = ['127.0.0.2', '127.0.0.3'];
 const attacks = {
@@ -241,6 +247,17 @@ const attacks = {
     params: { sources: SOURCES.slice(0, 1), cert: weak?.cert, key: weak?.key, ca: certs.caCert },
     about: 'RSA-1024 client certificate issued by our CA',
   }),
+  'refused-identity': () => ({
+    // The same loop as weak-key: a certificate from our CA, again and again.
+    kind: 'weak-key',
+    params: {
+      sources: SOURCES.slice(0, 1),
+      cert: refusedCert?.cert,
+      key: refusedCert?.key,
+      ca: certs.caCert,
+    },
+    about: 'RSA-2048 certificate from our CA, CN not on --allow-cn',
+  }),
   pump: () => ({
     kind: 'pump',
     params: { sources: SOURCES.slice(0, 1), ...goodTls, perSecond: 190 },
@@ -261,7 +278,13 @@ for (const name of KINDS) {
           simulateFailures: false,
           bodyRequests: 4,
         }
-      : { nBits: 8, simulateFailures: false, bodyRequests: 4 };
+      : {
+          nBits: 8,
+          simulateFailures: false,
+          bodyRequests: 4,
+          // The good clients' certificate (CN client) is the one allowed.
+          ...(name === 'refused-identity' ? { allowCn: ['client'] } : {}),
+        };
   const { port } = await server.ask(
     {
       type: 'start',
@@ -336,6 +359,7 @@ for (const name of KINDS) {
       final.stats.handshakeFailuresByReason,
     ),
     refused: delta(statsBefore.refusedByReason, final.stats.refusedByReason),
+    sessionsFailed: delta(statsBefore.failedByReason, final.stats.failedByReason),
   });
   const r = /** @type {(typeof rows)[number]} */ (rows.at(-1));
   out(

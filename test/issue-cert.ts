@@ -1,7 +1,8 @@
 /**
  * A test-only certificate issuer: client certificates (and intermediate CAs) signed by a
- * set's CA or by another issuer, with the faults the server's gate must refuse: expired, a
- * weak key, the wrong extended key usage, a chain deeper than the limit.
+ * set's CA or by another issuer, with a chosen subject (CN, OUs) and DNS/URI SANs, and with
+ * the faults the server's gate must refuse: expired, a weak key, the wrong extended key
+ * usage, a chain deeper than the limit.
  */
 // @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect
 // metadata polyfill loaded before the library itself.
@@ -31,10 +32,16 @@ export interface IssueOptions {
   issuer?: { cert: string; key: string };
   /** Make a CA certificate (basicConstraints CA:true, keyCertSign) instead of a leaf. */
   ca?: boolean;
-  /** Subject CN (default `client`, or `intermediate` for a CA). */
-  commonName?: string;
+  /** Subject CN (default `client`, or `intermediate` for a CA); `null`: no CN at all. */
+  commonName?: string | null;
   /** DNS names and IP addresses for a subjectAltName (a server certificate: `eku: 'serverAuth'`). */
   hosts?: string[];
+  /** Subject OUs, in order. (Quotes and backslashes in names are taken as DN syntax by @peculiar/x509: avoid them.) */
+  organizationalUnits?: readonly string[];
+  /** DNS subject alternative names. */
+  dnsNames?: readonly string[];
+  /** URI subject alternative names. */
+  uris?: readonly string[];
 }
 
 const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
@@ -138,20 +145,24 @@ export async function issueClientCert(
           false,
         ),
       ];
-  if (opts.hosts?.length)
-    extensions.push(
-      new x509.SubjectAlternativeNameExtension(
-        opts.hosts.map((h) => ({
-          type: /^[\d.]+$|:/.test(h) ? ('ip' as const) : ('dns' as const),
-          value: h,
-        })),
-        false,
-      ),
-    );
+  const san = [
+    ...(opts.hosts ?? []).map((value) => ({
+      type: /^[\d.]+$|:/.test(value) ? ('ip' as const) : ('dns' as const),
+      value,
+    })),
+    ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(opts.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+  ];
+  if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(subjectKey.publicKey), aki);
+  const cn =
+    opts.commonName === undefined ? (opts.ca ? 'intermediate' : 'client') : opts.commonName;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
-    subject: [{ CN: [opts.commonName ?? (opts.ca ? 'intermediate' : 'client')] }],
+    subject: [
+      ...(cn === null ? [] : [{ CN: [cn] }]),
+      ...(opts.organizationalUnits ?? []).map((ou) => ({ OU: [ou] })),
+    ],
     // The issuer's own encoded name, so subject and issuer match byte for byte.
     issuer: issuer.subjectName,
     notBefore: opts.notBefore ?? new Date(now - 60_000),

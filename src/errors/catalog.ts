@@ -257,6 +257,16 @@ export const ERROR_CATALOG = {
     message: 'session not finished within {seconds} s; stopped',
     summary: 'The whole session took longer than the sessionTimeoutMs option.',
   },
+  TLSLP_ERR_NOT_AUTHORIZED: {
+    type: 'TransportError',
+    message: 'client certificate {identity} is not on the allow-lists',
+    summary: 'A client certificate from our CA matched none of the allowCn/Ou/Dns/Uri lists.',
+  },
+  TLSLP_ERR_MAX_PER_IDENTITY: {
+    type: 'TransportError',
+    message: 'client certificate {identity} already has {max} sessions (maxPerIdentity)',
+    summary: 'A client certificate opened more sessions at once than maxPerIdentity allows.',
+  },
   TLSLP_ERR_ADDRESS_IN_USE: {
     type: 'TransportError',
     message: 'cannot listen on {address}: address already in use (pick another {option})',
@@ -330,6 +340,11 @@ export const ERROR_CATALOG = {
     message:
       '{option} is only allowed with localhost or a loopback address, not {host}; drop {option} and use certificates',
     summary: 'Insecure mode (no client certificates) was asked for a non-loopback host.',
+  },
+  TLSLP_ERR_IDENTITY_INSECURE: {
+    type: 'ConfigError',
+    message: '{option} needs client certificates; it cannot be used with {insecureOption}',
+    summary: 'An allow-list or per-identity limit was combined with insecure mode.',
   },
   TLSLP_ERR_CERT_FILE: {
     type: 'ConfigError',

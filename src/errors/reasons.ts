@@ -27,6 +27,8 @@ export const SESSION_FAILURE_REASONS = {
   aborted: 'the server shut down during the session',
   connection_reset: 'the client reset the connection',
   broken_pipe: 'the client went away while a line was written',
+  not_authorized: 'the certificate is on no allow-list (before HELLO)',
+  max_per_identity: 'the certificate already had maxPerIdentity sessions',
   [OTHER_REASON]: 'any other failure (the WARNING log line has the detail)',
 } as const;
 

@@ -150,3 +150,24 @@ export function cidrs(): Kind<readonly string[]> {
     variadic: true,
   };
 }
+
+/**
+ * Names after one flag, the flag repeatable (`--allow-cn a b`, `--allow-cn a --allow-cn b`),
+ * each checked by `rule`. The library takes an empty list too (the same as none).
+ */
+export function names(rule: {
+  test: (s: string) => boolean;
+  what: string;
+}): Kind<readonly string[]> {
+  const what = `must be a list of ${rule.what}`;
+  return {
+    parse(s) {
+      if (!rule.test(s)) throw new ValueProblem(`must be ${rule.what}`);
+      return [s];
+    },
+    problem: (v) =>
+      Array.isArray(v) && v.every((n) => typeof n === 'string' && rule.test(n)) ? null : what,
+    show: (list) => list.join(' '),
+    variadic: true,
+  };
+}

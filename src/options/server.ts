@@ -16,11 +16,28 @@ import {
   type ResolvedOf,
 } from './core.js';
 import { DEFAULT_PROXY_FROM } from '../server/proxy.js';
-import { cidrs, integer, orWord, seconds, text } from './kinds.js';
+import { cidrs, integer, names, orWord, seconds, text } from './kinds.js';
+import { hasControl } from '../text/escape.js';
 import { CONFIG_ENTRY, LOG_ENTRIES, TIMEOUT_ENTRIES, CERT_PATHS, switchEntry } from './shared.js';
 
 const LIMIT = 1_000_000;
 const bits = integer(0, 64);
+/** A CN or OU to allow: 1..256 characters, no control characters. */
+const NAME = {
+  test: (s: string) => s.length > 0 && s.length <= 256 && !hasControl(s),
+  what: 'names of 1..256 characters without control characters',
+};
+/** A DNS name to allow: letters, digits, `-`, `_`, dots. */
+const DNS_NAME = {
+  test: (s: string) => s.length <= 253 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(s),
+  what: 'DNS names (letters, digits, - and _, separated by dots)',
+};
+/** A URI to allow: a scheme, a colon, then no spaces or control characters. */
+const URI = {
+  test: (s: string) =>
+    s.length <= 2048 && /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/.test(s) && !hasControl(s),
+  what: 'URIs (scheme:rest, no spaces)',
+};
 
 /** Every option of the server, in `--help` order. */
 export const SERVER_OPTIONS = {
@@ -228,6 +245,64 @@ export const SERVER_OPTIONS = {
     defaultText: '`127.0.0.0/8 ::1/128`',
     help: 'with --proxy-protocol: the balancers that must send a header (repeatable)',
   }),
+  // identity
+  /**
+   * Subject CNs a client certificate may have (exact match). With any of the `allow*` lists
+   * set, a certificate our CA issued that matches none of them gets `FAIL Not authorized.`
+   * right after the handshake, before HELLO; none set: every certificate from the CA.
+   */
+  allowCn: option(names(NAME), {
+    lib: true,
+    flag: '--allow-cn',
+    value: 'name...',
+    default: undefined,
+    defaultText: 'any',
+    help: 'let in client certificates with this subject CN (repeatable; any --allow-* match admits)',
+    doc: 'admit client certificates with this subject CN (repeatable; a client passes if any `--allow-*` matches; none = every certificate from the CA)',
+  }),
+  /** Subject OUs (exact match); a certificate passes when any of its OUs is listed. */
+  allowOu: option(names(NAME), {
+    lib: true,
+    flag: '--allow-ou',
+    value: 'name...',
+    default: undefined,
+    defaultText: 'any',
+    help: 'let in client certificates with this subject OU (repeatable)',
+    doc: 'admit client certificates with this subject OU (repeatable)',
+  }),
+  /** DNS subject alternative names (ASCII case ignored); no wildcard matching. */
+  allowDns: option(names(DNS_NAME), {
+    lib: true,
+    flag: '--allow-dns',
+    value: 'name...',
+    default: undefined,
+    defaultText: 'any',
+    help: 'let in client certificates with this DNS subject alternative name (repeatable)',
+    doc: 'admit client certificates with this DNS SAN (repeatable; case-insensitive, no wildcards)',
+  }),
+  /** URI subject alternative names (exact match), e.g. SPIFFE IDs. */
+  allowUri: option(names(URI), {
+    lib: true,
+    flag: '--allow-uri',
+    value: 'uri...',
+    default: undefined,
+    defaultText: 'any',
+    help: 'let in client certificates with this URI subject alternative name, e.g. a SPIFFE ID (repeatable)',
+    doc: 'admit client certificates with this URI SAN, e.g. `spiffe://example.org/api` (repeatable; exact)',
+  }),
+  /**
+   * Most sessions at once with one client certificate (by fingerprint; default 0 = no limit).
+   * Past it, `FAIL Too many sessions for this certificate.` before HELLO.
+   */
+  maxPerIdentity: option(integer(0, LIMIT), {
+    lib: true,
+    flag: '--max-per-identity',
+    value: 'n',
+    default: 0,
+    defaultText: '`0` (no limit)',
+    help: 'most sessions at once with one client certificate (0 = no limit)',
+    doc: 'most sessions at once with one client certificate; past it `FAIL` before HELLO (0 = no limit)',
+  }),
   // certificate reload and revocation
   crl: option(text(), {
     lib: false,
@@ -334,7 +409,7 @@ const CLI_ONLY = cliKeys(SERVER_OPTIONS);
 /**
  * Fill the server's defaults and check every value, and the options against each other:
  * `minBits`/`maxBits` only with `nBits: 'auto'`, `minBits <= maxBits`, no adaptive
- * difficulty in tutorial mode.
+ * difficulty in tutorial mode, no allow-lists or per-identity limit in insecure mode.
  * @throws ConfigError naming the option at fault (its `option` field too).
  */
 export function resolveServerOptions<O extends ServerTableOptions & { adaptive?: AdaptiveOptions }>(
@@ -358,6 +433,15 @@ export function resolveServerOptions<O extends ServerTableOptions & { adaptive?:
     : options.adaptive;
   if (adaptive && t.tutorial)
     throw new ConfigError('TLSLP_ERR_TUTORIAL_ADAPTIVE', { option: 'nBits' });
+  if (t.insecure)
+    for (const name of ['allowCn', 'allowOu', 'allowDns', 'allowUri', 'maxPerIdentity'] as const) {
+      const v = t[name];
+      if (v === undefined || v === 0 || (Array.isArray(v) && v.length === 0)) continue;
+      throw new ConfigError('TLSLP_ERR_IDENTITY_INSECURE', {
+        option: name,
+        insecureOption: 'insecure',
+      });
+    }
   const { minBits: _min, maxBits: _max, ...resolved } = { ...options, ...t };
   return {
     ...resolved,

@@ -17,9 +17,13 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
+import type { IdentityLoadOptions } from './identity-load.js';
 
-/** Options of {@link AdaptiveDifficulty}. */
-export interface AdaptiveOptions {
+/**
+ * Options of {@link AdaptiveDifficulty}, and of the per-identity difficulty that comes with it
+ * when clients have certificates ({@link IdentityLoadOptions}).
+ */
+export interface AdaptiveOptions extends IdentityLoadOptions {
   /** Lowest n_bits asked, under no load (`--min-bits`). */
   minBits: number;
   /** Highest n_bits asked, however high the load (`--max-bits`). */
@@ -60,7 +64,7 @@ export interface DifficultyChange {
 
 /** The controller. Call {@link arrival} per new session and {@link tick} once per interval. */
 export class AdaptiveDifficulty {
-  private readonly o: Required<AdaptiveOptions>;
+  private readonly o: Required<Omit<AdaptiveOptions, keyof IdentityLoadOptions>>;
   private bits: number;
   private arrivals = 0;
   /** Arrivals of this tick by source (client IP). */

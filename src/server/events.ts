@@ -20,6 +20,8 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ConfigError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import type { ClientIdentity } from './identity.js';
 import type { SessionOutcome } from './session.js';
 
 /** What a server's events identify it by (the {@link TlslpServer} that published them). */
@@ -84,6 +86,8 @@ export interface SessionStartedEvent {
   peer: string;
   /** n_bits this session is asked. */
   nBits: number;
+  /** Who the client is (its certificate's CN and fingerprint); absent in insecure mode. */
+  identity?: ClientIdentity;
   /** The TLS version, e.g. `TLSv1.3`. */
   protocol: string;
   /** Its log lines must be the same on every run (tutorial mode): no session context. */
@@ -105,11 +109,67 @@ export interface SessionEndedEvent {
   ip: string;
   peer: string;
   nBits: number;
+  /** Who the client is; absent in insecure mode. */
+  identity?: ClientIdentity;
   durationMs: number;
   /** Set when the client solved WORK. */
   workMs?: number;
   result: SessionOutcome;
   reproducible: boolean;
+}
+
+/**
+ * A client whose certificate passed the handshake was refused before HELLO: it is on none of
+ * the allow-lists, or its certificate already has `maxPerIdentity` sessions. It was sent
+ * `FAIL <reason>` and closed, and spent its IP's failure budget like a failed handshake. It
+ * never became a session (no id, no report) but counts as one started and failed.
+ */
+export interface SessionRefusedEvent {
+  server: EventSource;
+  ip: string;
+  peer: string;
+  identity: ClientIdentity;
+  /** `TLSLP_ERR_NOT_AUTHORIZED` or `TLSLP_ERR_MAX_PER_IDENTITY`. */
+  code: ErrorCode;
+  /** The reason sent after `FAIL`. */
+  reason: string;
+  /** What the server knows about why, for the log (the certificate's other names, the limit). */
+  detail: string;
+}
+
+/** One identity's share of the load and its own n_bits, under adaptive difficulty. */
+export interface IdentityLoad {
+  identity: ClientIdentity;
+  /** n_bits its new sessions are asked now (the global n_bits plus its own extra bits). */
+  nBits: number;
+  /** Bits above the global n_bits. */
+  extraBits: number;
+  /** Its sessions in flight. */
+  inFlight: number;
+  /** Its smoothed rate of new sessions. */
+  arrivalsPerSecond: number;
+  /** Its load over its allowance (each doubling past 1 adds a bit). */
+  load: number;
+}
+
+/** An identity's own n_bits changed. */
+export interface IdentityBitsChange extends IdentityLoad {
+  /** n_bits before. */
+  from: number;
+}
+
+/**
+ * Once per adaptive tick (with `nBits: 'auto'` and client certificates): the busiest
+ * identities, at most `topIdentities` (10), and those whose n_bits changed (at most as many;
+ * `moreChanges` counts the rest).
+ */
+export interface IdentityDifficultyEvent {
+  server: EventSource;
+  /** The global n_bits this tick. */
+  base: number;
+  top: IdentityLoad[];
+  changes: IdentityBitsChange[];
+  moreChanges: number;
 }
 
 /** Adaptive difficulty moved the n_bits of new connections. */
@@ -162,8 +222,10 @@ export interface ServerEvents {
   sessionStarted: SessionStartedEvent;
   workAccepted: WorkAcceptedEvent;
   sessionEnded: SessionEndedEvent;
+  sessionRefused: SessionRefusedEvent;
   difficultyChanged: DifficultyChangedEvent;
   tlsReloaded: TlsReloadedEvent;
+  identityDifficulty: IdentityDifficultyEvent;
 }
 
 /** The `node:diagnostics_channel` name of each event. */
@@ -175,8 +237,10 @@ export const SERVER_CHANNELS: { readonly [K in keyof ServerEvents]: string } = {
   sessionStarted: 'tlslp:server:session-started',
   workAccepted: 'tlslp:server:work-accepted',
   sessionEnded: 'tlslp:server:session-ended',
+  sessionRefused: 'tlslp:server:session-refused',
   difficultyChanged: 'tlslp:server:difficulty-changed',
   tlsReloaded: 'tlslp:server:tls-reloaded',
+  identityDifficulty: 'tlslp:server:identity-difficulty',
 };
 
 // Held here for the life of the process: a channel object nobody references may be collected

@@ -15,6 +15,16 @@ import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { hostPort } from '../text/address.js';
 import { FailureBudget, Tally } from './admission.js';
 import { judgeClientCert } from './client-cert.js';
+import {
+  AllowList,
+  certNames,
+  describeNames,
+  identityOf,
+  type CertNames,
+  type ClientIdentity,
+} from './identity.js';
+import { formatServerMessage } from '../protocol/messages.js';
+import { FAIL_REASONS } from './session.js';
 import { publish, type EventSource, type RefusalReason } from './events.js';
 import { plainAddress, readProxyHeader, type ProxyTrust } from './proxy.js';
 import { looksLikeProxyHeader } from '../protocol/proxy-header.js';
@@ -36,6 +46,15 @@ export interface GateLimits {
    * PROXY protocol is off. A header from any other source is refused.
    */
   proxy: ProxyTrust | null;
+  /** Who may have a session, by the names in its certificate (none set: everyone). */
+  allowCn?: readonly string[];
+  allowOu?: readonly string[];
+  allowDns?: readonly string[];
+  allowUri?: readonly string[];
+  /** Most sessions at once per client certificate; 0 = no limit. */
+  maxPerIdentity: number;
+  /** A refused client gets min(this, 2 s) to read its FAIL before it is cut. */
+  otherTimeoutMs: number;
 }
 
 /** Deadline for a balancer's PROXY header; it sends it at once, so a short one. */
@@ -49,10 +68,13 @@ export interface AdmittedConnection {
   readonly peer: string;
   /** The TCP socket under the TLS socket. */
   readonly raw: Socket;
+  /** Who the client is, by its certificate; absent in insecure mode. */
+  readonly identity?: ClientIdentity;
 }
 
 /** One accepted TCP connection, from accept to close. */
 interface Conn extends AdmittedConnection {
+  identity?: ClientIdentity;
   readonly meter: HandshakeMeter;
   readonly acceptedAt: number;
   readonly timer: NodeJS.Timeout;
@@ -79,6 +101,9 @@ export class Gate {
   /** Connections from a balancer whose PROXY header has not arrived yet. */
   private readonly awaitingHeader = new Set<Socket>();
   private readonly failures: FailureBudget;
+  private readonly allow: AllowList;
+  /** Sessions in flight per client certificate (fingerprint): the `maxPerIdentity` limit. */
+  private readonly sessionsPerIdentity = new Tally();
 
   constructor(
     private readonly server: EventSource,
@@ -89,6 +114,7 @@ export class Gate {
     private readonly onAdmitted: (socket: tls.TLSSocket, conn: AdmittedConnection) => void,
   ) {
     this.failures = new FailureBudget(limits.maxHandshakeFailuresPerIp);
+    this.allow = new AllowList(limits);
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => this.onSecure(socket));
     tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
       const conn = current.getStore();
@@ -110,9 +136,10 @@ export class Gate {
   }
 
   /** A session of an admitted connection started. */
-  sessionStarted(ip: string): void {
+  sessionStarted({ ip, identity }: AdmittedConnection): void {
     this.sessions++;
     this.sessionsPerIp.up(ip);
+    if (identity) this.sessionsPerIdentity.up(identity.fp);
   }
 
   /**
@@ -120,9 +147,10 @@ export class Gate {
    * rejected) is a failure of its IP: a client that never pays cannot keep the server busy
    * with handshakes.
    */
-  sessionEnded(ip: string, solved: boolean): void {
+  sessionEnded({ ip, identity }: AdmittedConnection, solved: boolean): void {
     this.sessions--;
     this.sessionsPerIp.down(ip);
+    if (identity) this.sessionsPerIdentity.down(identity.fp);
     if (!solved) this.failures.failed(ip);
   }
 
@@ -351,18 +379,44 @@ export class Gate {
       socket.destroy();
       return;
     }
+    let names: CertNames | undefined;
     if (!this.limits.insecure) {
-      const refusal = judgeClientCert(socket, this.limits.maxChainDepth, this.trustedCas);
+      const plain = socket.getPeerCertificate(false);
+      const refusal = judgeClientCert(socket, this.limits.maxChainDepth, this.trustedCas, plain);
       if (refusal) {
         this.handshakeFailed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
         socket.destroy();
         return;
       }
+      names = certNames(plain);
+      conn.identity = identityOf(plain, names);
     }
     conn.state = 'secure';
     conn.meter.secured();
     this.leavePending(conn);
     socket.disableRenegotiation();
+    // Who the certificate names, and how many sessions it has: decided before HELLO, so a
+    // refused certificate costs its handshake and no more.
+    if (names && conn.identity && !this.allow.allows(names)) {
+      const others = describeNames(names);
+      this.refuseIdentity(conn, socket, conn.identity, 'TLSLP_ERR_NOT_AUTHORIZED', {
+        reason: FAIL_REASONS.notAuthorized,
+        detail: `on none of the allow-lists${others ? ` (${others})` : ''}`,
+      });
+      return;
+    }
+    const perIdentity = this.limits.maxPerIdentity;
+    if (
+      conn.identity &&
+      perIdentity > 0 &&
+      this.sessionsPerIdentity.get(conn.identity.fp) >= perIdentity
+    ) {
+      this.refuseIdentity(conn, socket, conn.identity, 'TLSLP_ERR_MAX_PER_IDENTITY', {
+        reason: FAIL_REASONS.maxPerIdentity,
+        detail: `already has ${perIdentity} sessions (maxPerIdentity)`,
+      });
+      return;
+    }
     // Sessions may have started while this one was in its handshake.
     const why = this.sessionLimitFor(conn.ip);
     if (why) {
@@ -372,6 +426,35 @@ export class Gate {
     }
     // The session runs outside this connection's context: nothing after it needs the Conn.
     current.exit(() => this.onAdmitted(socket, conn));
+  }
+
+  /**
+   * Refuse a client whose certificate passed the handshake: `FAIL <reason>`, our side ended,
+   * the socket cut after a short linger. It spends its IP's failure budget as a failed
+   * handshake of the same size does, and never becomes a session.
+   */
+  private refuseIdentity(
+    conn: Conn,
+    socket: tls.TLSSocket,
+    identity: ClientIdentity,
+    code: 'TLSLP_ERR_NOT_AUTHORIZED' | 'TLSLP_ERR_MAX_PER_IDENTITY',
+    why: { reason: string; detail: string },
+  ): void {
+    this.failures.failed(conn.ip, Math.ceil(conn.meter.bytesReceived / 4096));
+    publish('sessionRefused', {
+      server: this.server,
+      ip: conn.ip,
+      peer: conn.peer,
+      identity,
+      code,
+      reason: why.reason,
+      detail: why.detail,
+    });
+    socket.on('error', () => {
+      /* the client may be gone already */
+    });
+    socket.end(`${formatServerMessage({ type: 'FAIL', reason: why.reason })}\n`);
+    setTimeout(() => socket.destroy(), Math.min(this.limits.otherTimeoutMs, 2000)).unref();
   }
 }
 

@@ -14,6 +14,7 @@ export {
 } from './server.js';
 export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './adaptive.js';
 export { ServerMetrics, serveMetrics, type Readiness } from './metrics.js';
+export type { ClientIdentity } from './identity.js';
 export {
   SERVER_CHANNELS,
   subscribeServer,
@@ -22,10 +23,14 @@ export {
   type DifficultyChangedEvent,
   type HandshakeFailedEvent,
   type HandshakesEvent,
+  type IdentityBitsChange,
+  type IdentityDifficultyEvent,
+  type IdentityLoad,
   type RefusalReason,
   type ServerEventHandlers,
   type ServerEvents,
   type SessionEndedEvent,
+  type SessionRefusedEvent,
   type SessionStartedEvent,
   type TlsPart,
   type TlsReloadedEvent,

@@ -10,6 +10,7 @@ import { sessionFailureReason } from '../errors.js';
 import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { subscribeServer, type EventSource } from './events.js';
+import { identityLabel } from './identity.js';
 
 /** The metrics a server updates. */
 export class ServerMetrics {
@@ -34,6 +35,11 @@ export class ServerMetrics {
   readonly connectionsRefused: Counter<'reason'>;
   /** `tlslp_n_bits`: n_bits asked of new connections (max across cluster workers). */
   readonly nBits: Gauge;
+  /**
+   * `tlslp_identity_n_bits{identity="<cn>:<fp8>"}`: the n_bits of the busiest client
+   * certificates (at most 10), under adaptive difficulty; replaced every tick.
+   */
+  readonly identityNBits: Gauge<'identity'>;
   /** `tlslp_work_solve_seconds`: time from WORK sent to a valid suffix received. */
   readonly workSeconds: Histogram;
   /** `tlslp_session_duration_seconds`: TLS handshake to close. */
@@ -92,6 +98,13 @@ export class ServerMetrics {
       aggregator: 'max',
       registers,
     });
+    this.identityNBits = new Gauge({
+      name: 'tlslp_identity_n_bits',
+      help: 'n_bits asked of the busiest client certificates (top 10 by load, adaptive difficulty)',
+      labelNames: ['identity'],
+      aggregator: 'max',
+      registers,
+    });
     this.workSeconds = new Histogram({
       name: 'tlslp_work_solve_seconds',
       help: 'Time from WORK sent to a valid suffix received',
@@ -130,6 +143,11 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
       metrics.sessionsStarted.inc();
       metrics.sessionsInFlight.inc();
     },
+    // Refused before HELLO: a session started and failed at once, without a duration.
+    sessionRefused: ({ code }) => {
+      metrics.sessionsStarted.inc();
+      metrics.sessionsFailed.inc({ reason: sessionFailureReason(code) });
+    },
     workAccepted: ({ ms }) => metrics.workSeconds.observe(ms / 1000),
     sessionEnded: ({ result, durationMs }) => {
       if (result.outcome === 'done' || result.outcome === 'fail-drawn')
@@ -147,6 +165,12 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
       );
       if (caNotAfter)
         metrics.certificateExpiry.set({ which: 'ca' }, Math.floor(caNotAfter.getTime() / 1000));
+    },
+    // The label set is the top identities of this tick only: old labels go.
+    identityDifficulty: ({ top }) => {
+      metrics.identityNBits.reset();
+      for (const t of top)
+        metrics.identityNBits.set({ identity: identityLabel(t.identity) }, t.nBits);
     },
   });
 }

@@ -3,17 +3,24 @@
  * lifecycle events. Warnings strangers can cause are rate-limited per kind.
  * @module
  */
+import { sessionFailureReason } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { identityLabel, type ClientIdentity } from './identity.js';
 import { subscribeServer, type EventSource } from './events.js';
 import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';
 
-/** The fields that tie a record to its session (none in a reproducible log). */
+/**
+ * The fields that tie a record to its session and its client: `session`, `peer`, and the
+ * certificate's `cn` and `fp` when there is one (none in a reproducible log).
+ */
 export function sessionContext(
   id: number,
   peer: string,
   reproducible: boolean,
+  identity?: ClientIdentity,
 ): Record<string, unknown> {
-  return reproducible ? {} : { session: id, peer };
+  if (reproducible) return {};
+  return identity ? { session: id, peer, cn: identity.cn, fp: identity.fp } : { session: id, peer };
 }
 
 /**
@@ -47,19 +54,46 @@ export function trackLog(
           `TLS handshake detail from ${peer}: ${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`,
         );
     },
-    sessionStarted: ({ id, peer, protocol, reproducible }) =>
+    sessionStarted: ({ id, peer, protocol, identity, reproducible }) =>
       logger.info(reproducible ? 'Client connected' : `Client connected (${protocol})`, {
-        ...sessionContext(id, peer, reproducible),
+        ...sessionContext(id, peer, reproducible, identity),
         event: 'connected',
       }),
-    sessionEnded: ({ id, peer, result, durationMs, nBits, reproducible }) => {
+    sessionRefused: ({ peer, identity, code, detail }) => {
+      const label = sessionFailureReason(code);
+      warnings.warn(`session: ${label}`, `Refused client ${peer} before HELLO: ${detail}`, {
+        peer,
+        event: 'session-refused',
+        reason: label,
+        cn: identity.cn,
+        fp: identity.fp,
+      });
+    },
+    sessionEnded: ({ id, peer, result, durationMs, nBits, identity, reproducible }) => {
       if (reproducible) return;
       logger.info(`Session ended: ${result.outcome} after ${Math.round(durationMs)} ms`, {
-        ...sessionContext(id, peer, false),
+        ...sessionContext(id, peer, false, identity),
         event: 'session-end',
         outcome: result.outcome,
         n_bits: nBits,
       });
+    },
+    identityDifficulty: ({ base, changes, moreChanges }) => {
+      for (const c of changes)
+        logger.info(
+          `Identity n_bits ${c.nBits > c.from ? 'raised' : 'lowered'}: ${identityLabel(c.identity)} n_bits ${c.from} -> ${c.nBits} (load ${c.load.toFixed(2)}: ${c.inFlight} in flight, ${c.arrivalsPerSecond.toFixed(1)} new/s; global n_bits ${base})`,
+          {
+            event: 'identity-n-bits',
+            cn: c.identity.cn,
+            fp: c.identity.fp,
+            n_bits: c.nBits,
+          },
+        );
+      if (moreChanges > 0)
+        logger.info(`Identity n_bits changed for ${moreChanges} more identities`, {
+          event: 'identity-n-bits',
+          count: moreChanges,
+        });
     },
     difficultyChanged: (c) =>
       logger.info(

@@ -25,8 +25,10 @@ import {
 import { SocketLineChannel, listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
+import { IdentityDifficulty } from './identity-load.js';
 import { publish, type TlsPart } from './events.js';
 import { Gate, type AdmittedConnection } from './gate.js';
+import type { ClientIdentity } from './identity.js';
 import { trackMetrics, type Readiness, type ServerMetrics } from './metrics.js';
 import { createPlanner, type SessionPlanner } from './plans.js';
 import { ProxyTrust } from './proxy.js';
@@ -134,6 +136,8 @@ export interface SessionReport {
   durationMs: number;
   /** The WORK difficulty this session was asked. */
   nBits: number;
+  /** Who the client is: its certificate's subject CN (escaped) and fingerprint; absent in insecure mode. */
+  identity?: ClientIdentity;
   /** Time from WORK sent to a valid suffix, when the client solved it. */
   workMs?: number;
   /** How the session ended. */
@@ -193,6 +197,8 @@ export class TlslpServer {
   private readonly planner: SessionPlanner;
   private readonly sessions = new Set<Promise<void>>();
   private readonly adaptive: AdaptiveDifficulty | null;
+  /** Each identity's own n_bits on top of the adaptive one (adaptive, with certificates). */
+  private readonly identities: IdentityDifficulty | null;
   /** n_bits asked of new connections now. */
   private nBits: number;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -228,6 +234,7 @@ export class TlslpServer {
     this.logger = options.logger ?? createNullLogger('tlslp.server');
     const { adaptive } = this.options;
     this.adaptive = adaptive ? new AdaptiveDifficulty(adaptive) : null;
+    this.identities = adaptive && !this.options.insecure ? new IdentityDifficulty(adaptive) : null;
     this.nBits = this.adaptive ? this.adaptive.current : this.options.nBits;
     this.stats = emptyStats(this.nBits);
     options.metrics?.nBits.set(this.nBits);
@@ -399,9 +406,9 @@ export class TlslpServer {
       this.listener.close();
     }
     const id = this.nextId++;
-    const { ip, peer } = conn;
+    const { ip, peer, identity } = conn;
     const reproducible = planner.reproducibleLog;
-    const context = sessionContext(id, peer, reproducible);
+    const context = sessionContext(id, peer, reproducible, identity);
     const log: SessionLog = {
       info: (m, f) => this.logger.info(m, { ...context, ...f }),
       debug: (m, f) => this.logger.debug(m, { ...context, ...f }),
@@ -409,15 +416,17 @@ export class TlslpServer {
     };
     // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
     const channel = new SocketLineChannel(socket, { lingerMs: this.lingerMs() });
-    const plan = planner.plan(this.nBits);
-    this.gate.sessionStarted(ip);
+    const plan = planner.plan(this.identities?.nBitsFor(identity, this.nBits) ?? this.nBits);
+    this.gate.sessionStarted(conn);
     this.adaptive?.arrival(ip);
+    if (identity) this.identities?.started(identity);
     publish('sessionStarted', {
       server: this,
       id,
       ip,
       peer,
       nBits: plan.nBits,
+      ...(identity ? { identity } : {}),
       protocol: socket.getProtocol() ?? 'TLS',
       reproducible,
     });
@@ -430,13 +439,15 @@ export class TlslpServer {
     };
     const run = runServerSession(channel, plan, log, this.shutdown.signal).then((result) => {
       const durationMs = performance.now() - started;
-      this.gate.sessionEnded(ip, workMs !== undefined);
+      this.gate.sessionEnded(conn, workMs !== undefined);
+      if (identity) this.identities?.ended(identity);
       publish('sessionEnded', {
         server: this,
         id,
         ip,
         peer,
         nBits: plan.nBits,
+        ...(identity ? { identity } : {}),
         durationMs,
         ...(workMs !== undefined ? { workMs } : {}),
         result,
@@ -447,6 +458,7 @@ export class TlslpServer {
         remoteAddress: peer,
         durationMs: Math.round(durationMs),
         nBits: plan.nBits,
+        ...(identity ? { identity } : {}),
         ...(workMs !== undefined ? { workMs: Math.round(workMs) } : {}),
         result,
       });
@@ -469,9 +481,12 @@ export class TlslpServer {
             this.gate.weightedSessions(adaptive.perIpWeight),
             every / 1000,
           );
-          if (!change) return;
-          this.nBits = change.to;
-          publish('difficultyChanged', { server: this, ...change });
+          if (change) {
+            this.nBits = change.to;
+            publish('difficultyChanged', { server: this, ...change });
+          }
+          const ids = this.identities?.tick(every / 1000, this.nBits);
+          if (ids) publish('identityDifficulty', { server: this, base: this.nBits, ...ids });
         }, every).unref(),
       );
     }

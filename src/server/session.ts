@@ -96,6 +96,10 @@ export const FAIL_REASONS = {
   timeout: 'Timed out.',
   /** Any other malformed reply. */
   badReply: 'Malformed reply.',
+  /** The client certificate is on none of the allow-lists (sent before HELLO). */
+  notAuthorized: 'Not authorized.',
+  /** The client certificate already has `maxPerIdentity` sessions (sent before HELLO). */
+  maxPerIdentity: 'Too many sessions for this certificate.',
 } as const;
 
 function reasonFor(err: ProtocolError): string {

@@ -11,13 +11,16 @@ export interface ServerStats {
   connections: number;
   /** Sessions running now. */
   inFlight: number;
-  /** Sessions started (TLS handshake completed), in total. */
+  /**
+   * Sessions started (TLS handshake completed), in total; clients refused before HELLO (not
+   * on the allow-lists, past `maxPerIdentity`) count too, and as rejected.
+   */
   sessionsStarted: number;
   /** Sessions that ended with DONE/OK. */
   sessionsDone: number;
   /** Sessions ended by a drawn (simulated) FAIL. */
   sessionsFailDrawn: number;
-  /** Sessions rejected because the client broke the contract. */
+  /** Sessions rejected: the client broke the contract, or was refused before HELLO. */
   sessionsRejected: number;
   /** Sessions ended by the connection: timeout, reset, closed early. */
   sessionsTransport: number;
@@ -83,6 +86,12 @@ export function trackStats(server: EventSource, stats: ServerStats): () => void 
     sessionStarted: () => {
       stats.sessionsStarted++;
       stats.inFlight++;
+    },
+    // Refused before HELLO: counted as a session started and rejected at once.
+    sessionRefused: ({ code }) => {
+      stats.sessionsStarted++;
+      stats.sessionsRejected++;
+      bump(stats.failedByReason, sessionFailureReason(code));
     },
     sessionEnded: ({ result }) => {
       stats.inFlight--;
