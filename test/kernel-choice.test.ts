@@ -10,6 +10,7 @@ import {
   kernelChoiceOf,
   loadKernels,
   parseKernelChoice,
+  refreshNativeChoice,
   selectKernel,
 } from '../src/solver/kernels/index.js';
 import { NATIVE_CHOICE_KEY, nativeKernelVariants } from '../src/solver/kernels/native.js';
@@ -83,6 +84,21 @@ describe.skipIf(!hasNative)('native variant measured at load', () => {
     });
     await worker.terminate();
     expect(reply).toEqual({ inherited: true, detail: kernel.detail, rates });
+  });
+});
+
+describe.skipIf(!hasNative)('native variant measured again', () => {
+  it('refreshNativeChoice measures only past the age given; auto then takes the new winner, which still solves', async () => {
+    expect(refreshNativeChoice(3_600_000)).toBe(false);
+    expect(refreshNativeChoice(0)).toBe(true);
+    const again = selectKernel('auto').kernel;
+    const rates = again.rates ?? {};
+    expect(Object.keys(rates).sort()).toEqual([...variants].sort());
+    expect(rates[again.detail]).toBe(Math.max(...Object.values(rates)));
+    // Pool threads get the variant through the task, whichever won.
+    const r = await solveWork('remeasured', 22, { threads: 2 });
+    expect(r.kernelDetail).toBe(again.detail);
+    expect(verifyWork('remeasured', r.suffix, 22)).toBe(true);
   });
 });
 

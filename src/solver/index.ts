@@ -20,6 +20,7 @@ export type { SolveProgress } from './progress.js';
 export {
   availableKernels,
   loadKernels,
+  refreshNativeChoice,
   selectKernel,
   KERNEL_NAMES,
   parseKernelChoice,

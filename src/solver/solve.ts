@@ -10,7 +10,17 @@
 import { availableParallelism } from 'node:os';
 import { SolverError } from '../errors.js';
 import { abortError, type SearchLimits } from './batch.js';
-import { loadKernels, selectKernel, type KernelChoice } from './kernels/index.js';
+import {
+  loadKernels,
+  refreshNativeChoice,
+  selectKernel,
+  type KernelChoice,
+} from './kernels/index.js';
+
+/** Solves expecting at least 2^this hashes may re-measure the native variants first. */
+const REMEASURE_MIN_BITS = 26;
+/** How old the last measurement of the native variants may be before a long solve. */
+const REMEASURE_AFTER_MS = 60_000;
 import { prepareJob, type PreparedJob } from './layout.js';
 import { searchHere } from './local.js';
 import { searchPool, solverPoolWarm } from './pool.js';
@@ -142,6 +152,10 @@ export async function solveWork(
   if (signal?.aborted) throw abortError(signal);
   lastNBits = nBits;
   await loadKernels();
+  // A long solve under auto: pick the native variant by a fresh measurement when the last
+  // is older than a minute (10 ms against seconds of hashing).
+  if ((options.kernel ?? 'auto') === 'auto' && nBits >= REMEASURE_MIN_BITS)
+    refreshNativeChoice(REMEASURE_AFTER_MS);
   const { kernel, fallbackReason } = selectKernel(options.kernel ?? 'auto');
   const threads = options.threads ?? availableParallelism();
   const meter = new ProgressMeter(

@@ -101,7 +101,11 @@ export function kernelChoiceOf(kernel: Kernel): KernelChoice {
 /** The native module's way to force one variant (absent when the module did not import). */
 type ForceVariant = (wanted: string) => KernelLoadResult;
 
-type Loaded = Record<KernelName, KernelLoadResult> & { forceNative: ForceVariant | null };
+type Loaded = Record<KernelName, KernelLoadResult> & {
+  forceNative: ForceVariant | null;
+  /** The native module's way to measure its variants again (absent when it did not import). */
+  remeasure: (() => Kernel | null) | null;
+};
 
 let loaded: Loaded | null = null;
 let loading: Promise<Loaded> | null = null;
@@ -171,17 +175,40 @@ export async function loadKernels(): Promise<void> {
     // Imported on first use: loading an addon or compiling WebAssembly is not free, and
     // either may fail on this machine without making the solver unusable.
     let forceNative: ForceVariant | null = null;
+    let remeasure: (() => Kernel | null) | null = null;
     const [native, wasm] = await Promise.all([
       loadFrom('native.js', 'native', async () => {
         const module = await import('./native.js');
         forceNative = module.nativeKernelVariant;
+        remeasure = module.remeasureNativeKernel;
         return module.loadNativeKernel();
       }),
       loadFrom('wasm.js', 'wasm', async () => (await import('./wasm.js')).loadWasmKernel()),
     ]);
-    return { native, wasm, js: { kernel: createJsKernel() }, forceNative };
+    return { native, wasm, js: { kernel: createJsKernel() }, forceNative, remeasure };
   })();
   loaded = await loading;
+  measuredAt = performance.now();
+}
+
+let measuredAt = 0;
+
+/**
+ * Measure the native variants again when the last measurement is older than `maxAgeMs`,
+ * and let `auto` take the one that wins now (a long-running client meets changing load on
+ * a shared host). A no-op for a forced variant or without the native kernel. The solver
+ * calls it before a solve long enough (2^26 expected hashes and up) that 10 ms of timing
+ * is noise.
+ * @returns true when it measured
+ */
+export function refreshNativeChoice(maxAgeMs: number): boolean {
+  const all = loaded;
+  if (!all?.native.kernel || !all.remeasure) return false;
+  if (performance.now() - measuredAt < maxAgeMs) return false;
+  measuredAt = performance.now();
+  const kernel = all.remeasure();
+  if (kernel) all.native = { kernel };
+  return kernel !== null;
 }
 
 function requireLoaded(): Loaded {

@@ -320,6 +320,28 @@ function chooseVariant(addon: Addon): NativeChoice | null {
 }
 
 /**
+ * Measure the variants again and choose anew: the fastest one can change while a process
+ * runs (on a shared host, a busy neighbour on the same core slows the larger AVX-512 loop
+ * to half speed and the smaller one much less). Null when the kernel is forced by the
+ * environment or not loaded; else the kernel of the variant that wins now, with its rates.
+ * About 10 ms on this thread; worker threads get the choice through each task.
+ */
+export function remeasureNativeKernel(): Kernel | null {
+  if (process.env.TLSLP_NATIVE_SCALAR === '1' || process.env.TLSLP_NATIVE_VARIANT) return null;
+  const result = loadAddon();
+  if (!result.addon) return null;
+  const healthy = Object.entries(result.addon.variants).filter(([detail, fn]) =>
+    passes(detail, fn),
+  );
+  if (healthy.length === 0) return null;
+  const rates = measureRates(healthy);
+  const detail = fastest(rates) as string;
+  measured = { detail, rates };
+  setEnvironmentData(NATIVE_CHOICE_KEY, measured);
+  return makeKernel(detail, result.addon.variants[detail] as AddonScan, rates);
+}
+
+/**
  * The variant whose detail is `wanted`, else one of the family it names (`avx512` → `avx512 x32`
  * or `avx512 x48`, not `avx512-vec x16`), else one it is a prefix of (`avx` → any of the AVX
  * ones); the fastest measured one when several match. Undefined when none does.
