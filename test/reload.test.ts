@@ -5,10 +5,10 @@
  * `--reload-interval`, and `--workers 2` forwarding. Real mutual TLS on loopback, with
  * certificates and CRLs made at test time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,7 @@ import {
 import { issueClientCert, issueCrl } from './issue-cert.js';
 
 const serverBin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'server.js');
+const tlslpBin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'tlslp.js');
 const DAY_MS = 86_400_000;
 
 let certs: CertificateSet;
@@ -457,6 +458,50 @@ describe('tlslp-server: SIGHUP and --reload-interval', () => {
       'revoked in the metrics',
     );
     await completes(connectAs(bin.port, clientTls(certs)), 'a client not revoked');
+  });
+
+  it('tlslp certs client + revoke, then SIGHUP: the CLI-made CRL refuses the revoked client, others go on', async () => {
+    const dir = await newDir();
+    const tlslp = (...args: string[]): string =>
+      execFileSync(process.execPath, [tlslpBin, 'certs', ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+    tlslp('--dir', '.');
+    tlslp('client', '--dir', '.', '--name', 'jane');
+    tlslp('client', '--dir', '.', '--name', 'sam');
+    // A CRL must exist at start: revoke a serial nobody holds.
+    tlslp('revoke', '--dir', '.', '--serial', '01');
+    const flags = ['--server-cert', 'server-cert.pem', '--server-key', 'server-key.pem'];
+    flags.push('--ca-cert', 'ca_cert.pem', '--crl', 'ca_crl.pem', '--metrics-port', '0');
+    const bin = await startBin(dir, flags);
+    const ca = await readFile(join(dir, 'ca_cert.pem'), 'utf8');
+    const as = async (name: string): Promise<ClientResult> => {
+      const [cert, key] = await Promise.all([
+        readFile(join(dir, `${name}_cert.pem`), 'utf8'),
+        readFile(join(dir, `${name}_key.pem`), 'utf8'),
+      ]);
+      return runClient({
+        host: '127.0.0.1',
+        ports: [bin.port],
+        tls: { ca, cert, key },
+        solverOptions: { threads: 1 },
+      });
+    };
+    await completes(as('jane'), 'jane before the revocation');
+    expect(tlslp('revoke', '--dir', '.', '--cert', 'jane_cert.pem')).toMatch(/revoked: serial/);
+    bin.child.kill('SIGHUP');
+    await bin.waitFor(/TLS material reloaded \(crl changed\).*CRL lists 2 revoked/);
+    await refused(as('jane'));
+    await bin.waitFor(/client certificate refused: the client certificate is revoked/);
+    const port = bin.metricsPort as number;
+    await until(
+      async () =>
+        /tlslp_handshake_failures_total\{reason="revoked"\} 1/.test(await metricsText(port)),
+      'revoked in the metrics',
+    );
+    await completes(as('sam'), 'sam, not revoked');
   });
 
   it('--crl with a missing file or another CA stops the start, naming --crl', async () => {
