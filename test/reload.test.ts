@@ -374,8 +374,12 @@ async function startBin(dir: string, args: string[]): Promise<Bin> {
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const lines = (): string[] => stderr.split('\n').filter((l) => l !== '');
+  // The metrics line may come in a write of its own after the listening line.
+  const wantMetrics = args.includes('--metrics-port');
   await until(
-    () => /listening on/.test(stdout) || child.exitCode !== null,
+    () =>
+      (/listening on/.test(stdout) && (!wantMetrics || /metrics on/.test(stdout))) ||
+      child.exitCode !== null,
     'the server bin to listen',
     30_000,
   );
