@@ -49,6 +49,16 @@ describe('tlslp completion', () => {
       '--max-connections',
     ]);
     expect(complete(s, '_tlslp_main', ['tlslp', 'certs', '--fo'])).toEqual(['--force']);
+    // certs has subcommands: their names at the third word, then each one's own flags.
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 're'])).toEqual(['revoke']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'client', '--na'])).toEqual(['--name']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'client', '--key-type', ''])).toEqual([
+      'ec',
+      'rsa',
+    ]);
+    expect(
+      complete(s, '_tlslp_main', ['tlslp', 'certs', 'revoke', '--cert', 'package.js']),
+    ).toEqual(['package.json']);
     expect(complete(s, '_tlslp_main', ['tlslp', 'completion', '--he'])).toEqual(['--help']);
   });
 
@@ -70,6 +80,11 @@ describe('tlslp completion', () => {
     expect(lines.some((l) => l.startsWith('complete -c tlslp-client -l kernel -x -a'))).toBe(true);
     expect(
       lines.some((l) => l.includes('__fish_seen_subcommand_from server') && l.includes('-l port')),
+    ).toBe(true);
+    expect(
+      lines.some(
+        (l) => l.includes('__fish_seen_subcommand_from revoke') && l.includes('-l serial'),
+      ),
     ).toBe(true);
   });
 
