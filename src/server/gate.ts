@@ -10,6 +10,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
 import { handshakeFailureReason } from '../errors.js';
+import type { ResolvedServerTable } from '../options/server.js';
 import { describeSocketError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { hostPort } from '../text/address.js';
@@ -30,31 +31,29 @@ import { plainAddress, readProxyHeader, type ProxyTrust } from './proxy.js';
 import { looksLikeProxyHeader } from '../protocol/proxy-header.js';
 
 /** The limits the gate enforces (the server's options of the same names). */
-export interface GateLimits {
-  maxConnections: number;
-  maxPerIp: number;
-  maxHandshakes: number;
-  maxHandshakesPerIp: number;
-  maxHandshakeBytes: number;
-  maxChainDepth: number;
-  maxHandshakeFailuresPerIp: number;
-  handshakeTimeoutMs: number;
-  /** No client certificates are asked for, so none is judged. */
-  insecure: boolean;
+export interface GateLimits extends Pick<
+  ResolvedServerTable,
+  | 'maxConnections'
+  | 'maxPerIp'
+  | 'maxHandshakes'
+  | 'maxHandshakesPerIp'
+  | 'maxHandshakeBytes'
+  | 'maxChainDepth'
+  | 'maxHandshakeFailuresPerIp'
+  | 'handshakeTimeoutMs'
+  | 'insecure'
+  | 'allowCn'
+  | 'allowOu'
+  | 'allowDns'
+  | 'allowUri'
+  | 'maxPerIdentity'
+  | 'otherTimeoutMs'
+> {
   /**
    * The sources that must send a PROXY protocol header before TLS (a balancer); null = the
    * PROXY protocol is off. A header from any other source is refused.
    */
   proxy: ProxyTrust | null;
-  /** Who may have a session, by the names in its certificate (none set: everyone). */
-  allowCn?: readonly string[];
-  allowOu?: readonly string[];
-  allowDns?: readonly string[];
-  allowUri?: readonly string[];
-  /** Most sessions at once per client certificate; 0 = no limit. */
-  maxPerIdentity: number;
-  /** A refused client gets min(this, 2 s) to read its FAIL before it is cut. */
-  otherTimeoutMs: number;
 }
 
 /** Deadline for a balancer's PROXY header; it sends it at once, so a short one. */
