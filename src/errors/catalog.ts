@@ -20,7 +20,7 @@ export interface CatalogEntry {
   readonly summary: string;
 }
 
-export const ERROR_CATALOG = {
+const CATALOG = {
   // ---- ProtocolError: the peer broke the wire contract -------------------------------------
   TLSLP_ERR_LINE_TOO_LONG: {
     type: 'ProtocolError',
@@ -621,6 +621,14 @@ export const ERROR_CATALOG = {
     summary: 'The server ended the session with FAIL <reason> (often its simulated failure).',
   },
 } as const satisfies Record<`TLSLP_ERR_${string}`, CatalogEntry>;
+
+/**
+ * Every code tlslp reports, with the class it is thrown as, its message template and a
+ * one-line summary (docs/errors.md lists them). Typed as a mapped type so each entry keeps
+ * its literal template (the parameters are checked from it) without the API reference
+ * listing a hundred objects.
+ */
+export const ERROR_CATALOG: { readonly [C in keyof typeof CATALOG]: (typeof CATALOG)[C] } = CATALOG;
 
 /** Every code of the catalog. */
 export type ErrorCode = keyof typeof ERROR_CATALOG;
