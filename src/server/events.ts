@@ -39,17 +39,28 @@ export type RefusalReason =
 
 /** A TCP connection passed the checks before TLS; its handshake starts. */
 export interface ConnectionAcceptedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
-  /** The client's IP address. */
+  /**
+   * The client's address as the per-IP limits see it (the PROXY header's when one is
+   * trusted).
+   */
   ip: string;
-  /** `ip:port`. */
+  /** The client's `ip:port` (an IPv6 address in brackets), as logged. */
   peer: string;
 }
 
 /** A connection was closed by a limit, before TLS or right after it (session limits). */
 export interface ConnectionRefusedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
+  /**
+   * The client's address as the per-IP limits see it (the PROXY header's when one is trusted);
+   * the balancer's own when the refusal came before its header was read (`max-handshakes`,
+   * `proxy-header`).
+   */
   ip: string;
+  /** The limit it hit (`proxy-header`: the trusted balancer sent no valid header in time). */
   reason: RefusalReason;
   /** More about why, when the reason is not a limit (e.g. what was wrong with the header). */
   detail?: string;
@@ -57,6 +68,7 @@ export interface ConnectionRefusedEvent {
 
 /** The number of connections in their TLS handshake changed. */
 export interface HandshakesEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
   /** Connections in their handshake now. */
   inProgress: number;
@@ -64,8 +76,14 @@ export interface HandshakesEvent {
 
 /** A handshake failed (bad or missing certificate, not TLS, too slow, too large, closed). */
 export interface HandshakeFailedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
+  /**
+   * The client's address as the per-IP limits see it (the PROXY header's when one is
+   * trusted).
+   */
   ip: string;
+  /** The client's `ip:port` (an IPv6 address in brackets), as logged. */
   peer: string;
   /** Metric label of the reason, e.g. `cert_has_expired`, `handshake_timeout`. */
   reason: string;
@@ -79,12 +97,18 @@ export interface HandshakeFailedEvent {
 
 /** A session started: the handshake completed and the certificate was accepted. */
 export interface SessionStartedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
-  /** Session number, from 1. */
+  /** Session number, from 1 (as in the session's log lines). */
   id: number;
+  /**
+   * The client's address as the per-IP limits see it (the PROXY header's when one is
+   * trusted).
+   */
   ip: string;
+  /** The client's `ip:port` (an IPv6 address in brackets), as logged. */
   peer: string;
-  /** n_bits this session is asked. */
+  /** n_bits this session is asked (with its identity's extra bits under adaptive difficulty). */
   nBits: number;
   /** Who the client is (its certificate's CN and fingerprint); absent in insecure mode. */
   identity?: ClientIdentity;
@@ -96,25 +120,38 @@ export interface SessionStartedEvent {
 
 /** The client of a session solved its WORK. */
 export interface WorkAcceptedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
+  /** The session's number, as in {@link SessionStartedEvent.id}. */
   id: number;
-  /** Time from WORK sent to the valid suffix. */
+  /** Time from WORK sent to the valid suffix, in ms. */
   ms: number;
 }
 
 /** A session ended. */
 export interface SessionEndedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
+  /** The session's number, as in {@link SessionStartedEvent.id}. */
   id: number;
+  /**
+   * The client's address as the per-IP limits see it (the PROXY header's when one is
+   * trusted).
+   */
   ip: string;
+  /** The client's `ip:port` (an IPv6 address in brackets), as logged. */
   peer: string;
+  /** n_bits the session was asked. */
   nBits: number;
   /** Who the client is; absent in insecure mode. */
   identity?: ClientIdentity;
+  /** Time from the session's start (after the handshake) to its end, in ms (not rounded). */
   durationMs: number;
-  /** Set when the client solved WORK. */
+  /** Set when the client solved WORK: time from WORK sent to the valid suffix, in ms. */
   workMs?: number;
+  /** How it ended: done, a drawn FAIL, or the client's or the server's failure. */
   result: SessionOutcome;
+  /** As in {@link SessionStartedEvent.reproducible}. */
   reproducible: boolean;
 }
 
@@ -125,9 +162,16 @@ export interface SessionEndedEvent {
  * never became a session (no id, no report) but counts as one started and failed.
  */
 export interface SessionRefusedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
+  /**
+   * The client's address as the per-IP limits see it (the PROXY header's when one is
+   * trusted).
+   */
   ip: string;
+  /** The client's `ip:port` (an IPv6 address in brackets), as logged. */
   peer: string;
+  /** Who the certificate names (its CN and fingerprint). */
   identity: ClientIdentity;
   /** `TLSLP_ERR_NOT_AUTHORIZED` or `TLSLP_ERR_MAX_PER_IDENTITY`. */
   code: ErrorCode;
@@ -139,6 +183,7 @@ export interface SessionRefusedEvent {
 
 /** One identity's share of the load and its own n_bits, under adaptive difficulty. */
 export interface IdentityLoad {
+  /** The client certificate's CN and fingerprint (the key the tracker uses). */
   identity: ClientIdentity;
   /** n_bits its new sessions are asked now (the global n_bits plus its own extra bits). */
   nBits: number;
@@ -146,7 +191,7 @@ export interface IdentityLoad {
   extraBits: number;
   /** Its sessions in flight. */
   inFlight: number;
-  /** Its smoothed rate of new sessions. */
+  /** Its smoothed rate of new sessions, per second (2 decimals). */
   arrivalsPerSecond: number;
   /** Its load over its allowance (each doubling past 1 adds a bit). */
   load: number;
@@ -154,7 +199,7 @@ export interface IdentityLoad {
 
 /** An identity's own n_bits changed. */
 export interface IdentityBitsChange extends IdentityLoad {
-  /** n_bits before. */
+  /** n_bits it was asked before (the global n_bits when it had no extra bits). */
   from: number;
 }
 
@@ -164,22 +209,34 @@ export interface IdentityBitsChange extends IdentityLoad {
  * `moreChanges` counts the rest).
  */
 export interface IdentityDifficultyEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
   /** The global n_bits this tick. */
   base: number;
+  /** The busiest identities by load, busiest first (at most `topIdentities`). */
   top: IdentityLoad[];
+  /** Identities whose n_bits changed this tick, other than by the global n_bits moving. */
   changes: IdentityBitsChange[];
+  /** Changes left out of `changes` to keep the event bounded. */
   moreChanges: number;
 }
 
 /** Adaptive difficulty moved the n_bits of new connections. */
 export interface DifficultyChangedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
+  /** The global n_bits before. */
   from: number;
+  /** The global n_bits new sessions are asked now. */
   to: number;
-  /** The load the controller saw (weighted sessions in flight over the target). */
+  /**
+   * The load the controller saw: the larger of in-flight and arrival rate over their targets
+   * (1 = full load; each doubling past 1 adds a bit).
+   */
   load: number;
+  /** Sessions in flight, each IP counted at most `perIpWeight` times. */
   inFlight: number;
+  /** The smoothed rate of new sessions, per second (weighed per source). */
   arrivalsPerSecond: number;
 }
 
@@ -193,7 +250,9 @@ export type TlsPart = 'cert' | 'key' | 'ca' | 'crl';
  * publish nothing.
  */
 export interface TlsReloadedEvent {
+  /** The {@link TlslpServer} that published it. */
   server: EventSource;
+  /** Whether new handshakes use the new material (else the material in use stays). */
   ok: boolean;
   /** The parts that differ from the material in use before. */
   changed: TlsPart[];
@@ -215,16 +274,27 @@ export interface TlsReloadedEvent {
 
 /** Every server event by channel key. */
 export interface ServerEvents {
+  /** A connection passed the limits before TLS. */
   connectionAccepted: ConnectionAcceptedEvent;
+  /** A connection was cut by a limit. */
   connectionRefused: ConnectionRefusedEvent;
+  /** The number of handshakes in progress changed. */
   handshakes: HandshakesEvent;
+  /** A TLS handshake failed. */
   handshakeFailed: HandshakeFailedEvent;
+  /** A session started. */
   sessionStarted: SessionStartedEvent;
+  /** A session's client solved WORK. */
   workAccepted: WorkAcceptedEvent;
+  /** A session ended. */
   sessionEnded: SessionEndedEvent;
+  /** A certificate was refused before HELLO. */
   sessionRefused: SessionRefusedEvent;
+  /** Adaptive difficulty moved the global n_bits. */
   difficultyChanged: DifficultyChangedEvent;
+  /** New TLS material was taken or refused. */
   tlsReloaded: TlsReloadedEvent;
+  /** Per-identity loads, once per adaptive tick. */
   identityDifficulty: IdentityDifficultyEvent;
 }
 
