@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   ConfigError,
   ERROR_CATALOG,
@@ -18,6 +18,8 @@ import {
   withContext,
   type ErrorClassName,
   type ErrorCode,
+  type HandshakeFailureReason,
+  type SessionFailureReason,
 } from '../src/errors.js';
 import { CLIENT_ALIASES } from '../src/cli/client.js';
 import { describeError } from '../src/cli/common.js';
@@ -303,6 +305,15 @@ describe('metric reasons', () => {
       ...Object.keys(SESSION_FAILURE_REASONS),
     ])
       expect(label).toMatch(/^[a-z0-9_]{1,60}$/);
+  });
+
+  it('the label types are the listed labels, not any string', () => {
+    expectTypeOf<SessionFailureReason>().toEqualTypeOf<keyof typeof SESSION_FAILURE_REASONS>();
+    expectTypeOf<'bad_hello' | 'max_per_identity' | 'other'>().toExtend<SessionFailureReason>();
+    expectTypeOf<string>().not.toExtend<SessionFailureReason>();
+    expectTypeOf<'revoked' | 'ssl_wrong_curve' | 'other'>().toExtend<HandshakeFailureReason>();
+    expectTypeOf<string>().not.toExtend<HandshakeFailureReason>();
+    expectTypeOf<'bad_hello'>().not.toExtend<HandshakeFailureReason>();
   });
 });
 

@@ -9,11 +9,7 @@ import { ERROR_CATALOG, type ErrorCode } from './catalog.js';
 /** The catch-all label. */
 export const OTHER_REASON = 'other';
 
-/**
- * `tlslp_sessions_failed_total{reason}` (and `server.stats.failedByReason`): the session
- * outcome's catalog code without `TLSLP_ERR_`, lowercased.
- */
-export const SESSION_FAILURE_REASONS = {
+const SESSION_REASONS = {
   bad_hello: 'the answer to HELLO was not HELLOBACK',
   bad_suffix: 'the answer to WORK was malformed or did not solve it',
   bad_checksum: 'a body reply had a malformed or wrong checksum',
@@ -32,15 +28,20 @@ export const SESSION_FAILURE_REASONS = {
   [OTHER_REASON]: 'any other failure (the WARNING log line has the detail)',
 } as const;
 
+/**
+ * `tlslp_sessions_failed_total{reason}` (and `server.stats.failedByReason`): the session
+ * outcome's catalog code without `TLSLP_ERR_`, lowercased, and what each label means. Typed
+ * as a mapped type (as `ERROR_CATALOG` is) so the labels stay exact without the API
+ * reference listing each one as an undocumented property.
+ */
+export const SESSION_FAILURE_REASONS: {
+  readonly [R in keyof typeof SESSION_REASONS]: (typeof SESSION_REASONS)[R];
+} = SESSION_REASONS;
+
 /** A label of {@link SESSION_FAILURE_REASONS}. */
 export type SessionFailureReason = keyof typeof SESSION_FAILURE_REASONS;
 
-/**
- * `tlslp_handshake_failures_total{reason}` (and `server.stats.handshakeFailuresByReason`):
- * the server's own verdicts, OpenSSL's verify codes for a refused client certificate, and
- * the usual socket and TLS errors, each lowercased with `ERR_` dropped as before.
- */
-export const HANDSHAKE_FAILURE_REASONS = {
+const HANDSHAKE_REASONS = {
   handshake_timeout: 'no TLS handshake within the (possibly shrunk) handshake deadline',
   handshake_too_large: 'the client sent more than maxHandshakeBytes without finishing',
   closed_early: 'the client closed the connection during the handshake',
@@ -81,6 +82,16 @@ export const HANDSHAKE_FAILURE_REASONS = {
   tls_handshake_timeout: "Node's own handshake timeout fired",
   [OTHER_REASON]: 'any other TLS error (the DEBUG log has its code and text)',
 } as const;
+
+/**
+ * `tlslp_handshake_failures_total{reason}` (and `server.stats.handshakeFailuresByReason`):
+ * the server's own verdicts, OpenSSL's verify codes for a refused client certificate, and
+ * the usual socket and TLS errors, each lowercased with `ERR_` dropped as before; and what
+ * each label means. A mapped type, as {@link SESSION_FAILURE_REASONS} is.
+ */
+export const HANDSHAKE_FAILURE_REASONS: {
+  readonly [R in keyof typeof HANDSHAKE_REASONS]: (typeof HANDSHAKE_REASONS)[R];
+} = HANDSHAKE_REASONS;
 
 /** A label of {@link HANDSHAKE_FAILURE_REASONS}. */
 export type HandshakeFailureReason = keyof typeof HANDSHAKE_FAILURE_REASONS;
