@@ -44,6 +44,7 @@ export {
   readPem,
   readTlsFiles,
   type PemFile,
+  type ServerTlsLabels,
   type TlsMaterial,
 } from './tls.js';
 export * from './server/index.js';

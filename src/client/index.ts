@@ -11,6 +11,7 @@ export {
   type ClientEvent,
   type ClientOptions,
   type ClientResult,
+  type PeerCertificateInfo,
 } from './client.js';
 export {
   runClientSession,
@@ -20,4 +21,10 @@ export {
   type WorkSolution,
   type WorkSolver,
 } from './session.js';
-export { DEFAULT_PROFILE, loadProfile, makeProfile, type Profile } from './profile.js';
+export {
+  DEFAULT_PROFILE,
+  loadProfile,
+  makeProfile,
+  type LoadProfileOptions,
+  type Profile,
+} from './profile.js';

@@ -19,7 +19,7 @@
 import type { IdentityBitsChange, IdentityLoad } from './events.js';
 import type { ClientIdentity } from './identity.js';
 
-/** Options of {@link IdentityDifficulty} (part of `AdaptiveOptions`). */
+/** Options of the per-identity difficulty, part of {@link AdaptiveOptions}. */
 export interface IdentityLoadOptions {
   /** Sessions at once one identity may have at the global n_bits, at least (default 8). */
   identityInFlight?: number;

@@ -13,6 +13,8 @@ export {
   type TlsReloadResult,
 } from './server.js';
 export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './adaptive.js';
+export type { IdentityLoadOptions } from './identity-load.js';
+export type { WarningLimitOptions } from './warn-limit.js';
 export { ServerMetrics, serveMetrics, type Readiness } from './metrics.js';
 export type { ClientIdentity } from './identity.js';
 export {

@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Options of {@link WarningLimiter}. */
+/** How the server limits the warnings strangers can cause (`warningLimit`). */
 export interface WarningLimitOptions {
   /** Warnings of one kind written per second before the rest are only counted (default 5). */
   burst?: number;
