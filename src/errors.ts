@@ -46,7 +46,7 @@ export abstract class TlslpError extends Error {
   /** A stable code of the catalog, e.g. `TLSLP_ERR_LINE_TOO_LONG`, for programs to branch on. */
   readonly code: ErrorCode;
   /** The parameters the message was rendered from. */
-  readonly params: Params;
+  readonly params: Readonly<Record<string, ParamValue>>;
   /**
    * The code of the Node.js or OpenSSL error this one wraps (`ECONNRESET`,
    * `ERR_SSL_WRONG_VERSION_NUMBER`, `ENOENT`), so logs still say what happened.

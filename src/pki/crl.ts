@@ -79,7 +79,8 @@ const DEFAULT_NEXT_UPDATE_DAYS = 365;
  *   `TLSLP_ERR_BAD_OPTION` (a bad serial or `nextUpdateDays`), `TLSLP_ERR_CERT_FILE` (the
  *   certificate is not PEM), `TLSLP_ERR_NOT_OUR_CERT` (it is from another CA),
  *   `TLSLP_ERR_CRL_FILE`/`TLSLP_ERR_BAD_CRL` (the existing CRL is unreadable or not signed by
- *   this CA), and the CA loading errors ({@link loadCa}).
+ *   this CA), and the CA loading errors (`TLSLP_ERR_CERT_SET_READ`, `TLSLP_ERR_CERT_FILE`,
+ *   `TLSLP_ERR_KEY_MISMATCH`, `TLSLP_ERR_CA_KEY_TYPE`).
  */
 export async function revokeCertificate(options: RevokeOptions): Promise<RevokeResult> {
   const ca = await loadCa(options.dir);

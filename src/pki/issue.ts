@@ -78,7 +78,8 @@ const DEFAULT_DAYS = CERTS_CLIENT_OPTIONS.days.default;
  * Issue a client certificate from the CA in `dir`: CN = `name` (and OU = `ou`), clientAuth,
  * written as `<name>_cert.pem` and `<name>_key.pem` (mode 0600) beside the CA.
  * @throws ConfigError `TLSLP_ERR_BAD_OPTION` (name, ou, days, keyType), `TLSLP_ERR_CLIENT_CERT_EXISTS`
- *   (never overwrites), the CA loading errors ({@link loadCa}), `TLSLP_ERR_CERT_WRITE`.
+ *   (never overwrites), the CA loading errors (`TLSLP_ERR_CERT_SET_READ`, `TLSLP_ERR_CERT_FILE`,
+ *   `TLSLP_ERR_KEY_MISMATCH`, `TLSLP_ERR_CA_KEY_TYPE`), `TLSLP_ERR_CERT_WRITE`.
  */
 export async function issueClientCertificate(
   options: IssueClientOptions,

@@ -177,6 +177,7 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
 
 /** Whether a server takes new sessions now, for a balancer's health check. */
 export interface Readiness {
+  /** Whether it does: `GET /readyz` answers 200 when true, 503 when false. */
   ready: boolean;
   /** Why not, e.g. `draining` or `at max-connections`. */
   reason?: string;
