@@ -33,7 +33,9 @@ export interface LoadedCa {
 export async function loadCa(dir: string): Promise<LoadedCa> {
   const certPath = join(dir, CERT_FILE_NAMES.caCert);
   const keyPath = join(dir, CERT_FILE_NAMES.caKey);
-  const [certPem, keyPem] = await Promise.all([readText(certPath, dir), readText(keyPath, dir)]);
+  // One after the other: with both missing, the error names the certificate, every time.
+  const certPem = await readText(certPath, dir);
+  const keyPem = await readText(keyPath, dir);
 
   let cert: x509.X509Certificate;
   let key: KeyObject;
