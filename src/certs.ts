@@ -259,19 +259,19 @@ const SET_KEYS = Object.keys(CERT_FILE_NAMES) as Array<keyof CertificateSet>;
  */
 export async function readCertificateSet(dir: string): Promise<CertificateSet> {
   const paths = certificatePaths(dir);
-  const entries = await Promise.all(
-    SET_KEYS.map(async (k) => {
-      try {
-        return [k, await readFile(paths[k], 'utf8')] as const;
-      } catch (err) {
-        throw new ConfigError(
-          'TLSLP_ERR_CERT_SET_READ',
-          { path: paths[k], errno: (err as NodeJS.ErrnoException).code ?? 'error', dir },
-          { cause: err },
-        );
-      }
-    }),
-  );
+  // One after the other: the error names the first missing file in the set's order.
+  const entries: (readonly [string, string])[] = [];
+  for (const k of SET_KEYS) {
+    try {
+      entries.push([k, await readFile(paths[k], 'utf8')] as const);
+    } catch (err) {
+      throw new ConfigError(
+        'TLSLP_ERR_CERT_SET_READ',
+        { path: paths[k], errno: (err as NodeJS.ErrnoException).code ?? 'error', dir },
+        { cause: err },
+      );
+    }
+  }
   return Object.fromEntries(entries) as unknown as CertificateSet;
 }
 
