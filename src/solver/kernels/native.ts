@@ -310,6 +310,11 @@ function chooseVariant(addon: Addon): NativeChoice | null {
     measured = inherited;
     return measured;
   }
+  return measureChoice(addon);
+}
+
+/** Time every variant that passes its self-test, keep the fastest and publish it to workers. */
+function measureChoice(addon: Addon): NativeChoice | null {
   const healthy = Object.entries(addon.variants).filter(([detail, fn]) => passes(detail, fn));
   if (healthy.length === 0) return null;
   const rates = measureRates(healthy);
@@ -317,6 +322,13 @@ function chooseVariant(addon: Addon): NativeChoice | null {
   measured = { detail, rates };
   setEnvironmentData(NATIVE_CHOICE_KEY, measured);
   return measured;
+}
+
+/** The variant the environment forces (`TLSLP_NATIVE_VARIANT`, `TLSLP_NATIVE_SCALAR=1`), if any. */
+function forcedByEnvironment(addon: Addon): string | undefined {
+  const wanted =
+    process.env.TLSLP_NATIVE_SCALAR === '1' ? 'portable' : process.env.TLSLP_NATIVE_VARIANT;
+  return wanted ? matchVariant(addon, wanted) : undefined;
 }
 
 /**
@@ -327,18 +339,10 @@ function chooseVariant(addon: Addon): NativeChoice | null {
  * About 10 ms on this thread; worker threads get the choice through each task.
  */
 export function remeasureNativeKernel(): Kernel | null {
-  if (process.env.TLSLP_NATIVE_SCALAR === '1' || process.env.TLSLP_NATIVE_VARIANT) return null;
-  const result = loadAddon();
-  if (!result.addon) return null;
-  const healthy = Object.entries(result.addon.variants).filter(([detail, fn]) =>
-    passes(detail, fn),
-  );
-  if (healthy.length === 0) return null;
-  const rates = measureRates(healthy);
-  const detail = fastest(rates) as string;
-  measured = { detail, rates };
-  setEnvironmentData(NATIVE_CHOICE_KEY, measured);
-  return makeKernel(detail, result.addon.variants[detail] as AddonScan, rates);
+  const { addon } = loadAddon();
+  if (!addon || forcedByEnvironment(addon) !== undefined) return null;
+  const choice = measureChoice(addon);
+  return choice ? kernelFor(addon, choice.detail, choice.rates).kernel : null;
 }
 
 /**
@@ -414,9 +418,7 @@ export function loadNativeKernel(): NativeLoadResult {
     const result = loadAddon();
     if (!result.addon) return { kernel: null, reason: result.reason };
     const { addon } = result;
-    const wanted =
-      process.env.TLSLP_NATIVE_SCALAR === '1' ? 'portable' : process.env.TLSLP_NATIVE_VARIANT;
-    const forced = wanted ? matchVariant(addon, wanted) : undefined;
+    const forced = forcedByEnvironment(addon);
     if (forced !== undefined) return kernelFor(addon, forced);
     const choice = chooseVariant(addon);
     if (!choice)
