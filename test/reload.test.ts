@@ -107,12 +107,19 @@ function heldSession(port: number): {
   return { atWork: reached, release, result };
 }
 
-/** A client with `client`'s certificate: resolves when its session ends, rejects when refused. */
-function connectAs(port: number, client: { cert: string; key: string }): Promise<ClientResult> {
+/**
+ * A client with `client`'s certificate (trusting `ca`, the set's by default): resolves when its
+ * session ends, rejects when refused.
+ */
+function connectAs(
+  port: number,
+  client: { cert: string; key: string },
+  ca = certs.caCert,
+): Promise<ClientResult> {
   return runClient({
     host: '127.0.0.1',
     ports: [port],
-    tls: { ca: certs.caCert, ...client },
+    tls: { ca, ...client },
     solverOptions: { threads: 1 },
   });
 }
@@ -400,6 +407,16 @@ async function startBin(dir: string, args: string[]): Promise<Bin> {
   };
 }
 
+/** Wait until the bin's metrics count one handshake failed as `revoked`. */
+async function revokedCounted(bin: Bin): Promise<void> {
+  const port = bin.metricsPort as number;
+  await until(
+    async () =>
+      /tlslp_handshake_failures_total\{reason="revoked"\} 1/.test(await metricsText(port)),
+    'revoked in the metrics',
+  );
+}
+
 async function metricsText(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   return res.text();
@@ -455,12 +472,7 @@ describe('tlslp-server: SIGHUP and --reload-interval', () => {
     await bin.waitFor(/TLS material reloaded \(crl changed\).*CRL lists 1 revoked/);
     await refused(connectAs(bin.port, revokedClient));
     await bin.waitFor(/client certificate refused: the client certificate is revoked/);
-    const port = bin.metricsPort as number;
-    await until(
-      async () =>
-        /tlslp_handshake_failures_total\{reason="revoked"\} 1/.test(await metricsText(port)),
-      'revoked in the metrics',
-    );
+    await revokedCounted(bin);
     await completes(connectAs(bin.port, clientTls(certs)), 'a client not revoked');
   });
 
@@ -486,12 +498,7 @@ describe('tlslp-server: SIGHUP and --reload-interval', () => {
         readFile(join(dir, `${name}_cert.pem`), 'utf8'),
         readFile(join(dir, `${name}_key.pem`), 'utf8'),
       ]);
-      return runClient({
-        host: '127.0.0.1',
-        ports: [bin.port],
-        tls: { ca, cert, key },
-        solverOptions: { threads: 1 },
-      });
+      return connectAs(bin.port, { cert, key }, ca);
     };
     await completes(as('jane'), 'jane before the revocation');
     expect(tlslp('revoke', '--dir', '.', '--cert', 'jane_cert.pem')).toMatch(/revoked: serial/);
@@ -499,12 +506,7 @@ describe('tlslp-server: SIGHUP and --reload-interval', () => {
     await bin.waitFor(/TLS material reloaded \(crl changed\).*CRL lists 2 revoked/);
     await refused(as('jane'));
     await bin.waitFor(/client certificate refused: the client certificate is revoked/);
-    const port = bin.metricsPort as number;
-    await until(
-      async () =>
-        /tlslp_handshake_failures_total\{reason="revoked"\} 1/.test(await metricsText(port)),
-      'revoked in the metrics',
-    );
+    await revokedCounted(bin);
     await completes(as('sam'), 'sam, not revoked');
   });
 
