@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // @ts-check
-// Build the native kernel into prebuilds/<platform>-<arch>/ with prebuildify, so the package
-// needs no compiler where it is installed. Run by `prepack` (so `npm pack` / `npm publish`
+// Build the native kernel into prebuilds/<platform>-<arch>/ with prebuildify, and the solver
+// program (tlslp-solve) next to it, so the package needs no compiler where it is installed. Run by `prepack` (so `npm pack` / `npm publish`
 // ship it) and by `npm run prebuild`.
 //
 // One Node-API build (NAPI_VERSION 8, see native/binding.gyp) serves every Node ≥ 20. It is
@@ -15,7 +15,7 @@
 //   TLSLP_SKIP_PREBUILD=1                skip (a package without the prebuild falls back to a
 //                                        source build on install, then to WebAssembly)
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -59,6 +59,9 @@ async function build(arch, env = {}) {
   const saved = { ...process.env };
   // node-gyp reads npm_config_nodedir: build against this node's headers, download nothing.
   if (headers && !process.env.npm_config_nodedir) process.env.npm_config_nodedir = headers;
+  // node-gyp turns npm_config_* into gyp variables: the shipped solver program is linked
+  // statically (a source build links it the usual way, as not every system has a static libc).
+  process.env.npm_config_tlslp_static_solver = '1';
   Object.assign(process.env, env);
   // Build in a copy of the sources, so native/build (a developer's own build) stays as it is.
   const work = mkdtempSync(join(tmpdir(), 'tlslp-prebuild-'));
@@ -79,11 +82,29 @@ async function build(arch, env = {}) {
       nodeGyp: nodeGypCommand(),
       quiet: process.env.TLSLP_NATIVE_VERBOSE !== '1',
     });
+    shipSolver(work, arch, env.STRIP);
   } finally {
     rmSync(work, { recursive: true, force: true });
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
   }
+}
+
+/**
+ * Put the solver program (native/src/solve_main.c: bin/tlslp runs it for `tlslp work <token>
+ * <n_bits>`) next to the addon, stripped. prebuildify copies only the .node file. On Linux it
+ * is linked statically, so one file runs on any glibc or musl system of the arch.
+ * @param {string} work the build folder
+ * @param {string} arch
+ * @param {string | undefined} strip the strip command for `arch`
+ */
+function shipSolver(work, arch, strip) {
+  const built = join(work, 'build', 'Release', 'tlslp-solve');
+  if (!existsSync(built)) throw new Error(`node-gyp did not build ${built}`);
+  const shipped = join(root, 'prebuilds', `${process.platform}-${arch}`, 'tlslp-solve');
+  cpSync(built, shipped);
+  const stripped = spawnSync(strip ?? 'strip', [shipped], { stdio: 'ignore' });
+  if (stripped.status !== 0) log(`${shipped}: not stripped (${strip ?? 'strip'} failed)`);
 }
 
 function hasCommand(name) {

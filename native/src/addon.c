@@ -26,25 +26,8 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "variants.h"
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-typedef struct variant {
-  const char *name;
-  tlslp_scan_fn fn;
-} variant;
-
-static const variant portable_variant = {"portable x" STR(TLSLP_PORTABLE_LANES), tlslp_scan_portable};
-#if TLSLP_X86_VECTOR
-static const variant avx2_variant = {"avx2 x" STR(TLSLP_AVX2_LANES), tlslp_scan_avx2};
-static const variant avx512x2_variant = {"avx512 x32", tlslp_scan_avx512x2};
-static const variant avx512x3_variant = {"avx512 x48", tlslp_scan_avx512x3};
-static const variant avx512vec_variant = {"avx512-vec x" STR(TLSLP_AVX512_LANES), tlslp_scan_avx512vec};
-#endif
-#if TLSLP_X86
-static const variant shani_variant = {"sha-ni x" STR(TLSLP_SHANI_STREAMS), tlslp_scan_shani};
-#endif
 
 /* Throw a JS error of the given kind; always returns NULL (the value a callback returns). */
 static napi_value throw_error(napi_env env, int range, const char *fmt, const char *arg) {
@@ -94,7 +77,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   void *data;
-  const variant *v;
+  const tlslp_variant *v;
   const void *mid_data, *tail_data;
   uint32_t midstate[8];
   double message_length, n_bits, hi, lo, count;
@@ -104,7 +87,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   napi_value result;
 
   if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
-  v = (const variant *)data;
+  v = (const tlslp_variant *)data;
   if (argc < 7) {
     return throw_error(env, 0, "scan: expected 7 arguments (%s)",
                        "midstate, tail, messageLength, nBits, hi, lo, count");
@@ -142,7 +125,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value make_scan(napi_env env, const variant *v) {
+static napi_value make_scan(napi_env env, const tlslp_variant *v) {
   napi_value fn;
   if (napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, (void *)v, &fn) != napi_ok) {
     return NULL;
@@ -150,40 +133,26 @@ static napi_value make_scan(napi_env env, const variant *v) {
   return fn;
 }
 
-/* Add v to the variants object; the first one added becomes *best. Returns 0 on failure. */
-static int add_variant(napi_env env, napi_value variants, const variant *v, const variant **best) {
-  napi_value fn = make_scan(env, v);
-  if (fn == NULL || napi_set_named_property(env, variants, v->name, fn) != napi_ok) return 0;
-  if (*best == NULL) *best = v;
-  return 1;
-}
-
 NAPI_MODULE_INIT() {
   tlslp_cpu cpu;
-  const variant *best = NULL;
+  const tlslp_variant *list[TLSLP_MAX_VARIANTS];
+  const tlslp_variant *best;
   const char *forced = getenv("TLSLP_NATIVE_SCALAR");
   napi_value variants, fn, detail;
+  int n, i;
 
   tlslp_detect_cpu(&cpu);
+  n = tlslp_variants(&cpu, list);
   if (napi_create_object(env, &variants) != napi_ok) return NULL;
-  /* Listed and preferred in this order: SHA-NI, AVX-512, AVX2, portable. SHA-NI stays the
-   * default because wide AVX-512 lowers the clock on some Intel parts and draws more power;
-   * on AMD Zen 5 the intrinsics AVX-512 kernel is about 2.6x SHA-NI, so the TypeScript side
-   * measures the variants at load time and uses the fastest. */
-#if TLSLP_X86
-  if (cpu.sha && !add_variant(env, variants, &shani_variant, &best)) return NULL;
-#endif
-#if TLSLP_X86_VECTOR
-  if (cpu.avx512 && !add_variant(env, variants, &avx512x2_variant, &best)) return NULL;
-  if (cpu.avx512 && !add_variant(env, variants, &avx512x3_variant, &best)) return NULL;
-  if (cpu.avx512 && !add_variant(env, variants, &avx512vec_variant, &best)) return NULL;
-  if (cpu.avx2 && !add_variant(env, variants, &avx2_variant, &best)) return NULL;
-#endif
-#if !TLSLP_X86
-  (void)cpu;
-#endif
-  if (!add_variant(env, variants, &portable_variant, &best)) return NULL;
-  if (forced != NULL && strcmp(forced, "1") == 0) best = &portable_variant;
+  /* The first listed (SHA-NI where there is one) is the static pick; the TypeScript side
+   * measures the variants at load time and uses the fastest instead. */
+  for (i = 0; i < n; i++) {
+    if ((fn = make_scan(env, list[i])) == NULL ||
+        napi_set_named_property(env, variants, list[i]->name, fn) != napi_ok) {
+      return NULL;
+    }
+  }
+  best = forced != NULL && strcmp(forced, "1") == 0 ? &tlslp_portable_variant : list[0];
 
   if ((fn = make_scan(env, best)) == NULL ||
       napi_create_string_utf8(env, best->name, NAPI_AUTO_LENGTH, &detail) != napi_ok ||
