@@ -241,6 +241,41 @@ export function runBin(
   });
 }
 
+/** What a program run printed and how it ended, signal included. */
+export interface ProgramRun extends BinRun {
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Run `file` with `args` (TLSLP_DEBUG cleared; `env` replaces the named variables) and collect
+ * what it printed. `onSpawn` gets the pid and a kill function once it runs.
+ */
+export function runProgram(
+  file: string,
+  args: string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    onSpawn?: (pid: number, kill: (signal: NodeJS.Signals) => void) => void;
+  } = {},
+): Promise<ProgramRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: { ...process.env, TLSLP_DEBUG: '', ...options.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    if (options.onSpawn && child.pid !== undefined) {
+      options.onSpawn(child.pid, (signal) => child.kill(signal));
+    }
+  });
+}
+
 /** {@link runBin} for `tlslp-client`. */
 export function runClientBin(args: string[], stateDir: string): Promise<BinRun> {
   return runBin('client', args, stateDir);

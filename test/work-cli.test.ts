@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
@@ -6,36 +5,21 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { workMain } from '../src/cli/work.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { closeSolverPool } from '../src/solver/index.js';
+import { type ProgramRun, runProgram } from './helpers.js';
 
 // The bin as users run it: the compiled dist/ (the test suite runs after `npm run build`).
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
 const umbrella = fileURLToPath(new URL('../dist/cli/tlslp.js', import.meta.url));
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 function run(
   args: string[],
   onSpawn?: (kill: (signal: NodeJS.Signals) => void) => void,
   script = bin,
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      cwd: root,
-      env: { ...process.env, TLSLP_DEBUG: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    onSpawn?.((signal) => child.kill(signal));
+): Promise<ProgramRun> {
+  return runProgram(process.execPath, [script, ...args], {
+    cwd: root,
+    onSpawn: onSpawn && ((_pid, kill) => onSpawn(kill)),
   });
 }
 
