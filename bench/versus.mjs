@@ -1,18 +1,25 @@
 // @ts-check
 /**
- * `node bench/work.mjs --versus PATH`: our `tlslp-work` against any solver with the
+ * `node bench/work.mjs --versus PATH`: our `tlslp work` against any solver with the
  * original's interface (`<solver> <token> <n_bits>` prints `RESULT:<suffix>`), both run as
  * whole processes on the same seeded tokens and difficulties, wall time per run as
- * hyperfine measures it (spawn to exit), medians side by side. Every suffix is checked with
- * node:crypto. `node -e 0` is timed in the same run: the floor any Node program starts from.
+ * hyperfine measures it (spawn to exit), medians side by side. Ours is `bin/tlslp work`, the
+ * command users run (the native solver program when this checkout has it); the Node CLI
+ * (`node dist/cli/work.js`) is timed on the same tokens as a third column. Every suffix is
+ * checked with node:crypto. `node -e 0` is timed in the same run: the floor any Node program
+ * starts from.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
-const OURS = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
+const OURS = fileURLToPath(new URL('../bin/tlslp', import.meta.url));
+const NODE_CLI = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
 const { trailingZeroBits } = await import('tlslp/protocol');
 const TOKEN_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
@@ -40,6 +47,25 @@ function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** What `bin/tlslp work` runs here: the native solver program, or the Node CLI without one. */
+function oursRuns(ours) {
+  // On a PATH with what the launcher needs but no node, only the native path can succeed.
+  const dir = mkdtempSync(join(tmpdir(), 'tlslp-versus-'));
+  try {
+    for (const tool of ['readlink', 'uname']) {
+      const found = ['/bin', '/usr/bin'].map((d) => join(d, tool)).find((p) => existsSync(p));
+      if (found) symlinkSync(found, join(dir, tool));
+    }
+    const env = { ...process.env, PATH: dir };
+    const r = spawnSync(ours.file, [...ours.args, 'abc', '1'], { env, stdio: 'ignore' });
+    return r.status === 0
+      ? 'the native solver program, no Node'
+      : 'no native solver program here: the Node CLI';
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Run one command to its exit; wall seconds and stdout. Throws on a failure or a timeout. */
@@ -82,20 +108,23 @@ export function runVersus(opts, log) {
   // With `cpus`, every command runs under `taskset -c cpus`: less noise from the rest of the machine.
   const pinned = (file, args) =>
     cpus === undefined ? { file, args } : { file: 'taskset', args: ['-c', cpus, file, ...args] };
-  const ours = { name: 'ours', ...pinned(process.execPath, [OURS]) };
+  const ours = { name: 'ours', ...pinned(OURS, ['work']) };
+  const node = { name: 'node', ...pinned(process.execPath, [NODE_CLI]) };
   const theirs = { name: 'theirs', ...pinned(versus, []) };
   const nodeFloor = pinned(process.execPath, ['-e', '0']);
   // Warm-up (untimed): page cache, the addon's file, the other solver's libraries.
   solveOnce('ours', ours.file, ours.args, 'warmup', 8, timeoutMs);
+  solveOnce('node', node.file, node.args, 'warmup', 8, timeoutMs);
   solveOnce('theirs', theirs.file, theirs.args, 'warmup', 8, timeoutMs);
   const floor = [];
   const rows = [];
   for (const nBits of bits) {
     const tokens = seededTokens(seed + nBits, runs);
-    const times = { ours: [], theirs: [] };
+    const times = { ours: [], node: [], theirs: [] };
     tokens.forEach((token, i) => {
-      // Alternate who goes first, so neither always runs on the cooler machine.
-      const order = i % 2 === 0 ? [ours, theirs] : [theirs, ours];
+      // Rotate who goes first, so none always runs on the cooler machine.
+      const all = [ours, theirs, node];
+      const order = [...all.slice(i % 3), ...all.slice(0, i % 3)];
       for (const s of order) {
         times[s.name].push(solveOnce(s.name, s.file, s.args, token, nBits, timeoutMs));
       }
@@ -103,23 +132,35 @@ export function runVersus(opts, log) {
     });
     const oursMedian = median(times.ours);
     const theirsMedian = median(times.theirs);
+    const nodeMedian = median(times.node);
     rows.push({
       nBits,
       runs,
       oursMedianSeconds: oursMedian,
       theirsMedianSeconds: theirsMedian,
       ratio: theirsMedian > 0 ? oursMedian / theirsMedian : null,
+      nodeCliMedianSeconds: nodeMedian,
+      nodeCliRatio: theirsMedian > 0 ? nodeMedian / theirsMedian : null,
       oursSeconds: times.ours,
       theirsSeconds: times.theirs,
+      nodeCliSeconds: times.node,
     });
   }
   const floorMedian = median(floor);
 
-  const header = ['n_bits', 'runs', 'ours median s', 'theirs median s', 'ours/theirs'];
+  const header = [
+    'n_bits',
+    'runs',
+    'ours median s',
+    'theirs median s',
+    'ours/theirs',
+    'node CLI median s',
+    'node CLI/theirs',
+  ];
   const widths = header.map((h) => h.length);
   const pad = (/** @type {unknown[]} */ cells) =>
     cells.map((c, i) => String(c).padStart(widths[i] ?? 0)).join('  ');
-  log(`tlslp-work versus ${versus}: whole processes, wall time, ${runs} seeded token(s) each`);
+  log(`tlslp work versus ${versus}: whole processes, wall time, ${runs} seeded token(s) each`);
   log();
   log(pad(header));
   log(widths.map((w) => '-'.repeat(w)).join('  '));
@@ -131,11 +172,14 @@ export function runVersus(opts, log) {
         r.oursMedianSeconds.toFixed(4),
         r.theirsMedianSeconds.toFixed(4),
         r.ratio === null ? '-' : r.ratio.toFixed(2),
+        r.nodeCliMedianSeconds.toFixed(4),
+        r.nodeCliRatio === null ? '-' : r.nodeCliRatio.toFixed(2),
       ]),
     );
   }
   log();
-  log(`ours: ${process.execPath} ${OURS} <token> <n_bits>; ${opts.kernel}`);
+  log(`ours: ${OURS} work <token> <n_bits> (${oursRuns(ours)})`);
+  log(`node CLI: ${process.execPath} ${NODE_CLI} <token> <n_bits>; ${opts.kernel}`);
   log(`theirs: ${versus} <token> <n_bits>`);
   log(`reference: node -e 0 median ${floorMedian.toFixed(4)} s (Node start-up floor, same run)`);
   log(`tokens: seed ${seed} + n_bits; every suffix verified with node:crypto`);

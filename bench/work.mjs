@@ -15,7 +15,7 @@
  *   node bench/work.mjs --versus PATH [--versus-runs R] [--versus-bits 16,20,24] [--versus-seed N]
  *                       [--versus-cpus LIST (taskset -c LIST for every command)] [--json]
  *
- * --versus: `node dist/cli/work.js` and another solver with the original's interface, as
+ * --versus: `bin/tlslp work` (and the Node CLI) and another solver with the original's interface, as
  * whole processes on the same seeded tokens (see bench/versus.mjs).
  *
  * With --json the last line of output is one JSON object with the results.
