@@ -15,10 +15,20 @@
 //   2. `npm install --ignore-scripts <tarball>`: what a consumer gets when install scripts are
 //      blocked. The package must still work: on the native kernel where a prebuild for the
 //      platform is shipped (linux-x64 always), else on the WebAssembly kernel.
+// In both, `tlslp work <token> <n_bits>` and `tlslp-work <token> <n_bits>` must run the shipped
+// native solver program where one is shipped: they are run with no node on PATH.
 // Exit status 0 when every check passes, 1 otherwise (the failing step is named).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +54,12 @@ const REQUIRED_FILES = [
 ];
 /** The prebuild the tarball must ship for this machine (scripts/prebuild.mjs makes it). */
 const HOST_PREBUILD = `prebuilds/${process.platform}-${process.arch}/tlslp_kernel.glibc.node`;
+/** The solver program bin/tlslp runs for `tlslp work <token> <n_bits>` (scripts/prebuild.mjs). */
+const HOST_SOLVER = `prebuilds/${process.platform}-${process.arch}/tlslp-solve`;
 /** Platforms whose prebuild is required: where the package is packed and published. */
 const PREBUILD_REQUIRED = process.platform === 'linux' && process.arch === 'x64';
+/** Shebangs a bin may start with: the Node CLIs, and bin/tlslp (a POSIX sh launcher). */
+const SHEBANGS = ['#!/usr/bin/env node', '#!/bin/sh'];
 /** Folders that must not be shipped. */
 const FORBIDDEN_PREFIXES = [
   'src/',
@@ -167,9 +181,34 @@ function trailingZeroBits(digest) {
   return bits;
 }
 
-/** Check `tlslp work <token> <bits>` (or tlslp-work) output with node:crypto. */
-function checkWork(cwd, bin, args, token, nBits) {
-  const r = npx(cwd, bin, [...args, token, String(nBits)]);
+/**
+ * A folder holding what bin/tlslp needs (sh, readlink, uname) and no node: a bin run with only
+ * it on PATH can only succeed on the native solver program.
+ * @param {string} parent
+ */
+function pathWithoutNode(parent) {
+  const dir = join(parent, 'path-without-node');
+  mkdirSync(dir, { recursive: true });
+  for (const tool of ['sh', 'readlink', 'uname']) {
+    const found = ['/bin', '/usr/bin'].map((d) => join(d, tool)).find((p) => existsSync(p));
+    if (!found) throw new Fatal(`${tool} not found in /bin or /usr/bin`);
+    if (!existsSync(join(dir, tool))) symlinkSync(found, join(dir, tool));
+  }
+  return dir;
+}
+
+/**
+ * Check `tlslp work <token> <bits>` (or tlslp-work) output with node:crypto. With
+ * `withoutNode` (a PATH from pathWithoutNode), the bin npm linked is run directly on that PATH.
+ */
+function checkWork(cwd, bin, args, token, nBits, withoutNode = '') {
+  const argv = [...args, token, String(nBits)];
+  const r = withoutNode
+    ? run(join(cwd, 'node_modules', '.bin', bin), argv, {
+        cwd,
+        env: childEnv({ PATH: withoutNode }),
+      })
+    : npx(cwd, bin, argv);
   if (r.status !== 0 || r.error) return fail(whyFailed(r));
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT:'));
   if (!line)
@@ -190,10 +229,26 @@ function checkWork(cwd, bin, args, token, nBits) {
       `${r.shown}: sha256(${token} + ${suffix}) has ${bits} trailing zero bits, not ≥ ${nBits}`,
     );
   }
-  ok(`${r.shown} → RESULT:${suffix} (verified: ${bits} ≥ ${nBits} trailing zero bits)`);
+  const how = withoutNode ? ', no node on PATH' : '';
+  ok(`${r.shown} → RESULT:${suffix} (verified: ${bits} ≥ ${nBits} trailing zero bits${how})`);
   const fallback = r.stderr.split('\n').find((l) => l.includes('note:'));
   if (fallback) note(fallback.trim());
   return suffix;
+}
+
+/**
+ * `tlslp work <token> <n_bits>` and `tlslp-work <token> <n_bits>` as npm linked them, with no
+ * node on PATH: they must run the solver program the package ships for this platform.
+ */
+function checkSolverProgram(cwd, pkgDir) {
+  if (isWindows) return note('bin/tlslp is a POSIX sh launcher: not checked on Windows');
+  if (!existsSync(join(pkgDir, HOST_SOLVER))) {
+    if (PREBUILD_REQUIRED) return fail(`${HOST_SOLVER} missing in the installed package`);
+    return note(`no ${HOST_SOLVER} shipped: tlslp work runs the Node CLI here`);
+  }
+  const path = pathWithoutNode(work);
+  checkWork(cwd, 'tlslp', ['work'], 'abc', 16, path);
+  checkWork(cwd, 'tlslp-work', [], 'abc', 20, path);
 }
 
 /** Which kernels the installed package can load, and which `auto` picks. */
@@ -284,7 +339,7 @@ function checkTarball(info, pkg) {
   const files = new Set(info.files.map((f) => f.path));
   const required = [
     ...REQUIRED_FILES,
-    ...(PREBUILD_REQUIRED ? [HOST_PREBUILD] : []),
+    ...(PREBUILD_REQUIRED ? [HOST_PREBUILD, HOST_SOLVER] : []),
     ...Object.values(pkg.bin ?? {}).map((p) => p.replace(/^\.\//, '')),
   ];
   const missing = required.filter((f) => !files.has(f));
@@ -314,8 +369,8 @@ function checkManifest(pkgDir, pkg) {
   for (const [name, target] of Object.entries(pkg.bin ?? {})) {
     const file = join(pkgDir, target);
     if (!existsSync(file)) problems.push(`bin ${name} → ${target} missing`);
-    else if (!readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node')) {
-      problems.push(`bin ${name} → ${target} has no #!/usr/bin/env node line`);
+    else if (!SHEBANGS.some((line) => readFileSync(file, 'utf8').startsWith(`${line}\n`))) {
+      problems.push(`bin ${name} → ${target} starts with none of ${SHEBANGS.join(', ')}`);
     }
   }
   if (problems.length > 0) fail(`installed package.json: ${problems.join('; ')}`);
@@ -381,6 +436,7 @@ try {
   checkVersion(consumer, 'tlslp', info.version);
   checkWork(consumer, 'tlslp', ['work'], 'abc', 16);
   checkVersion(consumer, 'tlslp-work', info.version);
+  checkSolverProgram(consumer, pkgDir);
 
   step('kernels of the installed package');
   const kernels = probeKernels(consumer);
@@ -396,6 +452,7 @@ try {
   if (existsSync(join(b.pkgDir, 'native', 'build')))
     fail('native/build exists although scripts were ignored');
   checkWork(blocked, 'tlslp-work', [], 'abc', 16);
+  checkSolverProgram(blocked, b.pkgDir);
   const fallback = probeKernels(blocked);
   const shipsPrebuild = existsSync(join(b.pkgDir, HOST_PREBUILD));
   if (shipsPrebuild) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // @ts-check
 // Check the cross-built linux-arm64 prebuild on an x86-64 host: load it in an arm64 Node
-// under qemu-user and compare its scans with node:crypto, for every variant it has.
+// under qemu-user and compare its scans with node:crypto, for every variant it has; then run
+// the arm64 solver program (prebuilds/linux-arm64/tlslp-solve, static: no sysroot needed)
+// under qemu-user and compare its RESULT with this library's solve of the same work.
 //
 //   node scripts/prebuild-qemu.mjs [--sysroot DIR]
 //
@@ -182,4 +184,29 @@ if (bad > 0 || variants.length === 0) die(`${bad} wrong answer(s)`);
 console.log(
   `prebuild-qemu: ok: prebuilds/linux-arm64/${addonFile} on ${probe.arch} Node ${probe.node} (qemu): ` +
     `${variants.join(', ')} agree with node:crypto on ${jobs.length} scans`,
+);
+
+// The solver program: short and threaded (n_bits ≥ 22) solves, one- and two-block tokens.
+const solverFile = join(prebuildDir, 'tlslp-solve');
+if (!existsSync(solverFile)) die('no prebuilds/linux-arm64/tlslp-solve');
+const { solveWork, closeSolverPool } = await import(join(root, 'dist/solver/index.js'));
+/** @type {[token: string, nBits: number][]} */
+const solves = [
+  ['abc', 0],
+  ['abc', 16],
+  ['armTestToken', 12],
+  ['gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq', 18],
+  ['x'.repeat(100), 10],
+  ['threadedArmSolve', 22],
+];
+for (const [token, nBits] of solves) {
+  const printed = run('qemu-aarch64', [solverFile, token, String(nBits)], { timeout: 300_000 });
+  const got = printed.split('\n').find((l) => l.startsWith('RESULT:'));
+  const want = `RESULT:${(await solveWork(token, nBits)).suffix}`;
+  if (got !== want)
+    die(`tlslp-solve ${token.slice(0, 12)}… ${nBits}: ${got}, the library: ${want}`);
+}
+await closeSolverPool();
+console.log(
+  `prebuild-qemu: ok: prebuilds/linux-arm64/tlslp-solve (qemu): the library's answer on ${solves.length} solves`,
 );
