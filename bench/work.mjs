@@ -148,6 +148,8 @@ async function bestOf(times, measure) {
  * @property {number} candidatesAll per measurement on all threads
  * @property {Measurement} [one] the best on 1 thread
  * @property {Measurement} [all] the best on all threads
+ * @property {number} [slowest1] the slowest round's rate on 1 thread
+ * @property {number} [slowestAll] the slowest round's rate on all threads
  */
 
 /**
@@ -196,6 +198,15 @@ function fastestOf(records, field) {
   return best;
 }
 
+/**
+ * The keys whose best `field` reaches the slowest round (`slowField`) of the leader `lead`: the
+ * ones a rerun could rank first, since their gap to it is inside its own round-to-round spread.
+ */
+function withinNoise(records, lead, field, slowField) {
+  const floor = records[lead][slowField];
+  return Object.keys(records).filter((key) => records[key][field] >= floor);
+}
+
 async function kernelsMode() {
   const seconds = positive('seconds', opts.seconds, false);
   const repeat = positive('repeat', opts.repeat);
@@ -226,11 +237,19 @@ async function kernelsMode() {
   // Round by round, every entry in turn, so that a burst of load elsewhere hits all alike.
   /** @type {(old: Measurement | undefined, m: Measurement) => Measurement} */
   const keep = (old, m) => (!old || m.hashesPerSecond > old.hashesPerSecond ? m : old);
+  /** @type {(old: number | undefined, m: Measurement) => number} */
+  const slower = (old, m) => Math.min(old ?? Infinity, m.hashesPerSecond);
   for (let round = 0; round < repeat; round++) {
-    for (const e of entries) e.one = keep(e.one, await measureKernel(e.choice, 1, e.candidates1));
+    for (const e of entries) {
+      const m = await measureKernel(e.choice, 1, e.candidates1);
+      e.one = keep(e.one, m);
+      e.slowest1 = slower(e.slowest1, m);
+    }
     if (threadsAll === 1) continue;
     for (const e of entries) {
-      e.all = keep(e.all, await measureKernel(e.choice, threadsAll, e.candidatesAll));
+      const m = await measureKernel(e.choice, threadsAll, e.candidatesAll);
+      e.all = keep(e.all, m);
+      e.slowestAll = slower(e.slowestAll, m);
     }
   }
   await closeSolverPool();
@@ -260,6 +279,8 @@ async function kernelsMode() {
     const record = {
       threads1: one.hashesPerSecond,
       threadsAll: all.hashesPerSecond,
+      slowestRound1: e.slowest1 ?? one.hashesPerSecond,
+      slowestRoundAll: e.slowestAll ?? e.slowest1 ?? all.hashesPerSecond,
       detail: e.detail,
       perThreadVsReference1: ratio(one),
       perThreadVsReferenceAll: ratio(all),
@@ -316,7 +337,16 @@ async function kernelsMode() {
         threads1: chosen.threads1 / variants[fastest1].threads1,
         threadsAll: chosen.threadsAll / variants[fastestAll].threadsAll,
       },
+      fastestWithinNoise: {
+        threads1: withinNoise(variants, fastest1, 'threads1', 'slowestRound1'),
+        threadsAll: withinNoise(variants, fastestAll, 'threadsAll', 'slowestRoundAll'),
+      },
+      defaultAmongFastest: { threads1: false, threadsAll: false },
       variants,
+    };
+    nativeSummary.defaultAmongFastest = {
+      threads1: nativeSummary.fastestWithinNoise.threads1.includes(native.detail),
+      threadsAll: nativeSummary.fastestWithinNoise.threadsAll.includes(native.detail),
     };
     log(
       native.kernel.rates
@@ -327,6 +357,15 @@ async function kernelsMode() {
       `fastest variant here: ${fastest1} on 1 thread, ${fastestAll} on ${threadsAll}; the default ` +
         `runs at ${(nativeSummary.defaultVsFastest.threads1 * 100).toFixed(1)}% and ` +
         `${(nativeSummary.defaultVsFastest.threadsAll * 100).toFixed(1)}% of it`,
+    );
+    const band = nativeSummary.fastestWithinNoise;
+    const among = nativeSummary.defaultAmongFastest;
+    const where = (/** @type {boolean} */ yes) => (yes ? 'among them' : 'NOT among them');
+    log(
+      `within the leader's own spread over ${repeat} round(s) (best ≥ its slowest round): ` +
+        `${band.threads1.join(', ')} on 1 thread; ${band.threadsAll.join(', ')} on ${threadsAll}. ` +
+        `The default (${native.detail}) is ${where(among.threads1)} on 1 thread and ` +
+        `${where(among.threadsAll)} on ${threadsAll}`,
     );
   }
   for (const [name, reason] of Object.entries(unavailable)) log(`${name}: unavailable (${reason})`);
