@@ -2,7 +2,9 @@
 /**
  * `tlslp-work <token> <n_bits>`: solve one WORK challenge and print `RESULT:<suffix>` and
  * `Time: <seconds> seconds`, the output of the original `work_challenge` solver binary,
- * so it is a drop-in replacement for it.
+ * so it is a drop-in replacement for it. The installed commands reach it through bin/tlslp,
+ * which runs the native solver program (native/src/solve_main.c) instead for the plain
+ * `<token> <n_bits>` form: that form pays no Node start-up.
  * @module
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -37,7 +39,11 @@ export function workCommand(): Command {
   return addTableOptions(command, WORK_OPTIONS)
     .addHelpText(
       'after',
-      '\nExample:\n  tlslp-work gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28',
+      '\nExample:\n  tlslp-work gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28\n' +
+        '\nGiven just <token> <n_bits>, the installed tlslp-work and tlslp work run the native solver\n' +
+        'program (tlslp-solve) without starting Node, where one is built or shipped; any flag, or\n' +
+        'TLSLP_NO_NATIVE / TLSLP_NATIVE_VARIANT / TLSLP_NATIVE_SCALAR, runs this Node CLI. Both\n' +
+        'print the same suffix: the lowest nonce.',
     )
     .exitOverride()
     .configureOutput(commanderOutput('tlslp-work'));
