@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // @ts-check
-// @ts-check
 // Mark every bin of package.json executable after tsc wrote it. tsc writes mode 0644, and npm
 // sets the executable bit on bin targets only when it links them at install time, so without
 // this a `npm run clean && npm run build` leaves `npx tlslp-server` failing with EACCES.
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 const root = join(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)), '/');
 /** @type {{ bin?: Record<string, string> }} */
 const pkg = JSON.parse(readFileSync(root + 'package.json', 'utf8'));
-for (const target of new Set(Object.values(pkg.bin ?? {}))) {
+// bin/tlslp (sh) hands over to these Node CLIs: they stay runnable as ./dist/cli/<name>.js too.
+const handedOver = ['dist/cli/tlslp.js', 'dist/cli/work.js'].filter((f) => existsSync(root + f));
+for (const target of new Set([...Object.values(pkg.bin ?? {}), ...handedOver])) {
   const file = root + target;
   const mode = statSync(file).mode & 0o777;
   // Executable for whoever may read it: 0644 → 0755, 0600 → 0700.

@@ -55,6 +55,8 @@ describe('scripts/bin-modes.mjs (run by npm run build)', () => {
   it('left the real bins executable after this build', () => {
     for (const bin of ['tlslp.js', 'server.js', 'client.js', 'work.js'])
       expect(statSync(join('dist/cli', bin)).mode & 0o111).toBe(0o111);
+    // The sh launcher is executable as committed (git keeps the bit).
+    expect(statSync('bin/tlslp').mode & 0o111).toBe(0o111);
   });
 });
 
