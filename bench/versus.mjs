@@ -11,12 +11,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { pathWithoutNode } from '../scripts/path-without-node.mjs';
 
 const OURS = fileURLToPath(new URL('../bin/tlslp', import.meta.url));
 const NODE_CLI = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
@@ -54,10 +55,7 @@ function oursRuns(ours) {
   // On a PATH with what the launcher needs but no node, only the native path can succeed.
   const dir = mkdtempSync(join(tmpdir(), 'tlslp-versus-'));
   try {
-    for (const tool of ['readlink', 'uname']) {
-      const found = ['/bin', '/usr/bin'].map((d) => join(d, tool)).find((p) => existsSync(p));
-      if (found) symlinkSync(found, join(dir, tool));
-    }
+    pathWithoutNode(dir);
     const env = { ...process.env, PATH: dir };
     const r = spawnSync(ours.file, [...ours.args, 'abc', '1'], { env, stdio: 'ignore' });
     return r.status === 0

@@ -20,18 +20,11 @@
 // Exit status 0 when every check passes, 1 otherwise (the failing step is named).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pathWithoutNode } from './path-without-node.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');
@@ -182,24 +175,8 @@ function trailingZeroBits(digest) {
 }
 
 /**
- * A folder holding what bin/tlslp needs (sh, readlink, uname) and no node: a bin run with only
- * it on PATH can only succeed on the native solver program.
- * @param {string} parent
- */
-function pathWithoutNode(parent) {
-  const dir = join(parent, 'path-without-node');
-  mkdirSync(dir, { recursive: true });
-  for (const tool of ['sh', 'readlink', 'uname']) {
-    const found = ['/bin', '/usr/bin'].map((d) => join(d, tool)).find((p) => existsSync(p));
-    if (!found) throw new Fatal(`${tool} not found in /bin or /usr/bin`);
-    if (!existsSync(join(dir, tool))) symlinkSync(found, join(dir, tool));
-  }
-  return dir;
-}
-
-/**
  * Check `tlslp work <token> <bits>` (or tlslp-work) output with node:crypto. With
- * `withoutNode` (a PATH from pathWithoutNode), the bin npm linked is run directly on that PATH.
+ * `withoutNode` (a PATH from scripts/path-without-node.mjs), the bin npm linked is run directly on that PATH.
  */
 function checkWork(cwd, bin, args, token, nBits, withoutNode = '') {
   const argv = [...args, token, String(nBits)];
@@ -246,7 +223,12 @@ function checkSolverProgram(cwd, pkgDir) {
     if (PREBUILD_REQUIRED) return fail(`${HOST_SOLVER} missing in the installed package`);
     return note(`no ${HOST_SOLVER} shipped: tlslp work runs the Node CLI here`);
   }
-  const path = pathWithoutNode(work);
+  let path;
+  try {
+    path = pathWithoutNode(join(work, 'path-without-node'));
+  } catch (error) {
+    return fatal(error instanceof Error ? error.message : String(error));
+  }
   checkWork(cwd, 'tlslp', ['work'], 'abc', 16, path);
   checkWork(cwd, 'tlslp-work', [], 'abc', 20, path);
 }
