@@ -5,6 +5,8 @@
  */
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { PrimaryStore } from '../state/ipc.js';
 import { Command } from 'commander';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type Logger } from '../logging.js';
 import { cliKeys, libKeys } from '../options/core.js';
@@ -69,6 +71,10 @@ async function serve(argv: string[]): Promise<number> {
   const file = command.opts<{ config?: string }>().config;
   if (file !== undefined) applyConfigFile(command, file);
   const values = tableValues(command, SERVER_OPTIONS);
+  // As redis-cli and most Redis clients do: the URL (and its password) may come from the
+  // environment rather than the command line, where `ps` shows it.
+  const envState = process.env.TLSLP_STATE_URL;
+  if (values.state === undefined && envState) values.state = envState;
   // Checked here, before any file is read or process started; the server checks them again.
   const given = pick(values, LIB);
   const options = resolveServerOptions(given);
@@ -128,6 +134,8 @@ async function serve(argv: string[]): Promise<number> {
       // Files were checked above, so a worker that fails to start is a rare case.
       const code = await runPrimary({
         workers,
+        // Without a store the primary keeps the workers' shared limits.
+        shareState: options.state === undefined,
         host: options.host,
         logger,
         shutdownGraceMs: flags.shutdownGraceMs,
@@ -148,8 +156,11 @@ async function serve(argv: string[]): Promise<number> {
     const metrics =
       flags.metricsPort !== undefined ? new ServerMetrics({ defaultMetrics: true }) : undefined;
     if (metrics && inWorker) shareWorkerMetrics(metrics.registry);
+    const stateCa = flags.stateCa === undefined ? undefined : await readStateCa(flags.stateCa);
     const server = new TlslpServer({
       ...given,
+      ...(inWorker && options.state === undefined ? { stateStore: new PrimaryStore() } : {}),
+      ...(stateCa ? { stateCa } : {}),
       tls: material,
       metrics,
       logger,
@@ -231,6 +242,19 @@ async function serve(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGHUP', onHangup);
     await logger.close();
+  }
+}
+
+/** The `--state-ca` file. @throws ConfigError naming the flag when it cannot be read. */
+async function readStateCa(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      'TLSLP_ERR_STATE_CA',
+      { option: 'stateCa', path, detail: describeError(err) },
+      { cause: err },
+    );
   }
 }
 

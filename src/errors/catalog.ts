@@ -520,6 +520,11 @@ const CATALOG = {
       '{option} applies only with {autoOption} auto (adaptive difficulty); add {autoOption} auto or drop {option}',
     summary: 'An adaptive difficulty bound was given without adaptive difficulty.',
   },
+  TLSLP_ERR_STATE_CA: {
+    type: 'ConfigError',
+    message: "{option} {path}: {detail}; pass the CA certificate (PEM) that issued the state store's certificate",
+    summary: 'The CA file for a TLS state store (`--state-ca`) cannot be read (CLI).',
+  },
   TLSLP_ERR_METRICS_LISTEN: {
     type: 'ConfigError',
     message: '{source}: {detail}; pick a free port',

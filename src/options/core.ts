@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
+import { maskUrlPassword } from '../text/secret.js';
 
 /** A value an option does not take; the message completes "<option> …" (e.g. `must be …`). */
 export class ValueProblem extends Error {}
@@ -114,7 +115,9 @@ export function cliKeys<T extends OptionTable>(table: T): Exclude<keyof T & stri
 
 /** A value as an error message quotes it. */
 function quote(value: unknown): string {
-  return typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
+  const text =
+    typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
+  return maskUrlPassword(text);
 }
 
 /**

@@ -18,6 +18,7 @@ import {
 import { DEFAULT_PROXY_FROM } from '../server/proxy.js';
 import { cidrs, integer, names, orWord, seconds, text } from './kinds.js';
 import { hasControl } from '../text/escape.js';
+import { STATE_URL_FORM, parseStateUrl } from '../state/url.js';
 import { CONFIG_ENTRY, LOG_ENTRIES, TIMEOUT_ENTRIES, CERT_PATHS, switchEntry } from './shared.js';
 
 const LIMIT = 1_000_000;
@@ -302,6 +303,45 @@ export const SERVER_OPTIONS = {
     defaultText: '`0` (no limit)',
     help: 'most sessions at once with one client certificate (0 = no limit)',
     doc: 'most sessions at once with one client certificate; past it `FAIL` before HELLO (0 = no limit)',
+  }),
+  // fleet state
+  /**
+   * A shared store for the limits of a fleet of servers: `redis://[user:pass@]host:port[/db]`
+   * (`rediss://` for TLS, `valkey://` as an alias). The per-IP failure budget, `maxPerIp`,
+   * `maxPerIdentity`, per-identity difficulty, the load behind `nBits: 'auto'` and the refusal
+   * counts are then fleet-wide; the store going away falls back to each server's own limits.
+   * Unset: every limit is this server's own.
+   */
+  state: option(text({ test: (s) => parseStateUrl(s) !== null, what: STATE_URL_FORM }), {
+    lib: true,
+    flag: '--state',
+    value: 'url',
+    default: undefined,
+    defaultText: 'none (env `TLSLP_STATE_URL`)',
+    help: 'share the limits of a fleet of servers through this Redis/Valkey store: redis://[user:pass@]host:port[/db], rediss:// for TLS (env TLSLP_STATE_URL)',
+    doc: 'share failure budgets, `--max-per-*` and the `auto` load across a fleet via Redis/Valkey (`redis://…`, `rediss://`, `valkey://`)',
+  }),
+  /** Key prefix in the store, so several gates can share one (default `tlslp:`). */
+  statePrefix: option(
+    text({
+      test: (s) => /^[\x21-\x7e]{0,64}$/.test(s),
+      what: 'up to 64 printable characters without spaces',
+    }),
+    {
+      lib: true,
+      flag: '--state-prefix',
+      value: 'prefix',
+      default: 'tlslp:',
+      help: 'with --state: key prefix in the store, so several gates can share one',
+    },
+  ),
+  stateCa: option(text(), {
+    lib: false,
+    flag: '--state-ca',
+    value: 'file',
+    default: undefined,
+    defaultText: 'system CAs',
+    help: 'with a rediss:// --state: CA certificate (PEM) to check the store against',
   }),
   // certificate reload and revocation
   crl: option(text(), {

@@ -127,8 +127,11 @@ export class AdaptiveDifficulty {
     this.proven.set(source, this.ticks);
   }
 
-  /** This tick's arrivals, each source capped by whether it solved WORK lately. */
-  private weightedArrivals(intervalSeconds: number): number {
+  /**
+   * This tick's arrivals, each source capped by whether it solved WORK lately; counting
+   * starts again. A fleet sums these over its servers and hands the sum to {@link tick}.
+   */
+  takeArrivals(intervalSeconds: number): number {
     let total = this.arrivals;
     for (const [source, n] of this.bySource) {
       const perSecond = this.proven.has(source)
@@ -145,13 +148,19 @@ export class AdaptiveDifficulty {
    * Advance one interval.
    * @param weightedInFlight sessions in flight, each IP counted at most `perIpWeight` times
    * @param intervalSeconds length of the interval just ended
+   * @param arrivals weighted arrivals of the interval (default: this server's own, taken
+   *   now); a fleet passes the sum over its servers, having taken this one's
    * @returns the change, when the difficulty moved
    */
-  tick(weightedInFlight: number, intervalSeconds: number): DifficultyChange | null {
+  tick(
+    weightedInFlight: number,
+    intervalSeconds: number,
+    arrivals = this.takeArrivals(intervalSeconds),
+  ): DifficultyChange | null {
     this.ticks++;
     for (const [source, at] of this.proven)
       if (this.ticks - at > this.o.provenTicks) this.proven.delete(source);
-    const instant = this.weightedArrivals(intervalSeconds) / intervalSeconds;
+    const instant = arrivals / intervalSeconds;
     this.rate = this.o.smoothing * instant + (1 - this.o.smoothing) * this.rate;
     const load = Math.max(
       weightedInFlight / this.o.targetInFlight,

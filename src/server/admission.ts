@@ -48,7 +48,8 @@ export const FAILURE_BURST = 5;
  */
 export class FailureBudget {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly burst: number;
+  /** Tokens a full bucket holds. */
+  readonly burst: number;
 
   constructor(
     private readonly perMinute: number,
@@ -90,6 +91,17 @@ export class FailureBudget {
       if (!oldest.done) this.buckets.delete(oldest.value);
     }
     this.buckets.set(ip, { tokens: Math.max(0, this.burst - spend), at: now });
+  }
+
+  /**
+   * How long until `ip` may start another handshake: 0 when it may now (or the budget is
+   * off), else the ms until its next token is back.
+   */
+  waitMs(ip: string, now = performance.now()): number {
+    if (this.perMinute <= 0) return 0;
+    const b = this.refill(ip, now);
+    if (!b || b.tokens >= 1) return 0;
+    return Math.max(1, Math.ceil(((1 - b.tokens) * 60_000) / this.perMinute));
   }
 
   /** IPs tracked now. */

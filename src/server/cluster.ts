@@ -12,6 +12,7 @@ import { ipcSink, relayLogMessage } from '../logging/ipc-sink.js';
 import { createLoggerCore } from '../logging/logger.js';
 import { serveMetrics } from './metrics.js';
 import { hostPort } from '../text/address.js';
+import { WorkerStateHost } from '../state/ipc.js';
 
 /**
  * Exit code of the primary when workers keep dying (more than {@link MAX_RESTARTS} restarts
@@ -274,6 +275,12 @@ class ClusterMetrics {
 /** Options of {@link runPrimary}. */
 export interface PrimaryOptions {
   workers: number;
+  /**
+   * Keep the workers' shared limits (failure budget, per-IP and per-identity sessions,
+   * the adaptive load) here, so N workers do not multiply them; false when they share a
+   * store of their own (`--state`).
+   */
+  shareState?: boolean;
   /** The host the workers listen on as the user gave it (`localhost`, not what it resolved to). */
   host?: string;
   logger: Logger;
@@ -337,7 +344,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const reloads =
     reloadEvery > 0 ? setInterval(() => forwardReload('interval'), reloadEvery).unref() : null;
 
+  const state = options.shareState ? new WorkerStateHost() : null;
   const onMessage = (worker: Worker) => (message: unknown) => {
+    if (state?.onMessage(worker, message)) return;
     if (!metrics?.onMessage(worker, message)) relayLogMessage(logger, worker.id, message);
   };
   let alive = 0;
@@ -380,6 +389,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       alive--;
       const wasListening = listening.delete(worker.id);
       metrics?.retire(worker);
+      state?.retire(worker);
       const how = signal ?? `exit ${code}`;
       if (stopping) {
         if (alive === 0) resolve(exitCode);

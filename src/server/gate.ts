@@ -14,7 +14,9 @@ import type { ResolvedServerTable } from '../options/server.js';
 import { describeSocketError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { hostPort } from '../text/address.js';
-import { FailureBudget, Tally } from './admission.js';
+import { Tally } from './admission.js';
+import type { FleetState } from '../state/fleet.js';
+import type { Lease } from '../state/backend.js';
 import { judgeClientCert } from './client-cert.js';
 import {
   AllowList,
@@ -54,6 +56,8 @@ export interface GateLimits extends Pick<
    * PROXY protocol is off. A header from any other source is refused.
    */
   proxy: ProxyTrust | null;
+  /** Ask the fleet for each identity's extra n_bits (per-identity difficulty with a store). */
+  fleetIdentityBits?: boolean;
 }
 
 /** Deadline for a balancer's PROXY header; it sends it at once, so a short one. */
@@ -69,11 +73,17 @@ export interface AdmittedConnection {
   readonly raw: Socket;
   /** Who the client is, by its certificate; absent in insecure mode. */
   readonly identity?: ClientIdentity;
+  /** Extra n_bits the fleet asks of this identity (shared store), 0 if none. */
+  readonly fleetExtraBits?: number;
+  /** The fleet lease of this session (shared store), given back when it ends. */
+  readonly lease?: Lease;
 }
 
 /** One accepted TCP connection, from accept to close. */
 interface Conn extends AdmittedConnection {
   identity?: ClientIdentity;
+  fleetExtraBits?: number;
+  lease?: Lease;
   readonly meter: HandshakeMeter;
   readonly acceptedAt: number;
   readonly timer: NodeJS.Timeout;
@@ -99,7 +109,6 @@ export class Gate {
   private sessions = 0;
   /** Connections from a balancer whose PROXY header has not arrived yet. */
   private readonly awaitingHeader = new Set<Socket>();
-  private readonly failures: FailureBudget;
   private readonly allow: AllowList;
   /** Sessions in flight per client certificate (fingerprint): the `maxPerIdentity` limit. */
   private readonly sessionsPerIdentity = new Tally();
@@ -111,8 +120,9 @@ export class Gate {
     /** The CA certificates, parsed once (see judgeClientCert). */
     private readonly trustedCas: readonly X509Certificate[],
     private readonly onAdmitted: (socket: tls.TLSSocket, conn: AdmittedConnection) => void,
+    /** The failure budget and session leases, this server's own or the fleet's. */
+    private readonly fleet: FleetState,
   ) {
-    this.failures = new FailureBudget(limits.maxHandshakeFailuresPerIp);
     this.allow = new AllowList(limits);
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => this.onSecure(socket));
     tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
@@ -146,11 +156,12 @@ export class Gate {
    * rejected) is a failure of its IP: a client that never pays cannot keep the server busy
    * with handshakes.
    */
-  sessionEnded({ ip, identity }: AdmittedConnection, solved: boolean): void {
+  sessionEnded({ ip, identity, lease }: AdmittedConnection, solved: boolean): void {
     this.sessions--;
     this.sessionsPerIp.down(ip);
     if (identity) this.sessionsPerIdentity.down(identity.fp);
-    if (!solved) this.failures.failed(ip);
+    if (lease) this.fleet.release(lease);
+    if (!solved) this.fleet.failed(ip);
   }
 
   /** Cut every connection still in its handshake (the server is closing). */
@@ -174,11 +185,12 @@ export class Gate {
     if (sessionLimit) return sessionLimit;
     if (this.pending.size + this.awaitingHeader.size >= o.maxHandshakes) return 'max-handshakes';
     if (this.pendingPerIp.get(ip) >= o.maxHandshakesPerIp) return 'max-handshakes-per-ip';
-    if (!this.failures.allows(ip)) return 'handshake-failures';
+    if (!this.fleet.allows(ip)) return 'handshake-failures';
     return null;
   }
 
   private refuse(socket: Socket, ip: string, reason: RefusalReason, detail?: string): void {
+    this.fleet.countRefusal(reason);
     publish('connectionRefused', {
       server: this.server,
       ip,
@@ -358,7 +370,7 @@ export class Gate {
     this.leavePending(conn);
     const bytes = conn.meter.bytesReceived;
     // A bigger handshake cost more to check: it spends a token per started 4 KiB.
-    if (spendBudget) this.failures.failed(conn.ip, Math.ceil(bytes / 4096));
+    if (spendBudget) this.fleet.failed(conn.ip, Math.ceil(bytes / 4096));
     publish('handshakeFailed', {
       server: this.server,
       ip: conn.ip,
@@ -423,8 +435,60 @@ export class Gate {
       socket.destroy();
       return;
     }
-    // The session runs outside this connection's context: nothing after it needs the Conn.
+    const o = this.limits;
+    const fleetLimited =
+      o.maxPerIp > 0 ||
+      (conn.identity !== undefined && (o.maxPerIdentity > 0 || o.fleetIdentityBits));
+    if (this.fleet.shared && fleetLimited) {
+      // The session runs outside this connection's context: nothing after it needs the Conn.
+      current.exit(() => void this.askFleet(conn, socket));
+      return;
+    }
     current.exit(() => this.onAdmitted(socket, conn));
+  }
+
+  /**
+   * With a shared store: the fleet's counts decide `maxPerIp` and `maxPerIdentity` (one
+   * round trip). When the store cannot say in time, this server's own counts decide again,
+   * as they would have without a store.
+   */
+  private async askFleet(conn: Conn, socket: tls.TLSSocket): Promise<void> {
+    const o = this.limits;
+    const fp = conn.identity?.fp;
+    const admission = await this.fleet.acquire(conn.ip, fp, o.maxPerIp, o.maxPerIdentity);
+    const { lease } = admission;
+    if (socket.destroyed) {
+      // Gone while the store answered: what was taken goes back.
+      if (admission.verdict === 'ok') this.fleet.release(lease);
+      return;
+    }
+    let refusal: RefusalReason | 'max-per-identity' | null =
+      admission.verdict === 'ok' || admission.verdict === 'local' ? null : admission.verdict;
+    if (admission.verdict === 'local') {
+      refusal =
+        this.sessionLimitFor(conn.ip) ??
+        (conn.identity &&
+        o.maxPerIdentity > 0 &&
+        this.sessionsPerIdentity.get(conn.identity.fp) >= o.maxPerIdentity
+          ? 'max-per-identity'
+          : null);
+      if (refusal === null) this.fleet.hold(lease);
+    }
+    if (refusal === 'max-per-identity' && conn.identity) {
+      this.refuseIdentity(conn, socket, conn.identity, 'TLSLP_ERR_MAX_PER_IDENTITY', {
+        reason: FAIL_REASONS.maxPerIdentity,
+        detail: `already has ${o.maxPerIdentity} sessions in the fleet (maxPerIdentity)`,
+      });
+      return;
+    }
+    if (refusal !== null && refusal !== 'max-per-identity') {
+      this.refuse(conn.raw, conn.ip, refusal);
+      socket.destroy();
+      return;
+    }
+    conn.lease = lease;
+    conn.fleetExtraBits = admission.extraBits;
+    this.onAdmitted(socket, conn);
   }
 
   /**
@@ -439,7 +503,7 @@ export class Gate {
     code: 'TLSLP_ERR_NOT_AUTHORIZED' | 'TLSLP_ERR_MAX_PER_IDENTITY',
     why: { reason: string; detail: string },
   ): void {
-    this.failures.failed(conn.ip, Math.ceil(conn.meter.bytesReceived / 4096));
+    this.fleet.failed(conn.ip, Math.ceil(conn.meter.bytesReceived / 4096));
     publish('sessionRefused', {
       server: this.server,
       ip: conn.ip,

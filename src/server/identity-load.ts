@@ -50,6 +50,14 @@ interface Entry {
   shown: number;
 }
 
+/** The fleet's per-identity figures, from the shared store. */
+export interface FleetIdentities {
+  /** Identities with sessions anywhere in the fleet. */
+  active: number;
+  /** In-flight and arrivals per fingerprint, summed over the fleet. */
+  identities: ReadonlyMap<string, { inFlight: number; arrivals: number }>;
+}
+
 /** What one tick found. */
 export interface IdentityTick {
   top: IdentityLoad[];
@@ -81,10 +89,26 @@ export class IdentityDifficulty {
     return this.entries.size;
   }
 
-  /** The n_bits for a new session of `identity` when the global n_bits is `base`. */
-  nBitsFor(identity: ClientIdentity | undefined, base: number): number {
+  /**
+   * The n_bits for a new session of `identity` when the global n_bits is `base`.
+   * @param fleetExtra extra bits the fleet asks of it (from the shared store), 0 if none
+   */
+  nBitsFor(identity: ClientIdentity | undefined, base: number, fleetExtra = 0): number {
     const e = identity && this.entries.get(identity.fp);
-    return e ? Math.min(this.o.maxBits, Math.max(base, base + e.extra)) : base;
+    const extra = Math.max(e?.extra ?? 0, fleetExtra);
+    return Math.min(this.o.maxBits, Math.max(base, base + extra));
+  }
+
+  /**
+   * What this server has of each identity it tracks with anything going on, for the fleet's
+   * sums: sessions in flight, arrivals since the last tick, extra bits asked now.
+   */
+  snapshot(): Array<{ fp: string; inFlight: number; arrivals: number; extra: number }> {
+    const out = [];
+    for (const [fp, e] of this.entries)
+      if (e.inFlight > 0 || e.arrivals > 0 || e.extra > 0)
+        out.push({ fp, inFlight: e.inFlight, arrivals: e.arrivals, extra: e.extra });
+    return out;
   }
 
   /** A session of `identity` started. */
@@ -122,20 +146,26 @@ export class IdentityDifficulty {
   /**
    * Advance one interval: update each identity's rate, load and extra bits.
    * @param base the global n_bits now
+   * @param fleet the fleet's figures (shared store): identities active anywhere, and each
+   *   tracked identity's in-flight and arrivals summed over every server; absent, this
+   *   server's own
    */
-  tick(intervalSeconds: number, base: number): IdentityTick {
+  tick(intervalSeconds: number, base: number, fleet?: FleetIdentities): IdentityTick {
     const o = this.o;
     let active = 0;
     for (const e of this.entries.values()) if (e.inFlight > 0 || e.arrivals > 0) active++;
-    const share = Math.max(1, active);
+    const share = Math.max(1, active, fleet?.active ?? 0);
     const inFlightAllowance = Math.max(o.identityInFlight, o.targetInFlight / share);
     const rateAllowance = Math.max(o.identityArrivalsPerSecond, o.targetArrivalsPerSecond / share);
     const changes: IdentityBitsChange[] = [];
     let moreChanges = 0;
     for (const [fp, e] of this.entries) {
-      e.rate = o.smoothing * (e.arrivals / intervalSeconds) + (1 - o.smoothing) * e.rate;
+      const all = fleet?.identities.get(fp);
+      const arrivals = all ? Math.max(all.arrivals, e.arrivals) : e.arrivals;
+      const inFlight = all ? Math.max(all.inFlight, e.inFlight) : e.inFlight;
+      e.rate = o.smoothing * (arrivals / intervalSeconds) + (1 - o.smoothing) * e.rate;
       e.arrivals = 0;
-      e.load = Math.max(e.inFlight / inFlightAllowance, e.rate / rateAllowance);
+      e.load = Math.max(inFlight / inFlightAllowance, e.rate / rateAllowance);
       const wanted = e.load > 1 ? Math.ceil(Math.log2(e.load)) : 0;
       e.extra = wanted >= e.extra ? wanted : e.extra - 1;
       const nBits = Math.min(o.maxBits, base + e.extra);

@@ -50,6 +50,15 @@ export class ServerMetrics {
    */
   readonly certificateExpiry: Gauge<'which'>;
 
+  /** `tlslp_state_up`: 1 while the shared store answers, 0 while it does not (limits per server). */
+  readonly stateUp: Gauge;
+  /** `tlslp_state_fallbacks_total{op}`: decisions made locally because the store did not answer in time. */
+  readonly stateFallbacks: Counter<'op'>;
+  /** `tlslp_fleet_servers`: servers that reported to the shared store within its window. */
+  readonly fleetServers: Gauge;
+  /** `tlslp_fleet_connections_refused{reason}`: refusals of the whole fleet, as the store counts them. */
+  readonly fleetRefused: Gauge<'reason'>;
+
   constructor(options: { defaultMetrics?: boolean; registry?: Registry } = {}) {
     const registers = [(this.registry = options.registry ?? new Registry())];
     this.sessionsStarted = new Counter({
@@ -125,6 +134,32 @@ export class ServerMetrics {
       aggregator: 'min',
       registers,
     });
+    // Across cluster workers, down if any worker finds the store down.
+    this.stateUp = new Gauge({
+      name: 'tlslp_state_up',
+      help: 'Whether the shared state store answers (1) or not (0: each server uses its own limits); absent without --state',
+      aggregator: 'min',
+      registers,
+    });
+    this.stateFallbacks = new Counter({
+      name: 'tlslp_state_fallbacks_total',
+      help: 'Decisions made on local limits because the shared store did not answer in time, by call',
+      labelNames: ['op'],
+      registers,
+    });
+    this.fleetServers = new Gauge({
+      name: 'tlslp_fleet_servers',
+      help: 'Servers that reported to the shared state store lately',
+      aggregator: 'max',
+      registers,
+    });
+    this.fleetRefused = new Gauge({
+      name: 'tlslp_fleet_connections_refused',
+      help: 'Connections refused by a limit across the whole fleet, by limit (from the shared store)',
+      labelNames: ['reason'],
+      aggregator: 'max',
+      registers,
+    });
     if (options.defaultMetrics)
       collectDefaultMetrics({ register: this.registry, prefix: 'tlslp_' });
   }
@@ -181,6 +216,8 @@ export interface Readiness {
   ready: boolean;
   /** Why not, e.g. `draining` or `at max-connections`. */
   reason?: string;
+  /** Serving, but with something missing (e.g. the shared store): `/healthz` says what. */
+  degraded?: string;
 }
 
 /**
@@ -213,7 +250,10 @@ export async function serveMetrics(
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      const degraded = readiness().degraded;
+      res
+        .writeHead(200, { 'Content-Type': 'text/plain' })
+        .end(degraded ? `ok (degraded: ${degraded})\n` : 'ok\n');
       return;
     }
     if (path === '/readyz') {

@@ -27,6 +27,12 @@ import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { IdentityDifficulty } from './identity-load.js';
 import { publish, type TlsPart } from './events.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { StoreBackend } from '../state/backend.js';
+import { FleetState } from '../state/fleet.js';
+import { createRedisStore } from '../state/redis.js';
+import { parseStateUrl } from '../state/url.js';
 import { Gate, type AdmittedConnection } from './gate.js';
 import type { ClientIdentity } from './identity.js';
 import { trackMetrics, type Readiness, type ServerMetrics } from './metrics.js';
@@ -120,6 +126,13 @@ export interface ServerOptions extends ServerTableOptions {
   adaptiveIntervalMs?: number;
   /** Prometheus metrics to update (see {@link ServerMetrics} and `serveMetrics`). */
   metrics?: ServerMetrics;
+  /**
+   * A store to share the fleet's limits through, other than a `state` URL: the cluster
+   * primary for `--workers N` (see `PrimaryStore`), or one of the caller's own.
+   */
+  stateStore?: StoreBackend;
+  /** With a `rediss://` `state`: the CA certificate (PEM) the store's certificate is checked against. */
+  stateCa?: string;
 }
 
 /** {@link ServerOptions} with every default filled in, as {@link TlslpServer.options} holds them. */
@@ -194,6 +207,8 @@ export class TlslpServer {
   /** When the expiry warning was last logged (once a day at most for the same certificate). */
   private expiryWarnedAt = -Infinity;
   private readonly gate: Gate;
+  /** The failure budget, leases and load, this server's own or shared with a fleet. */
+  private readonly fleet: FleetState;
   private readonly planner: SessionPlanner;
   private readonly sessions = new Set<Promise<void>>();
   private readonly adaptive: AdaptiveDifficulty | null;
@@ -261,18 +276,53 @@ export class TlslpServer {
         { cause: err, option: 'tls' },
       );
     }
+    this.fleet = this.createFleet();
     this.gate = new Gate(
       this,
       {
         ...this.options,
         insecure: this.options.insecure,
         proxy: this.options.proxyProtocol ? new ProxyTrust(this.options.proxyFrom) : null,
+        fleetIdentityBits: this.identities !== null,
       },
       this.tlsServer,
       this.trustedCas,
       (socket, conn) => this.startSession(socket, conn),
+      this.fleet,
     );
     this.listener = net.createServer({ noDelay: true }, (raw) => this.gate.accept(raw));
+  }
+
+  /** The fleet state: local only, or through the `state` URL or `stateStore`. */
+  private createFleet(): FleetState {
+    const o = this.options;
+    const metrics = o.metrics;
+    const url = o.state === undefined ? null : parseStateUrl(o.state);
+    const prefix = o.statePrefix;
+    // The store reports its connection errors to the fleet state made with it.
+    const errors: { to?: FleetState } = {};
+    const backend =
+      o.stateStore ??
+      (url
+        ? () =>
+            createRedisStore(url, {
+              prefix,
+              ...(o.stateCa ? { ca: o.stateCa } : {}),
+              onError: (err) => errors.to?.storeError(err),
+            })
+        : null);
+    const fleet = new FleetState({
+      backend,
+      failuresPerMinute: o.maxHandshakeFailuresPerIp,
+      serverId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+      onStatus: (up, detail) => {
+        this.logger.warning(detail);
+        metrics?.stateUp.set(up ? 1 : 0);
+      },
+      onFallback: (op) => metrics?.stateFallbacks.inc({ op }),
+    });
+    errors.to = fleet;
+    return fleet;
   }
 
   /**
@@ -416,7 +466,9 @@ export class TlslpServer {
     };
     // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
     const channel = new SocketLineChannel(socket, { lingerMs: this.lingerMs() });
-    const plan = planner.plan(this.identities?.nBitsFor(identity, this.nBits) ?? this.nBits);
+    const plan = planner.plan(
+      this.identities?.nBitsFor(identity, this.nBits, conn.fleetExtraBits) ?? this.nBits,
+    );
     this.gate.sessionStarted(conn);
     this.adaptive?.arrival(ip);
     if (identity) this.identities?.started(identity);
@@ -473,20 +525,16 @@ export class TlslpServer {
 
   private startTimers(): void {
     const adaptive = this.adaptive;
-    if (adaptive) {
+    const fleet = this.fleet;
+    if (adaptive || fleet.shared) {
       const every = this.options.adaptiveIntervalMs ?? 1000;
+      let busy = false;
       this.timers.push(
         setInterval(() => {
-          const change = adaptive.tick(
-            this.gate.weightedSessions(adaptive.perIpWeight),
-            every / 1000,
-          );
-          if (change) {
-            this.nBits = change.to;
-            publish('difficultyChanged', { server: this, ...change });
-          }
-          const ids = this.identities?.tick(every / 1000, this.nBits);
-          if (ids) publish('identityDifficulty', { server: this, base: this.nBits, ...ids });
+          // A tick waits on the store at most its deadline; one never overtakes another.
+          if (busy) return;
+          busy = true;
+          void this.tick(every / 1000).finally(() => (busy = false));
         }, every).unref(),
       );
     }
@@ -494,6 +542,43 @@ export class TlslpServer {
     if (statsEvery > 0) {
       this.timers.push(setInterval(() => this.logger.info(this.summary()), statsEvery).unref());
     }
+  }
+
+  /**
+   * One interval of the load: this server's figures, summed with the fleet's when a store is
+   * shared (so every server's n_bits follows the fleet's load), then the controllers.
+   */
+  private async tick(seconds: number): Promise<void> {
+    const adaptive = this.adaptive;
+    const inFlight = adaptive
+      ? this.gate.weightedSessions(adaptive.perIpWeight)
+      : this.gate.inFlight;
+    const arrivals = adaptive ? adaptive.takeArrivals(seconds) : 0;
+    const identities = this.identities?.snapshot() ?? [];
+    const fleet = this.fleet.shared
+      ? await this.fleet.report({
+          windowMs: Math.max(3000, seconds * 3000),
+          inFlight,
+          arrivals,
+          identities,
+        })
+      : null;
+    if (fleet) this.options.metrics?.fleetServers.set(fleet.servers);
+    if (fleet)
+      for (const [reason, n] of Object.entries(fleet.refusals))
+        this.options.metrics?.fleetRefused.set({ reason }, n);
+    if (!adaptive) return;
+    const change = adaptive.tick(fleet?.inFlight ?? inFlight, seconds, fleet?.arrivals ?? arrivals);
+    if (change) {
+      this.nBits = change.to;
+      publish('difficultyChanged', { server: this, ...change });
+    }
+    const ids = this.identities?.tick(
+      seconds,
+      this.nBits,
+      fleet ? { active: fleet.activeIdentities, identities: fleet.identities } : undefined,
+    );
+    if (ids) publish('identityDifficulty', { server: this, base: this.nBits, ...ids });
   }
 
   /** A one-line summary of the counters, as the periodic stats line logs it. */
@@ -536,6 +621,10 @@ export class TlslpServer {
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.options;
     this.track();
+    await this.fleet.start();
+    const metrics = this.options.metrics;
+    if (metrics && this.fleet.shared) metrics.stateUp.set(1);
+    else metrics?.registry.removeSingleMetric('tlslp_state_up');
     this.listener.listen(port, host);
     try {
       await Promise.race([
@@ -545,14 +634,16 @@ export class TlslpServer {
     } catch (err) {
       this.untrack?.();
       this.untrack = null;
+      await this.fleet.close();
       throw listenError(err, 'server', hostPort(host, port));
     }
     this.listener.on('error', (err) => this.logger.error(`Server error: ${err.message}`));
     const address = this.listener.address() as AddressInfo;
     this.startTimers();
     const mode = this.options.insecure ? 'insecure TLS (no client certificates)' : 'mutual TLS';
+    const shared = this.fleet.label ? `; limits shared through ${this.fleet.label}` : '';
     this.logger.info(
-      `Listening on ${hostPort(host, address.port)} (${mode}, n_bits ${this.options.nBits}${this.planner.label})`,
+      `Listening on ${hostPort(host, address.port)} (${mode}, n_bits ${this.options.nBits}${this.planner.label}${shared})`,
     );
     return address;
   }
@@ -574,6 +665,9 @@ export class TlslpServer {
     if (!this.listener.listening) return { ready: false, reason: 'not listening' };
     if (this.gate.inFlight >= this.options.maxConnections)
       return { ready: false, reason: 'at max-connections' };
+    // Without its store a gate still serves, on its own limits: degraded, not down.
+    if (this.fleet.up === false)
+      return { ready: true, degraded: `state store ${this.fleet.label} down, limits per server` };
     return { ready: true };
   }
 
@@ -609,6 +703,7 @@ export class TlslpServer {
       clearTimeout(timer);
     }
     for (const s of sockets) s.destroy();
+    await this.fleet.close();
     // Events of the last closes (handshake failures of cut connections) come on setImmediate.
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.untrack?.();

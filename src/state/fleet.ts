@@ -1,0 +1,304 @@
+/**
+ * What the gate asks of the fleet, local first. Without a store every decision is this
+ * server's own, as it always was. With one (Redis, or the cluster primary):
+ * - the failure budget is spent here at once and on the store without waiting; an IP the
+ *   store finds out of budget (here or on any server, by pub/sub) is cached as blocked until
+ *   its next token, so refusing it costs no round trip;
+ * - session leases for `maxPerIp`/`maxPerIdentity` are taken on the store (one round trip,
+ *   after the handshake), renewed while the session lives, and lapse when a server dies;
+ * - the load behind adaptive difficulty and the refusal counts are summed over the fleet.
+ *
+ * Every store call has a deadline and goes through a circuit breaker; past the deadline, or
+ * with the store down or frozen, the local limits decide and the miss is counted. The store
+ * going and coming back is logged once each way.
+ * @module
+ */
+import { FailureBudget } from '../server/admission.js';
+import type { FleetLoad, Lease, LoadReport, StoreBackend } from './backend.js';
+import { CircuitBreaker, type BreakerOptions } from './breaker.js';
+
+/** The store calls, as the fallback counter labels them. */
+export type StateOp = 'spend' | 'acquire' | 'release' | 'renew' | 'report';
+
+/** Deadline of a decision on the hot path (spend, acquire). */
+export const STATE_DEADLINE_MS = 50;
+/** Deadline of the background calls (renew, release, report). */
+const BACKGROUND_DEADLINE_MS = 500;
+/** A lease not renewed this long is gone: a crashed server's sessions free within seconds. */
+export const LEASE_TTL_MS = 6000;
+/** How often held leases are renewed (three chances before one lapses). */
+const LEASE_RENEW_MS = 2000;
+/** Most IPs remembered as blocked by the fleet (the oldest go first). */
+const MAX_BLOCKED = 100_000;
+
+/** Options of {@link FleetState}. */
+export interface FleetStateOptions {
+  /**
+   * The store, or how to make it (at {@link FleetState.start}, so a client library loads
+   * only when a store is used); null: every decision is local.
+   */
+  backend: StoreBackend | (() => Promise<StoreBackend>) | null;
+  /** Failures an IP may have a minute (`maxHandshakeFailuresPerIp`; 0 = no budget). */
+  failuresPerMinute: number;
+  /** Names this server in the fleet. */
+  serverId: string;
+  /** Deadline of the hot-path calls (default {@link STATE_DEADLINE_MS}). */
+  deadlineMs?: number;
+  breaker?: BreakerOptions;
+  /** The store went (false) or came back (true); `detail` says why, naming the store. */
+  onStatus?: (up: boolean, detail: string) => void;
+  /** A decision was made locally because the store could not be asked in time. */
+  onFallback?: (op: StateOp) => void;
+}
+
+/** What {@link FleetState.acquire} decided. */
+export interface Admission {
+  /** `local`: the store could not say; the server's own counts decide. */
+  verdict: 'ok' | 'max-per-ip' | 'max-per-identity' | 'local';
+  /** Extra n_bits the fleet asks of the identity. */
+  extraBits: number;
+  /** The lease to hold (see {@link FleetState.hold}) and give back when the session ends. */
+  lease: Lease;
+}
+
+const FALLBACK = Symbol('fallback');
+
+/** See the module comment. */
+export class FleetState {
+  /** Whether a store is configured (the fleet shares limits). */
+  readonly shared: boolean;
+  private backend: StoreBackend | null = null;
+  private readonly makeBackend: (() => Promise<StoreBackend>) | null;
+  private readonly name: string;
+  private readonly local: FailureBudget;
+  private readonly burst: number;
+  private readonly perMinute: number;
+  /** IPs the fleet found out of budget, until when (performance.now). */
+  private readonly blocked = new Map<string, number>();
+  private readonly breaker: CircuitBreaker;
+  private readonly deadlineMs: number;
+  private readonly held = new Map<string, Lease>();
+  private readonly refusals = new Map<string, number>();
+  private isUp: boolean | null = null;
+  private seq = 0;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private fallbacks = 0;
+
+  constructor(private readonly options: FleetStateOptions) {
+    const b = options.backend;
+    this.makeBackend = b === null ? null : typeof b === 'function' ? b : () => Promise.resolve(b);
+    this.shared = b !== null;
+    this.name = b !== null && typeof b === 'object' ? b.label : 'the state store';
+    this.perMinute = options.failuresPerMinute;
+    this.local = new FailureBudget(this.perMinute);
+    this.burst = this.local.burst;
+    this.breaker = new CircuitBreaker(options.breaker);
+    this.deadlineMs = options.deadlineMs ?? STATE_DEADLINE_MS;
+  }
+
+  /** The store's name in messages (no password), or null without one. */
+  get label(): string | null {
+    return this.shared ? (this.backend?.label ?? this.name) : null;
+  }
+
+  /** Whether the store answers: null before the first call or without a store. */
+  get up(): boolean | null {
+    return this.isUp;
+  }
+
+  /** Decisions made locally because the store could not be asked in time. */
+  get fallbackCount(): number {
+    return this.fallbacks;
+  }
+
+  /** IPs remembered as blocked by the fleet now. */
+  get blockedCount(): number {
+    return this.blocked.size;
+  }
+
+  /** Connect to the store and start renewing leases. */
+  async start(): Promise<void> {
+    if (!this.makeBackend || this.backend) return;
+    const backend = await this.makeBackend();
+    backend.onBlocked((ip, ms) => this.block(ip, ms));
+    await backend.start();
+    this.backend = backend;
+    this.renewTimer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
+    this.renewTimer.unref();
+  }
+
+  /** Stop renewing, give back what is held, and disconnect. */
+  async close(): Promise<void> {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+    await this.backend?.close();
+  }
+
+  /** Whether `ip` may start another handshake: its own budget here, and the fleet's. */
+  allows(ip: string): boolean {
+    if (!this.local.allows(ip)) return false;
+    if (this.blocked.size === 0) return true;
+    const until = this.blocked.get(ip);
+    if (until === undefined) return true;
+    if (performance.now() < until) return false;
+    this.blocked.delete(ip);
+    return true;
+  }
+
+  /** Something from `ip` failed: spend `cost` tokens here at once, and on the store. */
+  failed(ip: string, cost = 1): void {
+    this.local.failed(ip, cost);
+    if (!this.backend || this.perMinute <= 0) return;
+    const backend = this.backend;
+    const request = { ip, cost: Math.max(1, cost), burst: this.burst, perMinute: this.perMinute };
+    void this.call('spend', this.deadlineMs, () => backend.spend(request)).then((ms) => {
+      if (ms !== FALLBACK && ms > 0) this.block(ip, ms);
+    });
+  }
+
+  private block(ip: string, ms: number): void {
+    if (this.blocked.size >= MAX_BLOCKED && !this.blocked.has(ip)) {
+      const oldest = this.blocked.keys().next();
+      if (!oldest.done) this.blocked.delete(oldest.value);
+    }
+    this.blocked.set(ip, performance.now() + ms);
+  }
+
+  /**
+   * Ask the fleet for a session of `ip` (and of the identity `fp`) under the limits; one
+   * round trip. With verdict `ok` the lease is held already; with `local`, the caller decides
+   * and calls {@link hold} if it lets the session in.
+   */
+  async acquire(
+    ip: string,
+    fp: string | undefined,
+    ipLimit: number,
+    identityLimit: number,
+  ): Promise<Admission> {
+    const lease: Lease = {
+      member: `${this.options.serverId}:${this.seq++}`,
+      ...(ipLimit > 0 ? { ip } : {}),
+      ...(fp !== undefined && identityLimit > 0 ? { fp } : {}),
+    };
+    const backend = this.backend;
+    if (!backend) return { verdict: 'local', extraBits: 0, lease };
+    const reply = await this.call('acquire', this.deadlineMs, () =>
+      backend.acquire({
+        member: lease.member,
+        ip,
+        ipLimit,
+        ...(fp !== undefined ? { fp } : {}),
+        identityLimit,
+        ttlMs: LEASE_TTL_MS,
+      }),
+    );
+    if (reply === FALLBACK) return { verdict: 'local', extraBits: 0, lease };
+    if (reply.verdict === 'ok') this.hold(lease);
+    return { verdict: reply.verdict, extraBits: reply.identityExtraBits, lease };
+  }
+
+  /**
+   * Hold `lease` for a session let in on local counts (the store could not be asked): it is
+   * renewed with the others, so the store counts it once it is back.
+   */
+  hold(lease: Lease): void {
+    if (this.backend && (lease.ip !== undefined || lease.fp !== undefined))
+      this.held.set(lease.member, lease);
+  }
+
+  /** The session of `lease` ended: give it back. */
+  release(lease: Lease): void {
+    if (!this.held.delete(lease.member)) return;
+    const backend = this.backend;
+    if (backend) void this.call('release', BACKGROUND_DEADLINE_MS, () => backend.release(lease));
+  }
+
+  private async renew(): Promise<void> {
+    const backend = this.backend;
+    if (!backend || this.held.size === 0) return;
+    const leases = [...this.held.values()];
+    await this.call('renew', BACKGROUND_DEADLINE_MS, () => backend.renew(leases, LEASE_TTL_MS));
+  }
+
+  /** A connection was refused by a limit: counted for the fleet's totals. */
+  countRefusal(reason: string): void {
+    if (this.backend) this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+  }
+
+  /**
+   * Send this server's load of the interval; resolves with the fleet's, or null when the
+   * store could not be asked (the caller uses its own figures).
+   */
+  async report(load: Omit<LoadReport, 'server' | 'refusals'>): Promise<FleetLoad | null> {
+    const backend = this.backend;
+    if (!backend) return null;
+    const refusals = Object.fromEntries(this.refusals);
+    this.refusals.clear();
+    const reply = await this.call('report', BACKGROUND_DEADLINE_MS, () =>
+      backend.report({ ...load, server: this.options.serverId, refusals }),
+    );
+    if (reply !== FALLBACK) return reply;
+    // Not sent: counted again next time.
+    for (const [reason, n] of Object.entries(refusals))
+      this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + n);
+    return null;
+  }
+
+  /** One store call, bounded by `deadlineMs` and the breaker; FALLBACK when it did not answer. */
+  private async call<T>(
+    op: StateOp,
+    deadlineMs: number,
+    run: () => Promise<T>,
+  ): Promise<T | typeof FALLBACK> {
+    if (!this.breaker.allow()) return this.fallback(op);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        run(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${deadlineMs} ms`)),
+            deadlineMs,
+          );
+        }),
+      ]);
+      this.breaker.success();
+      if (this.isUp !== true) {
+        if (this.isUp === false)
+          this.options.onStatus?.(
+            true,
+            `state store ${this.label} is back: limits are shared across the fleet again`,
+          );
+        this.isUp = true;
+      }
+      return result;
+    } catch (err) {
+      if (this.breaker.failure() || (this.isUp === null && this.breaker.state !== 'closed'))
+        this.down((err as Error).message);
+      return this.fallback(op);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The store's client lost its connection (it reconnects by itself). */
+  storeError(err: Error): void {
+    this.down(err.message || String(err));
+  }
+
+  /** The store stopped answering (the breaker opened): say so once. */
+  private down(why: string): void {
+    if (this.isUp === false) return;
+    this.isUp = false;
+    this.options.onStatus?.(
+      false,
+      `state store ${this.label} is not answering (${why}): each server uses its own limits until it is back`,
+    );
+  }
+
+  private fallback(op: StateOp): typeof FALLBACK {
+    this.fallbacks++;
+    this.options.onFallback?.(op);
+    return FALLBACK;
+  }
+}
