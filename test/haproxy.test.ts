@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -17,7 +17,15 @@ import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
 import { builtinSolver, runClient } from '../src/client/client.js';
 import type { WorkSolver } from '../src/client/session.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
-import { clientTls, haveSecondLoopback, testCerts, until, useTempDirs } from './helpers.js';
+import {
+  clientTls,
+  freePort,
+  haveSecondLoopback,
+  testCerts,
+  until,
+  useTempDirs,
+} from './helpers.js';
+import { jsonLog, startServerProcess, type ServerProcess } from './server-process.js';
 
 /** The haproxy binary, or null (with why) when it is not installed here. */
 function findHaproxy(): string | null {
@@ -33,79 +41,23 @@ if (!HAPROXY)
 
 const tempDir = useTempDirs('tlslp-haproxy-');
 
-interface Backend {
-  name: string;
-  child: ChildProcess;
-  port: number;
-  metricsPort: number;
-  log: string;
-  exited: Promise<number | null>;
-}
+type Backend = ServerProcess;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-/** Start `node dist/cli/server.js` behind the balancer; resolves once it listens. */
-async function startBackend(
-  name: string,
-  dir: string,
-  files: Record<string, string>,
-): Promise<Backend> {
-  const log = join(dir, `${name}.log`);
-  const child = spawn(
-    process.execPath,
-    [
-      'dist/cli/server.js',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--server-cert',
-      files.serverCert as string,
-      '--server-key',
-      files.serverKey as string,
-      '--ca-cert',
-      files.caCert as string,
-      '--proxy-protocol',
-      '--n_bits',
-      '8',
-      '--max-per-ip',
-      '2',
-      '--max-handshake-failures-per-ip',
-      '0',
-      '--work-timeout',
-      '60',
-      '--shutdown-grace',
-      '30',
-      '--log-format',
-      'json',
-      '--log-file',
-      log,
-      '--quiet',
-    ],
-    { env: { ...process.env, XDG_STATE_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code) => resolve(code)),
-  );
-  let stdout = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr?.resume();
-  await until(
-    () => /metrics on http:\/\/127\.0\.0\.1:\d+/.test(stdout),
-    `${name} to listen`,
-    20_000,
-  );
-  const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
-  const metricsPort = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
-  return { name, child, port, metricsPort, log, exited };
+/** A backend behind the balancer: PROXY v2 from it, two sessions per client address. */
+function startBackend(name: string, dir: string, files: Record<string, string>): Promise<Backend> {
+  return startServerProcess(name, dir, files, [
+    '--proxy-protocol',
+    '--n_bits',
+    '8',
+    '--max-per-ip',
+    '2',
+    '--max-handshake-failures-per-ip',
+    '0',
+    '--work-timeout',
+    '60',
+    '--shutdown-grace',
+    '30',
+  ]);
 }
 
 async function status(url: string): Promise<number> {
@@ -125,14 +77,6 @@ async function haproxyStates(statsPort: number): Promise<Record<string, string>>
     if (px === 'be' && sv && sv !== 'BACKEND' && sv !== 'FRONTEND') states[sv] = rest[15] ?? '';
   }
   return states;
-}
-
-async function jsonLog(path: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () => {

@@ -469,3 +469,12 @@ export function memoryLogger(): Logger & { lines: Array<{ level: LogLevel; msg: 
     close: async () => {},
   };
 }
+
+/** A free TCP port on 127.0.0.1 (closed again; the caller binds it next). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from './helpers.js';
 
 function findRedis(): string | null {
   for (const path of ['/usr/bin/redis-server', '/usr/local/bin/redis-server'])
@@ -20,15 +20,6 @@ export const REDIS_SERVER = findRedis();
 
 /** Why the Redis tests are skipped, for `describe.skipIf` titles and a warning line. */
 export const NO_REDIS = 'redis-server is not installed (apt-get install redis-server)';
-
-/** A free TCP port on 127.0.0.1 (closed again; the caller binds it next). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** A redis-server of the test's own. */
 export interface TestRedis {
