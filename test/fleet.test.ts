@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
-import { clientTls, completeSessions, testCerts, until, useTempDirs } from './helpers.js';
+import { clientTls, completeSessions, freePort, testCerts, until, useTempDirs } from './helpers.js';
 import { NO_REDIS, REDIS_SERVER, startRedis, type TestRedis } from './redis.js';
 import {
   jsonLog,
@@ -78,12 +78,9 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
   /** A no-certificate TLS handshake from `localAddress` (fails, or is refused before TLS). */
   function noCert(port: number, localAddress: string): Promise<void> {
     return new Promise((resolve) => {
-      const socket = tls.connect({
-        host: '127.0.0.1',
-        port,
-        localAddress,
-        rejectUnauthorized: false,
-      });
+      const tcp = net.connect({ host: '127.0.0.1', port, localAddress });
+      tcp.on('error', () => {});
+      const socket = tls.connect({ socket: tcp, rejectUnauthorized: false });
       socket.setTimeout(5000, () => socket.destroy());
       socket.on('error', () => {});
       socket.on('close', () => resolve());
@@ -149,7 +146,7 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
       [alone] = await Promise.all([
         startServerProcess('alone', dir, files, ['--n_bits', '4', '--max-per-identity', '3']),
       ]);
-      servers.push(alone as ServerProcess);
+      servers.push(alone);
       await until(
         async () => metric(await scrape(fleetOf[0] as ServerProcess), 'tlslp_fleet_servers') === 3,
         'all three servers to report to the store',
@@ -160,9 +157,9 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
     it('one failure budget for the fleet: an attacker round-robin gets what one server allows', async () => {
       for (let i = 0; i < 60; i++)
         await noCert((fleetOf[i % 3] as ServerProcess).port, '127.0.0.5');
-      for (let i = 0; i < 20; i++) await noCert((alone as ServerProcess).port, '127.0.0.5');
+      for (let i = 0; i < 20; i++) await noCert(alone.port, '127.0.0.5');
       const shared = await budgetCounts(fleetOf);
-      const single = await budgetCounts([alone as ServerProcess]);
+      const single = await budgetCounts([alone]);
       // A burst of 5, and what the bucket refills while the attempts run (about 1 a 2 s).
       expect(single.failed).toBeGreaterThanOrEqual(5);
       expect(shared.failed).toBeGreaterThanOrEqual(5);
@@ -253,6 +250,65 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
         expect((await fallbacks()) - before).toBeGreaterThanOrEqual(2 * fleetOf.length);
       } finally {
         redis.thaw();
+      }
+    });
+  });
+
+  describe('a TLS store with a password (rediss://, --state-ca)', () => {
+    it('shares through it, and the password shows nowhere', async () => {
+      const password = 'pw-Jane-Doe-7f3a';
+      const port = await freePort();
+      // TLS only, with the test's own server certificate.
+      const secure = await startRedis(
+        [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          files.serverCert as string,
+          '--tls-key-file',
+          files.serverKey as string,
+          '--tls-ca-cert-file',
+          files.caCert as string,
+          '--tls-auth-clients',
+          'no',
+          '--requirepass',
+          password,
+        ],
+        port,
+      );
+      try {
+        const url = `rediss://:${password}@localhost:${secure.port}`;
+        const s = await startServerProcess(
+          'tls-store',
+          dir,
+          files,
+          [
+            '--n_bits',
+            '4',
+            '--max-per-identity',
+            '1',
+            '--state-prefix',
+            'tls:',
+            '--state-ca',
+            files.caCert as string,
+          ],
+          { TLSLP_STATE_URL: url },
+        );
+        servers.push(s);
+        await until(
+          async () => metric(await scrape(s), 'tlslp_fleet_servers') === 1,
+          'the server to report through the TLS store',
+          10_000,
+        );
+        expect(metric(await scrape(s), 'tlslp_state_up')).toBe(1);
+        const records = await jsonLog(s.log);
+        const all = JSON.stringify(records);
+        expect(all).not.toContain(password);
+        expect(all).toContain(`limits shared through rediss://:***@localhost:${secure.port}`);
+      } finally {
+        await secure.stop();
       }
     });
   });

@@ -68,11 +68,11 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Start a redis-server on a free port. */
-export async function startRedis(extra: string[] = []): Promise<TestRedis> {
+/** Start a redis-server on a free port (or `onPort`); `extra` arguments come last and win. */
+export async function startRedis(extra: string[] = [], onPort?: number): Promise<TestRedis> {
   const bin = REDIS_SERVER;
   if (!bin) throw new Error(NO_REDIS);
-  const port = await freePort();
+  const port = onPort ?? (await freePort());
   let child = await launch(bin, port, extra);
   const kill = async (): Promise<void> => {
     child.kill('SIGCONT');

@@ -3,6 +3,7 @@
  * trace for a user mistake.
  * @module
  */
+import { maskUrlPassword } from '../text/secret.js';
 import { CommanderError } from 'commander';
 import { ConfigError, TlslpError } from '../errors.js';
 import { escapeControl } from '../text/escape.js';
@@ -73,7 +74,9 @@ export async function runMain(prog: string, main: () => Promise<number>): Promis
 export function commanderOutput(prog: string): { writeErr: (s: string) => void } {
   return {
     writeErr: (s) => {
-      process.stderr.write(s.startsWith('error:') ? `${prog}: ${s}` : s);
+      // Commander quotes a bad argument as given: a store URL's password must not show.
+      const shown = maskUrlPassword(s);
+      process.stderr.write(shown.startsWith('error:') ? `${prog}: ${shown}` : shown);
     },
   };
 }

@@ -9,5 +9,5 @@
  * not parse as a URL too, so a message about a malformed URL leaks nothing either.
  */
 export function maskUrlPassword(text: string): string {
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@:\s]*):[^/@\s]*@/g, '$1:***@');
+  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@:\s[]*):[^/\s]*@/g, '$1:***@');
 }
