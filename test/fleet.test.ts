@@ -141,7 +141,10 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
     let alone: ServerProcess;
 
     beforeAll(async () => {
-      fleetOf = await fleet(['a', 'b', 'c'], ['--n_bits', '4', '--max-per-identity', '3']);
+      fleetOf = await fleet(
+        ['a', 'b', 'c'],
+        ['--n_bits', '4', '--max-per-identity', '3', '--max-per-ip', '2'],
+      );
       // The same limits on a server that shares nothing: the reference of the same run.
       [alone] = await Promise.all([
         startServerProcess('alone', dir, files, ['--n_bits', '4', '--max-per-identity', '3']),
@@ -172,6 +175,18 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
       try {
         expect(outcomes.filter((o) => o === 'hello')).toHaveLength(3);
         expect(outcomes.filter((o) => o === 'fail')).toHaveLength(6);
+      } finally {
+        dropHeld();
+      }
+    });
+
+    it('--max-per-ip is exact across the fleet: 2 sessions from one address, then refusals', async () => {
+      const outcomes: Outcome[] = [];
+      for (let i = 0; i < 6; i++)
+        outcomes.push(await firstLine((fleetOf[i % 3] as ServerProcess).port, '127.0.0.50'));
+      try {
+        expect(outcomes.slice(0, 2)).toEqual(['hello', 'hello']);
+        expect(outcomes.slice(2)).toEqual(['refused', 'refused', 'refused', 'refused']);
       } finally {
         dropHeld();
       }

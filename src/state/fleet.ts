@@ -63,6 +63,39 @@ export interface Admission {
 
 const FALLBACK = Symbol('fallback');
 
+/**
+ * How long an IP the fleet found at `maxPerIp` is refused before TLS without asking again:
+ * short, as a session ending anywhere frees a place.
+ */
+const FULL_IP_MS = 1000;
+
+/** Keys remembered until a time of their own, at most `max` (the oldest go first). */
+class ExpiringSet {
+  private readonly until = new Map<string, number>();
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.until.size;
+  }
+
+  add(key: string, ms: number): void {
+    if (this.until.size >= this.max && !this.until.has(key)) {
+      const oldest = this.until.keys().next();
+      if (!oldest.done) this.until.delete(oldest.value);
+    }
+    this.until.set(key, performance.now() + ms);
+  }
+
+  has(key: string): boolean {
+    if (this.until.size === 0) return false;
+    const until = this.until.get(key);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.until.delete(key);
+    return false;
+  }
+}
+
 /** See the module comment. */
 export class FleetState {
   /** Whether a store is configured (the fleet shares limits). */
@@ -73,8 +106,10 @@ export class FleetState {
   private readonly local: FailureBudget;
   private readonly burst: number;
   private readonly perMinute: number;
-  /** IPs the fleet found out of budget, until when (performance.now). */
-  private readonly blocked = new Map<string, number>();
+  /** IPs the fleet found out of budget, until their next token. */
+  private readonly blocked = new ExpiringSet(MAX_BLOCKED);
+  /** IPs the fleet found at `maxPerIp`, for a moment. */
+  private readonly fullIps = new ExpiringSet(MAX_BLOCKED);
   private readonly breaker: CircuitBreaker;
   private readonly deadlineMs: number;
   private readonly held = new Map<string, Lease>();
@@ -136,13 +171,12 @@ export class FleetState {
 
   /** Whether `ip` may start another handshake: its own budget here, and the fleet's. */
   allows(ip: string): boolean {
-    if (!this.local.allows(ip)) return false;
-    if (this.blocked.size === 0) return true;
-    const until = this.blocked.get(ip);
-    if (until === undefined) return true;
-    if (performance.now() < until) return false;
-    this.blocked.delete(ip);
-    return true;
+    return this.local.allows(ip) && !this.blocked.has(ip);
+  }
+
+  /** Whether the fleet just found `ip` at `maxPerIp` (refused before TLS for a moment). */
+  ipFull(ip: string): boolean {
+    return this.fullIps.has(ip);
   }
 
   /** Something from `ip` failed: spend `cost` tokens here at once, and on the store. */
@@ -157,11 +191,7 @@ export class FleetState {
   }
 
   private block(ip: string, ms: number): void {
-    if (this.blocked.size >= MAX_BLOCKED && !this.blocked.has(ip)) {
-      const oldest = this.blocked.keys().next();
-      if (!oldest.done) this.blocked.delete(oldest.value);
-    }
-    this.blocked.set(ip, performance.now() + ms);
+    this.blocked.add(ip, ms);
   }
 
   /**
@@ -194,6 +224,7 @@ export class FleetState {
     );
     if (reply === FALLBACK) return { verdict: 'local', extraBits: 0, lease };
     if (reply.verdict === 'ok') this.hold(lease);
+    else if (reply.verdict === 'max-per-ip') this.fullIps.add(ip, FULL_IP_MS);
     return { verdict: reply.verdict, extraBits: reply.identityExtraBits, lease };
   }
 
