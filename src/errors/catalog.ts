@@ -522,7 +522,8 @@ const CATALOG = {
   },
   TLSLP_ERR_STATE_CA: {
     type: 'ConfigError',
-    message: "{option} {path}: {detail}; pass the CA certificate (PEM) that issued the state store's certificate",
+    message:
+      "{option} {path}: {detail}; pass the CA certificate (PEM) that issued the state store's certificate",
     summary: 'The CA file for a TLS state store (`--state-ca`) cannot be read (CLI).',
   },
   TLSLP_ERR_METRICS_LISTEN: {

@@ -18,6 +18,7 @@
  */
 import type { IdentityBitsChange, IdentityLoad } from './events.js';
 import type { ClientIdentity } from './identity.js';
+import type { LoadFigures } from '../state/backend.js';
 
 /** Options of the per-identity difficulty, part of {@link AdaptiveOptions}. */
 export interface IdentityLoadOptions {
@@ -55,7 +56,7 @@ export interface FleetIdentities {
   /** Identities with sessions anywhere in the fleet. */
   active: number;
   /** In-flight and arrivals per fingerprint, summed over the fleet. */
-  identities: ReadonlyMap<string, { inFlight: number; arrivals: number }>;
+  identities: ReadonlyMap<string, LoadFigures>;
 }
 
 /** What one tick found. */

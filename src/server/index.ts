@@ -13,7 +13,23 @@ export {
   type TlsReloadResult,
 } from './server.js';
 export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './adaptive.js';
-export type { IdentityLoadOptions } from './identity-load.js';
+export type { FleetIdentities, IdentityLoadOptions } from './identity-load.js';
+export {
+  MemoryStore,
+  parseStateUrl,
+  maskStateUrl,
+  STATE_URL_FORM,
+  type AcquireReply,
+  type AcquireRequest,
+  type FleetLoad,
+  type IdentityReport,
+  type Lease,
+  type LoadFigures,
+  type LoadReport,
+  type SpendRequest,
+  type StateUrl,
+  type StoreBackend,
+} from '../state/index.js';
 export type { WarningLimitOptions } from './warn-limit.js';
 export { ServerMetrics, serveMetrics, type Readiness } from './metrics.js';
 export type { ClientIdentity } from './identity.js';

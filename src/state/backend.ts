@@ -7,6 +7,7 @@
 
 /** Spend failure tokens of one client IP (see `FailureBudget`). */
 export interface SpendRequest {
+  /** The client IP. */
   ip: string;
   /** Tokens to spend (at least 1). */
   cost: number;
@@ -22,9 +23,11 @@ export interface AcquireRequest {
   member: string;
   /** The client IP; its count is limited when `ipLimit` > 0. */
   ip: string;
+  /** Most sessions of the IP in the fleet (`maxPerIp`; 0 = not limited, no lease). */
   ipLimit: number;
   /** The client certificate's fingerprint; its count is limited when `identityLimit` > 0. */
   fp?: string;
+  /** Most sessions of the identity in the fleet (`maxPerIdentity`; 0 = not limited). */
   identityLimit: number;
   /** A lease not renewed within this long is gone (its server died). */
   ttlMs: number;
@@ -32,6 +35,7 @@ export interface AcquireRequest {
 
 /** What {@link StoreBackend.acquire} decided. */
 export interface AcquireReply {
+  /** Taken, or which limit the fleet is at (nothing taken). */
   verdict: 'ok' | 'max-per-ip' | 'max-per-identity';
   /** Extra n_bits the fleet asks of this identity (per-identity difficulty), 0 if none. */
   identityExtraBits: number;
@@ -39,6 +43,7 @@ export interface AcquireReply {
 
 /** A lease held: which counts it takes a place in. */
 export interface Lease {
+  /** Names the lease (as {@link AcquireRequest.member}). */
   member: string;
   /** The IP count, when it was limited. */
   ip?: string;
@@ -48,7 +53,9 @@ export interface Lease {
 
 /** One identity's share of this server's load, for the fleet's per-identity difficulty. */
 export interface IdentityReport {
+  /** The certificate's fingerprint. */
   fp: string;
+  /** Its sessions in flight on this server. */
   inFlight: number;
   /** New sessions since the last report. */
   arrivals: number;
@@ -68,19 +75,30 @@ export interface LoadReport {
   arrivals: number;
   /** Connections refused since the last report, by reason. */
   refusals: Readonly<Record<string, number>>;
+  /** Each identity with sessions or arrivals here. */
   identities: readonly IdentityReport[];
+}
+
+/** Sessions in flight and new sessions of an interval. */
+export interface LoadFigures {
+  /** Sessions in flight. */
+  inFlight: number;
+  /** New sessions over the interval. */
+  arrivals: number;
 }
 
 /** The fleet's load, as the store sums it from every server's latest report. */
 export interface FleetLoad {
   /** Servers that reported within the window, this one included. */
   servers: number;
+  /** Weighted sessions in flight, over the fleet. */
   inFlight: number;
+  /** Weighted new sessions of the last interval, over the fleet. */
   arrivals: number;
   /** Identities with sessions anywhere in the fleet. */
   activeIdentities: number;
   /** The fleet's in-flight and arrivals of each identity this server reported. */
-  identities: Map<string, { inFlight: number; arrivals: number }>;
+  identities: Map<string, LoadFigures>;
   /** Refusals of the whole fleet, by reason, since the store's counters started. */
   refusals: Record<string, number>;
 }
@@ -93,10 +111,13 @@ export interface StoreBackend {
   start(): Promise<void>;
   /** Spend; resolves with the ms until the IP may try again (0: it may now). */
   spend(request: SpendRequest): Promise<number>;
+  /** Take a lease in each limited count, all or none. */
   acquire(request: AcquireRequest): Promise<AcquireReply>;
+  /** Give a lease back (its session ended). */
   release(lease: Lease): Promise<void>;
   /** Keep these leases alive for another `ttlMs` (and put back any the store lost). */
   renew(leases: readonly Lease[], ttlMs: number): Promise<void>;
+  /** Send this server's load; resolves with the fleet's. */
   report(load: LoadReport): Promise<FleetLoad>;
   /** Called when any server of the fleet finds an IP out of failure budget. */
   onBlocked(listener: (ip: string, ms: number) => void): void;

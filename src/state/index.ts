@@ -9,6 +9,7 @@ export type {
   FleetLoad,
   IdentityReport,
   Lease,
+  LoadFigures,
   LoadReport,
   SpendRequest,
   StoreBackend,

@@ -54,6 +54,7 @@ export class MemoryStore {
     return set;
   }
 
+  /** Take leases for `owner` (as a store's `acquire`). */
   acquire(r: AcquireRequest, owner: string): AcquireReply {
     const ipKey = `ip:${r.ip}`;
     const idKey = r.fp ? `id:${r.fp}` : null;
@@ -76,6 +77,7 @@ export class MemoryStore {
     return keys;
   }
 
+  /** Give a lease back. */
   release(lease: Lease): void {
     for (const key of this.keysOf(lease)) {
       const set = this.leases.get(key);
@@ -84,12 +86,14 @@ export class MemoryStore {
     }
   }
 
+  /** Keep `owner`'s leases for another `ttlMs`. */
   renew(leases: readonly Lease[], ttlMs: number, owner: string): void {
     const lapses = this.now() + ttlMs;
     for (const lease of leases)
       for (const key of this.keysOf(lease)) this.live(key).set(lease.member, { owner, lapses });
   }
 
+  /** Take `owner`'s load report; the fleet's (its workers') load. */
   report(load: LoadReport, owner: string): FleetLoad {
     const now = this.now();
     this.loads.set(load.server, { at: now, owner, report: load });

@@ -9,9 +9,13 @@ import { maskUrlPassword } from '../text/secret.js';
 export interface StateUrl {
   /** TLS to the store (`rediss://`, `valkeys://`). */
   readonly tls: boolean;
+  /** Host name or address. */
   readonly host: string;
+  /** Port (default 6379). */
   readonly port: number;
+  /** ACL user name. */
   readonly username?: string;
+  /** Password (never shown: see {@link StateUrl.shown}). */
   readonly password?: string;
   /** Database number (the path, `/0` by default). */
   readonly database: number;
