@@ -269,6 +269,29 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
     });
   });
 
+  it('a server that stops gives its leases back at once: its client is let in elsewhere', async () => {
+    const [a, b] = await fleet(
+      ['stop-a', 'stop-b'],
+      [
+        '--n_bits',
+        '4',
+        '--max-per-identity',
+        '1',
+        '--shutdown-grace',
+        '0.2',
+        '--state-prefix',
+        'stop:',
+      ],
+    );
+    expect(await firstLine((a as ServerProcess).port, '127.0.2.1')).toBe('hello');
+    expect(await firstLine((b as ServerProcess).port, '127.0.2.2')).toBe('fail');
+    (a as ServerProcess).child.kill('SIGTERM');
+    await (a as ServerProcess).exited;
+    // Well inside the 6 s a lease takes to lapse.
+    expect(await firstLine((b as ServerProcess).port, '127.0.2.3')).toBe('hello');
+    dropHeld();
+  });
+
   describe('a TLS store with a password (rediss://, --state-ca)', () => {
     it('shares through it, and the password shows nowhere', async () => {
       const password = 'pw-Jane-Doe-7f3a';

@@ -124,6 +124,12 @@ const CATALOG = {
     message: 'connection closed{by}',
     summary: 'The connection closed before the session ended.',
   },
+  TLSLP_ERR_STATE_UNAVAILABLE: {
+    type: 'TransportError',
+    message: '{store}: {detail}',
+    summary:
+      'The shared state store did not answer in time (the server then decides on its own limits; never reaches a caller).',
+  },
   TLSLP_ERR_NOT_READING: {
     type: 'TransportError',
     message: 'peer is not reading',

@@ -14,6 +14,7 @@
  * @module
  */
 import { FailureBudget } from '../server/admission.js';
+import { TransportError } from '../errors.js';
 import type { FleetLoad, Lease, LoadReport, StoreBackend } from './backend.js';
 import { CircuitBreaker, type BreakerOptions } from './breaker.js';
 
@@ -113,6 +114,8 @@ export class FleetState {
   private readonly breaker: CircuitBreaker;
   private readonly deadlineMs: number;
   private readonly held = new Map<string, Lease>();
+  /** Store calls under way (close waits for them). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly refusals = new Map<string, number>();
   private isUp: boolean | null = null;
   private seq = 0;
@@ -162,10 +165,22 @@ export class FleetState {
     this.renewTimer.unref();
   }
 
-  /** Stop renewing, give back what is held, and disconnect. */
+  /**
+   * Stop renewing, give back what is still held, let the calls under way finish (each within
+   * its deadline), and disconnect: a server that stops frees its places in the fleet at once
+   * rather than when its leases lapse.
+   */
   async close(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
+    for (const lease of [...this.held.values()]) this.release(lease);
+    // A frozen store never answers: wait at most one background deadline.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, BACKGROUND_DEADLINE_MS))),
+    ]);
+    clearTimeout(timer);
     await this.backend?.close();
   }
 
@@ -283,14 +298,26 @@ export class FleetState {
   ): Promise<T | typeof FALLBACK> {
     if (!this.breaker.allow()) return this.fallback(op);
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const running = run();
+    this.inFlight.add(running);
+    void running.then(
+      () => this.inFlight.delete(running),
+      () => this.inFlight.delete(running),
+    );
     try {
       const result = await Promise.race([
-        run(),
+        running,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${deadlineMs} ms`)),
-            deadlineMs,
-          );
+          timer = setTimeout(() => {
+            timedOut = true;
+            reject(
+              new TransportError('TLSLP_ERR_STATE_UNAVAILABLE', {
+                store: this.label ?? 'the state store',
+                detail: `no answer within ${deadlineMs} ms`,
+              }),
+            );
+          }, deadlineMs);
         }),
       ]);
       this.breaker.success();
@@ -305,7 +332,7 @@ export class FleetState {
       return result;
     } catch (err) {
       if (this.breaker.failure() || (this.isUp === null && this.breaker.state !== 'closed'))
-        this.down((err as Error).message);
+        this.down(timedOut ? `no answer within ${deadlineMs} ms` : (err as Error).message);
       return this.fallback(op);
     } finally {
       clearTimeout(timer);

@@ -15,6 +15,7 @@ import type {
   StoreBackend,
 } from './backend.js';
 import { MemoryStore } from './memory.js';
+import { TransportError } from '../errors.js';
 
 type Op =
   | { op: 'spend'; args: SpendRequest }
@@ -31,6 +32,13 @@ interface StateReply {
 }
 interface BlockedNotice {
   tlslpStateBlocked: { ip: string; ms: number };
+}
+
+function unavailable(detail: string): TransportError {
+  return new TransportError('TLSLP_ERR_STATE_UNAVAILABLE', {
+    store: 'the cluster primary',
+    detail,
+  });
 }
 
 function has<K extends string>(m: unknown, key: K): m is Record<K, Record<string, unknown>> {
@@ -57,7 +65,7 @@ export class PrimaryStore implements StoreBackend {
       const w = this.waiting.get(r.id);
       if (!w) return;
       this.waiting.delete(r.id);
-      if (r.error !== undefined) w.reject(new Error(r.error));
+      if (r.error !== undefined) w.reject(unavailable(r.error));
       else w.resolve(r.result);
     } else if (has(m, 'tlslpStateBlocked')) {
       const { ip, ms } = (m as unknown as BlockedNotice).tlslpStateBlocked;
@@ -71,8 +79,7 @@ export class PrimaryStore implements StoreBackend {
   }
 
   private call<T>(op: Op): Promise<T> {
-    if (!process.send || !process.connected)
-      return Promise.reject(new Error('no IPC channel to the primary'));
+    if (!process.send || !process.connected) return Promise.reject(unavailable('no IPC channel'));
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -88,7 +95,7 @@ export class PrimaryStore implements StoreBackend {
       );
       // The caller's deadline decides; a reply that never comes must not leak its entry.
       setTimeout(() => {
-        if (this.waiting.delete(id)) reject(new Error('the primary did not answer'));
+        if (this.waiting.delete(id)) reject(unavailable('no answer'));
       }, 5000).unref();
     });
   }
@@ -114,7 +121,7 @@ export class PrimaryStore implements StoreBackend {
   }
   close(): Promise<void> {
     process.off('message', this.onMessage);
-    for (const w of this.waiting.values()) w.reject(new Error('closed'));
+    for (const w of this.waiting.values()) w.reject(unavailable('closed'));
     this.waiting.clear();
     return Promise.resolve();
   }

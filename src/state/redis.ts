@@ -182,7 +182,6 @@ export class RedisStore implements StoreBackend {
       load.windowMs,
       load.inFlight,
       load.arrivals,
-      this.prefix,
       refusals.length,
       ...refusals.flat(),
       load.identities.length,
@@ -190,7 +189,12 @@ export class RedisStore implements StoreBackend {
     ];
     const reply = await this.run(
       SCRIPTS.report,
-      [this.key('load'), this.key('refused'), this.key('ids')],
+      [
+        this.key('load'),
+        this.key('refused'),
+        this.key('ids'),
+        ...load.identities.flatMap((i) => [this.key(`idload:${i.fp}`), this.key(`idbits:${i.fp}`)]),
+      ],
       args,
     );
     const r = Array.isArray(reply) ? reply : [];

@@ -78,14 +78,14 @@ return #KEYS
 /**
  * One server's load report, answered with the fleet's.
  * KEYS[1] the servers' loads (hash), KEYS[2] refusal counts (hash), KEYS[3] active
- * identities (sorted set by last report);
- * ARGV server, window, inFlight, arrivals, prefix, nRefusals, (reason, delta)…,
+ * identities (sorted set by last report), then per identity its load (hash by server) and
+ * its extra n_bits: KEYS[2 + 2i], KEYS[3 + 2i] for the i-th (from 1);
+ * ARGV server, window, inFlight, arrivals, nRefusals, (reason, delta)…,
  * nIdentities, (fp, inFlight, arrivals, extra)….
  * Returns {servers, inFlight, arrivals, activeIdentities, {reason, total…}, {fp, inFlight, arrivals…}}.
  */
 export const REPORT = `${NOW}
 local window = tonumber(ARGV[2])
-local prefix = ARGV[5]
 local function sum(key, field, value)
   redis.call('HSET', key, field, now .. ' ' .. value)
   local n, f, a = 0, 0, 0
@@ -104,7 +104,7 @@ local function sum(key, field, value)
 end
 local servers, inFlight, arrivals = sum(KEYS[1], ARGV[1], ARGV[3] .. ' ' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[1], window * 10)
-local i = 6
+local i = 5
 local nRefusals = tonumber(ARGV[i])
 for j = 1, nRefusals do
   redis.call('HINCRBY', KEYS[2], ARGV[i + 2 * j - 1], ARGV[i + 2 * j])
@@ -116,11 +116,11 @@ local ids = {}
 for j = 0, nIds - 1 do
   local k = i + 1 + 4 * j
   local fp = ARGV[k]
-  local load = prefix .. 'idload:' .. fp
+  local load = KEYS[4 + 2 * j]
   local _, f, a = sum(load, ARGV[1], ARGV[k + 1] .. ' ' .. ARGV[k + 2])
   redis.call('PEXPIRE', load, window * 2)
   redis.call('ZADD', KEYS[3], now, fp)
-  local bits = prefix .. 'idbits:' .. fp
+  local bits = KEYS[5 + 2 * j]
   if tonumber(ARGV[k + 3]) > 0 then
     redis.call('SET', bits, ARGV[k + 3], 'PX', window * 3)
   else
