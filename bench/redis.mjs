@@ -25,6 +25,16 @@ export function findRedisServer() {
   return which.status === 0 ? which.stdout.trim() || null : null;
 }
 
+/**
+ * Make a bare `--state` (last, or before another flag) in process.argv read `--state auto`,
+ * before the flags are parsed.
+ */
+export function bareStateMeansAuto() {
+  const i = process.argv.indexOf('--state');
+  const next = process.argv[i + 1];
+  if (i > 1 && (next === undefined || next.startsWith('-'))) process.argv.splice(i + 1, 0, 'auto');
+}
+
 /** `url` with the password of its user part (if any) shown as `***`. */
 export function maskUrl(url) {
   try {

@@ -42,7 +42,7 @@
  * 127.0.0.1 and the run stops by itself (--deadline, default 85 s).
  */
 import { benchArgs } from './args.mjs';
-import { maskUrl, scriptCalls, startRedis } from './redis.mjs';
+import { bareStateMeansAuto, maskUrl, scriptCalls, startRedis } from './redis.mjs';
 import { execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -76,12 +76,7 @@ const USAGE =
   '       node bench/server.mjs --compare-key-types [--handshakes N] [--phases P] [--concurrency C] [--json] [--deadline SECONDS]\n' +
   '       node bench/server.mjs --state [auto|redis://host:port] [--sessions S] [--phases P] [--concurrency C] [--n-bits B] [--json] [--deadline SECONDS]\n';
 
-// `--state` with no value (last, or before another flag) means `--state auto`.
-{
-  const i = process.argv.indexOf('--state');
-  const next = process.argv[i + 1];
-  if (i > 1 && (next === undefined || next.startsWith('-'))) process.argv.splice(i + 1, 0, 'auto');
-}
+bareStateMeansAuto();
 
 const { opts, int: intFlag } = benchArgs('bench/server.mjs', USAGE, {
   sessions: { type: 'string' },
@@ -792,7 +787,7 @@ async function compareState() {
         failed: c.failed,
         failedByReason: c.failedByReason,
         seconds: round(a.seconds, 2),
-        sessionsPerSecond: round(completed / a.seconds, 1),
+        sessionsPerSecond: round(a.seconds > 0 ? completed / a.seconds : 0, 1),
         byPhase: a.byPhase.map((x) => round(x, 1)),
         p50Ms: round(percentile(sorted, 50), 1),
         p99Ms: round(percentile(sorted, 99), 1),
@@ -821,7 +816,7 @@ async function compareState() {
       nBits,
       withStore: w,
       withoutStore: wo,
-      ratio: round(w.sessionsPerSecond / wo.sessionsPerSecond, 3),
+      ratio: round(wo.sessionsPerSecond > 0 ? w.sessionsPerSecond / wo.sessionsPerSecond : 0, 3),
       addedP50Ms: round(w.p50Ms - wo.p50Ms, 1),
       addedP99Ms: round(w.p99Ms - wo.p99Ms, 1),
       addedServerCpuMsEach: round(w.serverCpuMsEach - wo.serverCpuMsEach, 3),
