@@ -6,11 +6,12 @@
  * over IPC.
  *
  *   parent → child  {type:'start', mode:'tlslp'|'tls', tls:{cert,key,ca}, server:{…ServerOptions},
- *                    log?:{file}}
+ *                    log?:{file}, metrics?: boolean}
  *   child  → parent {type:'listening', port}
  *   parent → child  {type:'stats', fds?: boolean}
  *   child  → parent {type:'stats', stats, inFlight, openConnections, stderrLines, rss, peakRss,
- *                    heapUsed, cpuMicros,
+ *                    heapUsed, cpuMicros, state (with metrics: true: {up, fallbacks} of the
+ *                    fleet state, from tlslp_state_up and tlslp_state_fallbacks_total),
  *                    socketFds (with fds: true, on Linux; the listening socket and IPC count too)}
  *   parent → child  {type:'gc'}            (when forked with --expose-gc; answers {type:'gc'})
  *   parent → child  {type:'close', graceMs?}
@@ -30,7 +31,7 @@ import process from 'node:process';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 
-const { TlslpServer } = await import('tlslp/server');
+const { ServerMetrics, TlslpServer } = await import('tlslp/server');
 const { createLogger } = await import('tlslp/logging');
 
 if (!process.send) {
@@ -40,8 +41,7 @@ if (!process.send) {
   process.exit(2);
 }
 
-/** @type {{ close(graceMs?: number): Promise<void>, snapshot(): object } | null} */
-/** @type {{ port: number, close: (graceMs?: number) => Promise<void>, snapshot: () => object } | null} */
+/** @type {{ port: number, close: (graceMs?: number) => Promise<void>, snapshot: () => object | Promise<object> } | null} */
 let running = null;
 
 /** Socket file descriptors this process holds (Linux: /proc/self/fd), or null elsewhere. */
@@ -89,12 +89,16 @@ async function startTlslp(msg) {
         }),
       })
     : undefined;
+  // With `metrics: true` the server updates a registry of its own (never served), which the
+  // stats read the fleet state's figures from.
+  const metrics = msg.metrics ? new ServerMetrics() : undefined;
   const server = new TlslpServer({
     ...(msg.server ?? {}),
     host: '127.0.0.1',
     port: 0,
     tls: msg.tls,
     ...(logger ? { logger } : {}),
+    ...(metrics ? { metrics } : {}),
   });
   const { port } = await server.listen();
   return {
@@ -103,14 +107,27 @@ async function startTlslp(msg) {
       await server.close(graceMs ?? 0);
       await logger?.close();
     },
-    snapshot: () => ({
+    snapshot: async () => ({
       stderrLines,
       stats: server.stats,
       inFlight: server.inFlight,
       // Not every version of the server has it: null when missing.
       openConnections: typeof server.openConnections === 'number' ? server.openConnections : null,
+      state: metrics ? await stateFigures(metrics) : null,
     }),
   };
+}
+
+/**
+ * The fleet state's figures from `metrics`: whether the store answers (null without a store)
+ * and the decisions made locally because it did not answer in time.
+ * @param {InstanceType<typeof ServerMetrics>} metrics
+ */
+async function stateFigures(metrics) {
+  const up = (await metrics.stateUp.get()).values[0]?.value;
+  const fallbacks = (await metrics.stateFallbacks.get()).values.reduce((n, v) => n + v.value, 0);
+  const shared = metrics.registry.getSingleMetric('tlslp_state_up') !== undefined;
+  return { up: shared && up !== undefined ? up === 1 : null, fallbacks };
 }
 
 async function startReference(msg) {
@@ -183,7 +200,7 @@ async function handle(msg) {
     case 'stats': {
       process.send?.({
         type: 'stats',
-        ...(running?.snapshot() ?? {}),
+        ...(running ? await running.snapshot() : {}),
         ...memory(),
         socketFds: msg.fds ? socketFds() : null,
       });
