@@ -10,7 +10,8 @@ import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
 import { FAIL_REASONS } from '../src/server/session.js';
-import { heldAtWork, rawClient, testCerts, until, useTempDirs, within } from './helpers.js';
+import { firstLine } from './first-line.js';
+import { heldAtWork, testCerts, until, useTempDirs, within } from './helpers.js';
 
 const serverBin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'server.js');
 const TIMEOUT = 20_000;
@@ -116,28 +117,6 @@ function sessionWorkers(log: string): string[] {
   return [...log.matchAll(/\[(w\d+)\] Client connected/g)].map((m) => m[1] as string);
 }
 
-/**
- * The first line a mutual-TLS client gets, or `closed` when the connection ends (or is
- * reset, or its handshake fails) before any line. A connection left hanging fails the test.
- */
-async function firstLine(port: number): Promise<string> {
-  let conn;
-  try {
-    conn = await rawClient(port, certs);
-  } catch {
-    return 'closed';
-  }
-  conn.socket.on('error', () => {});
-  try {
-    return await conn.ch.readLine(5000);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'TLSLP_ERR_TIMEOUT') throw err;
-    return 'closed';
-  } finally {
-    conn.socket.destroy();
-  }
-}
-
 /** `n` sessions left at WORK; resolves once the log shows they went to both workers. */
 async function holdOnBoth(c: Cluster, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await heldAtWork(c.port, certs, (s) => held.push(s));
@@ -185,8 +164,8 @@ describe('--workers 2 without --state: the primary keeps one set of limits', () 
       const c = await cluster(['--max-per-ip', '2']);
       await holdOnBoth(c, 2);
       // Each worker has one session of its own: on its own it would let another in.
-      expect(await firstLine(c.port)).toBe('closed');
-      expect(await firstLine(c.port)).toBe('closed');
+      expect(await firstLine(c.port, certs)).toBe('closed');
+      expect(await firstLine(c.port, certs)).toBe('closed');
       await metricReaches(c, 2, 'tlslp_connections_refused_total', 'reason="max-per-ip"');
       await refusedOnBoth(c, 'max-per-ip');
       await metricReaches(c, 2, 'tlslp_sessions_in_flight');
@@ -194,7 +173,7 @@ describe('--workers 2 without --state: the primary keeps one set of limits', () 
       held.shift()?.destroy();
       await metricReaches(c, 1, 'tlslp_sessions_in_flight');
       await heldAtWork(c.port, certs, (s) => held.push(s));
-      expect(await firstLine(c.port)).toBe('closed');
+      expect(await firstLine(c.port, certs)).toBe('closed');
       await metricReaches(c, 3, 'tlslp_connections_refused_total', 'reason="max-per-ip"');
     },
     TIMEOUT,
@@ -206,13 +185,13 @@ describe('--workers 2 without --state: the primary keeps one set of limits', () 
       const c = await cluster(['--max-per-identity', '3']);
       await holdOnBoth(c, 3);
       const fail = `FAIL ${FAIL_REASONS.maxPerIdentity}`;
-      expect(await firstLine(c.port)).toBe(fail);
-      expect(await firstLine(c.port)).toBe(fail);
+      expect(await firstLine(c.port, certs)).toBe(fail);
+      expect(await firstLine(c.port, certs)).toBe(fail);
       await metricReaches(c, 2, 'tlslp_sessions_failed_total', 'reason="max_per_identity"');
       await metricReaches(c, 3, 'tlslp_sessions_in_flight');
       held.shift()?.destroy();
       await metricReaches(c, 2, 'tlslp_sessions_in_flight');
-      expect(await firstLine(c.port)).toBe('HELLO');
+      expect(await firstLine(c.port, certs)).toBe('HELLO');
     },
     TIMEOUT,
   );
