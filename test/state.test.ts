@@ -4,7 +4,9 @@
  * MemoryStore against a real Redis (the same calls give the same answers); and FleetState on
  * a real redis-server that is killed, restarted, frozen (SIGSTOP) and thawed.
  */
+import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CertificateSet } from '../src/certs.js';
 import { ConfigError } from '../src/errors.js';
 import { resolveServerOptions } from '../src/options/index.js';
 import {
@@ -25,7 +27,8 @@ import {
 } from '../src/state/index.js';
 import { createRedisStore } from '../src/state/redis.js';
 import { NO_REDIS, REDIS_SERVER, startRedis, type TestRedis } from './redis.js';
-import { runBin, until, useTempDirs } from './helpers.js';
+import { firstLine } from './first-line.js';
+import { heldAtWork, runBin, testCerts, until, useServers, useTempDirs } from './helpers.js';
 
 const TIMEOUT = 20_000;
 if (!REDIS_SERVER) console.warn(`state.test.ts: the real-Redis tests are skipped: ${NO_REDIS}`);
@@ -757,6 +760,55 @@ describe.skipIf(!REDIS_SERVER)(`FleetState on ${withRedis}`, () => {
       await answering(a.store);
       const next = await a.fleet.acquire('10.6.0.1', undefined, 1, 0);
       expect(next.verdict).toBe('ok'); // today: max-per-ip
+    },
+    TIMEOUT,
+  );
+
+  it.fails(
+    'BUG: a lease released just before close() stays in the store: close destroys the client and the RELEASE with it',
+    async () => {
+      const prefix = `fleet:${++n}:`;
+      const a = await member('A', prefix);
+      const b = await member('B', prefix);
+      const taken = await a.fleet.acquire('10.7.0.1', undefined, 1, 0);
+      expect(taken.verdict).toBe('ok');
+      a.fleet.release(taken.lease);
+      await a.fleet.close();
+      const next = await b.fleet.acquire('10.7.0.1', undefined, 1, 0);
+      expect(next.verdict).toBe('ok'); // today: max-per-ip, until the lease lapses (6 s)
+    },
+    TIMEOUT,
+  );
+});
+
+describe.skipIf(!REDIS_SERVER)(`two TlslpServers on one store, on ${withRedis}`, () => {
+  const redis = useRedis();
+  let certs: CertificateSet;
+  beforeAll(async () => {
+    certs = await testCerts();
+  }, 60_000);
+  const { server } = useServers(() => certs, { maxPerIdentity: 1, statePrefix: 'servers:' });
+
+  it.fails(
+    "BUG: a server that closes leaves its sessions' leases in the store: the other server refuses their certificate until they lapse",
+    async () => {
+      // A rolling restart: the clients of the server going away reconnect to another one and
+      // get FAIL (max-per-identity) for up to LEASE_TTL_MS, as in the FleetState case above.
+      const a = await server({ state: redis().url });
+      const b = await server({ state: redis().url });
+      const held: TLSSocket[] = [];
+      try {
+        await heldAtWork(a.port, certs, (s) => held.push(s));
+        // The fleet's limit holds (once A's lease is on the store).
+        await until(
+          async () => (await firstLine(b.port, certs)).startsWith('FAIL '),
+          "B to count A's session",
+        );
+        await a.server.close();
+        expect(await firstLine(b.port, certs)).toBe('HELLO'); // today: FAIL
+      } finally {
+        for (const s of held) s.destroy();
+      }
     },
     TIMEOUT,
   );
