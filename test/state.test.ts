@@ -745,6 +745,32 @@ describe.skipIf(!REDIS_SERVER)(`FleetState on ${withRedis}`, () => {
     TIMEOUT,
   );
 
+  it(
+    'the store frozen: once the breaker is open, a burst of concurrent calls lets exactly one probe through',
+    async () => {
+      const a = await member('A', `fleet:${++n}:`);
+      redis().freeze();
+      broken = 'frozen';
+      for (let i = 0; i < 3; i++) await a.fleet.acquire('10.8.0.1', undefined, 5, 0);
+      expect(a.calls).toBe(3);
+      // Bursts of ten at once until one of them reaches the store: it is the only one.
+      const reached: number[] = [];
+      await until(async () => {
+        const before = a.calls;
+        const burst = await Promise.all(
+          Array.from({ length: 10 }, () => a.fleet.acquire('10.8.0.1', undefined, 5, 0)),
+        );
+        expect(burst.every((x) => x.verdict === 'local')).toBe(true);
+        reached.push(a.calls - before);
+        return a.calls > before;
+      }, 'the breaker to let a probe through');
+      expect(reached.at(-1)).toBe(1);
+      expect(a.fleet.fallbackCount).toBe(3 + 10 * reached.length);
+      expect(a.status).toEqual([false]);
+    },
+    TIMEOUT,
+  );
+
   it.fails(
     'BUG: an acquire that timed out on a frozen store takes a fleet place once the store thaws, and nobody gives it back',
     async () => {
