@@ -324,8 +324,8 @@ export const SERVER_OPTIONS = {
   /** Key prefix in the store, so several gates can share one (default `tlslp:`). */
   statePrefix: option(
     text({
-      test: (s) => /^[\x21-\x7e]{0,64}$/.test(s),
-      what: 'up to 64 printable characters without spaces',
+      test: (s) => /^[\x21-\x7e]{1,64}$/.test(s),
+      what: '1..64 printable characters without spaces',
     }),
     {
       lib: true,

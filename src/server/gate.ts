@@ -174,8 +174,7 @@ export class Gate {
   private sessionLimitFor(ip: string): RefusalReason | null {
     const o = this.limits;
     if (this.sessions >= o.maxConnections) return 'max-connections';
-    if (o.maxPerIp > 0 && (this.sessionsPerIp.get(ip) >= o.maxPerIp || this.fleet.ipFull(ip)))
-      return 'max-per-ip';
+    if (o.maxPerIp > 0 && this.sessionsPerIp.get(ip) >= o.maxPerIp) return 'max-per-ip';
     return null;
   }
 

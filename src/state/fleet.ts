@@ -29,6 +29,10 @@ const BACKGROUND_DEADLINE_MS = 500;
 export const LEASE_TTL_MS = 6000;
 /** How often held leases are renewed (three chances before one lapses). */
 const LEASE_RENEW_MS = 2000;
+/** Leases renewed in one call. */
+const RENEW_BATCH = 256;
+/** Most orphaned leases remembered (see FleetState.orphans). */
+const MAX_ORPHANS = 10_000;
 /** Most IPs remembered as blocked by the fleet (the oldest go first). */
 const MAX_BLOCKED = 100_000;
 
@@ -63,12 +67,6 @@ export interface Admission {
 }
 
 const FALLBACK = Symbol('fallback');
-
-/**
- * How long an IP the fleet found at `maxPerIp` is refused before TLS without asking again:
- * short, as a session ending anywhere frees a place.
- */
-const FULL_IP_MS = 1000;
 
 /** Keys remembered until a time of their own, at most `max` (the oldest go first). */
 class ExpiringSet {
@@ -109,11 +107,15 @@ export class FleetState {
   private readonly perMinute: number;
   /** IPs the fleet found out of budget, until their next token. */
   private readonly blocked = new ExpiringSet(MAX_BLOCKED);
-  /** IPs the fleet found at `maxPerIp`, for a moment. */
-  private readonly fullIps = new ExpiringSet(MAX_BLOCKED);
   private readonly breaker: CircuitBreaker;
   private readonly deadlineMs: number;
   private readonly held = new Map<string, Lease>();
+  /**
+   * Leases whose acquire got no answer in time and that no session holds: the store may
+   * still take them (a frozen store runs the call once it thaws), so they are given back
+   * before the next call, which the store then runs after them.
+   */
+  private readonly orphans = new Map<string, Lease>();
   /** Store calls under way (close waits for them). */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly refusals = new Map<string, number>();
@@ -174,6 +176,7 @@ export class FleetState {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
     for (const lease of [...this.held.values()]) this.release(lease);
+    this.releaseOrphans();
     // A frozen store never answers: wait at most one background deadline.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -189,10 +192,6 @@ export class FleetState {
     return this.local.allows(ip) && !this.blocked.has(ip);
   }
 
-  /** Whether the fleet just found `ip` at `maxPerIp` (refused before TLS for a moment). */
-  ipFull(ip: string): boolean {
-    return this.fullIps.has(ip);
-  }
 
   /** Something from `ip` failed: spend `cost` tokens here at once, and on the store. */
   failed(ip: string, cost = 1): void {
@@ -227,6 +226,7 @@ export class FleetState {
     };
     const backend = this.backend;
     if (!backend) return { verdict: 'local', extraBits: 0, lease };
+    this.releaseOrphans();
     const reply = await this.call('acquire', this.deadlineMs, () =>
       backend.acquire({
         member: lease.member,
@@ -237,9 +237,17 @@ export class FleetState {
         ttlMs: LEASE_TTL_MS,
       }),
     );
-    if (reply === FALLBACK) return { verdict: 'local', extraBits: 0, lease };
+    if (reply === FALLBACK) {
+      if (lease.ip !== undefined || lease.fp !== undefined) {
+        if (this.orphans.size >= MAX_ORPHANS) {
+          const oldest = this.orphans.keys().next();
+          if (!oldest.done) this.orphans.delete(oldest.value);
+        }
+        this.orphans.set(lease.member, lease);
+      }
+      return { verdict: 'local', extraBits: 0, lease };
+    }
     if (reply.verdict === 'ok') this.hold(lease);
-    else if (reply.verdict === 'max-per-ip') this.fullIps.add(ip, FULL_IP_MS);
     return { verdict: reply.verdict, extraBits: reply.identityExtraBits, lease };
   }
 
@@ -248,8 +256,22 @@ export class FleetState {
    * renewed with the others, so the store counts it once it is back.
    */
   hold(lease: Lease): void {
+    this.orphans.delete(lease.member);
     if (this.backend && (lease.ip !== undefined || lease.fp !== undefined))
       this.held.set(lease.member, lease);
+  }
+
+  /** Give back the orphaned leases, while the store answers (see {@link orphans}). */
+  private releaseOrphans(): void {
+    const backend = this.backend;
+    if (!backend || this.orphans.size === 0 || this.breaker.state !== 'closed') return;
+    for (const lease of [...this.orphans.values()]) {
+      this.orphans.delete(lease.member);
+      void this.call('release', BACKGROUND_DEADLINE_MS, () => backend.release(lease)).then((r) => {
+        // Not given back: try again later, unless a session has taken it since.
+        if (r === FALLBACK && !this.held.has(lease.member)) this.orphans.set(lease.member, lease);
+      });
+    }
   }
 
   /** The session of `lease` ended: give it back. */
@@ -261,9 +283,21 @@ export class FleetState {
 
   private async renew(): Promise<void> {
     const backend = this.backend;
-    if (!backend || this.held.size === 0) return;
-    const leases = [...this.held.values()];
-    await this.call('renew', BACKGROUND_DEADLINE_MS, () => backend.renew(leases, LEASE_TTL_MS));
+    if (!backend) return;
+    this.releaseOrphans();
+    const members = [...this.held.keys()];
+    for (let i = 0; i < members.length; i += RENEW_BATCH) {
+      // A lease released while an earlier batch was out is not put back.
+      const leases = members
+        .slice(i, i + RENEW_BATCH)
+        .map((m) => this.held.get(m))
+        .filter((l): l is Lease => l !== undefined);
+      if (leases.length === 0) continue;
+      const r = await this.call('renew', BACKGROUND_DEADLINE_MS, () =>
+        backend.renew(leases, LEASE_TTL_MS),
+      );
+      if (r === FALLBACK) return;
+    }
   }
 
   /** A connection was refused by a limit: counted for the fleet's totals. */

@@ -99,10 +99,9 @@ export class MemoryStore {
     this.loads.set(load.server, { at: now, owner, report: load });
     for (const [reason, n] of Object.entries(load.refusals))
       this.refused[reason] = (this.refused[reason] ?? 0) + n;
-    for (const i of load.identities) {
+    // As the Redis script: bits asked stay until they lapse.
+    for (const i of load.identities)
       if (i.extra > 0) this.extraBits.set(i.fp, { bits: i.extra, lapses: now + 3 * load.windowMs });
-      else this.extraBits.delete(i.fp);
-    }
     const fleet: FleetLoad = {
       servers: 0,
       inFlight: 0,
@@ -122,7 +121,7 @@ export class MemoryStore {
       fleet.inFlight += entry.report.inFlight;
       fleet.arrivals += entry.report.arrivals;
       for (const i of entry.report.identities) {
-        active.add(i.fp);
+        if (i.inFlight > 0 || i.arrivals > 0) active.add(i.fp);
         if (!wanted.has(i.fp)) continue;
         const sum = fleet.identities.get(i.fp) ?? { inFlight: 0, arrivals: 0 };
         sum.inFlight += i.inFlight;

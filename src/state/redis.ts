@@ -45,9 +45,6 @@ const SCRIPTS = {
   report: new Script(REPORT),
 };
 
-/** Most lease keys renewed in one call, so one call stays short on the store. */
-const RENEW_BATCH = 512;
-
 type Reply = string | number | null | Reply[];
 
 function num(v: Reply | undefined): number {
@@ -158,21 +155,14 @@ export class RedisStore implements StoreBackend {
   }
 
   async renew(leases: readonly Lease[], ttlMs: number): Promise<void> {
-    let keys: string[] = [];
-    let members: string[] = [];
-    const flush = async (): Promise<void> => {
-      if (keys.length > 0) await this.run(SCRIPTS.renew, keys, [ttlMs, ...members]);
-      keys = [];
-      members = [];
-    };
-    for (const lease of leases) {
+    const keys: string[] = [];
+    const members: string[] = [];
+    for (const lease of leases)
       for (const key of this.leaseKeys(lease)) {
         keys.push(key);
         members.push(lease.member);
       }
-      if (keys.length >= RENEW_BATCH) await flush();
-    }
-    await flush();
+    if (keys.length > 0) await this.run(SCRIPTS.renew, keys, [ttlMs, ...members]);
   }
 
   async report(load: LoadReport): Promise<FleetLoad> {

@@ -119,12 +119,16 @@ for j = 0, nIds - 1 do
   local load = KEYS[4 + 2 * j]
   local _, f, a = sum(load, ARGV[1], ARGV[k + 1] .. ' ' .. ARGV[k + 2])
   redis.call('PEXPIRE', load, window * 2)
-  redis.call('ZADD', KEYS[3], now, fp)
-  local bits = KEYS[5 + 2 * j]
+  -- Active while some server has figures for it (a server that no longer has an identity
+  -- reports it once with zeros).
+  if tonumber(ARGV[k + 1]) > 0 or tonumber(ARGV[k + 2]) > 0 then
+    redis.call('ZADD', KEYS[3], now, fp)
+  elseif f == 0 and a == 0 then
+    redis.call('ZREM', KEYS[3], fp)
+  end
+  -- Bits another server asks stay until they lapse: a server that asks none does not clear them.
   if tonumber(ARGV[k + 3]) > 0 then
-    redis.call('SET', bits, ARGV[k + 3], 'PX', window * 3)
-  else
-    redis.call('DEL', bits)
+    redis.call('SET', KEYS[5 + 2 * j], ARGV[k + 3], 'PX', window * 3)
   end
   ids[#ids + 1] = fp
   ids[#ids + 1] = tostring(f)

@@ -45,7 +45,7 @@ export function parseStateUrl(text: string): StateUrl | null {
   }
   const tls = SCHEMES[url.protocol];
   if (tls === undefined || url.hostname === '' || url.search !== '' || url.hash !== '') return null;
-  const path = url.pathname.replace(/^\/+/, '');
+  const path = url.pathname.replace(/^\//, '');
   if (path !== '' && !/^\d{1,2}$/.test(path)) return null;
   const port = url.port === '' ? 6379 : Number(url.port);
   return {

@@ -9,5 +9,6 @@
  * not parse as a URL too, so a message about a malformed URL leaks nothing either.
  */
 export function maskUrlPassword(text: string): string {
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@:\s[]*):[^/\s]*@/g, '$1:***@');
+  // Up to the last `@` of the URL: a password may hold an unencoded `/` or `@`.
+  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@:\s[]*):[^\s"']*@/g, '$1:***@');
 }
