@@ -192,7 +192,6 @@ export class FleetState {
     return this.local.allows(ip) && !this.blocked.has(ip);
   }
 
-
   /** Something from `ip` failed: spend `cost` tokens here at once, and on the store. */
   failed(ip: string, cost = 1): void {
     this.local.failed(ip, cost);
