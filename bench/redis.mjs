@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
+import { maskStateUrl } from 'tlslp/server';
 
 /** A free TCP port on 127.0.0.1 (closed again; the caller binds it next). */
 export async function freePort() {
@@ -35,15 +36,9 @@ export function bareStateMeansAuto() {
   if (i > 1 && (next === undefined || next.startsWith('-'))) process.argv.splice(i + 1, 0, 'auto');
 }
 
-/** `url` with the password of its user part (if any) shown as `***`. */
+/** `url` with the password of its user part (if any) shown as `***` (the library's mask). */
 export function maskUrl(url) {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
+  return maskStateUrl(url);
 }
 
 /**
