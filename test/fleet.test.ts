@@ -10,7 +10,18 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
-import { clientTls, completeSessions, freePort, testCerts, until, useTempDirs } from './helpers.js';
+import {
+  clientTls,
+  completeSessions,
+  freePort,
+  startServer,
+  testCerts,
+  until,
+  useTempDirs,
+  workBits,
+  type TestServer,
+} from './helpers.js';
+import { issueClientCert } from './issue-cert.js';
 import { NO_REDIS, REDIS_SERVER, startRedis, type TestRedis } from './redis.js';
 import {
   jsonLog,
@@ -349,6 +360,58 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
         await secure.stop();
       }
     });
+  });
+
+  it("per-identity difficulty is the fleet's: an identity busy on two servers is asked more on the third", async () => {
+    // Library servers this time (the tuning is the library's): targets small enough that
+    // 8 sessions of one certificate are twice its share, and one address weighs 1, so the
+    // global n_bits stays at its lowest.
+    const tuning = {
+      minBits: 4,
+      maxBits: 12,
+      identityInFlight: 2,
+      targetInFlight: 4,
+      perIpWeight: 1,
+      targetArrivalsPerSecond: 1000,
+    };
+    const options = {
+      nBits: 'auto' as const,
+      minBits: 4,
+      maxBits: 12,
+      adaptive: tuning,
+      adaptiveIntervalMs: 100,
+      state: redis.url,
+      statePrefix: 'ids:',
+      // The probes below end before WORK: not failures to count here.
+      maxHandshakeFailuresPerIp: 0,
+    };
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => startServer(certs, options)));
+    const issued = await issueClientCert(certs, { commonName: 'jane-doe' });
+    const calm: CertificateSet = { ...certs, clientCert: issued.cert, clientKey: issued.key };
+    const held = new Set<tls.TLSSocket>();
+    try {
+      for (const s of [a, b, a, b, a, b, a, b])
+        expect(await workBits((s as TestServer).port, certs, held)).toBe(4);
+      // Each probe ends at once, so C itself never has more than one of its sessions.
+      const probe = async (): Promise<number> => {
+        const one = new Set<tls.TLSSocket>();
+        try {
+          return await workBits((c as TestServer).port, certs, one);
+        } finally {
+          for (const s of one) s.destroy();
+        }
+      };
+      await until(
+        async () => (await probe()) > 4,
+        "the busy identity's n_bits to rise on the idle server",
+      );
+      // Another certificate on the same server: the global n_bits.
+      expect(await workBits((c as TestServer).port, calm, held)).toBe(4);
+      expect((c as TestServer).server.stats.nBits).toBe(4);
+    } finally {
+      for (const s of held) s.destroy();
+      await Promise.all([a, b, c].map((s) => (s as TestServer).server.close()));
+    }
   });
 
   describe('adaptive difficulty', () => {

@@ -478,3 +478,19 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+/** A session of `set` left at WORK (added to `track`): resolves with the n_bits it was asked. */
+export async function workBits(
+  port: number,
+  set: CertificateSet,
+  track: Set<tls.TLSSocket>,
+): Promise<number> {
+  const { ch, socket } = await rawClient(port, set);
+  socket.on('error', () => {});
+  track.add(socket);
+  expect(await ch.readLine(5000)).toBe('HELLO');
+  ch.writeLine('HELLOBACK');
+  const work = await ch.readLine(5000);
+  expect(work).toMatch(/^WORK \S+ \d+$/);
+  return Number(work.split(' ')[2]);
+}

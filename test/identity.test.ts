@@ -36,6 +36,7 @@ import {
   until,
   useServers,
   within,
+  workBits,
 } from './helpers.js';
 import { issueClientCert, type IssueOptions } from './issue-cert.js';
 
@@ -391,22 +392,6 @@ it('the refusal has its own channel', () => {
 });
 
 describe('identity-aware difficulty (--n_bits auto)', () => {
-  /** A session of `set` left at WORK: resolves with the n_bits it was asked. */
-  async function workBits(
-    port: number,
-    set: CertificateSet,
-    track: Set<TLSSocket>,
-  ): Promise<number> {
-    const { ch, socket } = await rawClient(port, set);
-    socket.on('error', () => {});
-    track.add(socket);
-    expect(await ch.readLine(5000)).toBe('HELLO');
-    ch.writeLine('HELLOBACK');
-    const work = await ch.readLine(5000);
-    expect(work).toMatch(/^WORK \S+ \d+$/);
-    return Number(work.split(' ')[2]);
-  }
-
   it("a flooding identity's n_bits rise; the other identity keeps the base", async () => {
     const metrics = new ServerMetrics();
     const { logger, records } = capturedLog('json');
