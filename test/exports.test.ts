@@ -90,6 +90,14 @@ describe('package exports', () => {
     expect(loaded.reflect).toBe('function');
   });
 
+  it('no entry loads the Redis client: it comes only with a --state store', async () => {
+    for (const specifier of ['tlslp', 'tlslp/server']) {
+      const loaded = await importAlone(specifier);
+      expect(loaded.urls.some((u) => u.includes('/dist/state/'))).toBe(true);
+      expect(loaded.urls.filter((u) => u.includes('/node_modules/@redis/'))).toEqual([]);
+    }
+  });
+
   it('the main entry still exports every part', async () => {
     const loaded = await importAlone('tlslp');
     for (const name of ['TlslpServer', 'runClient', 'solveWork', 'generateCertificateSet'])
