@@ -102,21 +102,26 @@ function parseConfig(
   return { data: record, keys: json ? jsonTopKeys(text) : Object.keys(record) };
 }
 
-/** The value of one key as the flag's parser sees it: one string, or one per list item. */
-function rawValues(key: string, value: unknown, option: Option): string[] {
+/**
+ * The value of one key as the flag's parser sees it: one string, or one per list item; else
+ * what is wrong with it.
+ */
+function rawValues(key: string, value: unknown, option: Option): string[] | { problem: string } {
   const scalar = (v: unknown): v is string | number =>
     typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
   if (option.variadic) {
     // A lone value is a list of one, as `--allow-cn a` is on the command line.
     const list = Array.isArray(value) ? (value as unknown[]) : [value];
-    if (list.length === 0) throw new Error(`"${key}" is an empty list: leave the key out`);
+    if (list.length === 0) return { problem: `"${key}" is an empty list: leave the key out` };
     if (!list.every(scalar))
-      throw new Error(`"${key}" must be a list of strings, e.g. ${key} = ["a", "b"]`);
+      return { problem: `"${key}" must be a list of strings, e.g. ${key} = ["a", "b"]` };
     return list.map(String);
   }
   if (Array.isArray(value))
-    throw new Error(`"${key}" takes one value, not a list (${option.long} is not repeatable)`);
-  if (!scalar(value)) throw new Error(`"${key}" must be a string or a number`);
+    return {
+      problem: `"${key}" takes one value, not a list (${option.long} is not repeatable)`,
+    };
+  if (!scalar(value)) return { problem: `"${key}" must be a string or a number` };
   return [String(value)];
 }
 
@@ -185,12 +190,8 @@ export function applyConfigFile(command: Command, path: string): string[] {
       // `no-simulate-failures = true` turns simulateFailures off, as the flag does.
       parsed = option.negate ? !value : value;
     } else {
-      let raws: string[] = [];
-      try {
-        raws = rawValues(key, value, option);
-      } catch (err) {
-        refuse((err as Error).message);
-      }
+      const raws = rawValues(key, value, option);
+      if (!Array.isArray(raws)) return refuse(raws.problem);
       let previous: unknown = undefined;
       for (const raw of raws) {
         if (option.argChoices && !option.argChoices.includes(raw))
