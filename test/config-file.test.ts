@@ -76,6 +76,15 @@ describe('applyConfigFile', () => {
     });
   });
 
+  it('a no- switch is its flag name: no-simulate-failures = true turns the draw off', async () => {
+    expect(resolveFlags([])).not.toHaveProperty('simulateFailures');
+    expect(resolveFlags(['--no-simulate-failures'])).toMatchObject({ simulateFailures: false });
+    const off = await file('off.toml', 'no-simulate-failures = true\n');
+    expect(resolveFlags(['--config', off])).toMatchObject({ simulateFailures: false });
+    const on = await file('on.toml', 'no-simulate-failures = false\n');
+    expect(resolveFlags(['--config', on])).toMatchObject({ simulateFailures: true });
+  });
+
   it('every variadic option of the server is a list key', () => {
     const variadic = serverCommand()
       .options.filter((o) => o.variadic)

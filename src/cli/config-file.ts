@@ -185,7 +185,7 @@ export function applyConfigFile(command: Command, path: string): string[] {
     const name = option.attributeName();
     if (command.getOptionValueSource(name) === 'cli') continue;
     let parsed: unknown;
-    if (option.isBoolean()) {
+    if (option.isBoolean() || option.negate) {
       if (typeof value !== 'boolean') refuse(`"${key}" must be true or false`);
       // `no-simulate-failures = true` turns simulateFailures off, as the flag does.
       parsed = option.negate ? !value : value;

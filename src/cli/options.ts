@@ -100,7 +100,9 @@ export function tableValues<T extends OptionTable>(
     if (entry.flag === undefined) continue;
     for (const flag of [entry.flag, ...(entry.aliases ?? [])]) {
       const o = command.options.find((x) => x.long === flag);
-      const v: unknown = o ? command.getOptionValue(o.attributeName()) : undefined;
+      // commander gives a lone `--no-x` the default x = true itself: not a value given.
+      const given = o && command.getOptionValueSource(o.attributeName()) !== 'default';
+      const v: unknown = o && given ? command.getOptionValue(o.attributeName()) : undefined;
       if (v !== undefined) values[key] = v;
     }
   }

@@ -265,7 +265,8 @@ const CATALOG = {
   },
   TLSLP_ERR_NOT_AUTHORIZED: {
     type: 'TransportError',
-    message: 'server refused client certificate {identity}: on none of its allow-lists (FAIL {reason})',
+    message:
+      'server refused client certificate {identity}: on none of its allow-lists (FAIL {reason})',
     summary: 'A client certificate from our CA matched none of the allowCn/Ou/Dns/Uri lists.',
   },
   TLSLP_ERR_MAX_PER_IDENTITY: {
