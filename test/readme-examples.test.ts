@@ -124,3 +124,41 @@ describe('--config examples of the README and the guide', () => {
     expect(run.stderr.trim()).toBe((line ?? '').replace('server.toml', path));
   });
 });
+
+// The container set: every `tlslp certs --host …` line that names the compose service, as
+// written in the README, the guide, compose.yaml and the Dockerfile.
+const containerLines = ['README.md', 'docs/guide.md', 'compose.yaml', 'Dockerfile'].flatMap((doc) =>
+  [...readFileSync(doc, 'utf8').matchAll(/tlslp(?:\.js)? certs (--host [^`;\n]*)/g)]
+    .map((m) => [doc, (m[1] ?? '').trim()] as const)
+    .filter(([, args]) => /\bserver\b/.test(args)),
+);
+
+describe('the container certificate line', () => {
+  it('is in each of them, and the same everywhere', () => {
+    expect(containerLines.map(([doc]) => doc).sort()).toEqual(
+      ['Dockerfile', 'README.md', 'compose.yaml', 'docs/guide.md'].sort(),
+    );
+    expect(new Set(containerLines.map(([, args]) => args)).size).toBe(1);
+  });
+
+  it('names the service `server` first, and makes no `certs server` of it', async () => {
+    const [, args] = containerLines[0] ?? ['', ''];
+    // Read as the subcommand only when `server` comes last, after the --host values.
+    expect(args.split(' ').at(-1)).not.toBe('server');
+    const dir = await configDir();
+    const tlslp = resolve('dist', 'cli', 'tlslp.js');
+    const made = spawnSync(process.execPath, [tlslp, 'certs', ...args.split(' ')], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(made.status).toBe(0);
+    const shown = spawnSync(
+      process.execPath,
+      [tlslp, 'certs', 'show', '--json', join('certificates', 'server-cert.pem')],
+      { cwd: dir, encoding: 'utf8' },
+    );
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      sans: { dns: ['server', 'localhost'], ip: ['127.0.0.1'] },
+    });
+  });
+});
