@@ -10,7 +10,7 @@
 #
 # Certificates are not baked in: mount them at /app/certificates (see compose.yaml and
 # docs/guide.md, "Containers"). The server certificate must name the host the client dials,
-# e.g. `tlslp certs --host localhost 127.0.0.1 server` for a service called `server`.
+# e.g. `tlslp certs --host server localhost 127.0.0.1` for a service called `server`.
 
 ARG NODE_VERSION=20
 

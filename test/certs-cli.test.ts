@@ -241,7 +241,7 @@ describe('tlslp certs show', () => {
       Valid: `${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}`,
       Key: 'RSA-2048',
       Usage: 'serverAuth',
-      'SHA-256': c.fingerprint256,
+      'SHA-256': c.fingerprint256.toLowerCase(),
     });
   });
 
@@ -262,7 +262,7 @@ describe('tlslp certs show', () => {
       keyType: 'EC P-256',
       extendedKeyUsage: ['clientAuth'],
       isCa: false,
-      fingerprint256: c.fingerprint256,
+      fingerprint256: c.fingerprint256.toLowerCase(),
     });
     const caJson: unknown = JSON.parse(
       await ok('certs', 'show', '--json', join(dir, CERT_FILE_NAMES.caCert)),

@@ -150,7 +150,9 @@ describe('the client watches the connection while it solves', () => {
         dir,
       );
       expect(code).toBe(1);
-      expect(stderr.trim()).toBe('tlslp-client: error: server sent FAIL: Timed out.');
+      expect(stderr.trim()).toBe(
+        "tlslp-client: error: server sent FAIL: Timed out. (a real error, not the protocol's simulated FAIL)",
+      );
       const pid = Number(await readFile(pidFile, 'utf8'));
       expect(pid).toBeGreaterThan(0);
       expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));

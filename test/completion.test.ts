@@ -62,6 +62,26 @@ describe('tlslp completion', () => {
     expect(complete(s, '_tlslp_main', ['tlslp', 'completion', '--he'])).toEqual(['--help']);
   });
 
+  it('bash: file names after certs show, shell names after completion, auto for --n_bits and --workers', () => {
+    const s = bash.stdout;
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'show', 'package.js'])).toEqual([
+      'package.json',
+    ]);
+    // A flag is still a flag there.
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'show', '--js'])).toEqual(['--json']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'completion', ''])).toEqual([
+      'bash',
+      'zsh',
+      'fish',
+    ]);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'completion', 'z'])).toEqual(['zsh']);
+    for (const flag of ['--n_bits', '--n-bits', '--workers'])
+      expect(complete(s, '_tlslp_bin_server', ['tlslp-server', flag, ''])).toEqual(['auto']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'server', '--n_bits', 'a'])).toEqual(['auto']);
+    // The bins' operands (a WORK token) are not files.
+    expect(complete(s, '_tlslp_bin_work', ['tlslp-work', 'package.js'])).toEqual([]);
+  });
+
   it('zsh loads the bash functions through bashcompinit', () => {
     const r = tlslp('completion', 'zsh');
     expect(r.status).toBe(0);
@@ -86,6 +106,15 @@ describe('tlslp completion', () => {
         (l) => l.includes('__fish_seen_subcommand_from revoke') && l.includes('-l serial'),
       ),
     ).toBe(true);
+    expect(lines).toContain(
+      "complete -c tlslp -n '__fish_seen_subcommand_from certs; and __fish_seen_subcommand_from show' -F",
+    );
+    expect(lines).toContain(
+      "complete -c tlslp -n '__fish_seen_subcommand_from completion' -x -a 'bash zsh fish'",
+    );
+    expect(lines).toContain(
+      "complete -c tlslp-server -l n_bits -x -a 'auto' -d 'WORK difficulty in trailing zero bits, 0..64, or auto (follows the load)'",
+    );
   });
 
   it('refuses an unknown shell with exit 2', () => {

@@ -48,12 +48,56 @@ describe('applyConfigFile', () => {
     });
   });
 
-  it('reads JSON with camelCase names too', async () => {
-    const path = await file('a.json', '{"maxPerIp": 3, "workTimeout": 60}');
+  it('reads JSON with the same flag names', async () => {
+    const path = await file('a.json', '{"max-per-ip": 3, "work-timeout": 60, "insecure": false}');
     expect(resolveFlags(['--config', path])).toMatchObject({
       maxPerIp: 3,
       workTimeoutMs: 60_000,
+      insecure: false,
     });
+  });
+
+  it('takes a list for every repeatable flag, in TOML and JSON; a lone value is a list of one', async () => {
+    const toml = await file(
+      'lists.toml',
+      'allow-cn = ["api-client", "batch-client"]\nallow-ou = "payments"\nproxy-from = ["10.0.0.5/32", "::1"]\nallow-dns = ["a.example.org"]\nallow-uri = ["spiffe://example.org/api"]\n',
+    );
+    expect(resolveFlags(['--config', toml])).toMatchObject({
+      allowCn: ['api-client', 'batch-client'],
+      allowOu: ['payments'],
+      proxyFrom: ['10.0.0.5/32', '::1'],
+      allowDns: ['a.example.org'],
+      allowUri: ['spiffe://example.org/api'],
+    });
+    const json = await file('lists.json', '{"allow-cn": ["a", "b"], "proxy-from": ["127.0.0.1"]}');
+    expect(resolveFlags(['--config', json])).toMatchObject({
+      allowCn: ['a', 'b'],
+      proxyFrom: ['127.0.0.1'],
+    });
+  });
+
+  it('a no- switch is its flag name: no-simulate-failures = true turns the draw off', async () => {
+    expect(resolveFlags([])).not.toHaveProperty('simulateFailures');
+    expect(resolveFlags(['--no-simulate-failures'])).toMatchObject({ simulateFailures: false });
+    const off = await file('off.toml', 'no-simulate-failures = true\n');
+    expect(resolveFlags(['--config', off])).toMatchObject({ simulateFailures: false });
+    const on = await file('on.toml', 'no-simulate-failures = false\n');
+    expect(resolveFlags(['--config', on])).toMatchObject({ simulateFailures: true });
+  });
+
+  it('every variadic option of the server is a list key', () => {
+    const variadic = serverCommand()
+      .options.filter((o) => o.variadic)
+      .map((o) => o.long);
+    expect(variadic).toEqual(
+      expect.arrayContaining([
+        '--proxy-from',
+        '--allow-cn',
+        '--allow-ou',
+        '--allow-dns',
+        '--allow-uri',
+      ]),
+    );
   });
 
   it('a flag on the command line wins over the file; the rest of the file still applies', async () => {
@@ -65,7 +109,30 @@ describe('applyConfigFile', () => {
   });
 
   it.each([
-    ['unknown.toml', 'max-conections = 5\n', /unknown option "max-conections"/],
+    [
+      'unknown.toml',
+      'max-conections = 5\n',
+      /unknown option "max-conections"; did you mean "max-connections"\?/,
+    ],
+    ['far.toml', 'colour = 5\n', /unknown option "colour"$/],
+    ['camel.toml', 'nBits = 8\n', /unknown option "nBits"; did you mean "n_bits"\?/],
+    ['alias.toml', 'n-bits = 8\n', /unknown option "n-bits"; did you mean "n_bits"\?/],
+    ['camel.json', '{"maxPerIp": 3}', /unknown option "maxPerIp"; did you mean "max-per-ip"\?/],
+    [
+      'twice.toml',
+      'n_bits = 8\nnBits = 30\n',
+      /"nBits" is "n_bits" given twice; keep one, spelt "n_bits"/,
+    ],
+    ['twice.json', '{"max-per-ip": 3, "max-per-ip": 4}', /"max-per-ip" is given twice/],
+    ['twice2.toml', 'port = 1\nport = 2\n', /not valid TOML/],
+    ['version.toml', 'version = true\n', /"version" is not a setting/],
+    ['help.json', '{"help": true}', /"help" is not a setting/],
+    ['config.toml', 'config = "other.toml"\n', /"config" is not a setting/],
+    ['notlist.toml', 'port = [1, 2]\n', /"port" takes one value, not a list/],
+    ['empty.toml', 'allow-cn = []\n', /"allow-cn" is an empty list/],
+    ['nested.toml', 'allow-cn = [["a"]]\n', /"allow-cn" must be a list of strings/],
+    ['badcidr.toml', 'proxy-from = ["10.0.0.0/8", "nope"]\n', /"proxy-from": --proxy-from must be/],
+    ['switch.toml', 'insecure = 1\n', /"insecure" must be true or false/],
     ['range.toml', 'max-per-ip = -1\n', /"max-per-ip": --max-per-ip must be an integer/],
     ['bool.toml', 'insecure = "yes"\n', /"insecure" must be true or false/],
     ['syntax.toml', 'max-per-ip = \n', /not valid TOML/],

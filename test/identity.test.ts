@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
-import { ConfigError, ServerFailError } from '../src/errors.js';
+import { ConfigError, TransportError } from '../src/errors.js';
 import { createLogger } from '../src/logging.js';
 import {
   SERVER_CHANNELS,
@@ -220,8 +220,10 @@ describe('allow-lists', () => {
         const bad = await withClient(c.refused);
         expect(await firstLine(s.port, bad)).toBe(`FAIL ${FAIL_REASONS.notAuthorized}`);
         const err = await session(s.port, bad);
-        expect(err).toBeInstanceOf(ServerFailError);
-        expect((err as ServerFailError).message).toContain('Not authorized.');
+        expect(err).toBeInstanceOf(TransportError);
+        expect(err).toMatchObject({ code: 'TLSLP_ERR_NOT_AUTHORIZED' });
+        expect((err as Error).message).toContain(`(fp ${fp16(bad.clientCert)})`);
+        expect((err as Error).message).toContain('FAIL Not authorized.');
         await until(() => refusals.length === 2, 'two refusals');
         expect(refusals[0]).toMatchObject({
           code: 'TLSLP_ERR_NOT_AUTHORIZED',

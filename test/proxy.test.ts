@@ -17,6 +17,7 @@ import { TlslpServer } from '../src/server/server.js';
 import {
   clientTls,
   heldAtWork as held,
+  memoryLogger,
   startServer,
   testCerts,
   until,
@@ -129,7 +130,8 @@ describe('PROXY protocol', () => {
   });
 
   it('a trusted source without a header is refused, and so is one whose header never comes', async () => {
-    const s = await start({ handshakeTimeoutMs: 300 });
+    const logger = memoryLogger();
+    const s = await start({ handshakeTimeoutMs: 300, logger });
     const refusals = recordRefusals();
     await expect(client(s.port)).rejects.toThrow();
     const silent = net.connect(s.port, '127.0.0.1');
@@ -145,6 +147,12 @@ describe('PROXY protocol', () => {
     expect(mine[0]?.detail).toMatch(/not a PROXY protocol header/);
     expect(mine[1]?.detail).toMatch(/within 300 ms/);
     expect(s.server.stats.refusedByReason['proxy-header']).toBe(2);
+    // Logged as what it is, not as a limit.
+    const warned = logger.lines.filter((l) => l.level === 'WARNING').map((l) => l.msg);
+    expect(warned[0]).toMatch(
+      /^Refused connection from 127\.0\.0\.1: no valid PROXY protocol header \(.*not a PROXY protocol header.*\)$/,
+    );
+    expect(warned.join('\n')).not.toMatch(/limit reached/);
   });
 
   it('a header from a source not in proxyFrom is refused; its plain TLS clients are served', async () => {

@@ -40,6 +40,18 @@ beforeAll(() => {
 });
 
 describe('tlslp-work', () => {
+  it('names itself as it was called: tlslp-work, or tlslp work through the umbrella', async () => {
+    const alone = await run(['--help']);
+    expect(alone.stdout.split('\n')[0]).toBe('Usage: tlslp-work [options] <token> <n_bits>');
+    const umbrellaHelp = await run(['work', '--help'], undefined, umbrella);
+    expect(umbrellaHelp.code).toBe(0);
+    expect(umbrellaHelp.stdout.split('\n')[0]).toBe('Usage: tlslp work [options] <token> <n_bits>');
+    expect(umbrellaHelp.stdout).toContain('\n  tlslp work gkcjcib');
+    const bad = await run(['work', '--bogus', 'abc', '1'], undefined, umbrella);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe("tlslp work: error: unknown option '--bogus'");
+  });
+
   it('solves abc 16 like the original solver', async () => {
     const result = await run(['abc', '16']);
     expect(result.code).toBe(0);

@@ -72,6 +72,12 @@ export interface ClientSummary {
   error: string | null;
   errorCode: string | null;
   serverFail: string | null;
+  /**
+   * The FAIL was the protocol's simulated one (a random word among the body commands, drawn
+   * in about 9 sessions in 10 unless the server runs with --no-simulate-failures); false for
+   * a FAIL the server sends for a real error (one of its FAIL_REASONS) and with no FAIL.
+   */
+  simulated: boolean;
 }
 
 /** Run `tlslp-client` with `argv` (without the program name). Resolves with the exit code. */
@@ -183,6 +189,9 @@ async function connect(argv: string[]): Promise<number> {
       : withFlagNames(err, CLIENT_OPTIONS, CLIENT_ALIASES);
     if (failure instanceof TlslpError && Object.hasOwn(FLAG_HINTS, failure.code))
       failure.message += ` (${FLAG_HINTS[failure.code]})`;
+    // A FAIL for a real error reads apart from the drawn one (which exits 1 all the same).
+    if (failure instanceof ServerFailError && !failure.simulated)
+      failure.message += " (a real error, not the protocol's simulated FAIL)";
     if (failure instanceof ServerFailError && failure.simulated) {
       // The protocol's drawn FAIL: normal, not an error of the client or the server.
       logger.info(`Session ended by the server's simulated FAIL (${failure.reason})`);
@@ -219,7 +228,7 @@ async function connect(argv: string[]): Promise<number> {
     if (controller.signal.aborted) return EXIT.interrupted;
     if (failure instanceof ServerFailError && failure.simulated) {
       process.stderr.write(
-        `tlslp-client: the server ended the session with the protocol's simulated FAIL (${failure.reason}); normal mode draws it in about 9 sessions in 10, and the exit status is 1, as documented\n`,
+        `tlslp-client: the server ended the session with the protocol's simulated FAIL (${failure.reason}); normal mode draws it in about 9 sessions in 10, and the exit status is 1, as documented (a server started with --no-simulate-failures never draws it)\n`,
       );
       return EXIT.failure;
     }
@@ -259,6 +268,7 @@ function summarize(
     error: failure ? describeError(failure) : null,
     errorCode: failure instanceof TlslpError ? failure.code : null,
     serverFail: failure instanceof ServerFailError ? failure.reason : null,
+    simulated: failure instanceof ServerFailError && failure.simulated,
   };
 }
 

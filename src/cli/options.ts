@@ -49,6 +49,9 @@ export function flagSpec(entry: OptionEntry, flag: string = entry.flag ?? ''): s
   return `${entry.short && flag === entry.flag ? `${entry.short}, ` : ''}${flag}${value}`;
 }
 
+/** The main flag of each alias option (`--n-bits` -> `--n_bits`), so a config file can refuse the alias spelling. */
+export const ALIAS_OF = new WeakMap<Option, string>();
+
 /**
  * Add a commander option for every entry of `table` that has a flag, aliases included.
  * No commander defaults: an unset flag stays unset, so the resolver fills the default (the
@@ -75,10 +78,11 @@ export function addTableOptions(command: Command, table: OptionTable): Command {
     const shown = shownDefault(entry);
     if (shown !== null) defaults.set(main, shown);
     command.addOption(entry.value === undefined ? main : main.argParser(parse));
-    for (const alias of entry.aliases ?? [])
-      command.addOption(
-        new Option(flagSpec(entry, alias), `same as ${entry.flag}`).argParser(parse),
-      );
+    for (const alias of entry.aliases ?? []) {
+      const o = new Option(flagSpec(entry, alias), `same as ${entry.flag}`).argParser(parse);
+      ALIAS_OF.set(o, entry.flag);
+      command.addOption(o);
+    }
   }
   return command;
 }
@@ -96,7 +100,9 @@ export function tableValues<T extends OptionTable>(
     if (entry.flag === undefined) continue;
     for (const flag of [entry.flag, ...(entry.aliases ?? [])]) {
       const o = command.options.find((x) => x.long === flag);
-      const v: unknown = o ? command.getOptionValue(o.attributeName()) : undefined;
+      // commander gives a lone `--no-x` the default x = true itself: not a value given.
+      const given = o && command.getOptionValueSource(o.attributeName()) !== 'default';
+      const v: unknown = o && given ? command.getOptionValue(o.attributeName()) : undefined;
       if (v !== undefined) values[key] = v;
     }
   }

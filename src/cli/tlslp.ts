@@ -75,7 +75,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
     .allowExcessArguments()
     .argument('[args...]')
     .action(async (args: string[]) => {
-      code = await workMain(args);
+      code = await workMain(args, 'tlslp work');
     });
 
   program
@@ -123,7 +123,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
   // The pass-through subcommands get their arguments untouched: commander would take a
   // `--` or a `-V` meant for them (a WORK token may be either).
   const passThrough: Record<string, (args: string[]) => Promise<number>> = {
-    work: workMain,
+    work: (args) => workMain(args, 'tlslp work'),
     server: async (args) => (await serverCli()).serverMain(args),
     client: async (args) => (await clientCli()).clientMain(args),
   };

@@ -23,9 +23,12 @@ function tokenArgument(value: string): string {
   return value;
 }
 
-/** The `tlslp-work` command definition: its flags are the work table's. */
-export function workCommand(): Command {
-  const command = new Command('tlslp-work')
+/**
+ * The `tlslp-work` command definition: its flags are the work table's. `name` is how it was
+ * called (`tlslp work` through the umbrella), for its usage line and messages.
+ */
+export function workCommand(name = 'tlslp-work'): Command {
+  const command = new Command(name)
     .description(
       'Solve a WORK challenge: find a suffix so that SHA-256(token + suffix) ends in n_bits zero bits.',
     )
@@ -39,14 +42,14 @@ export function workCommand(): Command {
   return addTableOptions(command, WORK_OPTIONS)
     .addHelpText(
       'after',
-      '\nExample:\n  tlslp-work gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28\n' +
+      `\nExample:\n  ${name} gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28\n` +
         '\nGiven just <token> <n_bits>, the installed tlslp-work and tlslp work run the native solver\n' +
         'program (tlslp-solve) without starting Node, where one is built or shipped; any flag, or\n' +
         'TLSLP_NO_NATIVE / TLSLP_NATIVE_VARIANT / TLSLP_NATIVE_SCALAR, runs this Node CLI. Both\n' +
         'print the same suffix: the lowest nonce.',
     )
     .exitOverride()
-    .configureOutput(commanderOutput('tlslp-work'));
+    .configureOutput(commanderOutput(name));
 }
 
 const INTEGER = /^\d+$/;
@@ -82,13 +85,13 @@ function onlyFlags(args: readonly string[], command: Command): boolean {
   return true;
 }
 
-/** Run `tlslp-work` with `argv` (without the program name). Resolves with the exit code. */
-export async function workMain(argv: string[]): Promise<number> {
-  return namingFlags(WORK_OPTIONS, () => work(argv));
+/** Run `tlslp-work` with `argv` (without the program name), called `name`. Resolves with the exit code. */
+export async function workMain(argv: string[], name = 'tlslp-work'): Promise<number> {
+  return namingFlags(WORK_OPTIONS, () => work(argv, name));
 }
 
-async function work(argv: string[]): Promise<number> {
-  const definition = workCommand();
+async function work(argv: string[], name: string): Promise<number> {
+  const definition = workCommand(name);
   const command = definition.parse(operandsLast(argv, definition), { from: 'user' });
   const [token, nBits] = command.processedArgs as [string, number];
   const flags = resolveWorkOptions(tableValues(command, WORK_OPTIONS));

@@ -360,6 +360,7 @@ async function connectAndRun(
       maxRequests,
       signal,
       log: logger,
+      identity: ownIdentity(socket),
       onEvent: (event) => {
         if (event.type === 'work-done') logSolve(logger, event.solution, options.tutorial === true);
         emit(event);
@@ -380,6 +381,19 @@ async function connectAndRun(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Our certificate as the server's logs name it (CN and the first 16 hex digits of its
+ * SHA-256 fingerprint), so a refusal points at the line to look for there.
+ */
+function ownIdentity(socket: tls.TLSSocket): string | undefined {
+  const cert = socket.getCertificate();
+  if (!cert || !('fingerprint256' in cert)) return undefined;
+  const cn = cert.subject.CN;
+  const name = Array.isArray(cn) ? cn.join('+') : cn;
+  const fp = cert.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase();
+  return `${name ? `${JSON.stringify(name)} ` : ''}(fp ${fp})`;
 }
 
 function logSolve(

@@ -21,6 +21,8 @@ import {
   type ServerMessage,
 } from '../protocol/messages.js';
 import type { LineChannel } from '../transport/channel.js';
+// Only the reason texts: the module's other imports are ones the client loads anyway.
+import { FAIL_REASONS } from '../server/session.js';
 import type { Profile } from './profile.js';
 import type { WorkSolution, WorkSolver } from '../solver/adapters.js';
 
@@ -54,6 +56,21 @@ export type SessionEvent =
       solution: WorkSolution;
     };
 
+/**
+ * The FAILs a server sends right after the handshake, before HELLO, to refuse a certificate,
+ * and the code the client rejects each with (docs/errors.md). Any other FAIL is a
+ * ServerFailError (`TLSLP_ERR_SERVER_FAIL`).
+ */
+export const REFUSAL_CODES = {
+  [FAIL_REASONS.notAuthorized]: 'TLSLP_ERR_NOT_AUTHORIZED',
+  [FAIL_REASONS.maxPerIdentity]: 'TLSLP_ERR_MAX_PER_IDENTITY',
+} as const;
+
+const refusalCode = (reason: string) =>
+  Object.hasOwn(REFUSAL_CODES, reason)
+    ? REFUSAL_CODES[reason as keyof typeof REFUSAL_CODES]
+    : undefined;
+
 /** Options of {@link runClientSession}. */
 export interface ClientSessionOptions {
   /** Answers to the body commands. */
@@ -72,6 +89,8 @@ export interface ClientSessionOptions {
   maxRequests?: number;
   /** Stops the session and the solver. */
   signal?: AbortSignal;
+  /** Who our certificate names (`"client" (fp 3f9a0c41d2b7e865)`), for a refusal's message. */
+  identity?: string;
   /** Called for every line sent and received and at the start and end of WORK. */
   onEvent?: (event: SessionEvent) => void;
   /** Where the session says what it does (a logger's info/debug). */
@@ -107,6 +126,8 @@ export async function runClientSession(
 ): Promise<ClientSessionResult> {
   const log = options.log ?? quiet;
   const emit = options.onEvent ?? (() => {});
+  // Before HELLO a FAIL can only be the gate refusing our certificate.
+  let greeted = false;
   // Past WORK, a FAIL whose reason is one random word is the protocol's drawn FAIL.
   let inBody = false;
   const read = async (timeoutMs: number, signal = options.signal): Promise<ServerMessage> => {
@@ -116,10 +137,17 @@ export async function runClientSession(
     log.debug(
       `Received: ${message.type === 'WORK' ? `WORK ${redactToken(message.token)} ${message.nBits}` : line}`,
     );
-    if (message.type === 'FAIL')
+    if (message.type === 'FAIL') {
+      const refused = greeted ? undefined : refusalCode(message.reason);
+      if (refused)
+        throw new TransportError(refused, {
+          identity: options.identity ?? '(ours)',
+          reason: message.reason,
+        });
       throw new ServerFailError(message.reason, {
         simulated: inBody && /^[A-Za-z0-9_-]{1,128}$/.test(message.reason),
       });
+    }
     return message;
   };
   // Every line sent, at DEBUG only: body replies carry the profile's personal values.
@@ -135,6 +163,7 @@ export async function runClientSession(
     });
 
   const hello = await read(options.otherTimeoutMs);
+  greeted = true;
   if (hello.type !== 'HELLO') throw unexpected(hello, 'HELLO');
   log.info('Received HELLO');
   send(HELLO_REPLY);

@@ -265,12 +265,14 @@ const CATALOG = {
   },
   TLSLP_ERR_NOT_AUTHORIZED: {
     type: 'TransportError',
-    message: 'client certificate {identity} is not on the allow-lists',
+    message:
+      'server refused client certificate {identity}: on none of its allow-lists (FAIL {reason})',
     summary: 'A client certificate from our CA matched none of the allowCn/Ou/Dns/Uri lists.',
   },
   TLSLP_ERR_MAX_PER_IDENTITY: {
     type: 'TransportError',
-    message: 'client certificate {identity} already has {max} sessions (maxPerIdentity)',
+    message:
+      'server refused client certificate {identity}: it already has as many sessions as the server allows, its maxPerIdentity (FAIL {reason}); try again once one ends',
     summary: 'A client certificate opened more sessions at once than maxPerIdentity allows.',
   },
   TLSLP_ERR_ADDRESS_IN_USE: {

@@ -25,6 +25,8 @@ export interface Kind<T> {
   show(value: T): string;
   /** The accepted values, when a fixed list (for completion and docs). */
   readonly choices?: readonly string[];
+  /** Words completion offers beside values typed freely (`auto` beside a number). */
+  readonly suggestions?: readonly string[];
   /** Takes several values after one flag (`--host a b c`). */
   readonly variadic?: boolean;
 }

@@ -99,6 +99,7 @@ export function orWord<const W extends string, T>(word: W, kind: Kind<T>): Kind<
       return p === null ? null : `${p}, or ${word}`;
     },
     show: (v) => (v === word ? word : kind.show(v as T)),
+    suggestions: [word],
   };
 }
 

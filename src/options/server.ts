@@ -16,7 +16,7 @@ import {
   type ResolvedOf,
 } from './core.js';
 import { DEFAULT_PROXY_FROM } from '../server/proxy.js';
-import { cidrs, integer, names, orWord, seconds, text } from './kinds.js';
+import { cidrs, integer, names, orWord, seconds, text, toggle } from './kinds.js';
 import { hasControl } from '../text/escape.js';
 import { STATE_URL_FORM, parseStateUrl } from '../state/url.js';
 import { CONFIG_ENTRY, LOG_ENTRIES, TIMEOUT_ENTRIES, CERT_PATHS, switchEntry } from './shared.js';
@@ -416,6 +416,21 @@ export const SERVER_OPTIONS = {
     lib: true,
     default: 20,
     help: 'body requests per session in normal mode',
+  }),
+  /**
+   * Draw the simulated server-side FAIL among the body commands (default true, as the
+   * protocol's normal mode says). Each of the 20 requests is FAIL with probability 1/9, so
+   * about 9 sessions in 10 end in `FAIL <random>` (the client's runClient rejects with a
+   * `ServerFailError` whose `simulated` is true); false: every good session ends in DONE/OK.
+   */
+  simulateFailures: option(toggle(), {
+    lib: true,
+    // commander reads `--no-x` alone as x, true unless the flag is given.
+    flag: '--no-simulate-failures',
+    default: true,
+    defaultText: 'FAIL drawn',
+    help: 'never draw the simulated FAIL: every good session ends in DONE/OK (for smoke tests and health checks)',
+    doc: "never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by default): every good session ends in DONE/OK, so a client's exit status tells a health check the truth",
   }),
 } as const;
 

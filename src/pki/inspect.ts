@@ -56,9 +56,12 @@ export interface CertificateDescription {
   extendedKeyUsage: string[];
   /** Whether it is a CA (basicConstraints CA:true). */
   isCa: boolean;
-  /** SHA-256 fingerprint, colon-separated upper-case hex (as OpenSSL prints it). */
+  /**
+   * SHA-256 fingerprint, colon-separated lower-case hex: the case of the logs' `fp`, so one
+   * can be searched for with the other.
+   */
   fingerprint256: string;
-  /** The first 16 hex digits of the fingerprint, for logs and tables. */
+  /** The first 16 hex digits of the fingerprint: the `fp` of the server's log records. */
   fingerprintShort: string;
 }
 
@@ -107,7 +110,7 @@ export function describeCertificate(
     else if (n.type === 'email') sans.email.push(n.value);
   }
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [];
-  const fingerprint256 = node.fingerprint256;
+  const fingerprint256 = node.fingerprint256.toLowerCase();
   return {
     subject: describeName(cert.subjectName),
     issuer: describeName(cert.issuerName),

@@ -34,10 +34,13 @@ export function trackLog(
 ): () => void {
   const warnings = new WarningLimiter((m, f) => logger.warning(m, f), warningLimit);
   const stop = subscribeServer(server, {
-    connectionRefused: ({ ip, reason }) =>
+    connectionRefused: ({ ip, reason, detail }) =>
       warnings.warn(
         `refused: ${reason}`,
-        `Refused connection from ${ip}: ${reason} limit reached`,
+        // A missing or broken PROXY header is no limit: say what was wrong with it.
+        reason === 'proxy-header'
+          ? `Refused connection from ${ip}: no valid PROXY protocol header (${detail ?? 'none in time'})`
+          : `Refused connection from ${ip}: ${reason} limit reached`,
         {
           peer: ip,
           event: 'refused',

@@ -96,20 +96,13 @@ function caNotAfter(cas: readonly X509Certificate[]): Date | undefined {
 /**
  * Options of {@link TlslpServer}. Those of the server's option table (host, port, nBits and
  * its adaptive bounds, token, randomString, tutorial, insecure, timeouts, limits,
- * statsIntervalMs, bodyRequests: see `SERVER_OPTIONS`, whose help texts say what each does)
+ * statsIntervalMs, bodyRequests, simulateFailures: see `SERVER_OPTIONS`, whose help texts say what each does)
  * are checked and defaulted by `resolveServerOptions`; `nBits: 'auto'` makes the
  * n_bits follow the load between `minBits` and `maxBits`.
  */
 export interface ServerOptions extends ServerTableOptions {
   /** Server certificate and key, and the CA that issues client certificates. */
   tls: TlsMaterial;
-  /**
-   * Draw the simulated server-side FAIL among the body commands (default true, as the
-   * protocol's normal mode says). Each of the 20 requests is FAIL with probability 1/9, so
-   * about 9 sessions in 10 end in `FAIL <random>` (the client's {@link runClient} rejects
-   * with `ServerFailError`); set false for sessions that end in DONE/OK, as the demo does.
-   */
-  simulateFailures?: boolean;
   /** How many warnings of one kind strangers can cause per second, and how often the rest are summed up. */
   warningLimit?: WarningLimitOptions;
   /** Where the server logs (default: nowhere). See {@link createLogger}. */
