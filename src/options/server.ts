@@ -417,6 +417,15 @@ export const SERVER_OPTIONS = {
     default: 20,
     help: 'body requests per session in normal mode',
   }),
+  /** Check the configuration, TLS files and ports, print the effective policy, and exit. */
+  check: switchEntry(
+    false,
+    '--check',
+    'check flags, config, TLS files, CRL and ports, print the effective policy, and exit (0 = fine, 2 = not)',
+    {
+      doc: 'as `nginx -t`: check flags, `--config`, TLS files and CRL, bind-test the ports, print the effective policy; exit 0, or 2 and the problem',
+    },
+  ),
 } as const;
 
 type Table = typeof SERVER_OPTIONS;
