@@ -17,7 +17,7 @@ async function exported(): Promise<Set<string>> {
   const names = new Set<string>();
   for (const m of await new ServerMetrics({ defaultMetrics: true }).registry.getMetricsAsJSON()) {
     names.add(m.name);
-    if (m.type === 'histogram')
+    if (String(m.type) === 'histogram')
       for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
   }
   return names;
@@ -84,7 +84,7 @@ describe('contrib: systemd unit', () => {
 
   it('uses only flags tlslp-server has', async () => {
     const unit = await contrib('systemd/tlslp-server.service');
-    const flags = new Set(
+    const flags = new Set<string>(
       Object.values(SERVER_OPTIONS).flatMap((e) =>
         'flag' in e && e.flag ? [e.flag, ...('aliases' in e ? (e.aliases ?? []) : [])] : [],
       ),

@@ -13,7 +13,14 @@ import {
   type CertificateSet,
 } from '../src/certs.js';
 import { revokeCertificate } from '../src/pki/crl.js';
-import { completeSessions, runBin, testCerts, until, useTempDirs } from './helpers.js';
+import {
+  completeSessions,
+  serverCertFlags,
+  runBin,
+  testCerts,
+  until,
+  useTempDirs,
+} from './helpers.js';
 import { jsonLog, startServerProcess } from './server-process.js';
 
 const tempDir = useTempDirs('tlslp-check-');
@@ -25,15 +32,7 @@ beforeAll(async () => {
   certs = await testCerts();
   dir = await tempDir();
   await writeCertificateSet(dir, certs);
-  const f = (k: keyof typeof CERT_FILE_NAMES) => join(dir, CERT_FILE_NAMES[k]);
-  files = [
-    '--server-cert',
-    f('serverCert'),
-    '--server-key',
-    f('serverKey'),
-    '--ca-cert',
-    f('caCert'),
-  ];
+  files = serverCertFlags(dir);
 });
 
 describe('tlslp-server --check', () => {
