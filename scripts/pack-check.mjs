@@ -44,6 +44,13 @@ const REQUIRED_FILES = [
   'wasm/build/tlslp-scalar.wasm',
   'native/binding.gyp',
   'scripts/build-native.mjs',
+  'CONTRIBUTING.md',
+  'docs/guide.md',
+  'docs/errors.md',
+  'docs/protocol.md',
+  'contrib/systemd/tlslp-server.service',
+  'contrib/prometheus/tlslp-alerts.yml',
+  'contrib/grafana/tlslp-dashboard.json',
 ];
 /** The prebuild the tarball must ship for this machine (scripts/prebuild.mjs makes it). */
 const HOST_PREBUILD = `prebuilds/${process.platform}-${process.arch}/tlslp_kernel.glibc.node`;
@@ -59,7 +66,7 @@ const FORBIDDEN_PREFIXES = [
   'test/',
   'bench/',
   'coverage/',
-  'docs/',
+  'docs/tutorial/',
   'certificates/',
   'native/build/',
   'node_modules/',
@@ -233,6 +240,29 @@ function checkSolverProgram(cwd, pkgDir) {
   checkWork(cwd, 'tlslp-work', [], 'abc', 20, path);
 }
 
+/**
+ * require() every subpath of the exports map from a .cjs file: Node ≥ 20.19 loads ES modules
+ * without top-level await that way. Older Node says ERR_REQUIRE_ESM (the README says so).
+ */
+function checkRequire(cwd, pkg) {
+  if (!process.features.require_module)
+    return note(`node ${process.version} cannot require() ES modules: not checked`);
+  const subpaths = Object.keys(pkg.exports ?? {})
+    .filter((k) => typeof pkg.exports[k] === 'object')
+    .map((k) => (k === '.' ? 'tlslp' : `tlslp/${k.slice(2)}`));
+  const file = join(cwd, 'require-check.cjs');
+  writeFileSync(
+    file,
+    `for (const s of ${JSON.stringify(subpaths)}) if (Object.keys(require(s)).length === 0) throw new Error(s + ' exports nothing');\n` +
+      `if (typeof require('tlslp').runClient !== 'function') throw new Error('no runClient');\n`,
+  );
+  const r = run(process.execPath, [file], { cwd });
+  if (r.status !== 0 || r.error) return fail(whyFailed(r));
+  if (r.stderr.trim())
+    return fail(`${r.shown} printed on stderr: ${r.stderr.trim().split('\n')[0]}`);
+  ok(`require() of ${subpaths.length} subpaths from a .cjs file works`);
+}
+
 /** Which kernels the installed package can load, and which `auto` picks. */
 const KERNEL_PROBE = `
 import * as tlslp from 'tlslp';
@@ -330,6 +360,19 @@ function checkTarball(info, pkg) {
   const prebuilds = [...files].filter((f) => f.startsWith('prebuilds/'));
   if (prebuilds.length > 0) ok(`prebuilt native kernels: ${prebuilds.join(', ')}`);
   else note(`no prebuilt native kernel shipped (installs build it from source)`);
+  // Every relative link of the shipped Markdown must resolve inside the tarball.
+  const broken = [];
+  for (const doc of [...files].filter((f) => f.endsWith('.md'))) {
+    const text = readFileSync(join(root, doc), 'utf8');
+    for (const [, target = ''] of text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+      const path = join(dirname(doc), target).replace(/\\/g, '/');
+      if (!files.has(path) && ![...files].some((f) => f.startsWith(`${path}/`)))
+        broken.push(`${doc} → ${target}`);
+    }
+  }
+  if (broken.length > 0) fail(`links to files the tarball lacks: ${broken.join(', ')}`);
+  else ok('every relative link of the shipped Markdown resolves in the tarball');
   const forbidden = [...files].filter(
     (f) =>
       FORBIDDEN_PREFIXES.some((p) => f.startsWith(p)) || f.endsWith('.tgz') || /\.test\./.test(f),
@@ -343,6 +386,11 @@ function checkTarball(info, pkg) {
 function checkManifest(pkgDir, pkg) {
   const problems = [];
   if (!pkg.engines?.node) problems.push('no engines.node');
+  for (const field of ['repository', 'homepage', 'bugs'])
+    if (!pkg[field]) problems.push(`no ${field}`);
+  for (const [subpath, conditions] of Object.entries(pkg.exports ?? {}))
+    if (typeof conditions === 'object' && conditions.require !== conditions.import)
+      problems.push(`exports ${subpath}: require is not the import entry`);
   if (pkg.type !== 'module') problems.push('type is not "module"');
   const types = pkg.exports?.['.']?.types ?? pkg.types;
   if (!types || !existsSync(join(pkgDir, types))) problems.push(`types file ${types} missing`);
@@ -419,6 +467,9 @@ try {
   checkWork(consumer, 'tlslp', ['work'], 'abc', 16);
   checkVersion(consumer, 'tlslp-work', info.version);
   checkSolverProgram(consumer, pkgDir);
+
+  step('a CommonJS consumer (require of the ES modules, Node ≥ 20.19)');
+  checkRequire(consumer, JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')));
 
   step('kernels of the installed package');
   const kernels = probeKernels(consumer);

@@ -9,9 +9,11 @@
 // The file is tagged with the C library (glibc), so a musl system builds from source instead.
 //
 //   node scripts/prebuild.mjs            this machine's platform and arch (must succeed)
-//   --arch arm64                         also cross-build linux-arm64 when a cross compiler
-//                                        (aarch64-linux-gnu-gcc) is installed; skipped
-//                                        with a note otherwise
+//   --arch arm64                         also cross-build linux-arm64 (a cross compiler,
+//                                        aarch64-linux-gnu-gcc, is needed: without one it is
+//                                        skipped with a one-line note)
+//   --arch-if-installed arm64            the same, but skipped silently without the cross
+//                                        compiler (what `npm pack` runs: build:prebuilds)
 //   TLSLP_SKIP_PREBUILD=1                skip (a package without the prebuild falls back to a
 //                                        source build on install, then to WebAssembly)
 import { spawnSync } from 'node:child_process';
@@ -25,7 +27,12 @@ import { findNodeGyp, loadablePrebuild, nodeHeadersDir } from './build-native.mj
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 const argv = process.argv.slice(2);
-const crossArches = argv.flatMap((a, i) => (a === '--arch' && argv[i + 1] ? [argv[i + 1]] : []));
+/** Arches to cross-build, each with whether it was asked for outright (`--arch`). */
+const crossArches = argv.flatMap((a, i) =>
+  (a === '--arch' || a === '--arch-if-installed') && argv[i + 1]
+    ? [{ arch: argv[i + 1], asked: a === '--arch' }]
+    : [],
+);
 
 /** Cross toolchains known to work from a Debian x86-64 host (apt: gcc-aarch64-linux-gnu). */
 const CROSS = {
@@ -134,15 +141,17 @@ if (!check.path) {
 }
 log(`${host}: ${check.path.slice(root.length)} (${check.variants.join(', ')})`);
 
-for (const arch of crossArches) {
+for (const { arch, asked } of crossArches) {
   const cross = CROSS[arch];
   if (process.platform !== 'linux' || !cross || arch === process.arch) {
-    log(`linux-${arch}: no cross build from ${host}; skipped`);
+    if (asked) log(`linux-${arch}: no cross build from ${host}; skipped`);
     continue;
   }
   const cc = `${cross.triple}-gcc`;
   if (!hasCommand(cc)) {
-    log(`linux-${arch}: ${cc} not installed (apt-get install gcc-${cross.triple}); skipped`);
+    // Only a build asked for outright says so; --arch-if-installed skips it silently.
+    if (asked)
+      log(`linux-${arch}: ${cc} not installed (apt-get install gcc-${cross.triple}); skipped`);
     continue;
   }
   try {

@@ -7,9 +7,11 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CERT_FILE_NAMES } from '../src/certs.js';
+import { CERT_FILE_NAMES, readCertificateSet } from '../src/certs.js';
+import { FAIL_REASONS } from '../src/server/session.js';
 import { CRL_FILE_NAME, readCrl, verifyCrl } from '../src/pki/index.js';
-import { crlServer, useTempDirs } from './helpers.js';
+import { crlServer, startServer, useTempDirs } from './helpers.js';
+import { firstLine } from './first-line.js';
 
 const TLSLP = resolve(import.meta.dirname, '..', 'dist', 'cli', 'tlslp.js');
 const DAY = 24 * 60 * 60 * 1000;
@@ -162,6 +164,65 @@ describe('tlslp certs client', () => {
       ...['certs', 'client', '--dir', empty, '--name', 'jane'],
     );
   });
+
+  it('--dns and --uri (repeatable) write SANs: tlslp-server --allow-uri admits the certificate, another URI refuses it', async () => {
+    const uri = 'spiffe://example.org/api';
+    const out = await ok(
+      'certs',
+      'client',
+      '--dir',
+      dir,
+      '--name',
+      'api',
+      '--dns',
+      'api.internal',
+      '--uri',
+      uri,
+      '--uri',
+      `${uri}/v2`,
+    );
+    expect(out).toContain('api.internal');
+    const c = await cert(dir, 'api_cert.pem');
+    expect(c.subjectAltName).toBe(`DNS:api.internal, URI:${uri}, URI:${uri}/v2`);
+    const set = {
+      ...(await readCertificateSet(dir)),
+      clientCert: await read(dir, 'api_cert.pem'),
+      clientKey: await read(dir, 'api_key.pem'),
+    };
+    for (const [allowUri, first] of [
+      [[uri], 'HELLO'],
+      [['spiffe://example.org/other'], `FAIL ${FAIL_REASONS.notAuthorized}`],
+    ] as const) {
+      const s = await startServer(set, { allowUri: [...allowUri] });
+      try {
+        expect(await firstLine(s.port, set)).toBe(first);
+      } finally {
+        await s.server.close();
+      }
+    }
+    await refused(
+      /--dns .*DNS names/,
+      'certs',
+      'client',
+      '--dir',
+      dir,
+      '--name',
+      'x',
+      '--dns',
+      'a b',
+    );
+    await refused(
+      /--uri .*URIs/,
+      'certs',
+      'client',
+      '--dir',
+      dir,
+      '--name',
+      'x',
+      '--uri',
+      'no-scheme',
+    );
+  });
 });
 
 describe('tlslp certs server', () => {
@@ -190,6 +251,9 @@ describe('tlslp certs server', () => {
       ...['--key-type', 'ec', '--days', '30', '--force'],
     );
     expect(out).toContain('SANs:    DNS:tlslp.example, DNS:*.tlslp.example, IP:127.0.0.1, IP:::1');
+    // SIGHUP reloads it: no restart needed.
+    expect(out).toMatch(/^a running tlslp-server serves it after SIGHUP/m);
+    expect(out).not.toContain('restart');
     const c = await cert(d, CERT_FILE_NAMES.serverCert);
     expect(c.subject).toBe('CN=tlslp.example');
     expect(c.subjectAltName).toBe(

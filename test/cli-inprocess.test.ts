@@ -269,11 +269,10 @@ describe('cluster primary', () => {
   it('forks workers that serve on one port, relays their logs, and stops on SIGTERM', async () => {
     const lines: string[] = [];
     const logger = createLogger({ name: 'tlslp.server', file: null, stderr: null });
-    const relay = {
-      ...logger,
-      info: (m: string) => void lines.push(m),
-      warning: (m: string) => void lines.push(m),
-    };
+    // A worker's record carries its worker id as a field; text lines show it as `[w1] `.
+    const push = (m: string, f?: { worker?: number }): void =>
+      void lines.push(f?.worker === undefined ? m : `[w${f.worker}] ${m}`);
+    const relay = { ...logger, info: push, warning: push };
     let port = 0;
     const exit = runPrimary({
       workers: 2,

@@ -6,7 +6,7 @@
  * every module URL resolved.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -103,4 +103,42 @@ describe('package exports', () => {
     for (const name of ['TlslpServer', 'runClient', 'solveWork', 'generateCertificateSet'])
       expect(loaded.names).toContain(name);
   });
+});
+
+/** Whether this node can require() an ES module (Node ≥ 20.19 and ≥ 22.12). */
+const requireEsm = (process.features as { require_module?: boolean }).require_module === true;
+
+describe('a CommonJS consumer (require, Node ≥ 20.19)', () => {
+  it.skipIf(!requireEsm)(
+    "require()s every subpath of the exports map (no top-level await in the graph) and gets the import's exports",
+    async () => {
+      const root = join(import.meta.dirname, '..');
+      const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+        exports: Record<string, string | { require?: string; import?: string }>;
+      };
+      const subpaths = Object.entries(pkg.exports)
+        .filter(([, c]) => typeof c === 'object')
+        .map(([k]) => (k === '.' ? 'tlslp' : `tlslp/${k.slice(2)}`));
+      expect(subpaths).toContain('tlslp/server');
+      const dir = await tempDir();
+      await mkdir(join(dir, 'node_modules'));
+      await symlink(root, join(dir, 'node_modules', 'tlslp'), 'dir');
+      await writeFile(join(dir, 'package.json'), '{ "type": "commonjs" }\n');
+      await writeFile(
+        join(dir, 'consumer.cjs'),
+        `const out = {};\nfor (const s of ${JSON.stringify(subpaths)}) out[s] = Object.keys(require(s)).sort();\n` +
+          `const { runClient, TlslpServer } = require('tlslp');\n` +
+          `out.types = [typeof runClient, typeof TlslpServer];\n` +
+          `console.log(JSON.stringify(out));\n`,
+      );
+      const { stdout, stderr } = await run(process.execPath, ['consumer.cjs'], { cwd: dir });
+      expect(stderr).toBe('');
+      const required = JSON.parse(stdout) as Record<string, string[]>;
+      expect(required.types).toEqual(['function', 'function']);
+      for (const s of subpaths) {
+        expect(required[s]?.length, s).toBeGreaterThan(0);
+        expect(required[s], s).toEqual([...(await importAlone(s)).names].sort());
+      }
+    },
+  );
 });

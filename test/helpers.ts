@@ -208,6 +208,19 @@ export async function clientCertFlags(certs: CertificateSet, dir: string): Promi
   return ['--ca-cert', ca, '--client-cert', cert, '--private-key', key];
 }
 
+/** The tlslp-server flags for the files of a set written into `dir` (`writeCertificateSet`). */
+export function serverCertFlags(dir: string): string[] {
+  const f = (k: keyof typeof CERT_FILE_NAMES): string => join(dir, CERT_FILE_NAMES[k]);
+  return [
+    '--server-cert',
+    f('serverCert'),
+    '--server-key',
+    f('serverKey'),
+    '--ca-cert',
+    f('caCert'),
+  ];
+}
+
 /** What a bin run printed and how it ended. */
 export interface BinRun {
   code: number | null;

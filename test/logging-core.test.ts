@@ -93,7 +93,7 @@ describe('childLogger', () => {
 });
 
 describe('relayLogMessage (the primary side of the IPC sink)', () => {
-  it("logs a worker's record with the worker's prefix, and ignores other messages", () => {
+  it("logs a worker's record with the worker as its first field, and ignores other messages", () => {
     const sink = memorySink();
     const log = createLoggerCore('tlslp.server', 'DEBUG', sink);
     const relayed = [
@@ -103,8 +103,14 @@ describe('relayLogMessage (the primary side of the IPC sink)', () => {
     ];
     expect(relayed).toEqual([true, true, false]);
     expect(sink.records).toEqual([
-      { level: 'INFO', name: 'tlslp.server', msg: '[w2] up', fields: { port: 9 }, stderr: true },
-      { level: 'ERROR', name: 'tlslp.server', msg: '[w2] bad', fields: undefined, stderr: false },
+      {
+        level: 'INFO',
+        name: 'tlslp.server',
+        msg: 'up',
+        fields: { worker: 2, port: 9 },
+        stderr: true,
+      },
+      { level: 'ERROR', name: 'tlslp.server', msg: 'bad', fields: { worker: 2 }, stderr: false },
     ]);
   });
 });

@@ -192,7 +192,9 @@ describe('json format', () => {
     const [a, b] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(Object.keys(a ?? {})).toEqual(['time', 'level', 'logger', 'msg']);
     expect(a).toMatchObject({ level: 'INFO', logger: 'tlslp.test', msg: 'Server starting' });
-    expect(String(a?.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$/);
+    // RFC 3339, UTC, with milliseconds (the text format keeps the §7 timestamp).
+    expect(String(a?.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Math.abs(Date.parse(String(a?.time)) - Date.now())).toBeLessThan(60_000);
     expect(b).toMatchObject({
       level: 'WARNING',
       msg: 'multi\nline',
@@ -477,6 +479,24 @@ describe('context fields', () => {
     expect(lines).toEqual([
       `${TUTORIAL_TIMESTAMP} INFO tlslp.test: [#7 127.0.0.1:5000] Session ended`,
       `${TUTORIAL_TIMESTAMP} INFO tlslp.test: alone peer=10.0.0.1`,
+    ]);
+  });
+
+  it("a cluster worker's id: the first key of a JSON line, a [w1] prefix of a text line", async () => {
+    const fields = { worker: 3, ...ctx };
+    const [json] = await logToFile({ format: 'json', fixedTimestamp: TUTORIAL_TIMESTAMP }, (log) =>
+      log.info('Session ended', fields),
+    );
+    const record = JSON.parse(json as string) as Record<string, unknown>;
+    expect(record).toMatchObject({ msg: 'Session ended', worker: 3, session: 7 });
+    expect(Object.keys(record).slice(3, 5)).toEqual(['msg', 'worker']);
+    const text = await logToFile({ fixedTimestamp: TUTORIAL_TIMESTAMP }, (log) => {
+      log.info('Session ended', fields);
+      log.info('Listening', { worker: 3 });
+    });
+    expect(text).toEqual([
+      `${TUTORIAL_TIMESTAMP} INFO tlslp.test: [w3] [#7 127.0.0.1:5000] Session ended`,
+      `${TUTORIAL_TIMESTAMP} INFO tlslp.test: [w3] Listening`,
     ]);
   });
 });

@@ -151,6 +151,8 @@ export function addCertsCommand(program: Command): Command {
         dir: opts.dir,
         name: opts.name as string,
         ...(opts.ou === undefined ? {} : { ou: opts.ou }),
+        ...(opts.dns === undefined ? {} : { dns: opts.dns }),
+        ...(opts.uri === undefined ? {} : { uri: opts.uri }),
         days: opts.days,
         keyType: opts.keyType,
       });
@@ -158,7 +160,10 @@ export function addCertsCommand(program: Command): Command {
         writtenLines(`client certificate for ${opts.name}`, issued, opts.dir, formatCertificate),
       );
     },
-    { example: 'tlslp certs client --name jane --ou ops --days 90' },
+    {
+      example:
+        'tlslp certs client --name api --ou ops --dns api.internal --uri spiffe://example.org/api',
+    },
   );
 
   subcommand(
@@ -176,7 +181,9 @@ export function addCertsCommand(program: Command): Command {
         force: opts.force,
       });
       process.stdout.write(writtenLines('server certificate', issued, opts.dir, formatCertificate));
-      process.stdout.write('restart the server to serve it\n');
+      process.stdout.write(
+        'a running tlslp-server serves it after SIGHUP (or at its next --reload-interval check)\n',
+      );
     },
     { example: 'tlslp certs server --host tlslp.example 192.0.2.10 --key-type ec --force' },
   );

@@ -5,7 +5,6 @@
  */
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { PrimaryStore } from '../state/ipc.js';
 import { Command } from 'commander';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type Logger } from '../logging.js';
@@ -20,6 +19,7 @@ import {
   type ReloadReason,
 } from '../server/cluster.js';
 import { applyConfigFile } from './config-file.js';
+import { checkServer, readStateCa } from './check.js';
 import { ServerMetrics, serveMetrics } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
 import { ConfigError } from '../errors.js';
@@ -79,6 +79,8 @@ async function serve(argv: string[]): Promise<number> {
   const given = pick(values, LIB);
   const options = resolveServerOptions(given);
   const flags = resolveServerCommand(pick(values, CLI), options.tutorial);
+  // --check: what a start would do before the first client, then the policy; no log, no listen.
+  if (flags.check) return checkServer(given, options, flags);
   const { tutorial } = options;
   const { workers } = flags;
   const inWorker = cluster.isWorker;
@@ -112,6 +114,12 @@ async function serve(argv: string[]): Promise<number> {
     });
   };
   process.on('SIGHUP', onHangup);
+  // SIGUSR1, as nginx: reopen the log file only (the primary's, in cluster mode; it owns the file).
+  const onUsr1 = (): void => {
+    if (!inWorker)
+      void logger.reopen?.().then(() => logger.info('SIGUSR1 received: log file reopened'));
+  };
+  process.on('SIGUSR1', onUsr1);
   try {
     if (!inWorker) logger.info('Server starting');
     const readMaterial = () =>
@@ -241,20 +249,8 @@ async function serve(argv: string[]): Promise<number> {
     throw err;
   } finally {
     process.off('SIGHUP', onHangup);
+    process.off('SIGUSR1', onUsr1);
     await logger.close();
-  }
-}
-
-/** The `--state-ca` file. @throws ConfigError naming the flag when it cannot be read. */
-async function readStateCa(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      'TLSLP_ERR_STATE_CA',
-      { option: 'stateCa', path, detail: describeError(err) },
-      { cause: err },
-    );
   }
 }
 

@@ -539,6 +539,12 @@ const CATALOG = {
     message: '{source}: {detail}; pick a free port',
     summary: 'The metrics endpoint cannot listen where it was asked to (CLI).',
   },
+  TLSLP_ERR_CHECK_BIND: {
+    type: 'ConfigError',
+    message: '{source}: {detail}',
+    summary:
+      'A port `tlslp-server --check` bind-tests cannot be bound: in use, or not allowed (CLI).',
+  },
 
   // ---- SolverError: the proof-of-work solver failed ----------------------------------------
   TLSLP_ERR_SOLVE_ABORTED: {

@@ -26,6 +26,14 @@ export function formatTimestamp(date: Date): string {
   );
 }
 
+/**
+ * The time of a line of `format`: RFC 3339 in UTC with milliseconds for JSON
+ * (`2026-12-07T22:51:31.123Z`, what log collectors parse), the §7 format for text.
+ */
+export function lineTimestamp(format: LogFormat, date: Date): string {
+  return format === 'json' ? date.toISOString() : formatTimestamp(date);
+}
+
 /** What a line shows of a record, besides its time. */
 export interface LineRecord {
   level: LogLevel;
@@ -46,10 +54,11 @@ const escapeText = escapeControl;
 /**
  * Fields that say where a record belongs (which session, which peer, what happened). JSON
  * lines carry them as keys; text lines, which predate them, show `session` and `peer` as the
- * `[#12 127.0.0.1:53122] ` prefix they always had and leave the rest to the message (a
- * `peer` without a `session` is an ordinary field).
+ * `[#12 127.0.0.1:53122] ` prefix they always had, after a cluster worker's `[w1] `, and
+ * leave the rest to the message (a `peer` without a `session` is an ordinary field).
  */
 export const CONTEXT_FIELDS: ReadonlySet<string> = new Set([
+  'worker',
   'session',
   'peer',
   'event',
@@ -62,7 +71,8 @@ function textLine(time: string, { level, name, msg, fields }: LineRecord): strin
   let prefix = '';
   if (fields?.session !== undefined)
     prefix = `[#${prefixPart(fields.session)}${fields.peer !== undefined ? ` ${prefixPart(fields.peer)}` : ''}] `;
-  let line = `${time} ${level} ${name}: ${escapeText(prefix + msg)}`;
+  const worker = fields?.worker !== undefined ? `[w${prefixPart(fields.worker)}] ` : '';
+  let line = `${time} ${level} ${name}: ${escapeText(worker + prefix + msg)}`;
   if (fields)
     for (const key of Object.keys(fields)) {
       // session and peer are in the prefix; the other context fields are for JSON only.

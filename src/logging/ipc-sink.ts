@@ -55,14 +55,16 @@ export function ipcSink(): RecordSink {
 }
 
 /**
- * In the primary: log `message` with `logger`, prefixed `[w<id>] `, when it is a worker's log
- * record. Returns whether it was one.
+ * In the primary: log `message` with `logger`, with the field `worker: <id>` first (JSON lines
+ * carry it as a key, text lines as a `[w<id>] ` prefix), when it is a worker's log record.
+ * Worker ids are never reused while the primary runs, so `worker` and `session` together
+ * name one session. Returns whether it was one.
  */
 export function relayLogMessage(logger: Logger, workerId: number, message: unknown): boolean {
   if (!isLogMessage(message)) return false;
-  const { level, msg, fields, stderr } = message.tlslpLog;
-  const line = `[w${workerId}] ${msg}`;
-  if (level === 'error') logger.error(line, fields, { stderr: stderr !== false });
-  else logger[level](line, fields);
+  const { level, msg, fields: own, stderr } = message.tlslpLog;
+  const fields = { worker: workerId, ...own };
+  if (level === 'error') logger.error(msg, fields, { stderr: stderr !== false });
+  else logger[level](msg, fields);
   return true;
 }

@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { SELF, openSink } from './file-sink.js';
-import { formatLine, formatTimestamp, type LineRecord, type LogFormat } from './format.js';
+import { formatLine, lineTimestamp, type LineRecord, type LogFormat } from './format.js';
 import { SEVERITY, parseLogLevel, type LogLevel } from './levels.js';
 import { fileLines, formattedLines, stderrLines, type LineSink } from './sinks.js';
 
@@ -188,7 +188,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const stderr = options.stderr === undefined ? process.stderr : options.stderr;
   // The logger's own lines about its file use the file's format, so a file never mixes formats.
   const selfLine = (lvl: LogLevel, msg: string): string =>
-    formatLine(format, fixed ?? formatTimestamp(new Date()), {
+    formatLine(format, fixed ?? lineTimestamp(format, new Date()), {
       level: lvl,
       name: SELF,
       msg,

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Sink } from './file-sink.js';
-import { formatLine, formatTimestamp, type LogFormat } from './format.js';
+import { formatLine, lineTimestamp, type LogFormat } from './format.js';
 import { SEVERITY, type LogLevel } from './levels.js';
 import type { LogRecord, RecordSink } from './logger.js';
 
@@ -16,7 +16,8 @@ export interface LineSink {
 }
 
 /**
- * Format each record as one line of `format` (timestamp `fixedTimestamp` when given, else now)
+ * Format each record as one line of `format` (timestamp `fixedTimestamp` when given, else now
+ * as {@link lineTimestamp} writes it)
  * and hand it to every sink in order.
  */
 export function formattedLines(
@@ -26,7 +27,7 @@ export function formattedLines(
 ): RecordSink {
   return {
     write(record) {
-      const time = fixedTimestamp ?? formatTimestamp(new Date());
+      const time = fixedTimestamp ?? lineTimestamp(format, new Date());
       const line = formatLine(format, time, record);
       for (const sink of sinks) sink.write(line, record);
     },

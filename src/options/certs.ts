@@ -5,8 +5,8 @@
  * @module
  */
 import { libKeys, option, resolveEntries, type InputOf, type ResolvedOf } from './core.js';
-import { integer, oneOf, text, words } from './kinds.js';
-import { CERTIFICATES_DIR, switchEntry } from './shared.js';
+import { integer, names, oneOf, text, words } from './kinds.js';
+import { CERTIFICATES_DIR, DNS_NAME, URI, switchEntry } from './shared.js';
 
 /** The key types a certificate can be issued with: EC P-256 or RSA 2048. */
 export const KEY_TYPES = ['ec', 'rsa'] as const;
@@ -98,6 +98,24 @@ export const CERTS_CLIENT_OPTIONS = {
     value: 'unit',
     default: undefined,
     help: 'organizational unit written to the subject (e.g. a team)',
+  }),
+  dns: option(names(DNS_NAME), {
+    lib: true,
+    flag: '--dns',
+    value: 'name...',
+    default: undefined,
+    defaultText: 'none',
+    help: 'DNS subject alternative name (repeatable), for tlslp-server --allow-dns',
+    doc: 'DNS SAN (repeatable), as `tlslp-server --allow-dns` matches',
+  }),
+  uri: option(names(URI), {
+    lib: true,
+    flag: '--uri',
+    value: 'uri...',
+    default: undefined,
+    defaultText: 'none',
+    help: 'URI subject alternative name, e.g. a SPIFFE ID (repeatable), for tlslp-server --allow-uri',
+    doc: 'URI SAN, e.g. `spiffe://example.org/api` (repeatable), as `tlslp-server --allow-uri` matches',
   }),
   days: daysEntry,
   keyType: keyTypeEntry('ec', 'client key: ec (P-256) or rsa (RSA 2048)'),

@@ -19,7 +19,15 @@ import { DEFAULT_PROXY_FROM } from '../server/proxy.js';
 import { cidrs, integer, names, orWord, seconds, text, toggle } from './kinds.js';
 import { hasControl } from '../text/escape.js';
 import { STATE_URL_FORM, parseStateUrl } from '../state/url.js';
-import { CONFIG_ENTRY, LOG_ENTRIES, TIMEOUT_ENTRIES, CERT_PATHS, switchEntry } from './shared.js';
+import {
+  CONFIG_ENTRY,
+  LOG_ENTRIES,
+  TIMEOUT_ENTRIES,
+  CERT_PATHS,
+  DNS_NAME,
+  URI,
+  switchEntry,
+} from './shared.js';
 
 const LIMIT = 1_000_000;
 const bits = integer(0, 64);
@@ -28,18 +36,6 @@ const NAME = {
   test: (s: string) => s.length > 0 && s.length <= 256 && !hasControl(s),
   what: 'names of 1..256 characters without control characters',
 };
-/** A DNS name to allow: letters, digits, `-`, `_`, dots. */
-const DNS_NAME = {
-  test: (s: string) => s.length <= 253 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(s),
-  what: 'DNS names (letters, digits, - and _, separated by dots)',
-};
-/** A URI to allow: a scheme, a colon, then no spaces or control characters. */
-const URI = {
-  test: (s: string) =>
-    s.length <= 2048 && /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/.test(s) && !hasControl(s),
-  what: 'URIs (scheme:rest, no spaces)',
-};
-
 /** Every option of the server, in `--help` order. */
 export const SERVER_OPTIONS = {
   config: CONFIG_ENTRY,
@@ -432,6 +428,15 @@ export const SERVER_OPTIONS = {
     help: 'never draw the simulated FAIL: every good session ends in DONE/OK (for smoke tests and health checks)',
     doc: "never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by default): every good session ends in DONE/OK, so a client's exit status tells a health check the truth",
   }),
+  /** Check the configuration, TLS files and ports, print the effective policy, and exit. */
+  check: switchEntry(
+    false,
+    '--check',
+    'check flags, config, TLS files, CRL and ports, print the effective policy, and exit (0 = fine, 2 = not)',
+    {
+      doc: 'as `nginx -t`: check flags, `--config`, TLS files and CRL, bind-test the ports, print the effective policy; exit 0, or 2 and the problem',
+    },
+  ),
 } as const;
 
 type Table = typeof SERVER_OPTIONS;

@@ -5,6 +5,19 @@
 import { parseLogLevel, type LogLevel } from '../logging.js';
 import { option } from './core.js';
 import { oneOf, seconds, text, toggle } from './kinds.js';
+import { hasControl } from '../text/escape.js';
+
+/** A DNS name (a SAN to issue or allow): letters, digits, `-`, `_`, dots. */
+export const DNS_NAME = {
+  test: (s: string) => s.length <= 253 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(s),
+  what: 'DNS names (letters, digits, - and _, separated by dots)',
+};
+/** A URI (a SAN to issue or allow): a scheme, a colon, then no spaces or control characters. */
+export const URI = {
+  test: (s: string) =>
+    s.length <= 2048 && /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/.test(s) && !hasControl(s),
+  what: 'URIs (scheme:rest, no spaces)',
+};
 
 /** Folder `tlslp certs` writes to, and the bins read their certificates from. */
 export const CERTIFICATES_DIR = 'certificates';

@@ -36,6 +36,10 @@ export interface IssueClientOptions {
   name: string;
   /** Organizational unit written to the subject (e.g. a team), if any. */
   ou?: string;
+  /** DNS subject alternative names (`tlslp-server --allow-dns` matches them). */
+  dns?: readonly string[];
+  /** URI subject alternative names, e.g. SPIFFE IDs (`--allow-uri` matches them). */
+  uri?: readonly string[];
   /** Days of validity (default 365). */
   days?: number;
   /** The client's key (default `ec`, like the set's own client). */
@@ -75,9 +79,10 @@ export interface IssuedCertificate {
 const DEFAULT_DAYS = CERTS_CLIENT_OPTIONS.days.default;
 
 /**
- * Issue a client certificate from the CA in `dir`: CN = `name` (and OU = `ou`), clientAuth,
+ * Issue a client certificate from the CA in `dir`: CN = `name` (and OU = `ou`, DNS and URI
+ * SANs = `dns`, `uri`), clientAuth,
  * written as `<name>_cert.pem` and `<name>_key.pem` (mode 0600) beside the CA.
- * @throws ConfigError `TLSLP_ERR_BAD_OPTION` (name, ou, days, keyType), `TLSLP_ERR_CLIENT_CERT_EXISTS`
+ * @throws ConfigError `TLSLP_ERR_BAD_OPTION` (name, ou, dns, uri, days, keyType), `TLSLP_ERR_CLIENT_CERT_EXISTS`
  *   (never overwrites), the CA loading errors (`TLSLP_ERR_CERT_SET_READ`, `TLSLP_ERR_CERT_FILE`,
  *   `TLSLP_ERR_KEY_MISMATCH`, `TLSLP_ERR_CA_KEY_TYPE`), `TLSLP_ERR_CERT_WRITE`.
  */
@@ -90,6 +95,14 @@ export async function issueClientCertificate(
   if (options.ou !== undefined) checkValue('ou', CERTS_CLIENT_OPTIONS.ou, options.ou);
   const subject: x509.JsonName = [{ CN: [name] }];
   if (options.ou !== undefined) subject.push({ OU: [options.ou] });
+  const dns = options.dns ?? [];
+  const uri = options.uri ?? [];
+  if (dns.length > 0) checkValue('dns', CERTS_CLIENT_OPTIONS.dns, dns);
+  if (uri.length > 0) checkValue('uri', CERTS_CLIENT_OPTIONS.uri, uri);
+  const sans: x509.JsonGeneralName[] = [
+    ...dns.map((value) => ({ type: 'dns' as const, value })),
+    ...uri.map((value) => ({ type: 'url' as const, value })),
+  ];
   return issueLeaf({
     dir,
     subject,
@@ -97,7 +110,7 @@ export async function issueClientCertificate(
     days: options.days,
     now: options.now,
     eku: x509.ExtendedKeyUsage.clientAuth,
-    extra: [],
+    extra: sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans, false)] : [],
     certPath: join(dir, `${name}_cert.pem`),
     keyPath: join(dir, `${name}_key.pem`),
     force: false,
