@@ -114,7 +114,10 @@ function metricSum(text: string, name: string, labels = ''): number {
 
 /** The worker (`wN`) of each session in the log (its "Client connected" line), in order. */
 function sessionWorkers(log: string): string[] {
-  return [...log.matchAll(/\[(w\d+)\] Client connected/g)].map((m) => m[1] as string);
+  // `[w1] [#1 127.0.0.1:44756] Client connected …`: the worker, then the session.
+  return [...log.matchAll(/\[(w\d+)\] (?:\[[^\]]*\] )?Client connected/g)].map(
+    (m) => m[1] as string,
+  );
 }
 
 /** `n` sessions left at WORK; resolves once the log shows they went to both workers. */
