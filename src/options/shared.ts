@@ -108,7 +108,7 @@ export const CONFIG_ENTRY = option(text(), {
   default: undefined,
   defaultText: 'none',
   help: 'read options from a JSON or TOML file (keys: the flag names, e.g. max-connections = 500); flags given here win',
-  doc: 'options from a JSON or TOML file, keys as the flag names (`max-connections = 500`, `n_bits = "auto"`); flags given on the command line win',
+  doc: 'options from a JSON or TOML file, keys spelt as the flag names (`max-connections = 500`, `n_bits = "auto"`, a list for a repeatable flag: `allow-cn = ["a", "b"]`); an unknown key is refused; flags given on the command line win',
 });
 
 /** A switch, off unless given. */
