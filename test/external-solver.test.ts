@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,11 +117,26 @@ describe('external solver (docs/protocol.md §5)', () => {
 });
 
 describe('solver path hardening', () => {
-  it('refuses a symlink', async () => {
+  it('follows a symlink (npm .bin) to the real file, which gets the checks', async () => {
     const target = await script('real.js', SOLVER);
     const link = join(dir, 'link.js');
     await symlink(target, link);
-    await expect(checkSolverPath(link)).rejects.toThrow(/symlink/);
+    await expect(checkSolverPath(link)).resolves.toBe(await realpath(target));
+    const open = await script('open.js', SOLVER, 0o757);
+    const toOpen = join(dir, 'link-open.js');
+    await symlink(open, toOpen);
+    await expect(checkSolverPath(toOpen)).rejects.toThrow(
+      /link-open\.js \(a link to .*open\.js\): writable by others/,
+    );
+  });
+
+  it('refuses a symlink in a folder others may write to', async () => {
+    const target = await script('real2.js', SOLVER);
+    const open = await mkdtemp(join(dir, 'open-link-'));
+    await chmod(open, 0o777);
+    const link = join(open, 'link.js');
+    await symlink(target, link);
+    await expect(checkSolverPath(link)).rejects.toThrow(/link in a folder others may write to/);
   });
 
   it('refuses a file that is not executable', async () => {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyWork } from '../src/protocol/hash.js';
 import { closeSolverPool, solveWork } from '../src/solver/index.js';
+import { runExternalSolver } from '../src/solver/external.js';
 import { prng, randomToken } from './fixtures/random.js';
 import { type ProgramRun, runProgram, until, useTempDirs } from './helpers.js';
 
@@ -47,7 +48,7 @@ async function pathWithoutNode(): Promise<string> {
 }
 
 /** The launcher as npm links it: `<dir>/<name>` → bin/tlslp. */
-async function linked(name: 'tlslp' | 'tlslp-work'): Promise<string> {
+async function linked(name: 'tlslp' | 'tlslp-work' | 'work_challenge'): Promise<string> {
   const path = join(await tempDir(), name);
   await symlink(launcher, path);
   return path;
@@ -94,6 +95,28 @@ describe.skipIf(!existsSync(solver))('bin/tlslp: the native fast path of tlslp w
       expect(r.code, r.stderr).toBe(0);
       expect(resultLine(r.stdout)).toBe(`RESULT:${(await solveWork('abc', 12)).suffix}`);
     }
+  });
+
+  it("a link named work_challenge (the original's name): its arguments choose the mode", async () => {
+    const link = await linked('work_challenge');
+    const expected = `RESULT:${(await solveWork('abc', 12)).suffix}`;
+    // The native fast path, no Node on PATH.
+    const fast = await run(link, ['abc', '12'], { PATH: await pathWithoutNode() });
+    expect(fast.code, fast.stderr).toBe(0);
+    expect(resultLine(fast.stdout)).toBe(expected);
+    // The Node CLI, handed the same two operands.
+    const slow = await run(link, ['abc', '12'], { TLSLP_NO_NATIVE: '1' });
+    expect(slow.code, slow.stderr).toBe(0);
+    expect(resultLine(slow.stdout)).toBe(expected);
+    // Without sh (Windows): the Node entry point takes the same form.
+    const bare = await run(process.execPath, [join(root, 'dist/cli/tlslp.js'), 'abc', '12']);
+    expect(resultLine(bare.stdout)).toBe(expected);
+    // A tlslp command stays one.
+    const version = await run(link, ['--version']);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // tlslp-client --work-binary takes such a link (the checks apply to the real file).
+    const solved = await runExternalSolver(link, 'abc', 12, { timeoutMs: 10_000 });
+    expect(`RESULT:${solved.suffix}`).toBe(expected);
   });
 
   it('hands every other form to the Node CLI (which is not on this PATH)', async () => {

@@ -129,6 +129,18 @@ export async function tlslpMain(argv: string[]): Promise<number> {
   };
   const direct = argv[0] === undefined ? undefined : passThrough[argv[0]];
   if (direct) return direct(argv.slice(1));
+  // The original's `work_challenge <token> <n_bits>` (a link of that name runs this file, or
+  // bin/tlslp hands it over): the arguments choose the mode, not the program's name.
+  const first = argv[0] ?? '';
+  const isCommand = program.commands.some((c) => c.name() === first || c.aliases().includes(first));
+  const operands = argv.length === 2 || (argv.length > 2 && !first.startsWith('-'));
+  if (
+    operands &&
+    !isCommand &&
+    !/^-(h|V|-help|-version)$/.test(first) &&
+    /^\d+$/.test(argv.at(-1) ?? '')
+  )
+    return workMain(argv);
 
   if (argv.length === 0) {
     program.outputHelp();

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, lstat, stat } from 'node:fs/promises';
+import { access, lstat, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, SolverError } from '../errors.js';
 import { isValidSuffix } from '../protocol/messages.js';
@@ -30,15 +30,25 @@ export interface ExternalSolveResult {
 
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
+/** A folder others may write to (a sticky one like /tmp still lets them swap a name). */
+async function othersMayWrite(dir: string): Promise<boolean> {
+  return ((await stat(dir)).mode & 0o002) !== 0;
+}
+
 /**
- * Refuse a solver path that is a symlink, not a regular file, not executable, or writable
- * by others (the file or its folder).
+ * Refuse a solver path that is not a regular file, not executable, or writable by others
+ * (the file or its folder). A symlink (npm's `node_modules/.bin/tlslp-work`) is followed to
+ * the real file, which gets those checks; the link's own folder must not be writable by
+ * others either, as the link could then be swapped. Resolves with the real file's path,
+ * the one to run.
  * @throws ConfigError naming what to fix.
  */
 export async function checkSolverPath(path: string): Promise<string> {
-  const full = resolve(path);
+  const given = resolve(path);
+  let full: string;
   let info;
   try {
+    full = await realpath(given);
     info = await lstat(full);
   } catch {
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
@@ -47,12 +57,15 @@ export async function checkSolverPath(path: string): Promise<string> {
       problem: 'not found',
     });
   }
-  if (info.isSymbolicLink())
+  const linked = full !== given;
+  const shown = linked ? `${path} (a link to ${full})` : path;
+  if (linked && (await othersMayWrite(dirname(given))))
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'is a symlink; point at the real file',
+      problem: 'is a link in a folder others may write to; point at the real file',
     });
+  path = shown;
   if (!info.isFile())
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
@@ -80,9 +93,8 @@ export async function checkSolverPath(path: string): Promise<string> {
       path,
       problem: 'writable by others (chmod o-w it)',
     });
-  const dir = await stat(dirname(full));
   // A sticky world-writable folder (like /tmp) still lets others swap the file's name; refuse it too.
-  if (dir.mode & 0o002)
+  if (await othersMayWrite(dirname(full)))
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
