@@ -38,6 +38,8 @@ interface Backend {
   child: ChildProcess;
   port: number;
   metricsPort: number;
+  /** The `--health-port` listener the balancer checks. */
+  healthPort: number;
   log: string;
   exited: Promise<number | null>;
 }
@@ -66,6 +68,9 @@ async function startBackend(
       '--port',
       '0',
       '--metrics-port',
+      '0',
+      // The balancer checks a listener of its own; the metrics stay for the test to read.
+      '--health-port',
       '0',
       '--server-cert',
       files.serverCert as string,
@@ -99,13 +104,14 @@ async function startBackend(
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.resume();
   await until(
-    () => /metrics on http:\/\/127\.0\.0\.1:\d+/.test(stdout),
+    () => /health checks on http:\/\/127\.0\.0\.1:\d+/.test(stdout),
     `${name} to listen`,
     20_000,
   );
   const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
   const metricsPort = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
-  return { name, child, port, metricsPort, log, exited };
+  const healthPort = Number(/health checks on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
+  return { name, child, port, metricsPort, healthPort, log, exited };
 }
 
 async function status(url: string): Promise<number> {
@@ -173,7 +179,7 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
         '  http-check expect status 200',
         '  default-server inter 100ms fall 2 rise 2',
         ...backends.map(
-          (b) => `  server ${b.name} 127.0.0.1:${b.port} send-proxy-v2 check port ${b.metricsPort}`,
+          (b) => `  server ${b.name} 127.0.0.1:${b.port} send-proxy-v2 check port ${b.healthPort}`,
         ),
         'frontend stats',
         '  mode http',
@@ -304,18 +310,23 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
     );
     await atWork;
     const before = await started();
-    const busy = await Promise.all(
-      backends.map(async (b) =>
-        /tlslp_sessions_in_flight 1\b/.test(
-          await (await fetch(`http://127.0.0.1:${b.metricsPort}/metrics`)).text(),
+    let busy: boolean[] = [];
+    // /metrics is rendered at most once a second: the first renders may predate the session.
+    await until(async () => {
+      busy = await Promise.all(
+        backends.map(async (b) =>
+          /tlslp_sessions_in_flight 1\b/.test(
+            await (await fetch(`http://127.0.0.1:${b.metricsPort}/metrics`)).text(),
+          ),
         ),
-      ),
-    );
+      );
+      return busy.includes(true);
+    }, 'the backend with the session in flight');
     const drained = backends[busy.indexOf(true)] as Backend;
     const other = backends.find((b) => b !== drained) as Backend;
     drained.child.kill('SIGTERM');
     await until(
-      async () => (await status(`http://127.0.0.1:${drained.metricsPort}/readyz`)) === 503,
+      async () => (await status(`http://127.0.0.1:${drained.healthPort}/readyz`)) === 503,
       'the drained server /readyz to say 503',
       5000,
     );
@@ -324,7 +335,7 @@ describe.skipIf(!HAPROXY)('behind HAProxy (send-proxy-v2, /readyz checks)', () =
       'HAProxy to take the draining server out',
       10_000,
     );
-    expect(await status(`http://127.0.0.1:${other.metricsPort}/readyz`)).toBe(200);
+    expect(await status(`http://127.0.0.1:${other.healthPort}/readyz`)).toBe(200);
     await client().catch((err: Error) => expect(err.name).toBe('ServerFailError'));
     const after = await started();
     const i = backends.indexOf(other);

@@ -523,7 +523,7 @@ const CATALOG = {
   TLSLP_ERR_METRICS_LISTEN: {
     type: 'ConfigError',
     message: '{source}: {detail}; pick a free port',
-    summary: 'The metrics endpoint cannot listen where it was asked to (CLI).',
+    summary: 'The metrics or health endpoint cannot listen where it was asked to (CLI).',
   },
 
   // ---- SolverError: the proof-of-work solver failed ----------------------------------------

@@ -579,9 +579,12 @@ export class TlslpServer {
 
   /**
    * Stop accepting; let sessions in progress finish for up to `graceMs` (default 0), then
-   * close the rest.
+   * close the rest. Resolves within about `graceMs` + 1 s whatever the peers do (a peer that
+   * resets or never closes is cut), and never rejects.
    */
   async close(graceMs = 0): Promise<void> {
+    // The linger below ends by then, so a supervisor's grace + 1 s holds.
+    const lingerEnd = performance.now() + graceMs + CLOSE_LINGER_MS;
     this.draining = true;
     if (this.listener.listening) this.listener.close();
     this.gate.cutPending();
@@ -602,9 +605,10 @@ export class TlslpServer {
     const sockets = this.gate.sockets;
     if (sockets.size > 0) {
       let timer: NodeJS.Timeout | undefined;
+      const wait = Math.min(this.lingerMs() + 100, Math.max(0, lingerEnd - performance.now()));
       await Promise.race([
-        Promise.all([...sockets].filter((s) => !s.destroyed).map((s) => once(s, 'close'))),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.lingerMs() + 100))),
+        Promise.all([...sockets].filter((s) => !s.destroyed).map(closed)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, wait))),
       ]);
       clearTimeout(timer);
     }
@@ -615,6 +619,17 @@ export class TlslpServer {
     this.untrack = null;
     this.resolveFinished();
   }
+}
+
+/** The longest a socket may linger in {@link TlslpServer.close} after the grace. */
+const CLOSE_LINGER_MS = 700;
+
+/**
+ * Resolves when `socket` has closed. Not `once(socket, 'close')`: that rejects when 'error'
+ * comes first, as it does when a peer resets right after its last line.
+ */
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
 /** The secure context options of `material` (shared by the first context and each reload). */
