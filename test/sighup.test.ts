@@ -33,16 +33,16 @@ function harness(): {
     return new Promise((resolve) => pending.push(() => resolve({ cert: 'x', key: 'y' })));
   };
   const server = {
-    reload: (): TlsReloadResult => {
+    reloadAsync: async (): Promise<TlsReloadResult> => {
       reloads++;
-      return {
+      return await Promise.resolve({
         outcome: 'unchanged',
         repeated: false,
         changed: [],
         serverSerial: '01',
         notAfter: new Date(),
         warnings: [],
-      };
+      });
     },
   };
   return {

@@ -23,7 +23,7 @@ import { describeError } from './common.js';
  */
 export function serialReloads(
   logger: Logger,
-  server: Pick<TlslpServer, 'reload'>,
+  server: Pick<TlslpServer, 'reloadAsync'>,
   read: () => Promise<TlsMaterial>,
   labels: ServerTlsLabels,
 ): (why: ReloadReason) => Promise<void> {
@@ -53,7 +53,8 @@ export function serialReloads(
       digest.update(part ?? '').update('\0');
     if (!settled(why, `files:${digest.digest('hex')}`)) return;
     lastProblem = '';
-    const result = server.reload(material, labels);
+    // Off the event loop: a big CRL is read and indexed in a worker thread.
+    const result = await server.reloadAsync(material, labels);
     if (why !== 'signal') return;
     // The server logs a reload and a new failure; a signal hears back about the rest too.
     if (result.outcome === 'unchanged')

@@ -4,6 +4,7 @@
  * @module
  */
 import cluster from 'node:cluster';
+import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging.js';
 import { cliKeys, libKeys } from '../options/core.js';
@@ -20,7 +21,7 @@ import { applyConfigFile } from './config-file.js';
 import { ServerMetrics, serveHealth, serveMetrics, type HttpListener } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
 import { ConfigError } from '../errors.js';
-import { checkServerTls, readTlsFiles, type ServerTlsLabels } from '../tls.js';
+import { checkCrlSize, checkServerTls, readTlsFiles, type ServerTlsLabels } from '../tls.js';
 import { serialReloads } from './reloads.js';
 import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
@@ -128,13 +129,22 @@ async function serve(argv: string[]): Promise<number> {
   process.on('SIGHUP', onHangup);
   try {
     if (!inWorker) logger.info('Server starting');
-    const readMaterial = () =>
-      readTlsFiles({
+    const readMaterial = async () => {
+      // A CRL past --max-crl-bytes is refused before it is read, let alone parsed.
+      if (flags.crl !== undefined) {
+        const size = await stat(flags.crl).then(
+          (st) => st.size,
+          () => 0, // readTlsFiles says what is wrong with it
+        );
+        checkCrlSize(size, `--crl ${flags.crl}`, options.maxCrlBytes);
+      }
+      return readTlsFiles({
         cert: { path: flags.serverCert, flag: '--server-cert' },
         key: { path: flags.serverKey, flag: '--server-key' },
         ca: options.insecure ? undefined : { path: flags.caCert, flag: '--ca-cert' },
         crl: flags.crl === undefined ? undefined : { path: flags.crl, flag: '--crl' },
       });
+    };
     const labels: ServerTlsLabels = {
       cert: `--server-cert ${flags.serverCert}`,
       key: `--server-key ${flags.serverKey}`,
@@ -142,7 +152,9 @@ async function serve(argv: string[]): Promise<number> {
       crl: `--crl ${flags.crl ?? ''}`,
     };
     const material = await readMaterial();
-    const checked = checkServerTls(material, labels);
+    const checked = checkServerTls(material, labels, new Date(), {
+      maxCrlBytes: options.maxCrlBytes,
+    });
     if (!inWorker) for (const w of checked.warnings) logger.warning(w);
     if (clustered) {
       // Files were checked above, so a worker that fails to start is a rare case.
@@ -175,6 +187,7 @@ async function serve(argv: string[]): Promise<number> {
     const server = new TlslpServer({
       ...given,
       tls: material,
+      tlsLabels: labels,
       metrics,
       logger,
       // A line per session for the person watching the terminal; the log has the details.

@@ -15,7 +15,7 @@ import { describeSocketError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { hostPort } from '../text/address.js';
 import { FailureBudget, Tally } from './admission.js';
-import { judgeClientCert } from './client-cert.js';
+import { judgeClientCert, type Revocation } from './client-cert.js';
 import {
   AllowList,
   certNames,
@@ -111,6 +111,8 @@ export class Gate {
     /** The CA certificates, parsed once (see judgeClientCert). */
     private readonly trustedCas: readonly X509Certificate[],
     private readonly onAdmitted: (socket: tls.TLSSocket, conn: AdmittedConnection) => void,
+    /** The CRLs chains are looked up in (the server swaps their list on reload). */
+    private readonly revocation?: Revocation,
   ) {
     this.failures = new FailureBudget(limits.maxHandshakeFailuresPerIp);
     this.allow = new AllowList(limits);
@@ -381,9 +383,17 @@ export class Gate {
     let names: CertNames | undefined;
     if (!this.limits.insecure) {
       const plain = socket.getPeerCertificate(false);
-      const refusal = judgeClientCert(socket, this.limits.maxChainDepth, this.trustedCas, plain);
+      const refusal = judgeClientCert(
+        socket,
+        this.limits.maxChainDepth,
+        this.trustedCas,
+        plain,
+        this.revocation,
+      );
       if (refusal) {
-        this.handshakeFailed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
+        // A refusal that is the server's doing (an out-of-date CRL) spends no client budget.
+        const text = `client certificate refused: ${refusal.text}`;
+        this.handshakeFailed(conn, refusal.code, text, undefined, !refusal.serverFault);
         socket.destroy();
         return;
       }

@@ -46,7 +46,8 @@ export class ServerMetrics {
   readonly sessionSeconds: Histogram;
   /**
    * `tlslp_certificate_expiry_timestamp_seconds{which}`: when the certificate in use expires
-   * (Unix seconds): `server`, or `ca` (the first to end of the CA bundle). Updated on reload.
+   * (Unix seconds): `server`, or `ca` (the first to end of the CA bundle); and `crl`, the
+   * CRL's nextUpdate (past it every client is refused). Updated on reload.
    */
   readonly certificateExpiry: Gauge<'which'>;
 
@@ -120,7 +121,7 @@ export class ServerMetrics {
     // Across cluster workers, the one that expires first (a worker not yet reloaded).
     this.certificateExpiry = new Gauge({
       name: 'tlslp_certificate_expiry_timestamp_seconds',
-      help: 'When the certificate in use expires (notAfter, Unix seconds): server, or ca (the first of the bundle to end)',
+      help: 'When the certificate in use expires (notAfter, Unix seconds): server, or ca (the first of the bundle to end); crl: the CRL nextUpdate',
       labelNames: ['which'],
       aggregator: 'min',
       registers,
@@ -157,8 +158,11 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
       metrics.sessionSeconds.observe(durationMs / 1000);
     },
     difficultyChanged: ({ to }) => metrics.nBits.set(to),
-    tlsReloaded: ({ ok, serverNotAfter, caNotAfter }) => {
+    tlsReloaded: ({ ok, serverNotAfter, caNotAfter, crlNextUpdate }) => {
       if (!ok) return;
+      if (crlNextUpdate)
+        metrics.certificateExpiry.set({ which: 'crl' }, Math.floor(crlNextUpdate.getTime() / 1000));
+      else if (crlNextUpdate === null) metrics.certificateExpiry.remove({ which: 'crl' });
       metrics.certificateExpiry.set(
         { which: 'server' },
         Math.floor(serverNotAfter.getTime() / 1000),

@@ -15,13 +15,19 @@ import {
 } from '../options/server.js';
 import { ConfigError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
+import { CrlProblem, readCrlsOffThread, type CrlInfo } from '../crl.js';
 import {
   assertInsecureAllowed,
+  caBundle,
   checkServerTls,
+  crlExpiryWarning,
+  crlNextUpdate,
+  CRL_WARNING_DAYS,
   type ServerTlsCheck,
   type ServerTlsLabels,
   type TlsMaterial,
 } from '../tls.js';
+import type { Revocation } from './client-cert.js';
 import { SocketLineChannel, listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
@@ -120,6 +126,11 @@ export interface ServerOptions extends ServerTableOptions {
   adaptiveIntervalMs?: number;
   /** Prometheus metrics to update (see {@link ServerMetrics} and `serveMetrics`). */
   metrics?: ServerMetrics;
+  /**
+   * What to call each TLS file in messages, e.g. `--crl certificates/ca_crl.pem` (the CLI:
+   * its flags and paths); {@link TlslpServer.reload} takes its own.
+   */
+  tlsLabels?: ServerTlsLabels;
 }
 
 /** {@link ServerOptions} with every default filled in, as {@link TlslpServer.options} holds them. */
@@ -193,6 +204,12 @@ export class TlslpServer {
   private lastFailed = '';
   /** When the expiry warning was last logged (once a day at most for the same certificate). */
   private expiryWarnedAt = -Infinity;
+  /** The CRLs the gate looks client chains up in; `crls` is replaced on reload (the old index freed). */
+  private readonly revocation: Revocation = { crls: [] };
+  /** What the CRL file is called in messages. */
+  private crlLabel: string;
+  /** The CRL's expiry timers (the daily warning, the ERROR at its nextUpdate). */
+  private readonly crlTimers: NodeJS.Timeout[] = [];
   private readonly gate: Gate;
   private readonly planner: SessionPlanner;
   private readonly sessions = new Set<Promise<void>>();
@@ -223,7 +240,11 @@ export class TlslpServer {
         { option: options.tls.cert ? 'tls.key' : 'tls.cert' },
       );
     // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
-    const check = checkServerTls(options.tls);
+    const check = checkServerTls(options.tls, options.tlsLabels, new Date(), {
+      maxCrlBytes: this.options.maxCrlBytes,
+    });
+    this.crlLabel = options.tlsLabels?.crl ?? 'tls.crl';
+    this.revocation.crls = check.crls;
     if (!options.insecure && !options.tls.ca) {
       throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
     }
@@ -246,7 +267,7 @@ export class TlslpServer {
 
     try {
       this.tlsServer = tls.createServer({
-        ...contextOptions(options.tls, check),
+        ...contextOptions(options.tls),
         requestCert: !options.insecure,
         // The verdict is read by the gate, so a refused certificate is logged and counted
         // with its real reason (Node would otherwise drop the socket without a word).
@@ -271,6 +292,7 @@ export class TlslpServer {
       this.tlsServer,
       this.trustedCas,
       (socket, conn) => this.startSession(socket, conn),
+      this.revocation,
     );
     this.listener = net.createServer({ noDelay: true }, (raw) => this.gate.accept(raw));
   }
@@ -289,6 +311,36 @@ export class TlslpServer {
    * @param labels what to call each file in messages (the CLI: its flags and paths)
    */
   reload(material: TlsMaterial, labels?: ServerTlsLabels): TlsReloadResult {
+    return this.apply(material, labels);
+  }
+
+  /**
+   * {@link reload}, with a changed CRL read and indexed in a worker thread: a CRL of 800k
+   * entries (38 MB) is swapped in without stalling the event loop. The CLI reloads this way.
+   */
+  async reloadAsync(material: TlsMaterial, labels?: ServerTlsLabels): Promise<TlsReloadResult> {
+    const { crl, ca } = material;
+    let crls: CrlInfo[] | CrlProblem | undefined;
+    if (
+      crl !== undefined &&
+      ca !== undefined &&
+      digests(material).crl !== this.tlsInUse.digests.crl &&
+      Buffer.byteLength(crl) <= this.options.maxCrlBytes
+    )
+      try {
+        crls = await readCrlsOffThread(crl, caBundle(ca, labels ?? { ca: 'tls.ca' }));
+      } catch (err) {
+        // A CA bundle that does not parse, or a worker that failed: reload() says why.
+        if (err instanceof CrlProblem) crls = err;
+      }
+    return this.apply(material, labels, crls);
+  }
+
+  private apply(
+    material: TlsMaterial,
+    labels: ServerTlsLabels | undefined,
+    crls?: CrlInfo[] | CrlProblem,
+  ): TlsReloadResult {
     const now = new Date();
     const inUse = this.tlsInUse;
     const next = digests(material);
@@ -312,11 +364,14 @@ export class TlslpServer {
           { who: 'the server', needs: 'a certificate and a key (tls.cert, tls.key)' },
           { option: material.cert ? 'tls.key' : 'tls.cert' },
         );
-      check = checkServerTls(material, labels, now);
+      check = checkServerTls(material, labels, now, {
+        maxCrlBytes: this.options.maxCrlBytes,
+        ...(crls ? { crls } : {}),
+      });
       if (!this.options.insecure && !material.ca)
         throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
       try {
-        this.tlsServer.setSecureContext(contextOptions(material, check));
+        this.tlsServer.setSecureContext(contextOptions(material));
       } catch (err) {
         throw new ConfigError(
           'TLSLP_ERR_BAD_TLS_MATERIAL',
@@ -350,6 +405,9 @@ export class TlslpServer {
     this.lastFailed = '';
     this.tlsInUse = { digests: next, check };
     this.trustedCas.splice(0, this.trustedCas.length, ...check.caCerts);
+    this.revocation.crls = check.crls;
+    if (labels?.crl) this.crlLabel = labels.crl;
+    if (changed.includes('crl') || changed.includes('ca')) this.watchCrl(now);
     const revoked = check.crls.length > 0 ? countRevoked(check) : undefined;
     const newSerial = check.cert.serialNumber;
     this.logger.info(
@@ -368,6 +426,7 @@ export class TlslpServer {
       serverNotAfter: check.notAfter,
       ...(caEnd ? { caNotAfter: caEnd } : {}),
       ...(revoked !== undefined ? { revoked } : {}),
+      crlNextUpdate: crlNextUpdate(check.crls) ?? null,
     });
     const warnings = this.expiryWarnings(check, now, changed.includes('cert'));
     return {
@@ -380,6 +439,42 @@ export class TlslpServer {
       ...(revoked !== undefined ? { revoked } : {}),
       warnings,
     };
+  }
+
+  /**
+   * Arm the CRL's timers: from 7 days before its nextUpdate a WARNING a day, and at its
+   * nextUpdate one ERROR naming the file and the fix. Past it every client is refused (fail
+   * closed, counted as `crl_expired`) until a fresh CRL is reloaded.
+   */
+  private watchCrl(now: Date): void {
+    for (const t of this.crlTimers.splice(0)) clearTimeout(t);
+    const next = crlNextUpdate(this.revocation.crls);
+    if (!next || this.draining) return;
+    const label = this.crlLabel;
+    const warnFrom = next.getTime() - CRL_WARNING_DAYS * DAY_MS;
+    const warn = (): void => {
+      const at = new Date();
+      if (at >= next) return;
+      this.logger.warning(crlExpiryWarning(label, next, at));
+      this.crlAt(at.getTime() + DAY_MS, warn);
+    };
+    // Within the 7 days already, checkServerTls's warnings have the first (logged at start or
+    // with the reload): the next is a day on.
+    this.crlAt(now.getTime() >= warnFrom ? now.getTime() + DAY_MS : warnFrom, warn);
+    this.crlAt(next.getTime(), () =>
+      this.logger.error(
+        `${label}: the CRL passed its nextUpdate (${next.toISOString()}): every client is refused from now on (crl_expired) until a fresh CRL is reloaded; re-sign it with tlslp certs revoke (or the CA's own tool), then SIGHUP`,
+      ),
+    );
+  }
+
+  /** Call `fn` at the time `at` (ms since the epoch), however far off (setTimeout stops at 24.8 days). */
+  private crlAt(at: number, fn: () => void): void {
+    const wait = at - Date.now();
+    const step = Math.min(Math.max(0, wait), MAX_TIMER_MS);
+    this.crlTimers.push(
+      setTimeout(() => (wait > MAX_TIMER_MS ? this.crlAt(at, fn) : fn()), step).unref(),
+    );
   }
 
   /** The expiry warnings of `check`, logged when a new certificate came or a day has passed. */
@@ -490,6 +585,7 @@ export class TlslpServer {
         }, every).unref(),
       );
     }
+    this.watchCrl(new Date());
     const statsEvery = this.options.statsIntervalMs ?? 0;
     if (statsEvery > 0) {
       this.timers.push(setInterval(() => this.logger.info(this.summary()), statsEvery).unref());
@@ -597,6 +693,7 @@ export class TlslpServer {
       clearTimeout(timer);
     }
     for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const t of this.crlTimers.splice(0)) clearTimeout(t);
     this.shutdown.abort();
     await Promise.allSettled([...this.sessions]);
     // Every session has written its last line and ended its side; each socket gets the
@@ -633,13 +730,13 @@ function closed(socket: net.Socket): Promise<void> {
 }
 
 /** The secure context options of `material` (shared by the first context and each reload). */
-function contextOptions(material: TlsMaterial, check: ServerTlsCheck): tls.SecureContextOptions {
+function contextOptions(material: TlsMaterial): tls.SecureContextOptions {
   return {
     cert: material.cert,
     key: material.key,
     ca: material.ca,
-    // As checked: one PEM per CRL, under the label OpenSSL reads.
-    ...(check.crls.length > 0 ? { crl: check.crls.map((c) => c.pem) } : {}),
+    // No `crl`: OpenSSL would scan it on every handshake; the gate looks chains up in the
+    // CRLs' index instead (client-cert.ts).
     minVersion: 'TLSv1.2',
     // A client-initiated TLS 1.2 renegotiation redoes the handshake's costly part.
     secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
@@ -647,14 +744,19 @@ function contextOptions(material: TlsMaterial, check: ServerTlsCheck): tls.Secur
 }
 
 function countRevoked(check: ServerTlsCheck): number {
-  return check.crls.reduce((n, c) => n + c.revoked.length, 0);
+  return check.crls.reduce((n, c) => n + c.revoked.size, 0);
 }
+
+/** The longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `tlslp_certificate_expiry_timestamp_seconds` from what checking the material found. */
 function setExpiryGauges(metrics: ServerMetrics, check: ServerTlsCheck): void {
   metrics.certificateExpiry.set({ which: 'server' }, Math.floor(check.notAfter.getTime() / 1000));
   const ca = caNotAfter(check.caCerts);
   if (ca) metrics.certificateExpiry.set({ which: 'ca' }, Math.floor(ca.getTime() / 1000));
+  const crl = crlNextUpdate(check.crls);
+  if (crl) metrics.certificateExpiry.set({ which: 'crl' }, Math.floor(crl.getTime() / 1000));
 }
 
 /** Create a server (not yet listening). */
