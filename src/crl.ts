@@ -325,8 +325,11 @@ function crlBlocks(text: string): Buffer[] {
   return out;
 }
 
-/** Refuse a CRL outside its dates at `now`. */
-function checkDates(crl: CrlInfo, now: Date): void {
+/**
+ * Refuse a CRL outside its dates at `now`.
+ * @throws CrlProblem saying which date
+ */
+export function checkDates(crl: CrlInfo, now: Date): void {
   if (crl.nextUpdate && crl.nextUpdate < now)
     throw new CrlProblem(
       `its nextUpdate (${crl.nextUpdate.toISOString()}) has passed: the server would refuse every client; re-sign it (tlslp certs revoke, or the CA's own tool) and reload`,

@@ -6,7 +6,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { CrlProblem, readCrls, type CrlInfo } from './crl.js';
+import { checkDates, CrlProblem, readCrls, type CrlInfo } from './crl.js';
 import { ConfigError } from './errors.js';
 
 /** PEM material for one side. */
@@ -144,8 +144,9 @@ export interface ServerTlsCheckOptions {
   /** Largest CRL accepted, in bytes (the server's `maxCrlBytes`); unset: any size. */
   maxCrlBytes?: number;
   /**
-   * The CRLs of `material.crl` already read (by `readCrlsOffThread`), or why they could not
-   * be: used instead of reading them again here.
+   * The CRLs of `material.crl` already read (by `readCrlsOffThread`, or the ones in use when
+   * the file has not changed), or why they could not be: used instead of reading them again
+   * here (their dates are checked again).
    */
   crls?: CrlInfo[] | CrlProblem;
 }
@@ -237,6 +238,8 @@ export function checkServerTls(
     try {
       const read = options.crls ?? readCrls(pemText(material.crl), caCerts, now);
       if (read instanceof CrlProblem) throw read;
+      // CRLs read before (in a worker, or the ones in use) are checked against `now` here.
+      if (options.crls) for (const crl of read) checkDates(crl, now);
       crls.push(...read);
     } catch (err) {
       if (!(err instanceof CrlProblem)) throw err;

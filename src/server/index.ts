@@ -15,7 +15,15 @@ export {
 export { AdaptiveDifficulty, type AdaptiveOptions, type DifficultyChange } from './adaptive.js';
 export type { IdentityLoadOptions } from './identity-load.js';
 export type { WarningLimitOptions } from './warn-limit.js';
-export { ServerMetrics, serveMetrics, type Readiness } from './metrics.js';
+export {
+  ServerMetrics,
+  serveHealth,
+  serveMetrics,
+  type HttpListener,
+  type HttpListenerOptions,
+  type MetricsText,
+  type Readiness,
+} from './metrics.js';
 export type { ClientIdentity } from './identity.js';
 export {
   SERVER_CHANNELS,

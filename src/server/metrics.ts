@@ -188,7 +188,12 @@ export interface Readiness {
 }
 
 /** The exposition text of a registry, as `/metrics` serves it. */
-export type MetricsText = { text: string; contentType: string };
+export interface MetricsText {
+  /** The Prometheus text. */
+  text: string;
+  /** Its `Content-Type`, as the registry gives it. */
+  contentType: string;
+}
 
 /**
  * Limits of a metrics or health listener: it faces scrapers and balancers, so what a peer
@@ -225,7 +230,7 @@ export interface HttpListener {
   port: number;
   /**
    * Stop serving: idle connections close at once, requests in progress get `graceMs`
-   * (default 500) before their connections are cut. Never rejects.
+   * (default 200) before their connections are cut. Never rejects.
    */
   close: (graceMs?: number) => Promise<void>;
 }
@@ -375,7 +380,7 @@ async function serveHttp(
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: (graceMs = 500) =>
+    close: (graceMs = 200) =>
       new Promise<void>((resolve) => {
         const cut = setTimeout(() => server.closeAllConnections(), graceMs);
         server.close(() => {

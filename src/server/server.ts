@@ -320,11 +320,12 @@ export class TlslpServer {
    */
   async reloadAsync(material: TlsMaterial, labels?: ServerTlsLabels): Promise<TlsReloadResult> {
     const { crl, ca } = material;
+    const next = digests(material);
     let crls: CrlInfo[] | CrlProblem | undefined;
     if (
       crl !== undefined &&
       ca !== undefined &&
-      digests(material).crl !== this.tlsInUse.digests.crl &&
+      next.crl !== this.tlsInUse.digests.crl &&
       Buffer.byteLength(crl) <= this.options.maxCrlBytes
     )
       try {
@@ -333,17 +334,23 @@ export class TlslpServer {
         // A CA bundle that does not parse, or a worker that failed: reload() says why.
         if (err instanceof CrlProblem) crls = err;
       }
-    return this.apply(material, labels, crls);
+    return this.apply(material, labels, crls, next);
   }
 
   private apply(
     material: TlsMaterial,
     labels: ServerTlsLabels | undefined,
-    crls?: CrlInfo[] | CrlProblem,
+    read?: CrlInfo[] | CrlProblem,
+    next: Record<TlsPart, string> = digests(material),
   ): TlsReloadResult {
     const now = new Date();
     const inUse = this.tlsInUse;
-    const next = digests(material);
+    // The same CRL of the same CA as in use: its index is kept, not built again.
+    const crls =
+      read ??
+      (next.crl !== '' && next.crl === inUse.digests.crl && next.ca === inUse.digests.ca
+        ? inUse.check.crls
+        : undefined);
     const changed = TLS_PARTS.filter((p) => next[p] !== inUse.digests[p]);
     const serverSerial = inUse.check.cert.serialNumber;
     const current = {
