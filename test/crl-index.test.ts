@@ -167,6 +167,30 @@ describe('the server looks chains up in the index', () => {
   });
 });
 
+describe('a CRL near its nextUpdate', () => {
+  it('a reload to a CRL within 7 days of it logs one WARNING naming the file', async () => {
+    const logger = memoryLogger();
+    const labels = { cert: 'c', key: 'k', ca: 'a', crl: '--crl ca_crl.pem' };
+    const far = await issueCrl(certs, { nextUpdate: new Date(Date.now() + 30 * 86_400_000) });
+    const s = await server({ tls: { ...tlsOf(certs), crl: far }, tlsLabels: labels, logger });
+    const soon = await issueCrl(certs, { nextUpdate: new Date(Date.now() + 2 * 86_400_000) });
+    const r = await s.server.reloadAsync({ ...tlsOf(certs), crl: soon }, labels);
+    expect(r.outcome).toBe('reloaded');
+    expect(r.warnings).toHaveLength(1);
+    const warnings = logger.lines.filter((l) => l.level === 'WARNING');
+    expect(warnings.map((l) => l.msg)).toEqual([
+      expect.stringMatching(
+        /^--crl ca_crl\.pem: the CRL's nextUpdate is .*re-sign it \(tlslp certs revoke\)/,
+      ),
+    ]);
+    // The same files again: nothing more today.
+    expect((await s.server.reloadAsync({ ...tlsOf(certs), crl: soon }, labels)).outcome).toBe(
+      'unchanged',
+    );
+    expect(logger.lines.filter((l) => l.level === 'WARNING')).toHaveLength(1);
+  });
+});
+
 describe('a CRL that passes its nextUpdate', () => {
   it('one ERROR naming the file and the fix; then every client is refused as crl_expired; the gauge had its date', async () => {
     const logger = memoryLogger();

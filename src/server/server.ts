@@ -414,7 +414,7 @@ export class TlslpServer {
     this.trustedCas.splice(0, this.trustedCas.length, ...check.caCerts);
     this.revocation.crls = check.crls;
     if (labels?.crl) this.crlLabel = labels.crl;
-    if (changed.includes('crl') || changed.includes('ca')) this.watchCrl(now);
+    if (changed.includes('crl') || changed.includes('ca')) this.watchCrl(now, true);
     const revoked = check.crls.length > 0 ? countRevoked(check) : undefined;
     const newSerial = check.cert.serialNumber;
     this.logger.info(
@@ -453,7 +453,7 @@ export class TlslpServer {
    * nextUpdate one ERROR naming the file and the fix. Past it every client is refused (fail
    * closed, counted as `crl_expired`) until a fresh CRL is reloaded.
    */
-  private watchCrl(now: Date): void {
+  private watchCrl(now: Date, warnNow: boolean): void {
     for (const t of this.crlTimers.splice(0)) clearTimeout(t);
     const next = crlNextUpdate(this.revocation.crls);
     if (!next || this.draining) return;
@@ -465,9 +465,11 @@ export class TlslpServer {
       this.logger.warning(crlExpiryWarning(label, next, at));
       this.crlAt(at.getTime() + DAY_MS, warn);
     };
-    // Within the 7 days already, checkServerTls's warnings have the first (logged at start or
-    // with the reload): the next is a day on.
-    this.crlAt(now.getTime() >= warnFrom ? now.getTime() + DAY_MS : warnFrom, warn);
+    // Within the 7 days already: a reload warns now; at start the maker of the material has
+    // had checkServerTls's warning (the CLI logs it), so the next is a day on.
+    if (now.getTime() < warnFrom) this.crlAt(warnFrom, warn);
+    else if (warnNow) warn();
+    else this.crlAt(now.getTime() + DAY_MS, warn);
     this.crlAt(next.getTime(), () =>
       this.logger.error(
         `${label}: the CRL passed its nextUpdate (${next.toISOString()}): every client is refused from now on (crl_expired) until a fresh CRL is reloaded; re-sign it with tlslp certs revoke (or the CA's own tool), then SIGHUP`,
@@ -487,10 +489,12 @@ export class TlslpServer {
   /** The expiry warnings of `check`, logged when a new certificate came or a day has passed. */
   private expiryWarnings(check: ServerTlsCheck, now: Date, fresh: boolean): string[] {
     const warnings = check.warnings;
-    if (warnings.length === 0) return warnings;
-    if (fresh || now.getTime() - this.expiryWarnedAt >= DAY_MS) {
+    // The CRL's own warning is watchCrl's to log, on its own clock.
+    const crlWarning = `${this.crlLabel}: the CRL's nextUpdate`;
+    const own = warnings.filter((w) => !w.startsWith(crlWarning));
+    if (own.length > 0 && (fresh || now.getTime() - this.expiryWarnedAt >= DAY_MS)) {
       this.expiryWarnedAt = now.getTime();
-      for (const w of warnings) this.logger.warning(w);
+      for (const w of own) this.logger.warning(w);
     }
     return warnings;
   }
@@ -592,7 +596,7 @@ export class TlslpServer {
         }, every).unref(),
       );
     }
-    this.watchCrl(new Date());
+    this.watchCrl(new Date(), false);
     const statsEvery = this.options.statsIntervalMs ?? 0;
     if (statsEvery > 0) {
       this.timers.push(setInterval(() => this.logger.info(this.summary()), statsEvery).unref());
