@@ -1,7 +1,8 @@
 // @ts-check
 /**
- * Certificates for the attack harness (bench/attack.mjs): a crafted chain that is as costly
- * to verify as OpenSSL allows, and a weak-key client certificate from the server's own CA.
+ * Certificates for the attack harness (bench/attack.mjs) and bench/server.mjs: a crafted chain
+ * that is as costly to verify as OpenSSL allows, a weak-key client certificate from the
+ * server's own CA (or one that only claims to be: forged), and a CRL of many entries.
  *
  * The crafted chain: a self-made root and N intermediates, all with one RSA-3072 key whose
  * public exponent is about 3070 bits (OpenSSL caps exponents at 64 bits only above 3072-bit
@@ -143,16 +144,21 @@ export async function craftedChain(intermediates) {
 /**
  * A client certificate with an RSA key of `bits` bits and subject CN `commonName`, issued by
  * the set's CA (so it passes OpenSSL's verification: only the server's key-strength rule, or
- * with a strong key its allow-lists, can refuse it).
+ * with a strong key its allow-lists, can refuse it). With `forged`, it names the CA as its
+ * issuer but is signed by another key: OpenSSL looks its revocation up before it finds the
+ * signature bad, which is what made a big CRL cost every stranger's handshake.
  */
-export async function weakClientCert(set, bits = 1024, commonName = 'weak client') {
+export async function weakClientCert(set, bits = 1024, commonName = 'weak client', forged = false) {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: bits });
   const publicKey = new x509.PublicKey(
     crypto.createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
   );
+  const signer = forged
+    ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+    : crypto.createPrivateKey(set.caKey);
   const caKey = await webcrypto.subtle.importKey(
     'pkcs8',
-    crypto.createPrivateKey(set.caKey).export({ type: 'pkcs8', format: 'der' }),
+    signer.export({ type: 'pkcs8', format: 'der' }),
     RSA_SIGN,
     false,
     ['sign'],
@@ -173,4 +179,68 @@ export async function weakClientCert(set, bits = 1024, commonName = 'weak client
     ],
   });
   return { cert: pem(cert), key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/** A DER element: tag, length, content. */
+function der(tag, ...parts) {
+  return derOf(tag, parts);
+}
+
+/** {@link der} with the parts as an array (a spread of 200k arguments overflows the stack). */
+function derOf(tag, parts) {
+  const body = Buffer.concat(parts);
+  const n = body.length;
+  const len =
+    n < 0x80
+      ? Buffer.from([n])
+      : n < 0x100
+        ? Buffer.from([0x81, n])
+        : n < 0x10000
+          ? Buffer.from([0x82, n >> 8, n & 0xff])
+          : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), len, body]);
+}
+
+/** UTCTime of `date` (years 1950..2049). */
+const utcTime = (date) =>
+  der(0x17, Buffer.from(`${date.toISOString().slice(2, 19).replace(/[-T:]/g, '')}Z`, 'latin1'));
+
+/**
+ * A CRL of the set's CA listing `count` made-up serial numbers (none of the set's own), signed
+ * with the CA's key: written as DER by hand, since @peculiar/x509 takes about a second per
+ * thousand entries. About 36 bytes of DER per entry (200k: about 9.7 MB as PEM).
+ * @param {{ caCert: string, caKey: string }} set
+ * @param {number} count
+ * @param {{ nextUpdate?: Date }} [options]
+ */
+export function bigCrl(set, count, options = {}) {
+  const key = crypto.createPrivateKey(set.caKey);
+  const sigAlg =
+    key.asymmetricKeyType === 'ec'
+      ? der(0x30, der(0x06, Buffer.from('2a8648ce3d040302', 'hex')))
+      : der(0x30, der(0x06, Buffer.from('2a864886f70d01010b', 'hex')), Buffer.from([5, 0]));
+  const issuer = Buffer.from(new x509.X509Certificate(set.caCert).subjectName.toArrayBuffer());
+  const now = Date.now();
+  const revokedAt = utcTime(new Date(now - DAY));
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    // 10-byte serials, high bit clear (a positive INTEGER needs no sign byte).
+    const serialBytes = Buffer.alloc(10);
+    serialBytes.writeUInt32BE(0x7e000000 + i, 0);
+    serialBytes.writeUInt32BE(0x5eed0000 + (i % 65536), 6);
+    entries.push(der(0x30, der(0x02, serialBytes), revokedAt));
+  }
+  const tbs = der(
+    0x30,
+    der(0x02, Buffer.from([1])),
+    sigAlg,
+    issuer,
+    utcTime(new Date(now - 60_000)),
+    utcTime(options.nextUpdate ?? new Date(now + 30 * DAY)),
+    ...(count > 0 ? [derOf(0x30, entries)] : []),
+  );
+  const signature = crypto.sign('sha256', tbs, key);
+  const crl = der(0x30, tbs, sigAlg, der(0x03, Buffer.from([0]), signature));
+  const b64 = crl.toString('base64').replace(/.{1,64}/g, '$&\n');
+  return `-----BEGIN X509 CRL-----\n${b64}-----END X509 CRL-----\n`;
 }

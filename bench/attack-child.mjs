@@ -12,7 +12,7 @@
  * Every kind runs from its own loopback source address(es) and stops on 'stop'; nothing is
  * sent beyond 127.0.0.0/8. `counts`: attempts, secured (TLS handshake completed on the
  * client's side), served (got a first line from the server), closed, errors, and per-kind
- * extras (renegotiated, openPeak).
+ * extras (renegotiated, openPeak; for HTTP: responses, tooMany (429s); for signals: signals).
  */
 import net from 'node:net';
 import process from 'node:process';
@@ -33,6 +33,9 @@ const counts = {
   errors: 0,
   renegotiated: 0,
   openPeak: 0,
+  responses: 0,
+  tooMany: 0,
+  signals: 0,
 };
 const open = new Set();
 const loops = [];
@@ -159,6 +162,64 @@ const kinds = {
         for (let i = 0; i < p.sockets && !stopping; i++) {
           loops.push(one());
           if (i % 200 === 199) await sleep(20);
+        }
+      })(),
+    );
+  },
+  /**
+   * params.connections keep-alive HTTP connections, each pipelining `GET params.path` (16
+   * requests in flight), reconnecting when the server closes it (as after a 429).
+   */
+  'http-pipeline'(port, p) {
+    const request = Buffer.from(`GET ${p.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const burst = Buffer.concat(Array.from({ length: 16 }, () => request));
+    const one = async (source) => {
+      while (!stopping) {
+        counts.attempts++;
+        await new Promise((resolve) => {
+          const s = net.connect({ host: '127.0.0.1', port, localAddress: source });
+          open.add(s);
+          let tail = '';
+          s.on('connect', () => s.write(burst));
+          s.on('data', (d) => {
+            // Count status lines; send 16 more for every 16 answered.
+            const text = tail + d.toString('latin1');
+            const answered = text.split('HTTP/1.1 ').length - 1;
+            counts.tooMany += text.split('HTTP/1.1 429').length - 1;
+            // Shorter than a status line, so none is counted twice.
+            tail = text.slice(-8);
+            counts.responses += answered;
+            if (answered > 0 && !stopping) s.write(Buffer.concat(Array(answered).fill(request)));
+          });
+          s.on('error', () => counts.errors++);
+          s.on('close', () => {
+            counts.closed++;
+            open.delete(s);
+            resolve(undefined);
+          });
+        });
+        if (!stopping) await sleep(10);
+      }
+    };
+    for (const source of p.sources) for (let i = 0; i < p.connections; i++) loops.push(one(source));
+  },
+  /** SIGHUP to process params.pid, params.perSecond times a second. */
+  signal(_port, p) {
+    loops.push(
+      (async () => {
+        const every = 1000 / p.perSecond;
+        let next = performance.now();
+        while (!stopping) {
+          try {
+            process.kill(p.pid, 'SIGHUP');
+            counts.signals++;
+          } catch {
+            counts.errors++;
+          }
+          next += every;
+          const wait = next - performance.now();
+          if (wait > 0) await sleep(wait);
+          else next = performance.now();
         }
       })(),
     );

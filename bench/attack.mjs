@@ -29,6 +29,15 @@
  *                      --allow-cn list (refused before HELLO), in a loop
  *   pump               with --n_bits auto (16..28): one certificate holder connecting 190
  *                      times a second and dropping at WORK; the n_bits rise for others
+ *   metrics-flood      8 keep-alive connections pipelining GET /metrics on the server's
+ *                      metrics listener (--metrics-port); /healthz latency is probed too
+ *   metrics-idle       one IP opening up to 20,000 idle sockets on the metrics listener,
+ *                      each reopened 1 s after it is closed
+ *   crl-big            the server loads a CRL of 200,000 entries; 2 attackers present
+ *                      certificates that name our CA as issuer but are signed by another
+ *                      key (forged), 4 at a time each
+ *   sighup-storm       the server rereads its files (and a CRL of 50,000 entries) on
+ *                      SIGHUP, as tlslp-server does; 100 SIGHUPs a second
  *
  *   node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--json] [--deadline S]
  *
@@ -36,9 +45,10 @@
  * (each phase --seconds, whole run --deadline) and in count (the attack kinds' own caps).
  */
 import { benchArgs } from './args.mjs';
-import { craftedChain, weakClientCert } from './attack-certs.mjs';
+import { bigCrl, craftedChain, weakClientCert } from './attack-certs.mjs';
 import { fork } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -63,6 +73,10 @@ const ALL_KINDS = [
   'weak-key',
   'refused-identity',
   'pump',
+  'metrics-flood',
+  'metrics-idle',
+  'crl-big',
+  'sighup-storm',
 ];
 const USAGE =
   'usage: node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--json] [--deadline SECONDS]\n' +
@@ -140,9 +154,44 @@ const lineCount = (file) => {
 // ---------------------------------------------------------------------------------------------
 // Good clients.
 
-async function goodPhase(port, tlsOptions, ms, server) {
+/** One `GET /healthz` on a fresh connection: its latency in ms (null when it failed). */
+function healthzMs(port) {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 5000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200 ? performance.now() - t0 : null));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
+}
+
+const percentile = (values, p) => {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Number(
+    (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0).toFixed(1),
+  );
+};
+
+async function goodPhase(port, tlsOptions, ms, server, healthPort = 0) {
   const end = performance.now() + ms;
   const result = { done: 0, failed: 0, failures: {}, peakRss: 0, nBitsMax: 0, nBitsMin: Infinity };
+  // With a metrics listener: /healthz probed 10 times a second, as a balancer would.
+  /** @type {{ ok: number[], failed: number }} */
+  const health = { ok: [], failed: 0 };
+  const prober = (async () => {
+    while (healthPort && performance.now() < end) {
+      const t = await healthzMs(healthPort);
+      if (t === null) health.failed++;
+      else health.ok.push(t);
+      await sleep(100);
+    }
+  })();
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
@@ -181,7 +230,11 @@ async function goodPhase(port, tlsOptions, ms, server) {
   );
   sampling = false;
   await sampler;
+  await prober;
   result.rate = result.done / (ms / 1000);
+  result.healthzP50Ms = percentile(health.ok, 0.5);
+  result.healthzP99Ms = percentile(health.ok, 0.99);
+  result.healthzFailed = health.failed;
   return result;
 }
 
@@ -209,6 +262,23 @@ const weak = needs.has('weak-key') ? await weakClientCert(certs, 1024) : null;
 const refusedCert = needs.has('refused-identity')
   ? await weakClientCert(certs, 2048, 'refused client')
   : null;
+const forgedCert = needs.has('crl-big')
+  ? await weakClientCert(certs, 2048, 'forged client', true)
+  : null;
+const crlOf = (entries) => bigCrl(certs, entries);
+// sighup-storm rereads these files on every reload, as tlslp-server rereads its own.
+const files = {
+  cert: join(dir, 'server-cert.pem'),
+  key: join(dir, 'server-key.pem'),
+  ca: join(dir, 'ca_cert.pem'),
+  crl: join(dir, 'ca_crl.pem'),
+};
+if (needs.has('sighup-storm')) {
+  writeFileSync(files.cert, certs.serverCert);
+  writeFileSync(files.key, certs.serverKey);
+  writeFileSync(files.ca, certs.caCert);
+  writeFileSync(files.crl, crlOf(50_000));
+}
 
 const SOURCES = ['127.0.0.2', '127.0.0.3'];
 const attacks = {
@@ -263,13 +333,44 @@ const attacks = {
     params: { sources: SOURCES.slice(0, 1), ...goodTls, perSecond: 190 },
     about: 'a certificate holder connecting 190/s, dropping at WORK',
   }),
+  'metrics-flood': () => ({
+    kind: 'http-pipeline',
+    target: 'metrics',
+    params: { sources: SOURCES.slice(0, 1), connections: 8, path: '/metrics' },
+    about: '8 keep-alive connections pipelining GET /metrics',
+  }),
+  'metrics-idle': () => ({
+    kind: 'slot-flood',
+    target: 'metrics',
+    params: { sources: SOURCES.slice(0, 1), sockets: 20_000, reconnectMs: 1000 },
+    about:
+      'one IP, up to 20000 idle sockets on the metrics port, each reopened 1 s after it is closed',
+  }),
+  'crl-big': () => ({
+    kind: 'weak-key',
+    params: {
+      sources: SOURCES,
+      concurrency: 4,
+      cert: forgedCert?.cert,
+      key: forgedCert?.key,
+      ca: certs.caCert,
+    },
+    about:
+      'CRL of 200000 entries; forged certificates naming our CA, 2 attackers, 4 at a time each',
+  }),
+  'sighup-storm': (serverPid) => ({
+    kind: 'signal',
+    params: { pid: serverPid, perSecond: 100 },
+    about: '100 SIGHUPs a second, each rereading the files and a CRL of 50000 entries',
+  }),
 };
 
 const rows = [];
 for (const name of KINDS) {
-  const attack = attacks[name]();
   const log = join(dir, `${name}.log`);
   const server = child('./server-child.mjs');
+  const attack = attacks[name](server.proc.pid);
+  const withMetrics = name === 'metrics-flood' || name === 'metrics-idle';
   const serverOptions =
     name === 'pump'
       ? {
@@ -285,32 +386,47 @@ for (const name of KINDS) {
           // The good clients' certificate (CN client) is the one allowed.
           ...(name === 'refused-identity' ? { allowCn: ['client'] } : {}),
         };
-  const { port } = await server.ask(
+  const { port, metricsPort } = await server.ask(
     {
       type: 'start',
       mode: 'tlslp',
-      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert },
+      tls: {
+        cert: certs.serverCert,
+        key: certs.serverKey,
+        ca: certs.caCert,
+        ...(name === 'crl-big' ? { crl: crlOf(200_000) } : {}),
+        ...(name === 'sighup-storm' ? { crl: readFileSync(files.crl, 'utf8') } : {}),
+      },
       server: serverOptions,
       log: { file: log },
+      ...(withMetrics ? { metrics: true } : {}),
+      ...(name === 'sighup-storm' ? { reloadFiles: files } : {}),
     },
     'listening',
   );
+  const healthPort = withMetrics ? metricsPort : 0;
   const cpu0 = (await server.ask({ type: 'stats' }, 'stats')).cpuMicros;
   const tb0 = performance.now();
-  const before = await goodPhase(port, goodTls, PHASE_MS, server);
+  const before = await goodPhase(port, goodTls, PHASE_MS, server, healthPort);
+  const loopBefore = (await server.ask({ type: 'stats', resetLoopDelay: true }, 'stats'))
+    .loopDelayMaxMs;
   const cpuBefore =
     ((await server.ask({ type: 'stats' }, 'stats')).cpuMicros - cpu0) /
     1000 /
     (performance.now() - tb0);
   const statsBefore = (await server.ask({ type: 'stats' }, 'stats')).stats;
   const attacker = child('./attack-child.mjs');
-  await attacker.ask({ type: 'start', kind: attack.kind, port, params: attack.params }, 'started');
+  const target = attack.target === 'metrics' ? metricsPort : port;
+  await attacker.ask(
+    { type: 'start', kind: attack.kind, port: target, params: attack.params },
+    'started',
+  );
   await sleep(500); // the attack builds up before the good clients are measured again
   const linesAtStart = lineCount(log);
   const atStart = await server.ask({ type: 'stats' }, 'stats');
   const warningsAtStart = atStart.stderrLines;
   const t0 = performance.now();
-  const during = await goodPhase(port, goodTls, PHASE_MS, server);
+  const during = await goodPhase(port, goodTls, PHASE_MS, server, healthPort);
   const seconds = (performance.now() - t0) / 1000;
   const linesDuring = lineCount(log) - linesAtStart;
   const cpuDuring =
@@ -353,6 +469,18 @@ for (const name of KINDS) {
     nBitsBefore: before.nBitsMax,
     nBitsDuringMax: during.nBitsMax,
     nBitsRise: during.nBitsMax - before.nBitsMax,
+    // The longest event-loop stall (5 ms steps): before (the first phase) and during.
+    loopDelayMaxMsBefore: loopBefore,
+    loopDelayMaxMsDuring: final.loopDelayMaxMs,
+    ...(withMetrics
+      ? {
+          healthzP50MsBefore: before.healthzP50Ms,
+          healthzP50MsDuring: during.healthzP50Ms,
+          healthzP99MsDuring: during.healthzP99Ms,
+          healthzFailedDuring: during.healthzFailed,
+        }
+      : {}),
+    ...(name === 'sighup-storm' ? { reloads: final.reloads } : {}),
     attacker: counts,
     handshakeFailures: delta(
       statsBefore.handshakeFailuresByReason,
@@ -363,7 +491,7 @@ for (const name of KINDS) {
   });
   const r = /** @type {(typeof rows)[number]} */ (rows.at(-1));
   out(
-    `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)} (server capacity ${r.serverCapacityRatio.toFixed(2)})  failed ${(r.goodFailedShare * 100).toFixed(1)}%  server CPU ${r.serverCpuBefore}->${r.serverCpuDuring}  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served${counts.renegotiated ? `, ${counts.renegotiated} renegotiated` : ''}`,
+    `${name.padEnd(18)} good ${String(r.goodPerSecondBefore).padStart(6)}/s -> ${String(r.goodPerSecondDuring).padStart(6)}/s  ratio ${r.ratio.toFixed(2)} (server capacity ${r.serverCapacityRatio.toFixed(2)})  failed ${(r.goodFailedShare * 100).toFixed(1)}%  server CPU ${r.serverCpuBefore}->${r.serverCpuDuring}  peak RSS ${r.serverPeakRssMB} MB  log ${r.logLinesPerSecond}/s (warnings ${r.warningLinesPerSecond}/s)  n_bits ${r.nBitsBefore}->${r.nBitsDuringMax}  attacker: ${counts.attempts} tries, ${counts.served} served${counts.renegotiated ? `, ${counts.renegotiated} renegotiated` : ''}${counts.responses ? `, ${counts.responses} HTTP answers (${counts.tooMany} 429)` : ''}${counts.signals ? `, ${counts.signals} SIGHUPs -> ${final.reloads} reloads` : ''}${withMetrics ? `  /healthz p50 ${before.healthzP50Ms} -> ${during.healthzP50Ms} ms` : ''}  loop stall max ${final.loopDelayMaxMs} ms`,
   );
 }
 await closeSolverPool();

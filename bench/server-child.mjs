@@ -5,13 +5,14 @@
  * Not meant to be run by hand: the parent starts it with `child_process.fork` and drives it
  * over IPC.
  *
- *   parent → child  {type:'start', mode:'tlslp'|'tls', tls:{cert,key,ca}, server:{…ServerOptions},
- *                    log?:{file}, metrics?: boolean}
- *   child  → parent {type:'listening', port}
- *   parent → child  {type:'stats', fds?: boolean}
+ *   parent → child  {type:'start', mode:'tlslp'|'tls', tls:{cert,key,ca,crl?}, server:{…ServerOptions},
+ *                    log?:{file}, metrics?: boolean, reloadFiles?: {cert,key,ca,crl?}}
+ *   child  → parent {type:'listening', port, metricsPort?}
+ *   parent → child  {type:'stats', fds?: boolean, resetLoopDelay?: boolean}
  *   child  → parent {type:'stats', stats, inFlight, openConnections, stderrLines, rss, peakRss,
- *                    heapUsed, cpuMicros, state (with metrics: true: {up, fallbacks} of the
- *                    fleet state, from tlslp_state_up and tlslp_state_fallbacks_total),
+ *                    heapUsed, cpuMicros, loopDelayMaxMs (since the last reset), reloads,
+ *                    state (with metrics: true: {up, fallbacks} of the fleet state, from
+ *                    tlslp_state_up and tlslp_state_fallbacks_total),
  *                    socketFds (with fds: true, on Linux; the listening socket and IPC count too)}
  *   parent → child  {type:'gc'}            (when forked with --expose-gc; answers {type:'gc'})
  *   parent → child  {type:'close', graceMs?}
@@ -22,17 +23,29 @@
  * `tls.createServer` (requestCert, rejectUnauthorized, the same certificates) that writes
  * `HELLO\n` on every completed handshake and counts handshakes.
  *
+ * With `metrics`, the tlslp server also serves its metrics and health on 127.0.0.1 (a free
+ * port, `metricsPort`), as `--metrics-port` does. With `reloadFiles`, SIGHUP rereads those
+ * files into it as tlslp-server does (one reload at a time, a burst merged), counted in
+ * `reloads`.
+ *
  * No handler is installed for uncaught exceptions or unhandled rejections: either one makes
  * Node exit non-zero, which is how the harnesses count server crashes. If the parent goes
  * away, the child exits.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import process from 'node:process';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 
-const { ServerMetrics, TlslpServer } = await import('tlslp/server');
+const { TlslpServer, ServerMetrics, serveMetrics } = await import('tlslp/server');
 const { createLogger } = await import('tlslp/logging');
+const { readTlsFiles } = await import('tlslp/tls');
+const { serialReloads } = await import('tlslp/bench');
+
+// The longest the event loop stalled (a render, a reload), in resolution steps of 5 ms.
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 
 if (!process.send) {
   process.stderr.write(
@@ -41,7 +54,7 @@ if (!process.send) {
   process.exit(2);
 }
 
-/** @type {{ port: number, close: (graceMs?: number) => Promise<void>, snapshot: () => object | Promise<object> } | null} */
+/** @type {{ port: number, metricsPort?: number, close: (graceMs?: number) => Promise<void>, snapshot: () => object | Promise<object> } | null} */
 let running = null;
 
 /** Socket file descriptors this process holds (Linux: /proc/self/fd), or null elsewhere. */
@@ -63,6 +76,7 @@ function socketFds() {
 
 function memory() {
   return {
+    loopDelayMaxMs: Math.round(loopDelay.max / 1e6),
     rss: process.memoryUsage().rss,
     heapUsed: process.memoryUsage().heapUsed,
     peakRss: process.resourceUsage().maxRSS * 1024,
@@ -89,9 +103,7 @@ async function startTlslp(msg) {
         }),
       })
     : undefined;
-  // With `metrics: true` the server updates a registry of its own (never served), which the
-  // stats read the fleet state's figures from.
-  const metrics = msg.metrics ? new ServerMetrics() : undefined;
+  const metrics = msg.metrics ? new ServerMetrics({ defaultMetrics: true }) : undefined;
   const server = new TlslpServer({
     ...(msg.server ?? {}),
     host: '127.0.0.1',
@@ -100,14 +112,43 @@ async function startTlslp(msg) {
     ...(logger ? { logger } : {}),
     ...(metrics ? { metrics } : {}),
   });
+  const http = metrics
+    ? await serveMetrics(metrics.registry, '127.0.0.1', 0, () => server.readiness())
+    : null;
+  let reloads = 0;
+  const files = msg.reloadFiles;
+  if (files) {
+    const quiet = createLogger({ name: 'tlslp.server', file: null, stderr: null });
+    const reload = serialReloads(
+      quiet,
+      {
+        reloadAsync: async (material, labels) => {
+          reloads++;
+          return server.reloadAsync(material, labels);
+        },
+      },
+      () =>
+        readTlsFiles({
+          cert: { path: files.cert, flag: '--server-cert' },
+          key: { path: files.key, flag: '--server-key' },
+          ca: { path: files.ca, flag: '--ca-cert' },
+          ...(files.crl ? { crl: { path: files.crl, flag: '--crl' } } : {}),
+        }),
+      { cert: files.cert, key: files.key, ca: files.ca, crl: files.crl },
+    );
+    process.on('SIGHUP', () => void reload('signal'));
+  }
   const { port } = await server.listen();
   return {
     port,
+    ...(http ? { metricsPort: http.port } : {}),
     close: async (graceMs) => {
       await server.close(graceMs ?? 0);
+      await http?.close();
       await logger?.close();
     },
     snapshot: async () => ({
+      reloads,
       stderrLines,
       stats: server.stats,
       inFlight: server.inFlight,
@@ -194,10 +235,11 @@ async function handle(msg) {
     case 'start': {
       if (running) throw new Error('server-child: already started');
       running = msg.mode === 'tls' ? await startReference(msg) : await startTlslp(msg);
-      process.send?.({ type: 'listening', port: running.port });
+      process.send?.({ type: 'listening', port: running.port, metricsPort: running.metricsPort });
       return;
     }
     case 'stats': {
+      if (msg.resetLoopDelay) loopDelay.reset();
       process.send?.({
         type: 'stats',
         ...(running ? await running.snapshot() : {}),

@@ -38,11 +38,19 @@
  *
  *   node bench/server.mjs --state [auto|redis://host:port] [--sessions S] [--phases P] [--concurrency C] [--json]
  *
+ * CRL mode: mutual-TLS handshakes (up to the server's HELLO, which comes once the gate has
+ * judged the certificate) against two TlslpServers alike but for their CRL: an empty one and
+ * one of N entries, in alternating phases of one run; prints the rates, the server CPU per
+ * handshake of each, their ratio, and each server's RSS.
+ *
+ *   node bench/server.mjs --compare-crl N [--handshakes H] [--phases P] [--concurrency C] [--json]
+ *
  * With --json the last line of output is exactly one JSON object. Everything stays on
  * 127.0.0.1 and the run stops by itself (--deadline, default 85 s).
  */
 import { benchArgs } from './args.mjs';
 import { bareStateMeansAuto, maskUrl, scriptCalls, startRedis } from './redis.mjs';
+import { bigCrl } from './attack-certs.mjs';
 import { execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -74,7 +82,8 @@ const USAGE =
   'usage: node bench/server.mjs [--sessions S] [--concurrency C] [--reference N] [--n-bits B] [--json] [--cpu-prof] [--deadline SECONDS]\n' +
   '       node bench/server.mjs --hold N [--batch B] [--json] [--deadline SECONDS]\n' +
   '       node bench/server.mjs --compare-key-types [--handshakes N] [--phases P] [--concurrency C] [--json] [--deadline SECONDS]\n' +
-  '       node bench/server.mjs --state [auto|redis://host:port] [--sessions S] [--phases P] [--concurrency C] [--n-bits B] [--json] [--deadline SECONDS]\n';
+  '       node bench/server.mjs --state [auto|redis://host:port] [--sessions S] [--phases P] [--concurrency C] [--n-bits B] [--json] [--deadline SECONDS]\n' +
+  '       node bench/server.mjs --compare-crl N [--handshakes H] [--phases P] [--concurrency C] [--json] [--deadline SECONDS]\n';
 
 bareStateMeansAuto();
 
@@ -86,6 +95,7 @@ const { opts, int: intFlag } = benchArgs('bench/server.mjs', USAGE, {
   hold: { type: 'string' },
   batch: { type: 'string', default: '200' },
   'compare-key-types': { type: 'boolean', default: false },
+  'compare-crl': { type: 'string' },
   handshakes: { type: 'string', default: '4000' },
   phases: { type: 'string' },
   state: { type: 'string' },
@@ -113,10 +123,10 @@ const children = new Set();
 
 /**
  * Fork bench/server-child.mjs, start a server in it and resolve once it listens. `start`:
- * more fields of the start message (`metrics: true`).
+ * more fields of the start message (`metrics: true`); `extraTls`: more TLS material (`crl`).
  * @returns {Promise<{ port: number, request(type: string, extra?: object): Promise<any>, close(): Promise<number|null>, child: import('node:child_process').ChildProcess }>}
  */
-async function startChild(mode, certs, server, execArgv = [], start = {}) {
+async function startChild(mode, certs, server, execArgv = [], start = {}, extraTls = {}) {
   const child = fork(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [], {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -159,7 +169,7 @@ async function startChild(mode, certs, server, execArgv = [], start = {}) {
     {
       ...start,
       mode,
-      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert },
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert, ...extraTls },
       server,
     },
     'listening',
@@ -284,9 +294,15 @@ function handshakeOnce(port, certs, timeoutMs) {
  * The reference: a bare mutual-TLS server in its own child. Measured in two halves, one
  * before and one after the sessions, so a change in background load during the run
  * affects both measurements alike.
+ * @param {any} certs
+ * @param {number} concurrency
+ * @param {{ server: object, tls: object } | null} [tlslp]
  */
-async function startReference(certs, concurrency) {
-  const ref = await startChild('tls', certs, {});
+async function startReference(certs, concurrency, tlslp = null) {
+  // With `tlslp`: a TlslpServer (these server options and TLS extras) in place of bare TLS.
+  const ref = tlslp
+    ? await startChild('tlslp', certs, tlslp.server, [], {}, tlslp.tls)
+    : await startChild('tls', certs, {});
   // Warm up both sides (JIT, first-connection costs) outside the timing.
   await runPool(50, concurrency, overall.signal, () => handshakeOnce(ref.port, certs, 10_000));
   /** @type {{ ok: number, failures: Record<string, number>, seconds: number, serverCpu: number, clientCpu: number, halves: number[] }} */
@@ -323,6 +339,7 @@ async function startReference(certs, concurrency) {
         clientCpuMsEach: total.clientCpu / 1000 / n,
       };
     },
+    rss: async () => (await ref.request('stats')).rss,
     close: () => ref.close(),
   };
 }
@@ -635,6 +652,24 @@ async function hold() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Two servers side by side: phases alternate, so background load falls on both alike
+
+/** Measure each of `refs` (in `order`, reversed in every other phase) for `phases` phases. */
+async function alternate(refs, order, phases, perPhase) {
+  for (let i = 0; i < phases && !overall.signal.aborted; i++)
+    for (const k of i % 2 === 0 ? order : [...order].reverse()) await refs[k].measure(perPhase);
+}
+
+/** A table row of a reference's handshake rate, by phase, with its failures. */
+function rateRow(label, r) {
+  const failures = Object.keys(r.failures).length ? `; failures ${JSON.stringify(r.failures)}` : '';
+  return [
+    `${label} handshakes/s`,
+    `${r.perSecond.toFixed(1)} (${r.ok} in ${r.seconds.toFixed(2)} s; by phase ${r.halves.map((h) => h.toFixed(0)).join(' / ')}${failures})`,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Key types: RSA 2048 against EC P-256 server keys
 
 async function compareKeyTypes() {
@@ -651,8 +686,7 @@ async function compareKeyTypes() {
   const refs = {};
   for (const t of types) refs[t] = await startReference(sets[t], concurrency);
   const perPhase = Math.ceil(handshakes / phases);
-  for (let i = 0; i < phases && !overall.signal.aborted; i++)
-    for (const t of i % 2 === 0 ? types : [...types].reverse()) await refs[t].measure(perPhase);
+  await alternate(refs, types, phases, perPhase);
   const aborted = overall.signal.aborted;
   const results = {};
   for (const t of types) {
@@ -679,10 +713,7 @@ async function compareKeyTypes() {
   out();
   out(
     table([
-      ...types.map((t) => [
-        `${names[t]} handshakes/s`,
-        `${results[t].perSecond.toFixed(1)} (${results[t].ok} in ${results[t].seconds.toFixed(2)} s; by phase ${results[t].halves.map((h) => h.toFixed(0)).join(' / ')}${Object.keys(results[t].failures).length ? `; failures ${JSON.stringify(results[t].failures)}` : ''})`,
-      ]),
+      ...types.map((t) => rateRow(names[t], results[t])),
       ...types.map((t) => [
         `${names[t]} CPU per handshake`,
         `server ${results[t].serverCpuMsEach.toFixed(3)} ms, client ${results[t].clientCpuMsEach.toFixed(3)} ms`,
@@ -885,15 +916,86 @@ async function compareState() {
   }
 }
 
+// CRL: an empty CRL against one of N entries
+
+async function compareCrl() {
+  const entries = intFlag('compare-crl', 0);
+  const handshakes = intFlag('handshakes', 2);
+  const phases = intFlag('phases', 2);
+  const concurrency = intFlag('concurrency', 1);
+  const set = await generateCertificateSet();
+  const kinds = ['empty', 'big'];
+  const names = { empty: 'empty CRL', big: `CRL of ${entries} entries` };
+  // Each handshake ends at HELLO: no budget or per-IP limit may refuse the loop.
+  const server = {
+    nBits: 8,
+    maxHandshakeFailuresPerIp: 0,
+    maxHandshakesPerIp: 100_000,
+    maxHandshakes: 100_000,
+  };
+  const refs = {};
+  for (const k of kinds)
+    refs[k] = await startReference(set, concurrency, {
+      server,
+      tls: { crl: bigCrl(set, k === 'big' ? entries : 0) },
+    });
+  const perPhase = Math.ceil(handshakes / phases);
+  await alternate(refs, kinds, phases, perPhase);
+  const aborted = overall.signal.aborted;
+  const results = {};
+  for (const k of kinds) {
+    results[k] = { ...refs[k].result(), rss: await refs[k].rss() };
+    await refs[k].close();
+  }
+  const failures = kinds.reduce((n, k) => n + Object.keys(results[k].failures).length, 0);
+  const cpuRatio = results.big.serverCpuMsEach / results.empty.serverCpuMsEach;
+  const result = {
+    entries,
+    concurrency,
+    phases,
+    emptyHandshakesPerSecond: round(results.empty.perSecond, 1),
+    bigHandshakesPerSecond: round(results.big.perSecond, 1),
+    emptyServerCpuMsEach: round(results.empty.serverCpuMsEach, 3),
+    bigServerCpuMsEach: round(results.big.serverCpuMsEach, 3),
+    serverCpuRatioBigToEmpty: round(cpuRatio, 2),
+    emptyServerRssMB: mb(results.empty.rss),
+    bigServerRssMB: mb(results.big.rss),
+  };
+  out(
+    `tlslp server CRL size: mutual-TLS handshakes to HELLO, ${kinds.map((k) => names[k]).join(' vs ')}, ${concurrency} concurrent, ${phases} alternating phases of ${perPhase} each`,
+  );
+  out();
+  out(
+    table([
+      ...kinds.map((k) => rateRow(names[k], results[k])),
+      ...kinds.map((k) => [
+        `${names[k]} server`,
+        `${results[k].serverCpuMsEach.toFixed(3)} ms CPU per handshake, RSS ${mb(results[k].rss)} MB`,
+      ]),
+      [
+        'server CPU per handshake, big / empty',
+        `${cpuRatio.toFixed(2)}${aborted ? '  ABORTED at the deadline' : ''}`,
+      ],
+    ]),
+  );
+  out(
+    `\ncommand: ${commandLine()}   (node ${process.version}, ${((performance.now() - started) / 1000) | 0} s in all)`,
+  );
+  if (opts.json) out(JSON.stringify(result));
+  return aborted || failures > 0 ? 1 : 0;
+}
+
 let code = 1;
 try {
   code = opts['compare-key-types']
     ? await compareKeyTypes()
-    : opts.hold !== undefined
-      ? await hold()
-      : opts.state !== undefined
-        ? await compareState()
-        : await throughput();
+    : opts['compare-crl'] !== undefined
+      ? await compareCrl()
+      : opts.hold !== undefined
+        ? await hold()
+        : opts.state !== undefined
+          ? await compareState()
+          : await throughput();
 } catch (err) {
   process.stderr.write(`bench/server.mjs: ${err?.stack ?? err}\n`);
   code = 1;

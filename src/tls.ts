@@ -6,7 +6,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { CrlProblem, readCrls, type CrlInfo } from './crl.js';
+import { checkDates, CrlProblem, readCrls, type CrlInfo } from './crl.js';
 import { ConfigError } from './errors.js';
 
 /** PEM material for one side. */
@@ -129,14 +129,26 @@ export const EXPIRY_WARNING_DAYS = 14;
 export interface ServerTlsCheck {
   /** The server certificate's subject and validity end. */
   notAfter: Date;
-  /** Warnings, e.g. the certificate expires within 14 days. */
+  /** Warnings, e.g. the certificate expires within 14 days, the CRL's nextUpdate within 7. */
   warnings: string[];
   /** The certificates of the CA bundle, parsed (empty without a CA). */
   caCerts: X509Certificate[];
   /** The server certificate, parsed. */
   cert: X509Certificate;
-  /** The CRLs of `material.crl`, checked (empty without one). */
+  /** The CRLs of `material.crl`, checked and indexed (empty without one). */
   crls: CrlInfo[];
+}
+
+/** Options of {@link checkServerTls}. */
+export interface ServerTlsCheckOptions {
+  /** Largest CRL accepted, in bytes (the server's `maxCrlBytes`); unset: any size. */
+  maxCrlBytes?: number;
+  /**
+   * The CRLs of `material.crl` already read (by `readCrlsOffThread`, or the ones in use when
+   * the file has not changed), or why they could not be: used instead of reading them again
+   * here (their dates are checked again).
+   */
+  crls?: CrlInfo[] | CrlProblem;
 }
 
 function pemText(value: string | Buffer): string {
@@ -154,6 +166,7 @@ export function checkServerTls(
   material: TlsMaterial,
   labels: ServerTlsLabels = DEFAULT_LABELS,
   now: Date = new Date(),
+  options: ServerTlsCheckOptions = {},
 ): ServerTlsCheck {
   if (!material.cert || !material.key)
     throw new ConfigError(
@@ -211,28 +224,7 @@ export function checkServerTls(
     warnings.push(
       `${labels.cert} expires on ${to.toISOString()} (in ${Math.max(0, Math.floor(daysLeft))} days); issue a new one before then`,
     );
-  if (material.ca) {
-    const text = pemText(material.ca);
-    if (!text.includes('-----BEGIN CERTIFICATE-----'))
-      throw new ConfigError(
-        /PRIVATE KEY-----/.test(text) ? 'TLSLP_ERR_CA_IS_KEY' : 'TLSLP_ERR_CA_NOT_CERT',
-        { ca: labels.ca },
-        { option: 'tls.ca' },
-      );
-    try {
-      // Every certificate of the bundle must parse, not only the first.
-      for (const block of text.match(
-        /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
-      ) ?? [])
-        caCerts.push(new X509Certificate(block));
-    } catch {
-      throw new ConfigError(
-        'TLSLP_ERR_CERT_FILE',
-        { file: labels.ca, problem: 'a certificate in it does not parse' },
-        { option: 'tls.ca' },
-      );
-    }
-  }
+  if (material.ca) caCerts.push(...caBundle(material.ca, labels));
   const crls: CrlInfo[] = [];
   if (material.crl !== undefined) {
     const crlLabel = labels.crl ?? 'tls.crl';
@@ -242,8 +234,13 @@ export function checkServerTls(
         { file: crlLabel, problem: 'a CRL needs the CA certificate that issued it (mutual TLS)' },
         { option: 'tls.crl' },
       );
+    checkCrlSize(material.crl, crlLabel, options.maxCrlBytes);
     try {
-      crls.push(...readCrls(pemText(material.crl), caCerts, now));
+      const read = options.crls ?? readCrls(pemText(material.crl), caCerts, now);
+      if (read instanceof CrlProblem) throw read;
+      // CRLs read before (in a worker, or the ones in use) are checked against `now` here.
+      if (options.crls) for (const crl of read) checkDates(crl, now);
+      crls.push(...read);
     } catch (err) {
       if (!(err instanceof CrlProblem)) throw err;
       throw new ConfigError(
@@ -252,6 +249,77 @@ export function checkServerTls(
         { option: 'tls.crl' },
       );
     }
+    const next = crlNextUpdate(crls);
+    if (next && next.getTime() - now.getTime() < CRL_WARNING_DAYS * 86_400_000)
+      warnings.push(crlExpiryWarning(crlLabel, next, now));
   }
   return { notAfter: to, warnings, caCerts, cert, crls };
+}
+
+/** Days before a CRL's nextUpdate at which the server warns. */
+export const CRL_WARNING_DAYS = 7;
+
+/** The earliest nextUpdate of `crls` (undefined: none has one). */
+export function crlNextUpdate(crls: readonly CrlInfo[]): Date | undefined {
+  let min: Date | undefined;
+  for (const c of crls) if (c.nextUpdate && (!min || c.nextUpdate < min)) min = c.nextUpdate;
+  return min;
+}
+
+/** The WARNING for a CRL whose nextUpdate is near. */
+export function crlExpiryWarning(label: string, next: Date, now: Date): string {
+  const hours = Math.max(0, (next.getTime() - now.getTime()) / 3_600_000);
+  const left = hours >= 48 ? `${Math.floor(hours / 24)} days` : `${Math.floor(hours)} hours`;
+  return `${label}: the CRL's nextUpdate is ${next.toISOString()} (in ${left}); past it every client is refused: re-sign it (tlslp certs revoke) and reload before then`;
+}
+
+/**
+ * Refuse a CRL bigger than `max` bytes (the `maxCrlBytes` option) before it is parsed.
+ * @param crl the CRL, or its size in bytes
+ * @throws ConfigError `TLSLP_ERR_CRL_TOO_BIG`
+ */
+export function checkCrlSize(
+  crl: string | Buffer | number,
+  label: string,
+  max: number | undefined,
+): void {
+  const bytes = typeof crl === 'number' ? crl : Buffer.byteLength(crl);
+  if (max !== undefined && bytes > max)
+    throw new ConfigError(
+      'TLSLP_ERR_CRL_TOO_BIG',
+      { file: label, bytes: String(bytes), max: String(max), limitOption: 'maxCrlBytes' },
+      { option: 'maxCrlBytes' },
+    );
+}
+
+/**
+ * The certificates of a CA bundle, each parsed (not only the first).
+ * @throws ConfigError naming the file when it holds no certificate or one does not parse
+ */
+export function caBundle(
+  ca: string | Buffer,
+  labels: Pick<ServerTlsLabels, 'ca'>,
+): X509Certificate[] {
+  const caCerts: X509Certificate[] = [];
+  const text = pemText(ca);
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(
+      /PRIVATE KEY-----/.test(text) ? 'TLSLP_ERR_CA_IS_KEY' : 'TLSLP_ERR_CA_NOT_CERT',
+      { ca: labels.ca },
+      { option: 'tls.ca' },
+    );
+  try {
+    // Every certificate of the bundle must parse, not only the first.
+    for (const block of text.match(
+      /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+    ) ?? [])
+      caCerts.push(new X509Certificate(block));
+  } catch {
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: labels.ca, problem: 'a certificate in it does not parse' },
+      { option: 'tls.ca' },
+    );
+  }
+  return caCerts;
 }

@@ -8,7 +8,12 @@ import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, afterEach, expect } from 'vitest';
 import type { Logger, LogLevel } from '../src/logging.js';
-import { CERT_FILE_NAMES, generateCertificateSet, type CertificateSet } from '../src/certs.js';
+import {
+  CERT_FILE_NAMES,
+  generateCertificateSet,
+  writeCertificateSet,
+  type CertificateSet,
+} from '../src/certs.js';
 import { runClient } from '../src/client/client.js';
 import { CRL_FILE_NAME } from '../src/pki/crl.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
@@ -461,6 +466,61 @@ export async function crlServer(d: string): Promise<{
   };
   const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return { attempt, close };
+}
+
+/** A running `tlslp-server` bin (see {@link serverBin}). */
+export interface ServerBin {
+  /** The port it listens on. */
+  port: number;
+  /** Resolves with its exit code. */
+  exited: Promise<number | null>;
+  stdout: () => string;
+  stderr: () => string;
+  /** Its log file so far. */
+  log: () => Promise<string>;
+  kill: (signal: NodeJS.Signals) => void;
+}
+
+/**
+ * Start `node dist/cli/server.js` on 127.0.0.1 with `certs` written into `dir` (and its log
+ * there), n_bits 4, and `args`; resolves once it listens.
+ */
+export async function serverBin(
+  certs: CertificateSet,
+  dir: string,
+  args: string[],
+): Promise<ServerBin> {
+  const { paths } = await writeCertificateSet(join(dir, 'certificates'), certs);
+  const logFile = join(dir, 'server.log');
+  const tlsFlags = Object.entries({
+    '--server-cert': paths.serverCert,
+    '--server-key': paths.serverKey,
+    '--ca-cert': paths.caCert,
+  }).flat();
+  const base = ['--host=127.0.0.1', '--port=0', '--n_bits=4', `--log-file=${logFile}`];
+  const child = spawn(process.execPath, ['dist/cli/server.js', ...base, ...tlsFlags, ...args], {
+    env: { ...process.env, XDG_STATE_HOME: dir },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const m = /listening on [^:]+:(\d+)/.exec(stdout);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => reject(new Error(`server exited: ${stderr}`)));
+  });
+  return {
+    port,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    log: () => readFile(logFile, 'utf8').catch(() => ''),
+    kill: (signal) => child.kill(signal),
+  };
 }
 
 /** A logger that keeps every line with its level. */

@@ -13,6 +13,8 @@ export interface ServerProcess {
   child: ChildProcess;
   port: number;
   metricsPort: number;
+  /** The `--health-port` listener's port, when one was asked for (else 0). */
+  healthPort: number;
   /** Its log file (JSON lines). */
   log: string;
   /** Resolves with the exit code once it has exited. */
@@ -63,15 +65,20 @@ export async function startServerProcess(
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const health = args.includes('--health-port');
   await until(
-    () => /metrics on http:\/\/127\.0\.0\.1:\d+/.test(stdout) || child.exitCode !== null,
+    () =>
+      (/metrics on http:\/\/127\.0\.0\.1:\d+/.test(stdout) &&
+        (!health || /health checks on http:\/\/127\.0\.0\.1:\d+/.test(stdout))) ||
+      child.exitCode !== null,
     `${name} to listen`,
     20_000,
   );
   if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${stderr}`);
   const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
   const metricsPort = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
-  return { name, child, port, metricsPort, log, exited };
+  const healthPort = Number(/health checks on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1] ?? 0);
+  return { name, child, port, metricsPort, healthPort, log, exited };
 }
 
 /** The records of a JSON log file (none yet: empty). */

@@ -79,7 +79,7 @@ export async function checkServer(
   )
     .map(([name, v]) => (list(v) === null ? null : `${name} ${list(v)}`))
     .filter((s): s is string => s !== null);
-  const revoked = tls.crls.reduce((n, c) => n + c.revoked.length, 0);
+  const revoked = tls.crls.reduce((n, c) => n + c.revoked.size, 0);
   const nextUpdate = tls.crls
     .map((c) => c.nextUpdate)
     .filter((d): d is Date => d !== undefined)

@@ -4,10 +4,10 @@
  * @module
  */
 import cluster from 'node:cluster';
-import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { PrimaryStore } from '../state/ipc.js';
 import { Command } from 'commander';
-import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type Logger } from '../logging.js';
+import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging.js';
 import { cliKeys, libKeys } from '../options/core.js';
 import { SERVER_OPTIONS, resolveServerCommand, resolveServerOptions } from '../options/server.js';
 import {
@@ -20,10 +20,11 @@ import {
 } from '../server/cluster.js';
 import { applyConfigFile } from './config-file.js';
 import { checkServer, readStateCa } from './check.js';
-import { ServerMetrics, serveMetrics } from '../server/metrics.js';
+import { ServerMetrics, serveHealth, serveMetrics, type HttpListener } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
 import { ConfigError } from '../errors.js';
-import { checkServerTls, readTlsFiles, type ServerTlsLabels, type TlsMaterial } from '../tls.js';
+import { checkCrlSize, checkServerTls, readTlsFiles, type ServerTlsLabels } from '../tls.js';
+import { serialReloads } from './reloads.js';
 import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import {
@@ -52,6 +53,9 @@ export function serverCommand(): Command {
     .exitOverride()
     .configureOutput(commanderOutput('tlslp-server'));
 }
+
+/** After the grace, how long the last closes may take before the process exits regardless. */
+const SHUTDOWN_BACKSTOP_MS = 900;
 
 const LIB = libKeys(SERVER_OPTIONS);
 const CLI = cliKeys(SERVER_OPTIONS);
@@ -104,14 +108,31 @@ async function serve(argv: string[]): Promise<number> {
   // logrotate sends SIGHUP once it has moved the file away: reopen it and keep serving. A
   // worker's lines go through its primary, which owns the file; the worker only ignores it.
   // SIGHUP also rereads the TLS files: here, or in each worker (the primary forwards it).
+  // Signals that come while one is handled merge into it: a burst of them is one reopen and
+  // at most one more reload (serialReloads merges; the primary forwards once per burst).
+  let hangupBusy = false;
+  let hangupAgain = false;
   const onHangup = (): void => {
     if (inWorker) return;
-    void logger.reopen?.().then(() => {
-      logger.info('SIGHUP received: log file reopened');
-      if (clustered)
-        logger.info(`SIGHUP: ${forwardReload('signal')} worker(s) told to reread the TLS files`);
-      else void reloadTls?.('signal');
-    });
+    if (hangupBusy) {
+      hangupAgain = true;
+      return;
+    }
+    hangupBusy = true;
+    void (logger.reopen?.() ?? Promise.resolve())
+      .then(async () => {
+        logger.info('SIGHUP received: log file reopened');
+        if (clustered)
+          logger.info(`SIGHUP: ${forwardReload('signal')} worker(s) told to reread the TLS files`);
+        else await reloadTls?.('signal');
+      })
+      .finally(() => {
+        hangupBusy = false;
+        if (hangupAgain) {
+          hangupAgain = false;
+          onHangup();
+        }
+      });
   };
   process.on('SIGHUP', onHangup);
   // SIGUSR1, as nginx: reopen the log file only (the primary's, in cluster mode; it owns the file).
@@ -122,13 +143,22 @@ async function serve(argv: string[]): Promise<number> {
   process.on('SIGUSR1', onUsr1);
   try {
     if (!inWorker) logger.info('Server starting');
-    const readMaterial = () =>
-      readTlsFiles({
+    const readMaterial = async () => {
+      // A CRL past --max-crl-bytes is refused before it is read, let alone parsed.
+      if (flags.crl !== undefined) {
+        const size = await stat(flags.crl).then(
+          (st) => st.size,
+          () => 0, // readTlsFiles says what is wrong with it
+        );
+        checkCrlSize(size, `--crl ${flags.crl}`, options.maxCrlBytes);
+      }
+      return readTlsFiles({
         cert: { path: flags.serverCert, flag: '--server-cert' },
         key: { path: flags.serverKey, flag: '--server-key' },
         ca: options.insecure ? undefined : { path: flags.caCert, flag: '--ca-cert' },
         crl: flags.crl === undefined ? undefined : { path: flags.crl, flag: '--crl' },
       });
+    };
     const labels: ServerTlsLabels = {
       cert: `--server-cert ${flags.serverCert}`,
       key: `--server-key ${flags.serverKey}`,
@@ -136,7 +166,9 @@ async function serve(argv: string[]): Promise<number> {
       crl: `--crl ${flags.crl ?? ''}`,
     };
     const material = await readMaterial();
-    const checked = checkServerTls(material, labels);
+    const checked = checkServerTls(material, labels, new Date(), {
+      maxCrlBytes: options.maxCrlBytes,
+    });
     if (!inWorker) for (const w of checked.warnings) logger.warning(w);
     if (clustered) {
       // Files were checked above, so a worker that fails to start is a rare case.
@@ -152,6 +184,10 @@ async function serve(argv: string[]): Promise<number> {
           flags.metricsPort === undefined
             ? undefined
             : { host: flags.metricsHost, port: flags.metricsPort },
+        health:
+          flags.healthPort === undefined
+            ? undefined
+            : { host: flags.healthHost, port: flags.healthPort },
         onListening: ({ port }) =>
           process.stdout.write(
             `tlslp-server listening on ${hostPort(options.host, port)} (${workers} workers); log: ${logShown}\n`,
@@ -170,6 +206,7 @@ async function serve(argv: string[]): Promise<number> {
       ...(inWorker && options.state === undefined ? { stateStore: new PrimaryStore() } : {}),
       ...(stateCa ? { stateCa } : {}),
       tls: material,
+      tlsLabels: labels,
       metrics,
       logger,
       // A line per session for the person watching the terminal; the log has the details.
@@ -188,29 +225,46 @@ async function serve(argv: string[]): Promise<number> {
     }
     // Metrics first: a metrics port that cannot be had stops the start, before any client is
     // let in, rather than leave a server running without the metrics it was asked for.
+    const listenFailed =
+      (source: string) =>
+      (err: unknown): never => {
+        throw new ConfigError(
+          'TLSLP_ERR_METRICS_LISTEN',
+          { source, detail: describeError(err) },
+          { cause: err },
+        );
+      };
     const metricsServer =
       metrics && !inWorker && flags.metricsPort !== undefined
         ? await serveMetrics(metrics.registry, flags.metricsHost, flags.metricsPort, () =>
             server.readiness(),
-          ).catch((err: unknown) => {
-            throw new ConfigError(
-              'TLSLP_ERR_METRICS_LISTEN',
-              { source: `--metrics-port ${flags.metricsPort}`, detail: describeError(err) },
-              { cause: err },
-            );
-          })
+          ).catch(listenFailed(`--metrics-port ${flags.metricsPort}`))
         : null;
+    const listeners: HttpListener[] = metricsServer ? [metricsServer] : [];
+    const closeListeners = (): Promise<unknown> =>
+      Promise.all(listeners.splice(0).map((l) => l.close()));
     let address;
     try {
+      if (!inWorker && flags.healthPort !== undefined)
+        listeners.push(
+          await serveHealth(flags.healthHost, flags.healthPort, () => server.readiness()).catch(
+            listenFailed(`--health-port ${flags.healthPort}`),
+          ),
+        );
       address = await server.listen();
     } catch (err) {
-      await metricsServer?.close();
+      await closeListeners();
       throw err;
     }
     const metricsUrl = metricsServer
       ? `http://${hostPort(flags.metricsHost, metricsServer.port)}/metrics`
       : null;
     if (metricsUrl) logger.info(`Metrics on ${metricsUrl}`);
+    const healthServer = listeners.find((l) => l !== metricsServer);
+    const healthUrl = healthServer
+      ? `http://${hostPort(flags.healthHost, healthServer.port)}/readyz`
+      : null;
+    if (healthUrl) logger.info(`Health checks on ${healthUrl}`);
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals): void => {
       signals++;
@@ -223,6 +277,12 @@ async function serve(argv: string[]): Promise<number> {
         `${sig} received: no new connections; ${server.inFlight} session(s) get up to ${flags.shutdownGraceMs / 1000} s to finish`,
       );
       void server.close(flags.shutdownGraceMs);
+      // close() ends within the grace and a short linger; this is the backstop for whatever
+      // else is still open then, so a supervisor's grace + 1 s always holds.
+      setTimeout(() => {
+        logger.warning(`${sig}: still not stopped after the grace: exiting now`);
+        void logger.close().finally(() => process.exit(EXIT.ok));
+      }, flags.shutdownGraceMs + SHUTDOWN_BACKSTOP_MS).unref();
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -232,6 +292,7 @@ async function serve(argv: string[]): Promise<number> {
         `tlslp-server listening on ${hostPort(options.host, address.port)}${tutorial ? ' (tutorial: one session, then exit)' : ''}; log: ${logShown}\n`,
       );
       if (metricsUrl) process.stdout.write(`metrics on ${metricsUrl}\n`);
+      if (healthUrl) process.stdout.write(`health checks on ${healthUrl}\n`);
     }
 
     await server.finished;
@@ -239,7 +300,7 @@ async function serve(argv: string[]): Promise<number> {
     reloadTls = null;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await metricsServer?.close();
+    await closeListeners();
     logger.info(inWorker ? 'Worker stopped' : 'Server stopped');
     // The IPC channel to the primary would keep a worker alive; queued log lines go first.
     if (inWorker) process.disconnect?.();
@@ -252,59 +313,6 @@ async function serve(argv: string[]): Promise<number> {
     process.off('SIGUSR1', onUsr1);
     await logger.close();
   }
-}
-
-/**
- * A reloader of the TLS files into `server`, one reload at a time (a slow read overtaken by a
- * later one would swap older files back in). A SIGHUP reloads at once, and says what came of
- * it. An interval tick acts on what it read only once it read the same on the tick before:
- * a certificate and key replaced one after the other, or a file being written, are not
- * taken half-way (nor logged as errors). A file that cannot be read is logged once while it
- * stays so.
- */
-function serialReloads(
-  logger: Logger,
-  server: TlslpServer,
-  read: () => Promise<TlsMaterial>,
-  labels: ServerTlsLabels,
-): (why: ReloadReason) => Promise<void> {
-  let chain = Promise.resolve();
-  let lastProblem = '';
-  /** What the last read gave: the files' digest, or the problem reading them. */
-  let lastSeen = '';
-  const settled = (why: ReloadReason, seen: string): boolean => {
-    const same = seen === lastSeen;
-    lastSeen = seen;
-    return why === 'signal' || same;
-  };
-  const failed = (problem: string): void =>
-    logger.error(`TLS reload failed, still serving the previous material: ${problem}`);
-  const once = async (why: ReloadReason): Promise<void> => {
-    let material: TlsMaterial;
-    try {
-      material = await read();
-    } catch (err) {
-      const problem = describeError(err);
-      if (!settled(why, `problem:${problem}`)) return;
-      if (why === 'signal' || problem !== lastProblem) failed(problem);
-      lastProblem = problem;
-      return;
-    }
-    const digest = createHash('sha256');
-    for (const part of [material.cert, material.key, material.ca, material.crl])
-      digest.update(part ?? '').update('\0');
-    if (!settled(why, `files:${digest.digest('hex')}`)) return;
-    lastProblem = '';
-    const result = server.reload(material, labels);
-    if (why !== 'signal') return;
-    // The server logs a reload and a new failure; a signal hears back about the rest too.
-    if (result.outcome === 'unchanged')
-      logger.info(`SIGHUP: TLS files unchanged (server certificate ${result.serverSerial})`);
-    else if (result.outcome === 'failed' && result.repeated && result.error)
-      failed(result.error.message);
-  };
-  return (why) =>
-    (chain = chain.then(() => once(why)).catch((err: unknown) => failed(describeError(err))));
 }
 
 if (isEntryPoint(import.meta.url))

@@ -428,6 +428,13 @@ const CATALOG = {
     message: '{path}: {problem}',
     summary: 'A CRL is not a PEM CRL, has a malformed CRL number, or is not signed by this CA.',
   },
+  TLSLP_ERR_CRL_TOO_BIG: {
+    type: 'ConfigError',
+    message:
+      '{file}: {bytes} bytes, more than the {max} {limitOption} allows; raise {limitOption} or publish a smaller CRL',
+    summary:
+      'A CRL file is bigger than the maxCrlBytes option allows (checked before it is parsed).',
+  },
   TLSLP_ERR_REVOKE_TARGET: {
     type: 'ConfigError',
     message:
@@ -537,7 +544,7 @@ const CATALOG = {
   TLSLP_ERR_METRICS_LISTEN: {
     type: 'ConfigError',
     message: '{source}: {detail}; pick a free port',
-    summary: 'The metrics endpoint cannot listen where it was asked to (CLI).',
+    summary: 'The metrics or health endpoint cannot listen where it was asked to (CLI).',
   },
   TLSLP_ERR_CHECK_BIND: {
     type: 'ConfigError',

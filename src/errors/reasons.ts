@@ -52,7 +52,10 @@ const HANDSHAKE_REASONS = {
   cert_has_expired: 'the client certificate has expired',
   cert_not_yet_valid: 'the client certificate is not valid yet',
   revoked: 'the client certificate is revoked: the CRL (--crl) lists it',
-  crl_has_expired: 'the CRL is past its nextUpdate: every client is refused',
+  crl_expired:
+    "the server's CRL (--crl) is past its nextUpdate: every client is refused until it is re-signed (the server's problem, not the client's)",
+  crl_has_expired:
+    "OpenSSL's verdict for a CRL past its nextUpdate (the server checks its CRL itself: crl_expired)",
   unable_to_get_crl: 'no CRL of the CA that issued a certificate of the client chain',
   cert_signature_failure: 'a signature in the client chain does not verify',
   cert_untrusted: 'the client chain is not trusted',

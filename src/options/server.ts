@@ -349,6 +349,18 @@ export const SERVER_OPTIONS = {
     help: 'certificate revocation list of the CA (PEM): revoked client certificates fail their handshake; reread with the certificates',
     doc: 'CRL of the CA (PEM, e.g. the `ca_crl.pem` of `tlslp certs revoke`): a revoked client certificate fails its handshake (`revoked`); reread on reload',
   }),
+  /**
+   * Largest CRL accepted, in bytes (default 64 MiB): a bigger one is refused at start and
+   * on reload, before it is parsed.
+   */
+  maxCrlBytes: option(integer(1024, 2 ** 31 - 1), {
+    lib: true,
+    flag: '--max-crl-bytes',
+    value: 'bytes',
+    default: 64 * 1024 * 1024,
+    defaultText: '`67108864` (64 MiB)',
+    help: 'largest CRL file accepted (bytes); a bigger one is refused at start and on reload',
+  }),
   reloadIntervalMs: option(seconds({ zero: true }), {
     lib: false,
     flag: '--reload-interval',
@@ -388,7 +400,24 @@ export const SERVER_OPTIONS = {
     flag: '--metrics-host',
     value: 'host',
     default: '127.0.0.1',
-    help: 'interface for the metrics endpoint',
+    help: 'interface for the metrics endpoint (keep it on loopback: use --health-host for a balancer)',
+    doc: 'interface for `/metrics` (and its `/healthz`, `/readyz`); keep it on loopback and give a balancer `--health-port`',
+  }),
+  healthPort: option(integer(0, 65535), {
+    lib: false,
+    flag: '--health-port',
+    value: 'port',
+    default: undefined,
+    defaultText: 'off',
+    help: 'serve only GET /healthz and /readyz on this port, for a balancer (no metrics)',
+    doc: 'serve only `/healthz` and `/readyz` here, for a balancer, while `/metrics` stays on loopback',
+  }),
+  healthHost: option(text(), {
+    lib: false,
+    flag: '--health-host',
+    value: 'host',
+    default: '127.0.0.1',
+    help: 'interface for the health endpoint (e.g. the address the balancer reaches)',
   }),
   /** Log a one-line summary of the counters this often; 0 (the default) = never. */
   statsIntervalMs: option(seconds({ zero: true }), {

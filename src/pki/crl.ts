@@ -1,6 +1,6 @@
 /**
  * Revocation: the CA's certificate revocation list `ca_crl.pem`, a v2 CRL the server loads
- * (`tls` option `crl`) so OpenSSL refuses a revoked client certificate with `CERT_REVOKED`.
+ * (`tls` option `crl`) so that it refuses a revoked client certificate (`revoked`).
  * @module
  */
 import 'reflect-metadata';
@@ -34,8 +34,8 @@ export interface RevokeOptions {
   /** The time of revocation and of the CRL's thisUpdate (default now). */
   now?: Date;
   /**
-   * Days until the CRL's nextUpdate (default 365). OpenSSL refuses every client once a loaded
-   * CRL is past its nextUpdate (`CRL_HAS_EXPIRED`), so re-sign it in time ({@link refreshCrl}).
+   * Days until the CRL's nextUpdate (default 365). A server refuses every client once its
+   * CRL is past its nextUpdate (`crl_expired`), so re-sign it in time ({@link refreshCrl}).
    */
   nextUpdateDays?: number;
 }

@@ -1,11 +1,13 @@
 /**
  * What the server accepts as a client certificate once OpenSSL has checked it: issued by our
- * CA (OpenSSL's verdict), a chain no deeper than the limit, and a key no weaker than RSA-2048
+ * CA (OpenSSL's verdict), a chain no deeper than the limit, no certificate of it revoked by
+ * the CRLs (looked up in their index here, not by OpenSSL), and a key no weaker than RSA-2048
  * or EC P-256. Each refusal has a stable code, used as the log reason and the metric label.
  * @module
  */
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
+import type { CrlInfo } from '../crl.js';
 
 /** Why a client certificate was refused. */
 export interface CertRefusal {
@@ -13,6 +15,16 @@ export interface CertRefusal {
   code: string;
   /** What it means, for the log. */
   text: string;
+  /**
+   * The refusal is the server's doing (its CRL is out of date), not the client's: it spends
+   * none of the client's failure budget.
+   */
+  serverFault?: boolean;
+}
+
+/** The CRLs client chains are checked against: one object for a server's life, `crls` swapped on reload. */
+export interface Revocation {
+  crls: readonly CrlInfo[];
 }
 
 /** Plain words for the verify codes a client certificate commonly fails with. */
@@ -42,8 +54,8 @@ const STRONG_CURVES = new Set([
   'brainpoolP512r1',
 ]);
 
-/** Number of certificates in the chain the client presented, leaf included. */
-export function chainLength(cert: DetailedPeerCertificate): number {
+/** The chain the client presented as verified, leaf first (the root, its own issuer, last). */
+function chainOf(cert: DetailedPeerCertificate): DetailedPeerCertificate[] {
   const seen = new Set<DetailedPeerCertificate>();
   let c: DetailedPeerCertificate | undefined = cert;
   // A self-signed root is its own issuer; `seen` also ends any other loop.
@@ -51,7 +63,48 @@ export function chainLength(cert: DetailedPeerCertificate): number {
     seen.add(c);
     c = c.issuerCertificate;
   }
-  return seen.size;
+  return [...seen];
+}
+
+/** Number of certificates in the chain the client presented, leaf included. */
+export function chainLength(cert: DetailedPeerCertificate): number {
+  return chainOf(cert).length;
+}
+
+/**
+ * Whether a certificate of `chain` (leaf first, each followed by its issuer; the trust
+ * anchor, whose revocation a CRL of its own does not decide, left out) is revoked by `crls`.
+ * As OpenSSL's CRL check did: every certificate needs a CRL of its issuer, and a CRL past
+ * its nextUpdate refuses everyone (fail closed), counted as the server's problem.
+ */
+export function revocationRefusal(
+  chain: readonly X509Certificate[],
+  crls: readonly CrlInfo[],
+  now: Date = new Date(),
+): CertRefusal | null {
+  for (const [i, cert] of chain.entries()) {
+    const crl = crls.find((c) => cert.checkIssued(c.issuer));
+    if (!crl)
+      return {
+        code: 'UNABLE_TO_GET_CRL',
+        text: `no CRL (--crl) of the CA that issued ${i === 0 ? 'the client certificate' : 'a CA certificate of the client chain'} (${cert.issuer.replace(/\n/g, ', ')})`,
+      };
+    if (crl.nextUpdate && crl.nextUpdate < now)
+      return {
+        code: 'CRL_EXPIRED',
+        text: `the server's CRL is past its nextUpdate (${crl.nextUpdate.toISOString()}): every client is refused until it is re-signed and reloaded (the server's problem, not the client's)`,
+        serverFault: true,
+      };
+    if (crl.revoked.has(cert.serialNumber))
+      return {
+        code: 'CERT_REVOKED',
+        text:
+          i === 0
+            ? (VERIFY_TEXT.CERT_REVOKED as string)
+            : 'a CA certificate of the client chain is revoked',
+      };
+  }
+  return null;
 }
 
 /** Why the leaf key is too weak, or null. RSA needs 2048 bits, EC a curve like P-256 or stronger. */
@@ -90,6 +143,7 @@ export function judgeClientCert(
   // Not getPeerX509Certificate(): on a server socket it makes a later
   // getPeerCertificate(true) return the leaf alone (Node 20), which the depth check needs.
   plain: PeerCertificate = socket.getPeerCertificate(false),
+  revocation?: Revocation,
 ): CertRefusal | null {
   const leaf = plain.raw ? new X509Certificate(plain.raw) : undefined;
   if (!leaf) return { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
@@ -100,14 +154,33 @@ export function judgeClientCert(
       text: VERIFY_TEXT[code] ?? `the client certificate failed verification (${code})`,
     };
   }
+  const crls = revocation?.crls ?? [];
+  let issuer: X509Certificate | null | undefined;
+  let chain: DetailedPeerCertificate[] | undefined;
+  const issuingCa = (): X509Certificate | null =>
+    (issuer ??= trusted.find((ca) => leaf.checkIssued(ca)) ?? null);
   if (maxChainDepth > 0) {
-    const direct = maxChainDepth >= 2 && trusted.some((ca) => leaf.checkIssued(ca));
-    const depth = direct ? 2 : chainLength(socket.getPeerCertificate(true));
+    const depth =
+      maxChainDepth >= 2 && issuingCa()
+        ? 2
+        : (chain ??= chainOf(socket.getPeerCertificate(true))).length;
     if (depth > maxChainDepth)
       return {
         code: 'CHAIN_TOO_DEEP',
         text: `the client chain has ${depth} certificates (at most ${maxChainDepth})`,
       };
+  }
+  if (crls.length > 0) {
+    // Issued by a root of the bundle: the leaf is the only certificate to look up.
+    const ca = issuingCa();
+    const certs =
+      ca && ca.checkIssued(ca)
+        ? [leaf]
+        : (chain ??= chainOf(socket.getPeerCertificate(true)))
+            .slice(0, Math.max(1, chain.length - 1))
+            .map((c, i) => (i === 0 ? leaf : new X509Certificate(c.raw)));
+    const revoked = revocationRefusal(certs, crls);
+    if (revoked) return revoked;
   }
   const weak = weakKeyReason(leaf);
   if (weak) return { code: 'WEAK_CLIENT_KEY', text: `the client key is too weak: ${weak}` };

@@ -10,7 +10,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger, LogLevel } from '../logging.js';
 import { ipcSink, relayLogMessage } from '../logging/ipc-sink.js';
 import { createLoggerCore } from '../logging/logger.js';
-import { serveMetrics } from './metrics.js';
+import { serveHealth, serveMetrics } from './metrics.js';
 import { hostPort } from '../text/address.js';
 import { WorkerStateHost } from '../state/ipc.js';
 
@@ -289,6 +289,8 @@ export interface PrimaryOptions {
    * as on each request, so a worker that dies keeps the counts last seen from it.
    */
   metrics?: { host: string; port: number; pollMs?: number };
+  /** Serve only `/healthz` and `/readyz` here (for a balancer), as the metrics listener does. */
+  health?: { host: string; port: number };
   /** Time workers get to finish sessions on SIGINT/SIGTERM. */
   shutdownGraceMs: number;
   /**
@@ -322,22 +324,33 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const listening = new Set<number>();
   const restarts: number[] = [];
   const metrics = options.metrics ? new ClusterMetrics() : null;
+  const readiness = () =>
+    stopping
+      ? { ready: false, reason: 'draining' }
+      : listening.size === 0
+        ? { ready: false, reason: 'no worker listening' }
+        : { ready: true };
   const metricsServer =
     options.metrics && metrics
       ? await serveMetrics(
           () => metrics.text(),
           options.metrics.host,
           options.metrics.port,
-          () =>
-            stopping
-              ? { ready: false, reason: 'draining' }
-              : listening.size === 0
-                ? { ready: false, reason: 'no worker listening' }
-                : { ready: true },
+          readiness,
         )
       : null;
+  const healthServer = options.health
+    ? await serveHealth(options.health.host, options.health.port, readiness).catch(
+        async (err: unknown) => {
+          await metricsServer?.close();
+          throw err;
+        },
+      )
+    : null;
   if (metricsServer)
     logger.info(`Metrics on http://${options.metrics?.host}:${metricsServer.port}/metrics`);
+  if (healthServer)
+    logger.info(`Health checks on http://${options.health?.host}:${healthServer.port}/readyz`);
   const poll =
     metrics && setInterval(() => void metrics.collect(), options.metrics?.pollMs ?? 5000).unref();
   const reloadEvery = options.reloadIntervalMs ?? 0;
@@ -437,6 +450,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     );
     // Workers in the same process group may have the signal already; SIGTERM is idempotent for them.
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    // A worker stops within its grace and a short linger; one that has not by then is killed,
+    // so the whole server stops within the grace + 1 s.
+    setTimeout(() => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+    }, options.shutdownGraceMs + 800).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -450,6 +468,6 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   cluster.off('exit', onExit);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  await metricsServer?.close();
+  await Promise.all([metricsServer?.close(), healthServer?.close()]);
   return code;
 }

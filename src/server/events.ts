@@ -268,6 +268,8 @@ export interface TlsReloadedEvent {
   caNotAfter?: Date;
   /** With `ok` and a CRL: how many serial numbers it revokes. */
   revoked?: number;
+  /** With `ok`: the earliest nextUpdate of the CRLs in use now (null: no CRL, or none has one). */
+  crlNextUpdate?: Date | null;
   /** Without `ok`: why the material was refused (naming the file). */
   error?: ConfigError;
 }

@@ -17,7 +17,7 @@ import { hostPort } from '../text/address.js';
 import { Tally } from './admission.js';
 import type { FleetState } from '../state/fleet.js';
 import type { Lease } from '../state/backend.js';
-import { judgeClientCert } from './client-cert.js';
+import { judgeClientCert, type Revocation } from './client-cert.js';
 import {
   AllowList,
   certNames,
@@ -122,6 +122,8 @@ export class Gate {
     private readonly onAdmitted: (socket: tls.TLSSocket, conn: AdmittedConnection) => void,
     /** The failure budget and session leases, this server's own or the fleet's. */
     private readonly fleet: FleetState,
+    /** The CRLs chains are looked up in (the server swaps their list on reload). */
+    private readonly revocation?: Revocation,
   ) {
     this.allow = new AllowList(limits);
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => this.onSecure(socket));
@@ -393,9 +395,17 @@ export class Gate {
     let names: CertNames | undefined;
     if (!this.limits.insecure) {
       const plain = socket.getPeerCertificate(false);
-      const refusal = judgeClientCert(socket, this.limits.maxChainDepth, this.trustedCas, plain);
+      const refusal = judgeClientCert(
+        socket,
+        this.limits.maxChainDepth,
+        this.trustedCas,
+        plain,
+        this.revocation,
+      );
       if (refusal) {
-        this.handshakeFailed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
+        // A refusal that is the server's doing (an out-of-date CRL) spends no client budget.
+        const text = `client certificate refused: ${refusal.text}`;
+        this.handshakeFailed(conn, refusal.code, text, undefined, !refusal.serverFault);
         socket.destroy();
         return;
       }

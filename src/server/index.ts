@@ -31,7 +31,15 @@ export {
   type StoreBackend,
 } from '../state/index.js';
 export type { WarningLimitOptions } from './warn-limit.js';
-export { ServerMetrics, serveMetrics, type Readiness } from './metrics.js';
+export {
+  ServerMetrics,
+  serveHealth,
+  serveMetrics,
+  type HttpListener,
+  type HttpListenerOptions,
+  type MetricsText,
+  type Readiness,
+} from './metrics.js';
 export type { ClientIdentity } from './identity.js';
 export {
   SERVER_CHANNELS,

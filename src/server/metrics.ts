@@ -3,8 +3,8 @@
  * servers (tests, cluster workers) never collide.
  * @module
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { sessionFailureReason } from '../errors.js';
 import { listenError } from '../transport/channel.js';
@@ -46,7 +46,8 @@ export class ServerMetrics {
   readonly sessionSeconds: Histogram;
   /**
    * `tlslp_certificate_expiry_timestamp_seconds{which}`: when the certificate in use expires
-   * (Unix seconds): `server`, or `ca` (the first to end of the CA bundle). Updated on reload.
+   * (Unix seconds): `server`, or `ca` (the first to end of the CA bundle); and `crl`, the
+   * CRL's nextUpdate (past it every client is refused). Updated on reload.
    */
   readonly certificateExpiry: Gauge<'which'>;
 
@@ -129,7 +130,7 @@ export class ServerMetrics {
     // Across cluster workers, the one that expires first (a worker not yet reloaded).
     this.certificateExpiry = new Gauge({
       name: 'tlslp_certificate_expiry_timestamp_seconds',
-      help: 'When the certificate in use expires (notAfter, Unix seconds): server, or ca (the first of the bundle to end)',
+      help: 'When the certificate in use expires (notAfter, Unix seconds): server, or ca (the first of the bundle to end); crl: the CRL nextUpdate',
       labelNames: ['which'],
       aggregator: 'min',
       registers,
@@ -192,8 +193,11 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
       metrics.sessionSeconds.observe(durationMs / 1000);
     },
     difficultyChanged: ({ to }) => metrics.nBits.set(to),
-    tlsReloaded: ({ ok, serverNotAfter, caNotAfter }) => {
+    tlsReloaded: ({ ok, serverNotAfter, caNotAfter, crlNextUpdate }) => {
       if (!ok) return;
+      if (crlNextUpdate)
+        metrics.certificateExpiry.set({ which: 'crl' }, Math.floor(crlNextUpdate.getTime() / 1000));
+      else if (crlNextUpdate === null) metrics.certificateExpiry.remove({ which: 'crl' });
       metrics.certificateExpiry.set(
         { which: 'server' },
         Math.floor(serverNotAfter.getTime() / 1000),
@@ -220,31 +224,136 @@ export interface Readiness {
   degraded?: string;
 }
 
+/** The exposition text of a registry, as `/metrics` serves it. */
+export interface MetricsText {
+  /** The Prometheus text. */
+  text: string;
+  /** Its `Content-Type`, as the registry gives it. */
+  contentType: string;
+}
+
 /**
- * Serve `GET /metrics` from `registry` (or from a function producing the text, for cluster
- * mode) on host:port, and the health endpoints a balancer checks: `GET /healthz` answers 200
- * while the process serves; `GET /readyz` 200 while `readiness()` says ready, else 503 (so a
- * balancer takes a draining or full server out before it stops).
+ * Limits of a metrics or health listener: it faces scrapers and balancers, so what a peer
+ * can make it spend (sockets, renders, requests) is bounded, and the TLS server beside it
+ * on the same thread keeps its share.
  */
-export async function serveMetrics(
-  source: Registry | (() => Promise<{ text: string; contentType: string }>),
-  host: string,
-  port: number,
-  readiness: () => Readiness = () => ({ ready: true }),
-): Promise<{
+export interface HttpListenerOptions {
+  /** Most connections open at once (default 64); more are closed at accept. */
+  maxConnections?: number;
+  /** Most connections open at once from one IP address (default 8). */
+  maxConnectionsPerIp?: number;
+  /** Requests per second the listener answers in all (default 1000, bursts of twice that); past it 429. */
+  requestsPerSecond?: number;
+  /**
+   * Requests per second one IP address gets answered (default 100, bursts of twice that);
+   * past it 429. A scraper asks every few seconds, a balancer's check once a second or so.
+   */
+  requestsPerSecondPerIp?: number;
+  /** A rendered `/metrics` is served from cache for this long (default 1000 ms). */
+  cacheMs?: number;
+  /** Time a client gets to send a request's headers (default 5000 ms). */
+  headersTimeoutMs?: number;
+  /** Time a client gets to send a whole request (default 10 000 ms). */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this long (default 5000 ms). */
+  keepAliveTimeoutMs?: number;
+}
+
+/** A listening metrics or health endpoint. */
+export interface HttpListener {
   /** The HTTP server. */
   server: Server;
   /** The bound port (useful with port 0). */
   port: number;
-  /** Stop serving. */
-  close: () => Promise<void>;
-}> {
-  const produce =
-    typeof source === 'function'
-      ? source
-      : async () => ({ text: await source.metrics(), contentType: source.contentType });
-  const server = createServer((req, res) => {
+  /**
+   * Stop serving: idle connections close at once, requests in progress get `graceMs`
+   * (default 200) before their connections are cut. Never rejects.
+   */
+  close: (graceMs?: number) => Promise<void>;
+}
+
+/** A token bucket: `rate` tokens a second, at most `burst` kept. */
+class Bucket {
+  private tokens: number;
+  private at = performance.now();
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+/** Per-IP buckets, the oldest dropped past this many (a bucket a flood forgets is a full one). */
+const MAX_IP_BUCKETS = 4096;
+
+/**
+ * The text of `produce`, made at most once per `ttlMs` and shared by the requests in between
+ * (a failure too, so a broken source is not retried by every request).
+ */
+export function cachedRender(
+  produce: () => Promise<MetricsText>,
+  ttlMs: number,
+): () => Promise<MetricsText> {
+  let last: { at: number; value: Promise<MetricsText> } | null = null;
+  return () => {
+    const now = performance.now();
+    if (last && now - last.at < ttlMs) return last.value;
+    const value = produce();
+    // The clock starts when the render ends: a slow render is not redone back to back.
+    const entry = { at: Infinity, value };
+    last = entry;
+    const stamp = (): void => void (entry.at = performance.now());
+    value.then(stamp, stamp);
+    return value;
+  };
+}
+
+/** Which endpoints a listener serves. */
+type Endpoints = 'metrics' | 'health';
+
+async function serveHttp(
+  what: Endpoints,
+  produce: (() => Promise<MetricsText>) | null,
+  host: string,
+  port: number,
+  readiness: () => Readiness,
+  options: HttpListenerOptions,
+): Promise<HttpListener> {
+  const render = produce ? cachedRender(produce, options.cacheMs ?? 1000) : null;
+  const perSecond = options.requestsPerSecond ?? 1000;
+  const perIpSecond = options.requestsPerSecondPerIp ?? 100;
+  const overall = new Bucket(perSecond, perSecond * 2);
+  const perIp = new Map<string, Bucket>();
+  const connectionsPerIp = new Map<string, number>();
+  const maxPerIp = options.maxConnectionsPerIp ?? 8;
+  const allowed = (ip: string): boolean => {
+    let bucket = perIp.get(ip);
+    if (!bucket) {
+      if (perIp.size >= MAX_IP_BUCKETS) perIp.delete(perIp.keys().next().value as string);
+      bucket = new Bucket(perIpSecond, perIpSecond * 2);
+      perIp.set(ip, bucket);
+    }
+    // Both are spent: one IP's flood cannot use up the listener for the others.
+    return bucket.take() && overall.take();
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?', 1)[0];
+    if (!allowed(req.socket.remoteAddress ?? '')) {
+      // Closing the connection makes a pipelining client come back through the caps.
+      res
+        .writeHead(429, { 'Retry-After': '1', Connection: 'close', 'Content-Type': 'text/plain' })
+        .end('too many requests\n');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end('method not allowed\n');
       return;
@@ -263,24 +372,99 @@ export async function serveMetrics(
         .end(r.ready ? 'ready\n' : `not ready: ${r.reason ?? 'unavailable'}\n`);
       return;
     }
-    if (path !== '/metrics' && path !== '/') {
+    if (!render || (path !== '/metrics' && path !== '/')) {
       res.writeHead(404).end('not found\n');
       return;
     }
-    produce().then(
+    render().then(
       ({ text, contentType }) => res.writeHead(200, { 'Content-Type': contentType }).end(text),
       (err: Error) => res.writeHead(500).end(`${err.message}\n`),
     );
+  };
+  const server = createServer(
+    {
+      headersTimeout: options.headersTimeoutMs ?? 5000,
+      requestTimeout: options.requestTimeoutMs ?? 10_000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+      // Node checks the two timeouts above this often (default 30 s).
+      connectionsCheckingInterval: 1000,
+    },
+    handle,
+  );
+  server.maxConnections = options.maxConnections ?? 64;
+  // Nor is a connection that never sends a byte kept: idle is idle, whatever its state.
+  const idleMs = Math.max(options.headersTimeoutMs ?? 5000, options.keepAliveTimeoutMs ?? 5000);
+  server.on('connection', (socket: Socket) => {
+    const ip = socket.remoteAddress ?? '';
+    const n = (connectionsPerIp.get(ip) ?? 0) + 1;
+    if (n > maxPerIp) {
+      socket.destroy();
+      return;
+    }
+    connectionsPerIp.set(ip, n);
+    socket.once('close', () => {
+      const left = (connectionsPerIp.get(ip) ?? 1) - 1;
+      if (left > 0) connectionsPerIp.set(ip, left);
+      else connectionsPerIp.delete(ip);
+    });
+    socket.setTimeout(idleMs + 1000, () => socket.destroy());
   });
+  // A peer that resets is its own problem; a bad request gets Node's 400 and a close.
+  server.on('clientError', (_err, socket: Socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(listenError(err, 'metrics', hostPort(host, port))),
+      reject(listenError(err, what, hostPort(host, port))),
     );
     server.listen(port, host, resolve);
   });
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: (graceMs = 200) =>
+      new Promise<void>((resolve) => {
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
   };
+}
+
+/**
+ * Serve `GET /metrics` from `registry` (or from a function producing the text, for cluster
+ * mode) on host:port, and the health endpoints a balancer checks: `GET /healthz` answers 200
+ * while the process serves; `GET /readyz` 200 while `readiness()` says ready, else 503 (so a
+ * balancer takes a draining or full server out before it stops).
+ *
+ * The text is rendered at most once per `options.cacheMs` (1 s), shared by the requests in
+ * between; the health answers never wait for a render. Connections, requests and idle time
+ * are bounded (see {@link HttpListenerOptions}): a flood gets 429s, not the server's CPU.
+ */
+export async function serveMetrics(
+  source: Registry | (() => Promise<MetricsText>),
+  host: string,
+  port: number,
+  readiness: () => Readiness = () => ({ ready: true }),
+  options: HttpListenerOptions = {},
+): Promise<HttpListener> {
+  const produce =
+    typeof source === 'function'
+      ? source
+      : async () => ({ text: await source.metrics(), contentType: source.contentType });
+  return serveHttp('metrics', produce, host, port, readiness, options);
+}
+
+/**
+ * Serve only `GET /healthz` and `GET /readyz` (as {@link serveMetrics} does) on host:port:
+ * what a balancer checks, on an interface of its own, while the metrics stay on loopback.
+ */
+export function serveHealth(
+  host: string,
+  port: number,
+  readiness: () => Readiness = () => ({ ready: true }),
+  options: HttpListenerOptions = {},
+): Promise<HttpListener> {
+  return serveHttp('health', null, host, port, readiness, options);
 }

@@ -15,13 +15,19 @@ import {
 } from '../options/server.js';
 import { ConfigError } from '../errors.js';
 import { createNullLogger, type Logger } from '../logging.js';
+import { CrlProblem, readCrlsOffThread, type CrlInfo } from '../crl.js';
 import {
   assertInsecureAllowed,
+  caBundle,
   checkServerTls,
+  crlExpiryWarning,
+  crlNextUpdate,
+  CRL_WARNING_DAYS,
   type ServerTlsCheck,
   type ServerTlsLabels,
   type TlsMaterial,
 } from '../tls.js';
+import type { Revocation } from './client-cert.js';
 import { SocketLineChannel, listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
@@ -126,6 +132,11 @@ export interface ServerOptions extends ServerTableOptions {
   stateStore?: StoreBackend;
   /** With a `rediss://` `state`: the CA certificate (PEM) the store's certificate is checked against. */
   stateCa?: string;
+  /**
+   * What to call each TLS file in messages, e.g. `--crl certificates/ca_crl.pem` (the CLI:
+   * its flags and paths); {@link TlslpServer.reload} takes its own.
+   */
+  tlsLabels?: ServerTlsLabels;
 }
 
 /** {@link ServerOptions} with every default filled in, as {@link TlslpServer.options} holds them. */
@@ -199,6 +210,12 @@ export class TlslpServer {
   private lastFailed = '';
   /** When the expiry warning was last logged (once a day at most for the same certificate). */
   private expiryWarnedAt = -Infinity;
+  /** The CRLs the gate looks client chains up in; `crls` is replaced on reload (the old index freed). */
+  private readonly revocation: Revocation = { crls: [] };
+  /** What the CRL file is called in messages. */
+  private crlLabel: string;
+  /** The CRL's expiry timers (the daily warning, the ERROR at its nextUpdate). */
+  private readonly crlTimers: NodeJS.Timeout[] = [];
   private readonly gate: Gate;
   /** The failure budget, leases and load, this server's own or shared with a fleet. */
   private readonly fleet: FleetState;
@@ -233,7 +250,11 @@ export class TlslpServer {
         { option: options.tls.cert ? 'tls.key' : 'tls.cert' },
       );
     // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).
-    const check = checkServerTls(options.tls);
+    const check = checkServerTls(options.tls, options.tlsLabels, new Date(), {
+      maxCrlBytes: this.options.maxCrlBytes,
+    });
+    this.crlLabel = options.tlsLabels?.crl ?? 'tls.crl';
+    this.revocation.crls = check.crls;
     if (!options.insecure && !options.tls.ca) {
       throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
     }
@@ -256,7 +277,7 @@ export class TlslpServer {
 
     try {
       this.tlsServer = tls.createServer({
-        ...contextOptions(options.tls, check),
+        ...contextOptions(options.tls),
         requestCert: !options.insecure,
         // The verdict is read by the gate, so a refused certificate is logged and counted
         // with its real reason (Node would otherwise drop the socket without a word).
@@ -284,6 +305,7 @@ export class TlslpServer {
       this.trustedCas,
       (socket, conn) => this.startSession(socket, conn),
       this.fleet,
+      this.revocation,
     );
     this.listener = net.createServer({ noDelay: true }, (raw) => this.gate.accept(raw));
   }
@@ -334,9 +356,46 @@ export class TlslpServer {
    * @param labels what to call each file in messages (the CLI: its flags and paths)
    */
   reload(material: TlsMaterial, labels?: ServerTlsLabels): TlsReloadResult {
+    return this.apply(material, labels);
+  }
+
+  /**
+   * {@link reload}, with a changed CRL read and indexed in a worker thread: a CRL of 800k
+   * entries (38 MB) is swapped in without stalling the event loop. The CLI reloads this way.
+   */
+  async reloadAsync(material: TlsMaterial, labels?: ServerTlsLabels): Promise<TlsReloadResult> {
+    const { crl, ca } = material;
+    const next = digests(material);
+    let crls: CrlInfo[] | CrlProblem | undefined;
+    if (
+      crl !== undefined &&
+      ca !== undefined &&
+      next.crl !== this.tlsInUse.digests.crl &&
+      Buffer.byteLength(crl) <= this.options.maxCrlBytes
+    )
+      try {
+        crls = await readCrlsOffThread(crl, caBundle(ca, labels ?? { ca: 'tls.ca' }));
+      } catch (err) {
+        // A CA bundle that does not parse, or a worker that failed: reload() says why.
+        if (err instanceof CrlProblem) crls = err;
+      }
+    return this.apply(material, labels, crls, next);
+  }
+
+  private apply(
+    material: TlsMaterial,
+    labels: ServerTlsLabels | undefined,
+    read?: CrlInfo[] | CrlProblem,
+    next: Record<TlsPart, string> = digests(material),
+  ): TlsReloadResult {
     const now = new Date();
     const inUse = this.tlsInUse;
-    const next = digests(material);
+    // The same CRL of the same CA as in use: its index is kept, not built again.
+    const crls =
+      read ??
+      (next.crl !== '' && next.crl === inUse.digests.crl && next.ca === inUse.digests.ca
+        ? inUse.check.crls
+        : undefined);
     const changed = TLS_PARTS.filter((p) => next[p] !== inUse.digests[p]);
     const serverSerial = inUse.check.cert.serialNumber;
     const current = {
@@ -357,11 +416,14 @@ export class TlslpServer {
           { who: 'the server', needs: 'a certificate and a key (tls.cert, tls.key)' },
           { option: material.cert ? 'tls.key' : 'tls.cert' },
         );
-      check = checkServerTls(material, labels, now);
+      check = checkServerTls(material, labels, now, {
+        maxCrlBytes: this.options.maxCrlBytes,
+        ...(crls ? { crls } : {}),
+      });
       if (!this.options.insecure && !material.ca)
         throw new ConfigError('TLSLP_ERR_NO_CA', { option: 'tls.ca' });
       try {
-        this.tlsServer.setSecureContext(contextOptions(material, check));
+        this.tlsServer.setSecureContext(contextOptions(material));
       } catch (err) {
         throw new ConfigError(
           'TLSLP_ERR_BAD_TLS_MATERIAL',
@@ -395,6 +457,9 @@ export class TlslpServer {
     this.lastFailed = '';
     this.tlsInUse = { digests: next, check };
     this.trustedCas.splice(0, this.trustedCas.length, ...check.caCerts);
+    this.revocation.crls = check.crls;
+    if (labels?.crl) this.crlLabel = labels.crl;
+    if (changed.includes('crl') || changed.includes('ca')) this.watchCrl(now, true);
     const revoked = check.crls.length > 0 ? countRevoked(check) : undefined;
     const newSerial = check.cert.serialNumber;
     this.logger.info(
@@ -413,6 +478,7 @@ export class TlslpServer {
       serverNotAfter: check.notAfter,
       ...(caEnd ? { caNotAfter: caEnd } : {}),
       ...(revoked !== undefined ? { revoked } : {}),
+      crlNextUpdate: crlNextUpdate(check.crls) ?? null,
     });
     const warnings = this.expiryWarnings(check, now, changed.includes('cert'));
     return {
@@ -427,13 +493,53 @@ export class TlslpServer {
     };
   }
 
+  /**
+   * Arm the CRL's timers: from 7 days before its nextUpdate a WARNING a day, and at its
+   * nextUpdate one ERROR naming the file and the fix. Past it every client is refused (fail
+   * closed, counted as `crl_expired`) until a fresh CRL is reloaded.
+   */
+  private watchCrl(now: Date, warnNow: boolean): void {
+    for (const t of this.crlTimers.splice(0)) clearTimeout(t);
+    const next = crlNextUpdate(this.revocation.crls);
+    if (!next || this.draining) return;
+    const label = this.crlLabel;
+    const warnFrom = next.getTime() - CRL_WARNING_DAYS * DAY_MS;
+    const warn = (): void => {
+      const at = new Date();
+      if (at >= next) return;
+      this.logger.warning(crlExpiryWarning(label, next, at));
+      this.crlAt(at.getTime() + DAY_MS, warn);
+    };
+    // Within the 7 days already: a reload warns now; at start the maker of the material has
+    // had checkServerTls's warning (the CLI logs it), so the next is a day on.
+    if (now.getTime() < warnFrom) this.crlAt(warnFrom, warn);
+    else if (warnNow) warn();
+    else this.crlAt(now.getTime() + DAY_MS, warn);
+    this.crlAt(next.getTime(), () =>
+      this.logger.error(
+        `${label}: the CRL passed its nextUpdate (${next.toISOString()}): every client is refused from now on (crl_expired) until a fresh CRL is reloaded; re-sign it with tlslp certs revoke (or the CA's own tool), then SIGHUP`,
+      ),
+    );
+  }
+
+  /** Call `fn` at the time `at` (ms since the epoch), however far off (setTimeout stops at 24.8 days). */
+  private crlAt(at: number, fn: () => void): void {
+    const wait = at - Date.now();
+    const step = Math.min(Math.max(0, wait), MAX_TIMER_MS);
+    this.crlTimers.push(
+      setTimeout(() => (wait > MAX_TIMER_MS ? this.crlAt(at, fn) : fn()), step).unref(),
+    );
+  }
+
   /** The expiry warnings of `check`, logged when a new certificate came or a day has passed. */
   private expiryWarnings(check: ServerTlsCheck, now: Date, fresh: boolean): string[] {
     const warnings = check.warnings;
-    if (warnings.length === 0) return warnings;
-    if (fresh || now.getTime() - this.expiryWarnedAt >= DAY_MS) {
+    // The CRL's own warning is watchCrl's to log, on its own clock.
+    const crlWarning = `${this.crlLabel}: the CRL's nextUpdate`;
+    const own = warnings.filter((w) => !w.startsWith(crlWarning));
+    if (own.length > 0 && (fresh || now.getTime() - this.expiryWarnedAt >= DAY_MS)) {
       this.expiryWarnedAt = now.getTime();
-      for (const w of warnings) this.logger.warning(w);
+      for (const w of own) this.logger.warning(w);
     }
     return warnings;
   }
@@ -533,6 +639,7 @@ export class TlslpServer {
         }, every).unref(),
       );
     }
+    this.watchCrl(new Date(), false);
     const statsEvery = this.options.statsIntervalMs ?? 0;
     if (statsEvery > 0) {
       this.timers.push(setInterval(() => this.logger.info(this.summary()), statsEvery).unref());
@@ -674,9 +781,12 @@ export class TlslpServer {
 
   /**
    * Stop accepting; let sessions in progress finish for up to `graceMs` (default 0), then
-   * close the rest.
+   * close the rest. Resolves within about `graceMs` + 1 s whatever the peers do (a peer that
+   * resets or never closes is cut), and never rejects.
    */
   async close(graceMs = 0): Promise<void> {
+    // The linger below ends by then, so a supervisor's grace + 1 s holds.
+    const lingerEnd = performance.now() + graceMs + CLOSE_LINGER_MS;
     this.draining = true;
     if (this.listener.listening) this.listener.close();
     this.gate.cutPending();
@@ -689,6 +799,7 @@ export class TlslpServer {
       clearTimeout(timer);
     }
     for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const t of this.crlTimers.splice(0)) clearTimeout(t);
     this.shutdown.abort();
     await Promise.allSettled([...this.sessions]);
     // Every session has written its last line and ended its side; each socket gets the
@@ -697,9 +808,10 @@ export class TlslpServer {
     const sockets = this.gate.sockets;
     if (sockets.size > 0) {
       let timer: NodeJS.Timeout | undefined;
+      const wait = Math.min(this.lingerMs() + 100, Math.max(0, lingerEnd - performance.now()));
       await Promise.race([
-        Promise.all([...sockets].filter((s) => !s.destroyed).map((s) => once(s, 'close'))),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.lingerMs() + 100))),
+        Promise.all([...sockets].filter((s) => !s.destroyed).map(closed)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, wait))),
       ]);
       clearTimeout(timer);
     }
@@ -713,14 +825,25 @@ export class TlslpServer {
   }
 }
 
+/** The longest a socket may linger in {@link TlslpServer.close} after the grace. */
+const CLOSE_LINGER_MS = 700;
+
+/**
+ * Resolves when `socket` has closed. Not `once(socket, 'close')`: that rejects when 'error'
+ * comes first, as it does when a peer resets right after its last line.
+ */
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
 /** The secure context options of `material` (shared by the first context and each reload). */
-function contextOptions(material: TlsMaterial, check: ServerTlsCheck): tls.SecureContextOptions {
+function contextOptions(material: TlsMaterial): tls.SecureContextOptions {
   return {
     cert: material.cert,
     key: material.key,
     ca: material.ca,
-    // As checked: one PEM per CRL, under the label OpenSSL reads.
-    ...(check.crls.length > 0 ? { crl: check.crls.map((c) => c.pem) } : {}),
+    // No `crl`: OpenSSL would scan it on every handshake; the gate looks chains up in the
+    // CRLs' index instead (client-cert.ts).
     minVersion: 'TLSv1.2',
     // A client-initiated TLS 1.2 renegotiation redoes the handshake's costly part.
     secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
@@ -728,14 +851,19 @@ function contextOptions(material: TlsMaterial, check: ServerTlsCheck): tls.Secur
 }
 
 function countRevoked(check: ServerTlsCheck): number {
-  return check.crls.reduce((n, c) => n + c.revoked.length, 0);
+  return check.crls.reduce((n, c) => n + c.revoked.size, 0);
 }
+
+/** The longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `tlslp_certificate_expiry_timestamp_seconds` from what checking the material found. */
 function setExpiryGauges(metrics: ServerMetrics, check: ServerTlsCheck): void {
   metrics.certificateExpiry.set({ which: 'server' }, Math.floor(check.notAfter.getTime() / 1000));
   const ca = caNotAfter(check.caCerts);
   if (ca) metrics.certificateExpiry.set({ which: 'ca' }, Math.floor(ca.getTime() / 1000));
+  const crl = crlNextUpdate(check.crls);
+  if (crl) metrics.certificateExpiry.set({ which: 'crl' }, Math.floor(crl.getTime() / 1000));
 }
 
 /** Create a server (not yet listening). */

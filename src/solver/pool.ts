@@ -7,11 +7,10 @@
  * {@link startSolverPool}), kept between solves and sessions, ended by {@link closeSolverPool}.
  * @module
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { SolverError } from '../errors.js';
+import { workerEntry } from '../worker-file.js';
 import {
   abortError,
   BATCH_SIZE,
@@ -30,12 +29,8 @@ import type { Kernel } from './types.js';
 
 /** The worker entry: next to this module when built, else its build under dist/. */
 function workerFile(): string {
-  const here = new URL('./worker.js', import.meta.url);
-  const path = fileURLToPath(here);
-  if (existsSync(path)) return here.href;
-  // Running from TypeScript sources (vitest): use the compiled worker of the same tree.
-  const built = path.replace(/([\\/])src([\\/])(?!.*[\\/]src[\\/])/, '$1dist$2');
-  if (built !== path && existsSync(built)) return built;
+  const { found, path, built } = workerEntry('./worker.js', import.meta.url);
+  if (found) return found;
   throw new SolverError('TLSLP_ERR_WORKER_MISSING', { path, built });
 }
 

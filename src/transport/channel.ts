@@ -274,15 +274,24 @@ export function rawErrorDetail(err: unknown): string | null {
  * A failed `listen()` of the server or of its metrics endpoint as a TransportError: in use,
  * not allowed, or whatever Node said.
  */
-export function listenError(err: unknown, what: 'server' | 'metrics', address: string): TlslpError {
+export function listenError(
+  err: unknown,
+  what: 'server' | 'metrics' | 'health',
+  address: string,
+): TlslpError {
   const code = (err as NodeJS.ErrnoException).code;
   const options = { cause: err };
-  const action = what === 'server' ? 'listen' : 'serve metrics';
+  const action =
+    what === 'server' ? 'listen' : what === 'metrics' ? 'serve metrics' : 'serve health checks';
   if (code === 'EADDRINUSE' && what === 'server')
     return new TransportError('TLSLP_ERR_ADDRESS_IN_USE', { address, option: 'port' }, options);
-  if (code === 'EADDRINUSE')
+  if (code === 'EADDRINUSE' && what === 'metrics')
     return new TransportError('TLSLP_ERR_METRICS_ADDRESS_IN_USE', { address }, options);
   const detail =
-    code === 'EACCES' ? 'permission denied (use a port above 1023)' : (err as Error).message;
+    code === 'EACCES'
+      ? 'permission denied (use a port above 1023)'
+      : code === 'EADDRINUSE'
+        ? 'address already in use'
+        : (err as Error).message;
   return new TransportError('TLSLP_ERR_LISTEN_FAILED', { action, address, detail }, options);
 }
