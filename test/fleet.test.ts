@@ -133,7 +133,11 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
     const before = await completed();
     // completeSessions rejects unless every session completes.
     for (const s of fleetOf) await completeSessions(s.port, certs, 2);
-    expect((await completed()) - before).toBe(2 * fleetOf.length);
+    // /metrics is rendered at most once a second: wait for a render that has them.
+    await until(
+      async () => (await completed()) - before >= 2 * fleetOf.length,
+      "the sessions in the servers' metrics",
+    );
   }
 
   function dropHeld(): void {
@@ -172,8 +176,17 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
       for (let i = 0; i < 60; i++)
         await noCert((fleetOf[i % 3] as ServerProcess).port, '127.0.0.5');
       for (let i = 0; i < 20; i++) await noCert(alone.port, '127.0.0.5');
-      const shared = await budgetCounts(fleetOf);
-      const single = await budgetCounts([alone]);
+      // /metrics is rendered at most once a second: wait for a render with every attempt.
+      const counted = async (of: ServerProcess[], n: number) => {
+        let c = { failed: 0, refused: 0 };
+        await until(async () => {
+          c = await budgetCounts(of);
+          return c.failed + c.refused === n;
+        }, 'every attempt in the metrics');
+        return c;
+      };
+      const shared = await counted(fleetOf, 60);
+      const single = await counted([alone], 20);
       // A burst of 5, and what the bucket refills while the attempts run (about 1 a 2 s).
       expect(single.failed).toBeGreaterThanOrEqual(5);
       expect(shared.failed).toBeGreaterThanOrEqual(5);
@@ -214,8 +227,10 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
         10_000,
       );
       await sessionsComplete(fleetOf);
-      const text = await scrape(fleetOf[0] as ServerProcess);
-      expect(metric(text, 'tlslp_state_up')).toBe(0);
+      await until(
+        async () => metric(await scrape(fleetOf[0] as ServerProcess), 'tlslp_state_up') === 0,
+        'tlslp_state_up 0',
+      );
       const health = await fetch(
         `http://127.0.0.1:${(fleetOf[0] as ServerProcess).metricsPort}/healthz`,
       );
@@ -259,7 +274,10 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
       } finally {
         dropHeld();
       }
-      expect(metric(await scrape(fleetOf[1] as ServerProcess), 'tlslp_state_up')).toBe(1);
+      await until(
+        async () => metric(await scrape(fleetOf[1] as ServerProcess), 'tlslp_state_up') === 1,
+        'tlslp_state_up 1',
+      );
     });
 
     it('the store frozen (SIGSTOP): sessions go on, the breaker keeps them from waiting on it', async () => {
@@ -273,7 +291,10 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
       try {
         await sessionsComplete(fleetOf);
         // Each session asked the store and, getting no answer in time, decided locally.
-        expect((await fallbacks()) - before).toBeGreaterThanOrEqual(2 * fleetOf.length);
+        await until(
+          async () => (await fallbacks()) - before >= 2 * fleetOf.length,
+          'the local decisions in the metrics',
+        );
       } finally {
         redis.thaw();
       }
