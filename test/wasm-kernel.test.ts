@@ -164,7 +164,8 @@ describe('PROTOCOL test vector', () => {
 });
 
 describe('build-wasm', () => {
-  it('rebuilds byte-identical to the committed binaries', () => {
+  // Compiles both builds with AssemblyScript: longer than the 20 s default on a busy machine.
+  it('rebuilds byte-identical to the committed binaries', { timeout: 60_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'tlslp-wasm-'));
     try {
       execFileSync(process.execPath, [join(root, 'scripts/build-wasm.mjs'), '--out-dir', dir], {
