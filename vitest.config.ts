@@ -1,10 +1,23 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The test files that run the build (`dist/`): they spawn `dist/cli/*.js`, `bin/tlslp` or a
+ * `bench/*.mjs` (which loads dist/), directly or through helpers.ts's runBin/runClientBin or
+ * test/server-process.ts, or import `dist/`. Found by reading the files, so a test that starts running a bin joins the `dist`
+ * project without a list to keep up to date.
+ */
+const RUNS_DIST =
+  /\bdist\b|\brunBin\(|\brunClientBin\(|server-process\.js|bin\/tlslp|bench\/\w+\.mjs/;
+const distTests = readdirSync('test')
+  .filter((f) => f.endsWith('.test.ts') && RUNS_DIST.test(readFileSync(`test/${f}`, 'utf8')))
+  .map((f) => `test/${f}`);
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // A test that needs longer says so itself (a build, a benchmark run).
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
     // Integration tests bind loopback ports and spawn solvers: keep files from fighting
     // over the two cores.
     fileParallelism: true,
@@ -18,5 +31,11 @@ export default defineConfig({
       reporter: ['text-summary', 'text'],
       thresholds: { lines: 85 },
     },
+    // `npx vitest run --project unit` runs what needs no build; `--project dist` the rest.
+    projects: [
+      // No root `include`: a project's own would be added to it, not replace it.
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: distTests } },
+      { extends: true, test: { name: 'dist', include: distTests } },
+    ],
   },
 });

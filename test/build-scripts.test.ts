@@ -194,6 +194,8 @@ describe('scripts/prebuild.mjs (npm pack runs it)', () => {
 
   it.skipIf(!existsSync(BUILT_ADDON))(
     'builds a Node-API prebuild for this platform that loads and has every variant',
+    // A C compile of every variant with node-gyp: far past the 20 s default on a busy machine.
+    { timeout: 120_000 },
     () => {
       const root = packageRoot(['prebuild.mjs', 'build-native.mjs']);
       cpSync('native/binding.gyp', join(root, 'native/binding.gyp'));

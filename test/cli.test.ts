@@ -213,58 +213,66 @@ describe('user mistakes: one line naming the fix, non-zero exit', () => {
 });
 
 describe('sessions through the bins', () => {
-  it('server and client bins complete a session; --json prints one summary object', async () => {
-    const srv = await startServerBin(['--n_bits', '8', '--random-string', 'LGTk']);
-    try {
-      // Normal mode draws FAIL ~90% of the time: run until one session ends each way.
-      const outcomes = new Set<string>();
-      for (let i = 0; i < 100 && outcomes.size < 2; i++) {
-        const r = await run('client', [
-          '--host',
-          '127.0.0.1',
-          '--ports',
-          String(srv.port),
-          '--json',
-        ]);
-        const summary = JSON.parse(r.stdout.trim()) as {
-          ok: boolean;
-          serverFail: string | null;
-          suffix: string | null;
-          nBits: number | null;
-        };
-        if (summary.ok) {
-          expect(r.code).toBe(0);
-          expect(summary.nBits).toBe(8);
-          outcomes.add('done');
-        } else {
-          expect(r.code).toBe(1);
-          expect(summary.serverFail).toBe('LGTk');
-          // The summary still says how far the session got.
-          expect(summary.nBits).toBe(8);
-          // The drawn FAIL is reported as what it is, not as an error.
-          expect(r.stderr.trim()).toBe(
-            "tlslp-client: the server ended the session with the protocol's simulated FAIL (LGTk); normal mode draws it in about 9 sessions in 10, and the exit status is 1, as documented (a server started with --no-simulate-failures never draws it)",
-          );
-          outcomes.add('fail');
+  // Several bin processes started one after the other: near the 20 s default on a busy machine.
+  it(
+    'server and client bins complete a session; --json prints one summary object',
+    { timeout: 60_000 },
+    async () => {
+      const srv = await startServerBin(['--n_bits', '8', '--random-string', 'LGTk']);
+      try {
+        // Normal mode draws FAIL ~90% of the time: run until one session ends each way.
+        const outcomes = new Set<string>();
+        for (let i = 0; i < 100 && outcomes.size < 2; i++) {
+          const r = await run('client', [
+            '--host',
+            '127.0.0.1',
+            '--ports',
+            String(srv.port),
+            '--json',
+          ]);
+          const summary = JSON.parse(r.stdout.trim()) as {
+            ok: boolean;
+            serverFail: string | null;
+            suffix: string | null;
+            nBits: number | null;
+          };
+          if (summary.ok) {
+            expect(r.code).toBe(0);
+            expect(summary.nBits).toBe(8);
+            outcomes.add('done');
+          } else {
+            expect(r.code).toBe(1);
+            expect(summary.serverFail).toBe('LGTk');
+            // The summary still says how far the session got.
+            expect(summary.nBits).toBe(8);
+            // The drawn FAIL is reported as what it is, not as an error.
+            expect(r.stderr.trim()).toBe(
+              "tlslp-client: the server ended the session with the protocol's simulated FAIL (LGTk); normal mode draws it in about 9 sessions in 10, and the exit status is 1, as documented (a server started with --no-simulate-failures never draws it)",
+            );
+            outcomes.add('fail');
+          }
         }
+        expect(outcomes).toEqual(new Set(['done', 'fail']));
+        // The drawn FAIL is INFO in the client log, not an ERROR.
+        const clientLog = await readFile(
+          join(work, 'state', 'tlslp', 'logs', 'client.log'),
+          'utf8',
+        );
+        expect(clientLog).toMatch(
+          / INFO tlslp\.client: Session ended by the server's simulated FAIL \(LGTk\)$/m,
+        );
+        expect(clientLog).not.toMatch(/ERROR tlslp\.client: server sent FAIL/);
+      } finally {
+        const stopped = await srv.stop();
+        expect(stopped.code).toBe(0);
       }
-      expect(outcomes).toEqual(new Set(['done', 'fail']));
-      // The drawn FAIL is INFO in the client log, not an ERROR.
-      const clientLog = await readFile(join(work, 'state', 'tlslp', 'logs', 'client.log'), 'utf8');
-      expect(clientLog).toMatch(
-        / INFO tlslp\.client: Session ended by the server's simulated FAIL \(LGTk\)$/m,
+      const log = await readFile(join(work, 'state', 'tlslp', 'logs', 'server.log'), 'utf8');
+      expect(log).toMatch(
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO tlslp\.server: Server starting$/m,
       );
-      expect(clientLog).not.toMatch(/ERROR tlslp\.client: server sent FAIL/);
-    } finally {
-      const stopped = await srv.stop();
-      expect(stopped.code).toBe(0);
-    }
-    const log = await readFile(join(work, 'state', 'tlslp', 'logs', 'server.log'), 'utf8');
-    expect(log).toMatch(
-      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO tlslp\.server: Server starting$/m,
-    );
-    expect(log).toMatch(/SIGTERM received/);
-  });
+      expect(log).toMatch(/SIGTERM received/);
+    },
+  );
 
   it('closed ports before the one that answers are one dim line, not warnings', async () => {
     const srv = await startServerBin(['--n_bits', '4', '--tutorial']);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runClient } from '../src/client/client.js';
+import { runClient, type ClientEvent } from '../src/client/client.js';
 import { ServerFailError, TransportError } from '../src/errors.js';
 import { closeSolverPool, solverPoolState } from '../src/solver/pool.js';
 import {
@@ -18,6 +18,7 @@ import {
   scriptedServer,
   startServer,
   testCerts,
+  until,
   type TestServer,
 } from './helpers.js';
 import type { CertificateSet } from '../src/certs.js';
@@ -35,17 +36,27 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A server that sends HELLO and WORK, then does `then` to the connection. */
-function rawServer(
+/**
+ * A server that sends HELLO and WORK, then does `then` to the connection once the client
+ * is solving: pass `onEvent` to runClient, whose work-start event is that moment.
+ */
+async function rawServer(
   then: (socket: tls.TLSSocket, raw: net.Socket) => void,
-): Promise<{ port: number; close(): void }> {
-  return scriptedServer(certs, (socket, raw) => {
+): Promise<{ port: number; close(): void; onEvent: (e: ClientEvent) => void }> {
+  let solving = false;
+  const server = await scriptedServer(certs, (socket, raw) => {
     socket.write('HELLO\n');
     socket.once('data', () => {
       socket.write('WORK abcdef 40\n');
-      setTimeout(() => then(socket, raw), 300);
+      void until(() => solving, 'the client solving').then(() => then(socket, raw));
     });
   });
+  return {
+    ...server,
+    onEvent: (e) => {
+      if (e.type === 'work-start') solving = true;
+    },
+  };
 }
 
 // Bounds each client in these tests, should the watch ever fail to stop it.
@@ -88,6 +99,7 @@ describe('the client watches the connection while it solves', () => {
         host: '127.0.0.1',
         ports: [raw.port],
         tls: clientTls(certs),
+        onEvent: raw.onEvent,
         solverOptions: { threads: 1 },
         ...bounded,
       }).catch((e: unknown) => e);
@@ -108,6 +120,7 @@ describe('the client watches the connection while it solves', () => {
         host: '127.0.0.1',
         ports: [reset.port],
         tls: clientTls(certs),
+        onEvent: reset.onEvent,
       }).catch((e: unknown) => e);
       expect(a).toBeInstanceOf(TransportError);
       expect((a as TransportError).code).toBe('TLSLP_ERR_CLOSED_DURING_WORK');
@@ -115,6 +128,7 @@ describe('the client watches the connection while it solves', () => {
         host: '127.0.0.1',
         ports: [early.port],
         tls: clientTls(certs),
+        onEvent: early.onEvent,
       }).catch((e: unknown) => e);
       expect((b as Error).message).toBe('server sent EMAIL1 before the WORK answer');
       expect(solverPoolState().busy).toBe(false);

@@ -147,11 +147,10 @@ describe('cluster mode faults', () => {
       await completeSessions(port, certs, sessions);
       // Sessions are counted at their handshake; wait until every one shows.
       let before = '';
-      for (let i = 0; i < 100; i++) {
+      await until(async () => {
         before = await scrape();
-        if (counterSamples(before).get('tlslp_sessions_started_total') === sessions) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return counterSamples(before).get('tlslp_sessions_started_total') === sessions;
+      }, 'every session in the scraped counters');
       const was = counterSamples(before);
       expect(was.get('tlslp_sessions_started_total')).toBe(sessions);
 

@@ -1,10 +1,12 @@
 import { chmod, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, SolverError } from '../src/errors.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { checkSolverPath, parseSolverOutput, runExternalSolver } from '../src/solver/external.js';
+import { until } from './helpers.js';
 
 let dir: string;
 
@@ -81,13 +83,20 @@ describe('external solver (docs/protocol.md §5)', () => {
   });
 
   it('stops the solver when aborted', async () => {
-    const path = await script('forever.js', `#!${process.execPath}\nsetInterval(() => {}, 1000);`);
+    // A solver that never finishes and says when it runs, so the abort reaches a live process.
+    const started = join(dir, 'forever.started');
+    const path = await script(
+      'forever.js',
+      `#!${process.execPath}\nrequire('node:fs').writeFileSync(${JSON.stringify(started)}, '');\nsetInterval(() => {}, 1000);`,
+    );
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 200);
-    const err = await runExternalSolver(path, 'abc', 10, {
+    const running = runExternalSolver(path, 'abc', 10, {
       timeoutMs: 60_000,
       signal: controller.signal,
     }).catch((e: unknown) => e);
+    await until(() => existsSync(started), 'the solver running');
+    controller.abort();
+    const err = await running;
     expect((err as SolverError).code).toBe('TLSLP_ERR_SOLVE_ABORTED');
   });
 

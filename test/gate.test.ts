@@ -446,6 +446,8 @@ describe('the handshake deadline shrinks as the slots fill', () => {
     const s = await server({ maxHandshakes: 4, handshakeTimeoutMs: 60_000 });
     const old = [await tcp(s.port), await tcp(s.port), await tcp(s.port)];
     await until(() => s.server.stats.handshaking === 3, 'three handshakes in progress', 5000);
+    // The wait is what is tested: the three must be more than the 1 s short deadline old.
+    // The gate reads performance.now() and takes no clock to inject, so real time passes.
     await sleep(1100);
     // The fourth takes the last slot: the deadline is now 1 s, and the three are past it.
     const fourth = await tcp(s.port);

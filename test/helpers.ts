@@ -567,3 +567,37 @@ export async function workBits(
   expect(work).toMatch(/^WORK \S+ \d+$/);
   return Number(work.split(' ')[2]);
 }
+
+/** An error class whose instances carry a `code` (ConfigError, ProtocolError, …). */
+interface CodedErrorClass {
+  readonly name: string;
+  readonly prototype: Error & { code: string };
+}
+
+/**
+ * The `code` of the error `fn` throws, which must be a `type`; undefined when `fn` returns.
+ * The instance check fails the test on any other error, so a wrong throw is never read as a code.
+ */
+export function codeOf(fn: () => unknown, type: CodedErrorClass): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(type);
+    return (err as CodedErrorClass['prototype']).code;
+  }
+  return undefined;
+}
+
+/** The `code` of the `type` error `promise` rejects with; fails the test when it resolves. */
+export async function rejectionCodeOf(
+  promise: Promise<unknown>,
+  type: CodedErrorClass,
+): Promise<string> {
+  const outcome = await promise.then(
+    (value: unknown) => ({ resolved: true as const, value }),
+    (err: unknown) => ({ resolved: false as const, err }),
+  );
+  if (outcome.resolved) throw new Error(`expected a ${type.name} rejection, got a value`);
+  expect(outcome.err).toBeInstanceOf(type);
+  return (outcome.err as CodedErrorClass['prototype']).code;
+}

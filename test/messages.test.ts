@@ -15,16 +15,10 @@ import {
 } from '../src/protocol/messages.js';
 import { drawBodyCommand, randomToken } from '../src/protocol/random.js';
 import { T } from './fixtures/vectors.js';
+import { codeOf as codeOfType } from './helpers.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError);
-    return (err as ProtocolError).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
+/** The ProtocolError code `fn` throws (the shared helper, bound to the class). */
+const codeOf = (fn: () => unknown): string | undefined => codeOfType(fn, ProtocolError);
 
 describe('parseServerMessage', () => {
   it('parses every valid message and formats it back', () => {

@@ -20,7 +20,7 @@ import {
   verifyCrl,
   type IssuedCertificate,
 } from '../src/pki/index.js';
-import { crlServer, useTempDirs } from './helpers.js';
+import { crlServer, rejectionCodeOf, useTempDirs } from './helpers.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -44,15 +44,9 @@ async function mode(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
 }
 
-/** The ConfigError code `promise` rejects with. */
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const err: unknown = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConfigError);
-  return (err as ConfigError).code;
-}
+/** The ConfigError code `promise` rejects with (the shared helper, bound to the class). */
+const codeOf = (promise: Promise<unknown>): Promise<string> =>
+  rejectionCodeOf(promise, ConfigError);
 
 /** A self-signed EC P-256 CA written as ca_cert.pem/ca_key.pem into a new folder. */
 async function ecCaDir(): Promise<string> {

@@ -19,6 +19,7 @@ import {
   parseSuffixReply,
   type ServerMessage,
 } from '../src/protocol/messages.js';
+import { codeOf as codeOfType } from './helpers.js';
 
 const RUNS = { numRuns: 300 };
 const MAX_CONTENT = MAX_LINE_BYTES - 1; // 999 bytes of content, then '\n'
@@ -96,15 +97,8 @@ function check(ok: boolean, what: () => string): void {
   if (!ok) throw new Error(what());
 }
 
-function codeOf(fn: () => unknown): string | null {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof ProtocolError)) throw err;
-    return err.code;
-  }
-  return null;
-}
+/** The ProtocolError code `fn` throws (the shared helper, bound to the class). */
+const codeOf = (fn: () => unknown): string | undefined => codeOfType(fn, ProtocolError);
 
 describe('LineDecoder (properties)', () => {
   it('yields exactly the lines sent, however the bytes are split', () => {
@@ -153,7 +147,7 @@ describe('LineDecoder (properties)', () => {
           const text = before.map((l) => `${l}\n`).join('') + long + (newline ? '\n' : '');
           const decoder = new LineDecoder();
           const got: string[] = [];
-          let code: string | null = null;
+          let code: string | undefined;
           for (const chunk of chunked(Buffer.from(text, 'utf8'), cuts)) {
             code = codeOf(() => got.push(...decoder.push(chunk)));
             if (code) break;
@@ -185,7 +179,7 @@ describe('LineDecoder (properties)', () => {
         for (const chunk of chunked(Buffer.concat(parts), cuts)) {
           const code = codeOf(() => decoder.push(chunk));
           check(
-            code === null ||
+            code === undefined ||
               code === 'TLSLP_ERR_LINE_TOO_LONG' ||
               code === 'TLSLP_ERR_INVALID_UTF8',
             () => `unexpected code ${code}`,
@@ -206,7 +200,7 @@ describe('LineDecoder (properties)', () => {
         const decoder = new LineDecoder();
         for (const chunk of chunked(Buffer.from(bytes), cuts)) {
           let lines: string[] = [];
-          if (codeOf(() => (lines = decoder.push(chunk))) !== null) return;
+          if (codeOf(() => (lines = decoder.push(chunk))) !== undefined) return;
           for (const l of lines) {
             check(!l.includes('\n'), () => `newline in ${JSON.stringify(l)}`);
             check(

@@ -38,39 +38,44 @@ describe('README TypeScript examples', () => {
   });
 
   blocks.forEach((source, i) => {
-    it(`example ${i + 1} type-checks against dist and runs to a clean exit`, () => {
-      mkdirSync(dir, { recursive: true });
-      const file = join(dir, `example-${i + 1}.mts`);
-      writeFileSync(file, source);
+    // tsc over the example and the package's .d.ts, then a run: longer than the 20 s default.
+    it(
+      `example ${i + 1} type-checks against dist and runs to a clean exit`,
+      { timeout: 60_000 },
+      () => {
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, `example-${i + 1}.mts`);
+        writeFileSync(file, source);
 
-      const options: ts.CompilerOptions = {
-        module: ts.ModuleKind.NodeNext,
-        moduleResolution: ts.ModuleResolutionKind.NodeNext,
-        target: ts.ScriptTarget.ES2022,
-        strict: true,
-        noEmit: true,
-        skipLibCheck: true,
-        types: ['node'],
-      };
-      const program = ts.createProgram([file], options);
-      const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
-        const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-        const at =
-          d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;
-        return at ? `${at.line + 1}:${at.character + 1} ${text}` : text;
-      });
-      expect(diagnostics).toEqual([]);
+        const options: ts.CompilerOptions = {
+          module: ts.ModuleKind.NodeNext,
+          moduleResolution: ts.ModuleResolutionKind.NodeNext,
+          target: ts.ScriptTarget.ES2022,
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ['node'],
+        };
+        const program = ts.createProgram([file], options);
+        const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
+          const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+          const at =
+            d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;
+          return at ? `${at.line + 1}:${at.character + 1} ${text}` : text;
+        });
+        expect(diagnostics).toEqual([]);
 
-      const js = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      }).outputText;
-      const script = join(dir, `example-${i + 1}.mjs`);
-      writeFileSync(script, js);
-      const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 90_000 });
-      expect(run.stderr).toBe('');
-      expect(run.status).toBe(0);
-      if (source.includes('runClient')) expect(run.stdout).toContain('DONE/OK');
-    });
+        const js = ts.transpileModule(source, {
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+        }).outputText;
+        const script = join(dir, `example-${i + 1}.mjs`);
+        writeFileSync(script, js);
+        const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 90_000 });
+        expect(run.stderr).toBe('');
+        expect(run.status).toBe(0);
+        if (source.includes('runClient')) expect(run.stdout).toContain('DONE/OK');
+      },
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 /** Metrics, adaptive difficulty, the stats line, cluster mode and graceful shutdown of the bin. */
 import { spawn } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,16 +113,25 @@ describe('adaptive difficulty in the server', () => {
       workTimeoutMs: 60_000,
     });
     const held = [];
+    // Adaptive ticks, counted by the event each one publishes (public channel name): a rise
+    // would come at the first tick that sees the 8 sessions, so a few ticks stand for "a while".
+    let ticks = 0;
+    const onTick = (message: unknown): void => {
+      if ((message as { server?: unknown }).server === s.server) ticks++;
+    };
+    diagnosticsChannel.subscribe('tlslp:server:identity-difficulty', onTick);
     try {
       for (let i = 0; i < 8; i++) {
         const c = await rawClient(s.port, certs);
         await c.ch.readLine(2000);
         held.push(c);
       }
-      await new Promise((r) => setTimeout(r, 400));
+      const seen = ticks;
+      await until(() => ticks >= seen + 3, 'three adaptive ticks with the 8 sessions held', 5000);
       // 8 sessions from 127.0.0.1 weigh 1: load 0.5, no rise.
       expect(s.server.stats.nBits).toBe(2);
     } finally {
+      diagnosticsChannel.unsubscribe('tlslp:server:identity-difficulty', onTick);
       for (const c of held) c.socket.destroy();
       await s.server.close();
     }
@@ -233,12 +243,17 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
   });
 
   it('a second signal exits at once, even with a session in progress', async () => {
-    const srv = startBin(['--n_bits', '4', '--shutdown-grace', '60']);
+    const log = join(dir, 'second-signal', 'server.log');
+    const srv = startBin(['--n_bits', '4', '--shutdown-grace', '60', '--log-file', log]);
     const port = await srv.port;
     const { ch } = await rawClient(port, await loadCerts());
     await ch.readLine(2000);
     srv.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    // The second signal must find the first handled (graceful shutdown begun): its log line.
+    await until(
+      () => existsSync(log) && readFileSync(log, 'utf8').includes('SIGTERM received'),
+      'the first SIGTERM handled',
+    );
     srv.child.kill('SIGTERM');
     expect(await srv.exit).toBe(130);
   });
@@ -246,6 +261,7 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
   it('the client bin stops solving at once on Ctrl-C (exit 130)', async () => {
     const srv = startBin(['--n_bits', '60', '--work-timeout', '600']);
     const port = await srv.port;
+    const clientLog = join(dir, 'ctrl-c', 'client.log');
     const client = spawn(
       process.execPath,
       [
@@ -255,6 +271,8 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
         '--ports',
         String(port),
         '--json',
+        '--log-file',
+        clientLog,
       ],
       {
         cwd: dir,
@@ -265,8 +283,13 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
     let out = '';
     client.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => client.on('close', (code) => r(code)));
-    // Let it get into WORK: the server logs the WORK it sent.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Interrupt it solving: once it logs the WORK it received, it is in the solver.
+    await until(
+      () =>
+        existsSync(clientLog) &&
+        readFileSync(clientLog, 'utf8').includes('Received WORK with n_bits 60'),
+      'the client at WORK',
+    );
     client.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(JSON.parse(out.trim())).toMatchObject({

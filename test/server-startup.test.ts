@@ -8,7 +8,7 @@ import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
 import { ConfigError } from '../src/errors.js';
 import { TlslpServer } from '../src/server/server.js';
 import { checkServerTls } from '../src/tls.js';
-import { runBin, testCerts, type BinRun } from './helpers.js';
+import { codeOf as codeOfType, runBin, testCerts, type BinRun } from './helpers.js';
 
 const DAY = 86_400_000;
 let good: CertificateSet;
@@ -24,15 +24,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).code;
-  }
-  return undefined;
-}
+/** The ConfigError code `fn` throws (the shared helper, bound to the class). */
+const codeOf = (fn: () => unknown): string | undefined => codeOfType(fn, ConfigError);
 
 describe('checkServerTls', () => {
   it('passes a good set without warnings', () => {

@@ -21,6 +21,7 @@ import {
 import { CONTROL_ABORT, CONTROL_HIT } from '../src/solver/batch.js';
 import runBatch from '../src/solver/worker.js';
 import { prng, randomToken } from './fixtures/random.js';
+import { until } from './helpers.js';
 
 /** The lowest solving nonce, by brute force with node:crypto (small n_bits only). */
 function lowestSuffix(token: string, nBits: number): string {
@@ -44,7 +45,10 @@ async function settle(
   }
 }
 
-/** Process CPU time (all threads) used over `ms` of wall time. */
+/**
+ * Process CPU time (all threads) used over `ms` of wall time. The wait is the measurement
+ * itself (CPU burnt over a span of time), not a stand-in for an event, so it stays.
+ */
 async function cpuOver(ms: number): Promise<number> {
   const before = process.cpuUsage();
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -231,8 +235,15 @@ describe('cancellation', () => {
   for (const threads of [2, 1]) {
     it(`stops every thread promptly when aborted (threads: ${threads})`, async () => {
       const controller = new AbortController();
-      const solve = solveWork('cancelme', 40, { threads, signal: controller.signal });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      let hashed = 0;
+      const solve = solveWork('cancelme', 40, {
+        threads,
+        signal: controller.signal,
+        progressIntervalMs: 20,
+        onProgress: (p) => (hashed = p.hashes),
+      });
+      // Abort a solve that is hashing: its first progress report with hashes done.
+      await until(() => hashed > 0, 'the solve hashing', 10_000);
       const abortedAt = performance.now();
       controller.abort();
       const { error, ms } = await settle(solve, () => performance.now() - abortedAt);
@@ -356,11 +367,17 @@ describe('pool internals', () => {
   });
 
   it('fails cleanly when the pool is closed under a running solve, and recovers', async () => {
-    const outcome = solveWork('closing', 40, { threads: 2 }).then(
+    let hashed = 0;
+    const outcome = solveWork('closing', 40, {
+      threads: 2,
+      progressIntervalMs: 20,
+      onProgress: (p) => (hashed = p.hashes),
+    }).then(
       () => null,
       (error: unknown) => error,
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Close the pool under a solve whose threads are hashing (a progress report with hashes).
+    await until(() => hashed > 0, 'the solve hashing', 10_000);
     await closeSolverPool();
     expect(await outcome).toMatchObject({ code: 'TLSLP_ERR_WORKER_FAILED' });
     const result = await solveWork('closing', 18, { threads: 2 });

@@ -143,6 +143,8 @@ describe('tlslp-work', () => {
     const started = performance.now();
     let interruptedAt = 0;
     const result = await run(['abc', '48'], (kill) => {
+      // The bin prints nothing while it solves and takes no clock, so there is no event to
+      // wait on: a second stands for "started and solving" (its handler is set by then).
       setTimeout(() => {
         interruptedAt = performance.now();
         kill('SIGINT');
