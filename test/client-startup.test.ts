@@ -13,9 +13,10 @@ beforeAll(async () => {
   await chmod(dir, 0o700);
   certFlags = await clientCertFlags(await testCerts(), join(dir, 'certs'));
   await writeFile(join(dir, 'solver.sh'), '#!/bin/sh\necho RESULT:x\n', { mode: 0o755 });
-  await symlink(join(dir, 'solver.sh'), join(dir, 'link.sh'));
   await mkdir(join(dir, 'open'), { mode: 0o777 });
   await chmod(join(dir, 'open'), 0o777);
+  // A link to a good solver, but in a folder anyone may write to (the link could be swapped).
+  await symlink(join(dir, 'solver.sh'), join(dir, 'open', 'link.sh'));
   await writeFile(join(dir, 'open', 'solver.sh'), '#!/bin/sh\n', { mode: 0o755 });
   await writeFile(join(dir, 'plain.txt'), 'x', { mode: 0o644 });
 });
@@ -31,7 +32,7 @@ function client(args: string[]): Promise<BinRun> {
 describe('tlslp-client start-up checks', () => {
   it.each([
     ['/nonexistent/solver', 'not found'],
-    ['link.sh', 'is a symlink'],
+    ['open/link.sh', 'is a link in a folder others may write to'],
     ['plain.txt', 'not executable'],
     ['open/solver.sh', 'its folder is writable by others'],
   ])('refuses --work-binary %s before dialling (%s)', async (path, why) => {
