@@ -39,13 +39,17 @@
  *   sighup-storm       the server rereads its files (and a CRL of 50,000 entries) on
  *                      SIGHUP, as tlslp-server does; 100 SIGHUPs a second
  *
- *   node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--json] [--deadline S]
+ *   node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--state auto|URL] [--json] [--deadline S]
+ *
+ * With --state every server of the run shares its limits through that Redis store (`auto`: a
+ * private redis-server on a free port), so a kind's cost is that of a fleet member.
  *
  * With --json the last line of output is one JSON object. Loopback only; bounded in time
  * (each phase --seconds, whole run --deadline) and in count (the attack kinds' own caps).
  */
 import { benchArgs } from './args.mjs';
 import { bigCrl, craftedChain, weakClientCert } from './attack-certs.mjs';
+import { maskUrl, startRedis } from './redis.mjs';
 import { fork } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -79,7 +83,7 @@ const ALL_KINDS = [
   'sighup-storm',
 ];
 const USAGE =
-  'usage: node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--json] [--deadline SECONDS]\n' +
+  'usage: node bench/attack.mjs [--kinds k1,k2,…] [--seconds S] [--good C] [--state auto|URL] [--json] [--deadline SECONDS]\n' +
   `kinds: ${ALL_KINDS.join(', ')}\n`;
 const { opts, int: intFlag } = benchArgs('bench/attack.mjs', USAGE, {
   kinds: { type: 'string', default: ALL_KINDS.join(',') },
@@ -87,6 +91,9 @@ const { opts, int: intFlag } = benchArgs('bench/attack.mjs', USAGE, {
   good: { type: 'string', default: '2' },
   deadline: { type: 'string', default: '85' },
   json: { type: 'boolean', default: false },
+  // Every server of the run shares its limits through this store (issue 22: what strangers
+  // cost a gate whose budgets are fleet-wide); `auto`: a private redis-server.
+  state: { type: 'string' },
 });
 const KINDS = opts.kinds.split(',').map((k) => k.trim());
 for (const k of KINDS)
@@ -365,6 +372,8 @@ const attacks = {
   }),
 };
 
+const redis = opts.state === 'auto' ? await startRedis() : null;
+const stateUrl = redis ? redis.url : opts.state;
 const rows = [];
 for (const name of KINDS) {
   const log = join(dir, `${name}.log`);
@@ -397,7 +406,9 @@ for (const name of KINDS) {
         ...(name === 'crl-big' ? { crl: crlOf(200_000) } : {}),
         ...(name === 'sighup-storm' ? { crl: readFileSync(files.crl, 'utf8') } : {}),
       },
-      server: serverOptions,
+      server: stateUrl
+        ? { ...serverOptions, state: stateUrl, statePrefix: `attack:${name}:` }
+        : serverOptions,
       log: { file: log },
       ...(withMetrics ? { metrics: true } : {}),
       ...(name === 'sighup-storm' ? { reloadFiles: files } : {}),
@@ -495,8 +506,13 @@ for (const name of KINDS) {
   );
 }
 await closeSolverPool();
+await redis?.stop();
 const summary = {
-  command: `node bench/attack.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  command: `node bench/attack.mjs ${process.argv
+    .slice(2)
+    .map((a) => (/^[a-z]+:\/\//.test(a) ? maskUrl(a) : a))
+    .join(' ')}`.trim(),
+  state: stateUrl ? (redis ? 'a private redis-server' : maskUrl(stateUrl)) : null,
   seconds: PHASE_MS / 1000,
   goodConcurrency: GOOD,
   limits: {
