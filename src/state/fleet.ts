@@ -342,7 +342,20 @@ export class FleetState {
       const result = await Promise.race([
         running,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
+          // The deadline is the store's, not this process's: timers run before I/O in an
+          // event-loop turn, so on a busy loop it would fire ahead of an answer already on
+          // the socket. setImmediate lets this turn's I/O in first, and a timer that fired
+          // late (the loop itself was stalled) gives the store another deadline, twice at most.
+          const arm = (retries: number): void => {
+            const due = performance.now() + deadlineMs;
+            timer = setTimeout(() => {
+              const late = performance.now() - due;
+              if (late > deadlineMs / 2 && retries > 0) arm(retries - 1);
+              else setImmediate(expire);
+            }, deadlineMs);
+          };
+          arm(2);
+          const expire = (): void => {
             timedOut = true;
             reject(
               new TransportError('TLSLP_ERR_STATE_UNAVAILABLE', {
@@ -350,7 +363,7 @@ export class FleetState {
                 detail: `no answer within ${deadlineMs} ms`,
               }),
             );
-          }, deadlineMs);
+          };
         }),
       ]);
       this.breaker.success();
