@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateCertificateSet, writeCertificateSet } from './certs.js';
+import { generateCertificateSet, writeCertificateSet } from './pki/generate.js';
 import { runClient, type ClientEvent, type ClientResult } from './client/client.js';
 import type { SessionReport } from './server/server.js';
 import { TlslpServer } from './server/server.js';

@@ -26,8 +26,8 @@
  * ```
  * @packageDocumentation
  */
-export * from './errors.js';
-export { DEFAULTS } from './defaults.js';
+export * from './errors/index.js';
+export { DEFAULTS } from './options/defaults.js';
 export { VERSION } from './version.js';
 
 export * from './protocol/index.js';
@@ -46,23 +46,12 @@ export {
   type PemFile,
   type ServerTlsLabels,
   type TlsMaterial,
-} from './tls.js';
+} from './tls/material.js';
 export * from './server/index.js';
 export * from './client/index.js';
 
 export * from './solver/index.js';
 
-// Named, not `export *`: certs.ts also exports @internal helpers for src/pki.
-export {
-  CERT_FILE_NAMES,
-  generateCertificateSet,
-  makeCertificates,
-  readCertificateSet,
-  writeCertificateSet,
-  type CertificateSet,
-  type GenerateOptions,
-  type WrittenCertificates,
-} from './certs.js';
 export * from './pki/index.js';
-export * from './logging.js';
+export * from './logging/index.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo.js';

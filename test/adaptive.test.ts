@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdaptiveDifficulty } from '../src/server/adaptive.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/errors/index.js';
 
 function controller() {
   return new AdaptiveDifficulty({

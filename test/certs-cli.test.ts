@@ -7,7 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CERT_FILE_NAMES, readCertificateSet } from '../src/certs.js';
+import { CERT_FILE_NAMES, readCertificateSet } from '../src/pki/generate.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { CRL_FILE_NAME, readCrl, verifyCrl } from '../src/pki/index.js';
 import { crlServer, startServer, useTempDirs } from './helpers.js';

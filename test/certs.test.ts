@@ -13,8 +13,8 @@ import {
   makeCertificates,
   writeCertificateSet,
   type CertificateSet,
-} from '../src/certs.js';
-import { ConfigError } from '../src/errors.js';
+} from '../src/pki/generate.js';
+import { ConfigError } from '../src/errors/index.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -306,7 +306,7 @@ describe('readCertificateSet', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { readCertificateSet, generateCertificateSet, writeCertificateSet } =
-      await import('../src/certs.js');
+      await import('../src/pki/generate.js');
     const dir = await mkdtemp(join(tmpdir(), 'tlslp-read-'));
     try {
       const set = await generateCertificateSet();

@@ -1,6 +1,6 @@
 import { Duplex, PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, TransportError } from '../src/errors.js';
+import { ProtocolError, TransportError } from '../src/errors/index.js';
 import { SocketLineChannel, describeSocketError } from '../src/transport/channel.js';
 
 /** A duplex whose readable side the test feeds and whose written bytes it collects. */

@@ -17,11 +17,11 @@ import {
   progressLine,
   transcriptPrinter,
 } from '../src/cli/transcript.js';
-import { ConfigError, ProtocolError } from '../src/errors.js';
+import { ConfigError, ProtocolError } from '../src/errors/index.js';
 import * as api from '../src/index.js';
 import { runPrimary } from '../src/server/cluster.js';
-import { createLogger } from '../src/logging.js';
-import { isLoopbackHost } from '../src/tls.js';
+import { createLogger } from '../src/logging/index.js';
+import { isLoopbackHost } from '../src/tls/material.js';
 import { closeSolverPool } from '../src/solver/index.js';
 
 let dir: string;
@@ -343,7 +343,7 @@ describe('public API surface', () => {
 
 describe('tls files', () => {
   it('names the flag for a file that is not PEM or not readable', async () => {
-    const { readPem } = await import('../src/tls.js');
+    const { readPem } = await import('../src/tls/material.js');
     await writeFile(join(dir, 'junk.pem'), 'not a certificate');
     await expect(readPem({ path: join(dir, 'junk.pem'), flag: '--ca-cert' })).rejects.toThrow(
       /--ca-cert .*: not a PEM file/,

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { ConfigError, ProtocolError, TransportError } from '../src/errors.js';
+import { ConfigError, ProtocolError, TransportError } from '../src/errors/index.js';
 import { clientCertFlags, clientTls, runClientBin, scriptedServer, testCerts } from './helpers.js';
 
 let certs: CertificateSet;

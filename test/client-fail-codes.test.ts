@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { ServerFailError, TlslpError } from '../src/errors.js';
+import { ServerFailError, TlslpError } from '../src/errors/index.js';
 import { randomToken } from '../src/protocol/random.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { SocketLineChannel } from '../src/transport/channel.js';

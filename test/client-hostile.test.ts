@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { checksum } from '../src/protocol/hash.js';
 import {
   clientCertFlags,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { createLogger } from '../src/logging.js';
+import { createLogger } from '../src/logging/index.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { closeSolverPool, solveWork } from '../src/solver/index.js';
 import { solverPoolStarted, solverPoolState } from '../src/solver/pool.js';

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClient, type ClientEvent } from '../src/client/client.js';
-import { ServerFailError, TransportError } from '../src/errors.js';
+import { ServerFailError, TransportError } from '../src/errors/index.js';
 import { closeSolverPool, solverPoolState } from '../src/solver/pool.js';
 import {
   clientCertFlags,
@@ -21,7 +21,7 @@ import {
   until,
   type TestServer,
 } from './helpers.js';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 
 let certs: CertificateSet;
 let dir: string;

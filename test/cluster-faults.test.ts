@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { CRASH_LOOP_EXIT, runPrimary } from '../src/server/cluster.js';
 import { completeSessions, memoryLogger, testCerts, until, within } from './helpers.js';
 

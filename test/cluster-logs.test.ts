@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
+import { writeCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { completeSessions, serverCertFlags, testCerts, until, useTempDirs } from './helpers.js';
 import { jsonLog } from './server-process.js';
 

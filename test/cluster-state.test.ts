@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
+import { writeCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { firstLine } from './first-line.js';
 import { heldAtWork, testCerts, until, useTempDirs, within } from './helpers.js';

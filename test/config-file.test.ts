@@ -3,11 +3,11 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates } from '../src/certs.js';
+import { makeCertificates } from '../src/pki/generate.js';
 import { applyConfigFile } from '../src/cli/config-file.js';
 import { tableValues } from '../src/cli/options.js';
 import { serverCommand } from '../src/cli/server.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/errors/index.js';
 import { SERVER_OPTIONS } from '../src/options/server.js';
 import { useTempDirs } from './helpers.js';
 

@@ -8,12 +8,12 @@ import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { CrlProblem, RevokedSerials, readCrls, readCrlsOffThread } from '../src/crl.js';
-import { ConfigError } from '../src/errors.js';
+import { CrlProblem, RevokedSerials, readCrls, readCrlsOffThread } from '../src/tls/crl.js';
+import { ConfigError } from '../src/errors/index.js';
 import { ServerMetrics } from '../src/server/metrics.js';
-import { checkServerTls } from '../src/tls.js';
+import { checkServerTls } from '../src/tls/material.js';
 import {
   memoryLogger,
   runBin,

@@ -20,7 +20,7 @@ import {
   type ErrorCode,
   type HandshakeFailureReason,
   type SessionFailureReason,
-} from '../src/errors.js';
+} from '../src/errors/index.js';
 import { CLIENT_ALIASES } from '../src/cli/client.js';
 import { describeError } from '../src/cli/common.js';
 import { withFlagNames } from '../src/cli/options.js';
@@ -161,7 +161,7 @@ describe('the source', () => {
       const text = await readFile(file, 'utf8');
       // The catalog's own guard against plain-JS misuse is the one exception.
       const plain = [...text.matchAll(/new (Error|TypeError|RangeError)\(/g)].length;
-      expect(plain, file).toBe(file.endsWith('errors.ts') ? 2 : 0);
+      expect(plain, file).toBe(file.endsWith(join('errors', 'index.ts')) ? 2 : 0);
     }
   });
 });

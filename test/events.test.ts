@@ -6,7 +6,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { SERVER_CHANNELS, subscribeServer, type ServerEvents } from '../src/server/events.js';
 import net from 'node:net';
 import tls from 'node:tls';

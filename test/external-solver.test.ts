@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, SolverError } from '../src/errors.js';
+import { ConfigError, SolverError } from '../src/errors/index.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { checkSolverPath, parseSolverOutput, runExternalSolver } from '../src/solver/external.js';
 import { until } from './helpers.js';

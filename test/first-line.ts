@@ -1,5 +1,5 @@
 /** What a client sees first of a server that may refuse it: for tests of session limits. */
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { rawClient } from './helpers.js';
 
 /**

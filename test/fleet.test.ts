@@ -8,7 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
+import { writeCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
 import {
   clientTls,

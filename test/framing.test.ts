@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
+import { ProtocolError } from '../src/errors/index.js';
 import { LineDecoder, MAX_LINE_BYTES, encodeLine } from '../src/protocol/framing.js';
 
 const b = (s: string | number[]): Buffer =>

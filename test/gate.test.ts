@@ -19,15 +19,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
+import { generateCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { DEFAULT_PROFILE } from '../src/client/profile.js';
 import {
   runClientSession,
   type ClientSessionResult,
   type WorkSolver,
 } from '../src/client/session.js';
-import { DEFAULTS } from '../src/defaults.js';
-import { createLogger } from '../src/logging.js';
+import { TUTORIAL_ARG, TUTORIAL_TOKEN } from '../src/server/plans.js';
+import { createLogger } from '../src/logging/index.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
 import { BODY_COMMANDS } from '../src/protocol/messages.js';
 import { AdaptiveDifficulty } from '../src/server/adaptive.js';
@@ -707,8 +707,8 @@ describe('adaptive difficulty weighs arrivals per source', () => {
 describe('tutorial mode', () => {
   it('a client that sends all its answers at once gets every line before the server stops', async () => {
     const s = await server({ tutorial: true, nBits: 4 });
-    const token = DEFAULTS.tutorialToken;
-    const arg = DEFAULTS.tutorialArg;
+    const token = TUTORIAL_TOKEN;
+    const arg = TUTORIAL_ARG;
     let i = 0;
     while (!verifyWork(token, `s${i}`, 4)) i++;
     const answers = [

@@ -13,7 +13,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCertificateSet, type CertificateSet } from '../src/certs.js';
+import { writeCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { builtinSolver, runClient } from '../src/client/client.js';
 import type { WorkSolver } from '../src/client/session.js';
 import { SocketLineChannel } from '../src/transport/channel.js';

@@ -4,7 +4,7 @@
  * draining (close() with sessions still in flight).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { ServerMetrics, serveMetrics } from '../src/server/metrics.js';
 import { heldAtWork, startServer, testCerts, type TestServer } from './helpers.js';
 

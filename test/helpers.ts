@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, afterEach, expect } from 'vitest';
-import type { Logger, LogLevel } from '../src/logging.js';
+import type { Logger, LogLevel } from '../src/logging/index.js';
 import {
   CERT_FILE_NAMES,
   generateCertificateSet,
   writeCertificateSet,
   type CertificateSet,
-} from '../src/certs.js';
+} from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
 import { CRL_FILE_NAME } from '../src/pki/crl.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';

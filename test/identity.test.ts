@@ -7,10 +7,10 @@
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { ConfigError, TransportError } from '../src/errors.js';
-import { createLogger } from '../src/logging.js';
+import { ConfigError, TransportError } from '../src/errors/index.js';
+import { createLogger } from '../src/logging/index.js';
 import {
   SERVER_CHANNELS,
   subscribeServer,

@@ -4,10 +4,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
-import { generateCertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
+import { generateCertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { ConfigError, ServerFailError, TransportError } from '../src/errors.js';
+import { ConfigError, ServerFailError, TransportError } from '../src/errors/index.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { BODY_COMMANDS } from '../src/protocol/messages.js';
 import { TlslpServer } from '../src/server/server.js';

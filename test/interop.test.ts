@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates, readCertificateSet } from '../src/certs.js';
+import { makeCertificates, readCertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
 import { DEFAULT_PROFILE } from '../src/client/profile.js';
 import { closeSolverPool } from '../src/solver/index.js';

@@ -9,7 +9,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/errors/index.js';
 import {
   isKernelChoice,
   kernelChoiceOf,
@@ -183,7 +183,7 @@ describe('native variant forced without a native kernel', () => {
     vi.stubEnv('TLSLP_DISABLE_KERNELS', 'native');
     try {
       const fresh = await import('../src/solver/kernels/index.js');
-      const errors = await import('../src/errors.js');
+      const errors = await import('../src/errors/index.js');
       await fresh.loadKernels();
       expect(() => fresh.selectKernel('native:portable')).toThrow(errors.ConfigError);
       expect(() => fresh.selectKernel('native:portable')).toThrow(

@@ -8,9 +8,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { ServerFailError } from '../src/errors.js';
+import { ServerFailError } from '../src/errors/index.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { closeSolverPool } from '../src/solver/index.js';

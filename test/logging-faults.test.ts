@@ -8,8 +8,8 @@ import { mkdir, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/errors.js';
-import { TUTORIAL_TIMESTAMP, createLogger, type LoggerOptions } from '../src/logging.js';
+import { ConfigError } from '../src/errors/index.js';
+import { TUTORIAL_TIMESTAMP, createLogger, type LoggerOptions } from '../src/logging/index.js';
 import { capture, until, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs('tlslp-logfaults-');

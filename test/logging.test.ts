@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/errors/index.js';
 import {
   TUTORIAL_TIMESTAMP,
   createLogger,
@@ -15,7 +15,7 @@ import {
   type LogFormat,
   type LogLevel,
   type LoggerOptions,
-} from '../src/logging.js';
+} from '../src/logging/index.js';
 import { capture, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs('tlslp-logging-');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, ServerFailError } from '../src/errors.js';
+import { ProtocolError, ServerFailError } from '../src/errors/index.js';
 import { MAX_LINE_BYTES } from '../src/protocol/framing.js';
 import {
   BODY_COMMANDS,

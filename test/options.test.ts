@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { CERT_FILE_NAMES } from '../src/certs.js';
+import { CERT_FILE_NAMES } from '../src/pki/generate.js';
 import { clientCommand, clientMain } from '../src/cli/client.js';
 import { tableValues, withFlagNames } from '../src/cli/options.js';
 import { serverCommand, serverMain } from '../src/cli/server.js';
 import { workCommand } from '../src/cli/work.js';
 import { runClient } from '../src/client/client.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/errors/index.js';
 import type { KernelChoice } from '../src/solver/kernels/index.js';
 import {
   CERTS_OPTIONS,

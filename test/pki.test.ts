@@ -6,8 +6,8 @@ import tls from 'node:tls';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CERT_FILE_NAMES, generateCertificateSet, makeCertificates } from '../src/certs.js';
-import { ConfigError } from '../src/errors.js';
+import { CERT_FILE_NAMES, generateCertificateSet, makeCertificates } from '../src/pki/generate.js';
+import { ConfigError } from '../src/errors/index.js';
 import {
   CRL_FILE_NAME,
   describeCertificate,

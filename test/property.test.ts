@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
+import { ProtocolError } from '../src/errors/index.js';
 import { LineDecoder, MAX_LINE_BYTES, encodeLine } from '../src/protocol/framing.js';
 import {
   BODY_COMMANDS,

@@ -9,9 +9,9 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import * as pp from 'proxy-protocol-js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/errors/index.js';
 import { SERVER_CHANNELS, type ConnectionRefusedEvent } from '../src/server/events.js';
 import { TlslpServer } from '../src/server/server.js';
 import {

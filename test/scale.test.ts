@@ -6,9 +6,9 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates, readCertificateSet, type CertificateSet } from '../src/certs.js';
+import { makeCertificates, readCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
-import type { Logger } from '../src/logging.js';
+import type { Logger } from '../src/logging/index.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
 import { ServerMetrics, serveMetrics } from '../src/server/metrics.js';
 import {

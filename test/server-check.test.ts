@@ -11,7 +11,7 @@ import {
   generateCertificateSet,
   writeCertificateSet,
   type CertificateSet,
-} from '../src/certs.js';
+} from '../src/pki/generate.js';
 import { revokeCertificate } from '../src/pki/crl.js';
 import {
   completeSessions,

@@ -4,10 +4,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCertificateSet, type CertificateSet } from '../src/certs.js';
-import { ConfigError } from '../src/errors.js';
+import { generateCertificateSet, type CertificateSet } from '../src/pki/generate.js';
+import { ConfigError } from '../src/errors/index.js';
 import { TlslpServer } from '../src/server/server.js';
-import { checkServerTls } from '../src/tls.js';
+import { checkServerTls } from '../src/tls/material.js';
 import { codeOf as codeOfType, runBin, testCerts, type BinRun } from './helpers.js';
 
 const DAY = 86_400_000;

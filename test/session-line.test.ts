@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { serverMain } from '../src/cli/server.js';
 import { sessionLine } from '../src/cli/session-line.js';
 import { runClient } from '../src/client/client.js';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { clientTls, testCerts } from './helpers.js';
 import { writeFile } from 'node:fs/promises';
 import { closeSolverPool } from '../src/solver/index.js';

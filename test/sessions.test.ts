@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROFILE, makeProfile } from '../src/client/profile.js';
 import { runClientSession, type WorkSolver } from '../src/client/session.js';
-import { ConfigError, ProtocolError, ServerFailError, SolverError } from '../src/errors.js';
+import { ConfigError, ProtocolError, ServerFailError, SolverError } from '../src/errors/index.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
 import { BODY_COMMANDS } from '../src/protocol/messages.js';
 import { FAIL_REASONS, runServerSession, type SessionPlan } from '../src/server/session.js';

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
 import {

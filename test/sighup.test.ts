@@ -3,10 +3,10 @@
  * reloader the CLI uses and in the bin itself.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { serialReloads } from '../src/cli/reloads.js';
 import type { TlsReloadResult } from '../src/server/server.js';
-import type { TlsMaterial } from '../src/tls.js';
+import type { TlsMaterial } from '../src/tls/material.js';
 import { memoryLogger, serverBin, testCerts, until, useTempDirs, within } from './helpers.js';
 
 let certs: CertificateSet;

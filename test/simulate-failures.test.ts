@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import type { ClientSummary } from '../src/cli/client.js';
 import { resolveServerOptions } from '../src/options/server.js';
 import { randomToken } from '../src/protocol/random.js';

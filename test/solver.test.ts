@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError, SolverError } from '../src/errors.js';
+import { ConfigError, SolverError } from '../src/errors/index.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import {
   availableKernels,
@@ -396,7 +396,7 @@ describe('kernel selection', () => {
     vi.stubEnv('TLSLP_DISABLE_KERNELS', 'native,wasm');
     try {
       const fresh = await import('../src/solver/kernels/index.js');
-      const errors = await import('../src/errors.js');
+      const errors = await import('../src/errors/index.js');
       await fresh.loadKernels();
       const first = fresh.selectKernel('auto');
       expect(first.kernel.name).toBe('js');

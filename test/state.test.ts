@@ -6,8 +6,8 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateSet } from '../src/certs.js';
-import { ConfigError } from '../src/errors.js';
+import type { CertificateSet } from '../src/pki/generate.js';
+import { ConfigError } from '../src/errors/index.js';
 import { resolveServerOptions } from '../src/options/index.js';
 import {
   CircuitBreaker,

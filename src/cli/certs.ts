@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import {
   CERTS_CLIENT_OPTIONS,
   CERTS_OPTIONS,
@@ -17,7 +17,7 @@ import {
 } from '../options/certs.js';
 import { resolveEntries, type OptionTable, type ResolvedOf } from '../options/core.js';
 import type { CertificateDescription, IssuedCertificate } from '../pki/index.js';
-import { unreadable } from '../tls.js';
+import { unreadable } from '../tls/material.js';
 import {
   VERSION,
   addTableOptions,
@@ -90,8 +90,10 @@ async function readCertificateFile(path: string, flag?: string): Promise<string>
  * The X.509 code, loaded when a certs command runs: it takes a tenth of a second to load,
  * which `tlslp work` and the other subcommands must not pay.
  */
-async function x509(): Promise<typeof import('../certs.js') & typeof import('../pki/index.js')> {
-  return { ...(await import('../certs.js')), ...(await import('../pki/index.js')) };
+async function x509(): Promise<
+  typeof import('../pki/generate.js') & typeof import('../pki/index.js')
+> {
+  return { ...(await import('../pki/generate.js')), ...(await import('../pki/index.js')) };
 }
 
 /** The lines saying what an issue wrote. */

@@ -9,12 +9,12 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { once } from 'node:events';
-import { ConfigError, TlslpError } from '../errors.js';
+import { ConfigError, TlslpError } from '../errors/index.js';
 import type { ResolvedServerOptions, ServerTableOptions } from '../options/server.js';
 import { TlslpServer } from '../server/server.js';
 import { hostPort } from '../text/address.js';
 import { maskUrlPassword } from '../text/secret.js';
-import { checkServerTls, readTlsFiles, type ServerTlsLabels } from '../tls.js';
+import { checkServerTls, readTlsFiles, type ServerTlsLabels } from '../tls/material.js';
 import { listenError } from '../transport/channel.js';
 import { describeError, EXIT } from './common.js';
 

@@ -7,13 +7,13 @@ import { Command } from 'commander';
 import { runClient, type ClientResult, type PeerCertificateInfo } from '../client/client.js';
 import type { WorkSolution } from '../client/session.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
-import { ServerFailError, TlslpError, TransportError } from '../errors.js';
-import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging.js';
+import { ServerFailError, TlslpError, TransportError } from '../errors/index.js';
+import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging/index.js';
 import { CLIENT_OPTIONS, resolveClientCommand, resolveClientOptions } from '../options/client.js';
 import { cliKeys, libKeys } from '../options/core.js';
 import { closeSolverPool } from '../solver/index.js';
 import { escapeControl, escapeJsonText } from '../text/escape.js';
-import { readTlsFiles } from '../tls.js';
+import { readTlsFiles } from '../tls/material.js';
 import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import {

@@ -5,7 +5,7 @@
  */
 import { maskUrlPassword } from '../text/secret.js';
 import { CommanderError } from 'commander';
-import { ConfigError, TlslpError } from '../errors.js';
+import { ConfigError, TlslpError } from '../errors/index.js';
 import { escapeControl } from '../text/escape.js';
 
 /** Exit codes of the bins. */

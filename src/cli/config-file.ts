@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { Command, Option } from 'commander';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { ALIAS_OF } from './options.js';
 
 /** Flags that do something rather than set something: never a key. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { Help, InvalidArgumentError, Option, type Command } from 'commander';
-import { ERROR_CATALOG, TlslpError, renderMessage } from '../errors.js';
+import { ERROR_CATALOG, TlslpError, renderMessage } from '../errors/index.js';
 import {
   ValueProblem,
   type InputOf,

@@ -4,10 +4,10 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/index.js';
 import type { ReloadReason } from '../server/cluster.js';
 import type { TlslpServer } from '../server/server.js';
-import type { ServerTlsLabels, TlsMaterial } from '../tls.js';
+import type { ServerTlsLabels, TlsMaterial } from '../tls/material.js';
 import { describeError } from './common.js';
 
 /**

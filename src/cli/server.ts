@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import { stat } from 'node:fs/promises';
 import { PrimaryStore } from '../state/ipc.js';
 import { Command } from 'commander';
-import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging.js';
+import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging/index.js';
 import { cliKeys, libKeys } from '../options/core.js';
 import { SERVER_OPTIONS, resolveServerCommand, resolveServerOptions } from '../options/server.js';
 import {
@@ -22,8 +22,13 @@ import { applyConfigFile } from './config-file.js';
 import { checkServer, readStateCa } from './check.js';
 import { ServerMetrics, serveHealth, serveMetrics, type HttpListener } from '../server/metrics.js';
 import { TlslpServer } from '../server/server.js';
-import { ConfigError } from '../errors.js';
-import { checkCrlSize, checkServerTls, readTlsFiles, type ServerTlsLabels } from '../tls.js';
+import { ConfigError } from '../errors/index.js';
+import {
+  checkCrlSize,
+  checkServerTls,
+  readTlsFiles,
+  type ServerTlsLabels,
+} from '../tls/material.js';
 import { serialReloads } from './reloads.js';
 import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';

@@ -8,7 +8,7 @@
  * @module
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { SolverError } from '../errors.js';
+import { SolverError } from '../errors/index.js';
 import { integer } from '../options/kinds.js';
 import { WORK_OPTIONS, resolveWorkOptions } from '../options/work.js';
 import { closeSolverPool, solveWork } from '../solver/index.js';

@@ -6,8 +6,8 @@
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { resolveClientOptions, type ClientTableOptions } from '../options/client.js';
-import { ConfigError, TlslpError, TransportError, withContext } from '../errors.js';
-import { createNullLogger, type Logger } from '../logging.js';
+import { ConfigError, TlslpError, TransportError, withContext } from '../errors/index.js';
+import { createNullLogger, type Logger } from '../logging/index.js';
 import {
   builtinSolver,
   externalSolver,
@@ -16,7 +16,7 @@ import {
 } from '../solver/adapters.js';
 import { checkSolverPath } from '../solver/external.js';
 import type { SolveOptions } from '../solver/index.js';
-import { assertInsecureAllowed, type TlsMaterial } from '../tls.js';
+import { assertInsecureAllowed, type TlsMaterial } from '../tls/material.js';
 import { SocketLineChannel, rawErrorDetail, toTransportError } from '../transport/channel.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
 import { formatKernelRates, prestartSolver } from './prestart.js';

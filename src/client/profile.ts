@@ -3,7 +3,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { BODY_COMMANDS, type BodyCommand } from '../protocol/messages.js';
 
 /** One value per body command. Values may hold spaces and any UTF-8 except `\n`. */

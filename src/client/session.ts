@@ -9,7 +9,7 @@ import {
   SolverError,
   TlslpError,
   TransportError,
-} from '../errors.js';
+} from '../errors/index.js';
 import { checksum, verifyWork } from '../protocol/hash.js';
 import {
   DONE_REPLY,

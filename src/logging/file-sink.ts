@@ -18,7 +18,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import type { LogFormat } from './format.js';
 import type { LogLevel } from './levels.js';
 import type { LoggerOptions, RetryDelays } from './logger.js';

@@ -2,7 +2,7 @@
  * Log levels: the names, their order, and parsing what a user types.
  * @module
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 
 /** Severity of a record, with the Python names the original's users type. */
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';

@@ -5,7 +5,7 @@
  * @module
  */
 import { resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { SELF, openSink } from './file-sink.js';
 import { formatLine, lineTimestamp, type LineRecord, type LogFormat } from './format.js';
 import { SEVERITY, parseLogLevel, type LogLevel } from './levels.js';

@@ -5,7 +5,7 @@
  * the README flag tables are all derived from it, so a new option is one entry.
  * @module
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { maskUrlPassword } from '../text/secret.js';
 
 /** A value an option does not take; the message completes "<option> …" (e.g. `must be …`). */

@@ -3,7 +3,7 @@
  * @module
  */
 import { availableParallelism } from 'node:os';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { isValidArg, isValidToken } from '../protocol/messages.js';
 import type { AdaptiveOptions } from '../server/adaptive.js';
 import {

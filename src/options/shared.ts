@@ -2,7 +2,7 @@
  * Entries more than one command's table uses (certificate paths, logging, --config).
  * @module
  */
-import { parseLogLevel, type LogLevel } from '../logging.js';
+import { parseLogLevel, type LogLevel } from '../logging/index.js';
 import { option } from './core.js';
 import { oneOf, seconds, text, toggle } from './kinds.js';
 import { hasControl } from '../text/escape.js';

@@ -8,8 +8,8 @@ import * as x509 from '@peculiar/x509';
 import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CERT_FILE_NAMES } from '../certs.js';
-import { ConfigError } from '../errors.js';
+import { CERT_FILE_NAMES } from './generate.js';
+import { ConfigError } from '../errors/index.js';
 import { CURVE_NAMES } from './inspect.js';
 
 /** A CA ready to sign certificates and CRLs. */

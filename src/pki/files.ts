@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { exists, writePrivately } from '../certs.js';
-import { ConfigError } from '../errors.js';
+import { exists, writePrivately } from './generate.js';
+import { ConfigError } from '../errors/index.js';
 
 /** A file to write: its path, text and mode. */
 export interface FileToWrite {

@@ -1,8 +1,19 @@
 /**
- * Certificate lifecycle on an existing CA folder: issue per-client and server certificates,
- * describe a certificate, revoke one in the CA's CRL.
+ * `tlslp/certs`: certificates in pure TypeScript. A new set (CA, server, client), then its
+ * lifecycle on the CA folder: issue per-client and server certificates, describe a
+ * certificate, revoke one in the CA's CRL.
  * @module
  */
+export {
+  CERT_FILE_NAMES,
+  generateCertificateSet,
+  makeCertificates,
+  readCertificateSet,
+  writeCertificateSet,
+  type CertificateSet,
+  type GenerateOptions,
+  type WrittenCertificates,
+} from './generate.js';
 export {
   issueClientCertificate,
   issueServerCertificate,

@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { X509Certificate as NodeCertificate } from 'node:crypto';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { escapeControl } from '../text/escape.js';
 
 /** A distinguished name: its usual text and the attributes most asked for. */

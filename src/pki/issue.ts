@@ -18,7 +18,7 @@ import {
   pkcs8Pem,
   randomSerial,
   toGeneralName,
-} from '../certs.js';
+} from './generate.js';
 import { CERTS_CLIENT_OPTIONS, CERTS_SERVER_OPTIONS } from '../options/certs.js';
 import { checkValue } from '../options/core.js';
 import { loadCa } from './ca.js';

@@ -3,7 +3,7 @@
  * 1000 bytes including the `\n`. Pure: knows nothing of sockets.
  * @module
  */
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from '../errors/index.js';
 
 /** Largest line in bytes, counting its terminating `\n`. */
 export const MAX_LINE_BYTES = 1000;

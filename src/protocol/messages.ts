@@ -3,7 +3,7 @@
  * formatting. Pure: knows nothing of sockets.
  * @module
  */
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from '../errors/index.js';
 
 /** The eight body commands, in the order tutorial mode sends them. */
 export const BODY_COMMANDS = [

@@ -16,7 +16,7 @@
  *   caps the cost.
  * @module
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import type { IdentityLoadOptions } from './identity-load.js';
 
 /**

@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
-import type { CrlInfo } from '../crl.js';
+import type { CrlInfo } from '../tls/crl.js';
 
 /** Why a client certificate was refused. */
 export interface CertRefusal {

@@ -19,8 +19,8 @@
  * @module
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { ConfigError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
+import type { ConfigError } from '../errors/index.js';
+import type { ErrorCode } from '../errors/index.js';
 import type { ClientIdentity } from './identity.js';
 import type { SessionOutcome } from './session.js';
 

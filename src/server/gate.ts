@@ -9,7 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
-import { handshakeFailureReason } from '../errors.js';
+import { handshakeFailureReason } from '../errors/index.js';
 import type { ResolvedServerTable } from '../options/server.js';
 import { describeSocketError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';

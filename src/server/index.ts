@@ -62,6 +62,7 @@ export {
   type TlsReloadedEvent,
   type WorkAcceptedEvent,
 } from './events.js';
+export { TUTORIAL_ARG, TUTORIAL_TOKEN } from './plans.js';
 export {
   FAIL_REASONS,
   runServerSession,

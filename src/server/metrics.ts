@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { sessionFailureReason } from '../errors.js';
+import { sessionFailureReason } from '../errors/index.js';
 import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { subscribeServer, type EventSource } from './events.js';

@@ -4,10 +4,18 @@
  * lines that are the same on every run.
  * @module
  */
-import { DEFAULTS } from '../defaults.js';
 import { BODY_COMMANDS } from '../protocol/messages.js';
 import { drawBodyCommand, randomToken } from '../protocol/random.js';
 import type { SessionPlan } from './session.js';
+
+/** The original's fixed token: tutorial mode only, or `--token`. */
+export const TUTORIAL_TOKEN = 'gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq';
+/** The original's fixed body argument: tutorial mode only, or `--random-string`. */
+export const TUTORIAL_ARG = 'LGTk';
+/** Length of the fresh random token of each connection. */
+export const RANDOM_TOKEN_LENGTH = 64;
+/** Length of the fresh random argument of each body request. */
+export const RANDOM_ARG_LENGTH = 8;
 
 /** What the planner needs of the server's options. */
 export interface PlannerOptions {
@@ -43,11 +51,11 @@ export function createPlanner(o: PlannerOptions): SessionPlanner {
   if (o.tutorial) {
     return {
       plan: () => ({
-        token: o.token ?? DEFAULTS.tutorialToken,
+        token: o.token ?? TUTORIAL_TOKEN,
         nBits: o.nBits,
         bodyRequests: BODY_COMMANDS.length,
         nextCommand: (i) => BODY_COMMANDS[i] as (typeof BODY_COMMANDS)[number],
-        nextArg: () => o.randomString ?? DEFAULTS.tutorialArg,
+        nextArg: () => o.randomString ?? TUTORIAL_ARG,
         ...deadlines,
       }),
       singleSession: true,
@@ -57,11 +65,11 @@ export function createPlanner(o: PlannerOptions): SessionPlanner {
   }
   return {
     plan: (nBits) => ({
-      token: o.token ?? randomToken(DEFAULTS.randomTokenLength),
+      token: o.token ?? randomToken(RANDOM_TOKEN_LENGTH),
       nBits,
       bodyRequests: o.bodyRequests,
       nextCommand: () => drawBodyCommand(o.simulateFailures !== false),
-      nextArg: () => o.randomString ?? randomToken(DEFAULTS.randomArgLength),
+      nextArg: () => o.randomString ?? randomToken(RANDOM_ARG_LENGTH),
       ...deadlines,
     }),
     singleSession: false,

@@ -4,7 +4,7 @@
  * @module
  */
 import { BlockList, isIP, isIPv4, type Socket } from 'node:net';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import {
   parseProxyHeader,
   PROXY_HEADER_MAX_BYTES,

@@ -3,8 +3,8 @@
  * lifecycle events. Warnings strangers can cause are rate-limited per kind.
  * @module
  */
-import { sessionFailureReason } from '../errors.js';
-import type { Logger } from '../logging.js';
+import { sessionFailureReason } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
 import { identityLabel, type ClientIdentity } from './identity.js';
 import { subscribeServer, type EventSource } from './events.js';
 import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';

@@ -13,9 +13,9 @@ import {
   type ResolvedServerTable,
   type ServerTableOptions,
 } from '../options/server.js';
-import { ConfigError } from '../errors.js';
-import { createNullLogger, type Logger } from '../logging.js';
-import { CrlProblem, readCrlsOffThread, type CrlInfo } from '../crl.js';
+import { ConfigError } from '../errors/index.js';
+import { createNullLogger, type Logger } from '../logging/index.js';
+import { CrlProblem, readCrlsOffThread, type CrlInfo } from '../tls/crl.js';
 import {
   assertInsecureAllowed,
   caBundle,
@@ -26,7 +26,7 @@ import {
   type ServerTlsCheck,
   type ServerTlsLabels,
   type TlsMaterial,
-} from '../tls.js';
+} from '../tls/material.js';
 import type { Revocation } from './client-cert.js';
 import { SocketLineChannel, listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';

@@ -3,7 +3,7 @@
  * of sockets or TLS.
  * @module
  */
-import { ProtocolError, TlslpError, TransportError, type ErrorCode } from '../errors.js';
+import { ProtocolError, TlslpError, TransportError, type ErrorCode } from '../errors/index.js';
 import { checksum, verifyWork } from '../protocol/hash.js';
 import {
   DONE_REPLY,

@@ -3,7 +3,7 @@
  * @module
  */
 import { subscribeServer, type EventSource } from './events.js';
-import { sessionFailureReason } from '../errors.js';
+import { sessionFailureReason } from '../errors/index.js';
 
 /** Counters, for logs, tests and metrics. */
 export interface ServerStats {

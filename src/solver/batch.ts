@@ -9,7 +9,7 @@
  * the scan right after it.
  * @module
  */
-import { SolverError } from '../errors.js';
+import { SolverError } from '../errors/index.js';
 import { hasTrailingZeroBits, workDigest } from '../protocol/hash.js';
 import { SCAN_WINDOW, suffixFor, type PreparedJob } from './layout.js';
 import type { KernelChoice } from './kernels/index.js';

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, lstat, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, SolverError } from '../errors.js';
+import { ConfigError, SolverError } from '../errors/index.js';
 import { isValidSuffix } from '../protocol/messages.js';
 
 /** Options of {@link runExternalSolver}. */

@@ -9,8 +9,8 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
-import { SolverError } from '../errors.js';
-import { workerEntry } from '../worker-file.js';
+import { SolverError } from '../errors/index.js';
+import { workerEntry } from '../util/worker-file.js';
 import {
   abortError,
   BATCH_SIZE,

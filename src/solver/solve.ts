@@ -8,7 +8,7 @@
  * @module
  */
 import { availableParallelism } from 'node:os';
-import { SolverError } from '../errors.js';
+import { SolverError } from '../errors/index.js';
 import { abortError, type SearchLimits } from './batch.js';
 import {
   loadKernels,

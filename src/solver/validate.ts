@@ -2,7 +2,7 @@
  * Argument checks of the solver's public functions, before any kernel loads or thread starts.
  * @module
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** Most threads a solve may ask for. */

@@ -14,7 +14,7 @@
  * @module
  */
 import { FailureBudget } from '../server/admission.js';
-import { TransportError } from '../errors.js';
+import { TransportError } from '../errors/index.js';
 import type { FleetLoad, Lease, LoadReport, StoreBackend } from './backend.js';
 import { CircuitBreaker, type BreakerOptions } from './breaker.js';
 

@@ -15,7 +15,7 @@ import type {
   StoreBackend,
 } from './backend.js';
 import { MemoryStore } from './memory.js';
-import { TransportError } from '../errors.js';
+import { TransportError } from '../errors/index.js';
 
 type Op =
   | { op: 'spend'; args: SpendRequest }

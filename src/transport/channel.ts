@@ -4,7 +4,7 @@
  * @module
  */
 import type { Duplex } from 'node:stream';
-import { ProtocolError, TlslpError, TransportError, type PlainCodeOf } from '../errors.js';
+import { ProtocolError, TlslpError, TransportError, type PlainCodeOf } from '../errors/index.js';
 import { LineDecoder, MAX_LINE_BYTES, encodeLine } from '../protocol/framing.js';
 
 /** What a session needs from a connection. */

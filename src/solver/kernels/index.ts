@@ -10,7 +10,7 @@
  * {@link loadKernels}; {@link selectKernel} is synchronous after that.
  * @module
  */
-import { ConfigError, SolverError } from '../../errors.js';
+import { ConfigError, SolverError } from '../../errors/index.js';
 import type { Kernel, KernelName } from '../types.js';
 import { createJsKernel } from './js.js';
 

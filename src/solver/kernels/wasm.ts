@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hitMask, prepareJob, SCAN_WINDOW, suffixFor, type PreparedJob } from '../layout.js';
 import type { Kernel } from '../types.js';
-import { SolverError } from '../../errors.js';
+import { SolverError } from '../../errors/index.js';
 
 /** The part of the WebAssembly JS API used here (the project's TypeScript libs lack it). */
 interface WasmApi {

@@ -7,7 +7,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { checkDates, CrlProblem, readCrls, type CrlInfo } from './crl.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../errors/index.js';
 
 /** PEM material for one side. */
 export interface TlsMaterial {

@@ -1,11 +1,12 @@
 /**
- * The original's defaults (docs/protocol.md §6), kept so its users feel at home. The option
- * tables (src/options/) hold them; this is their public summary.
+ * The original's defaults (docs/protocol.md §6), kept so its users feel at home: a summary
+ * read from the option tables, which hold them. The tutorial's fixed token and argument are
+ * the session planner's (`TUTORIAL_TOKEN`, `TUTORIAL_ARG` in server/plans.ts).
  * @module
  */
-import { CLIENT_OPTIONS, SESSION_SLACK_MS } from './options/client.js';
-import { SERVER_OPTIONS } from './options/server.js';
-import { CERTIFICATES_DIR } from './options/shared.js';
+import { CLIENT_OPTIONS, SESSION_SLACK_MS } from './client.js';
+import { SERVER_OPTIONS } from './server.js';
+import { CERTIFICATES_DIR } from './shared.js';
 
 const S = SERVER_OPTIONS;
 const C = CLIENT_OPTIONS;
@@ -62,12 +63,4 @@ export const DEFAULTS = {
   clientSessionSlackSeconds: SESSION_SLACK_MS / 1000,
   /** Least severe level logged (`--log-level`). */
   logLevel: S.logLevel.default,
-  /** The original's fixed token: tutorial mode only, or `--token`. */
-  tutorialToken: 'gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq',
-  /** The original's fixed body argument: tutorial mode only, or `--random-string`. */
-  tutorialArg: 'LGTk',
-  /** Length of the fresh random token of each connection. */
-  randomTokenLength: 64,
-  /** Length of the fresh random argument of each body request. */
-  randomArgLength: 8,
 } as const;

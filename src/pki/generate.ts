@@ -12,7 +12,7 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../errors/index.js';
 
 // The DOM lib is not loaded; Node's own WebCrypto typings stand in for it.
 type CryptoKey = webcrypto.CryptoKey;

@@ -10,7 +10,7 @@
  * @module
  */
 import { verify, type X509Certificate } from 'node:crypto';
-import { workerEntry } from './worker-file.js';
+import { workerEntry } from '../util/worker-file.js';
 
 /** One CRL of a file, read. */
 export interface CrlInfo {

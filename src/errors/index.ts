@@ -13,7 +13,7 @@ import {
   type ErrorCode,
   type ErrorOptions,
   type ParamValue,
-} from './errors/catalog.js';
+} from './catalog.js';
 
 export {
   ERROR_CATALOG,
@@ -28,7 +28,7 @@ export {
   type ParamValue,
   type ParamsOf,
   type PlainCodeOf,
-} from './errors/catalog.js';
+} from './catalog.js';
 export {
   HANDSHAKE_FAILURE_REASONS,
   OTHER_REASON,
@@ -37,7 +37,7 @@ export {
   sessionFailureReason,
   type HandshakeFailureReason,
   type SessionFailureReason,
-} from './errors/reasons.js';
+} from './reasons.js';
 
 type Params = Readonly<Record<string, ParamValue>>;
 

@@ -13,18 +13,13 @@
  * (file, stderr, and the IPC sink of cluster workers). This barrel is the public surface.
  * @module
  */
-export { parseLogLevel, type LogLevel } from './logging/levels.js';
-export { defaultLogDir, logFilePath } from './logging/paths.js';
-export {
-  CONTEXT_FIELDS,
-  TUTORIAL_TIMESTAMP,
-  formatTimestamp,
-  type LogFormat,
-} from './logging/format.js';
+export { parseLogLevel, type LogLevel } from './levels.js';
+export { defaultLogDir, logFilePath } from './paths.js';
+export { CONTEXT_FIELDS, TUTORIAL_TIMESTAMP, formatTimestamp, type LogFormat } from './format.js';
 export {
   createLogger,
   createNullLogger,
   type Logger,
   type LoggerOptions,
   type RetryDelays,
-} from './logging/logger.js';
+} from './logger.js';
