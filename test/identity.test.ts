@@ -30,6 +30,7 @@ import { FAIL_REASONS } from '../src/server/session.js';
 import {
   capture,
   heldAtWork,
+  memoryLogger,
   rawClient,
   scriptedServer,
   testCerts,
@@ -361,6 +362,27 @@ describe('identity in the records', () => {
     );
     expect(result).toBe('done');
     expect((await s.nextReport()).identity).toBeUndefined();
+  });
+});
+
+describe('the start-up line', () => {
+  it('says who may come in: the allow-lists and the per-identity limit; nothing when none is set', async () => {
+    const withPolicy = memoryLogger();
+    await server({
+      allowOu: ['ops', 'web'],
+      allowCn: ['jane'],
+      maxPerIdentity: 2,
+      logger: withPolicy,
+    });
+    const line = withPolicy.lines.find((l) => l.msg.startsWith('Listening on'))?.msg ?? '';
+    expect(line).toMatch(
+      /\(mutual TLS, n_bits 8\); identities: admits CN jane; OU ops, web, max-per-identity 2$/,
+    );
+    const plain = memoryLogger();
+    await server({ logger: plain });
+    expect(plain.lines.find((l) => l.msg.startsWith('Listening on'))?.msg).toMatch(
+      /\(mutual TLS, n_bits 8\)$/,
+    );
   });
 });
 

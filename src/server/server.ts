@@ -750,8 +750,9 @@ export class TlslpServer {
     this.startTimers();
     const mode = this.options.insecure ? 'insecure TLS (no client certificates)' : 'mutual TLS';
     const shared = this.fleet.label ? `; limits shared through ${this.fleet.label}` : '';
+    const policy = this.identityPolicy();
     this.logger.info(
-      `Listening on ${hostPort(host, address.port)} (${mode}, n_bits ${this.options.nBits}${this.planner.label}${shared})`,
+      `Listening on ${hostPort(host, address.port)} (${mode}, n_bits ${this.options.nBits}${this.planner.label}${shared})${policy ? `; ${policy}` : ''}`,
     );
     return address;
   }
@@ -760,6 +761,11 @@ export class TlslpServer {
   address(): AddressInfo | null {
     const a = this.listener.address();
     return a && typeof a === 'object' ? a : null;
+  }
+
+  /** The identity policy for the start-up line: the operator sees at once who may come in. */
+  private identityPolicy(): string {
+    return describeIdentityPolicy(this.options, this.tlsInUse.check);
   }
 
   /** Sessions in progress. */
@@ -856,6 +862,29 @@ function countRevoked(check: ServerTlsCheck): number {
 
 /** The longest delay setTimeout takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Allow-lists, the per-identity limit and the CRL in use, in words ('' when none is set). */
+function describeIdentityPolicy(
+  o: Pick<ResolvedServerTable, 'allowCn' | 'allowOu' | 'allowDns' | 'allowUri' | 'maxPerIdentity'>,
+  check: ServerTlsCheck,
+): string {
+  const lists = (
+    [
+      ['CN', o.allowCn],
+      ['OU', o.allowOu],
+      ['DNS', o.allowDns],
+      ['URI', o.allowUri],
+    ] as const
+  )
+    .filter(([, v]) => v !== undefined && v.length > 0)
+    .map(([name, v]) => `${name} ${(v ?? []).join(', ')}`);
+  const parts = [
+    ...(lists.length > 0 ? [`admits ${lists.join('; ')}`] : []),
+    ...(o.maxPerIdentity > 0 ? [`max-per-identity ${o.maxPerIdentity}`] : []),
+    ...(check.crls.length > 0 ? [`CRL lists ${countRevoked(check)} revoked`] : []),
+  ];
+  return parts.length > 0 ? `identities: ${parts.join(', ')}` : '';
+}
 
 /** `tlslp_certificate_expiry_timestamp_seconds` from what checking the material found. */
 function setExpiryGauges(metrics: ServerMetrics, check: ServerTlsCheck): void {
