@@ -426,23 +426,10 @@ export class Gate {
       });
       return;
     }
-    const perIdentity = this.limits.maxPerIdentity;
-    if (
-      conn.identity &&
-      perIdentity > 0 &&
-      this.sessionsPerIdentity.get(conn.identity.fp) >= perIdentity
-    ) {
-      this.refuseIdentity(conn, socket, conn.identity, 'TLSLP_ERR_MAX_PER_IDENTITY', {
-        reason: FAIL_REASONS.maxPerIdentity,
-        detail: `already has ${perIdentity} sessions (maxPerIdentity)`,
-      });
-      return;
-    }
     // Sessions may have started while this one was in its handshake.
-    const why = this.sessionLimitFor(conn.ip);
-    if (why) {
-      this.refuse(conn.raw, conn.ip, why);
-      socket.destroy();
+    const limit = this.localLimitFor(conn);
+    if (limit) {
+      this.refuseAtLimit(conn, socket, limit, '');
       return;
     }
     const o = this.limits;
@@ -465,40 +452,61 @@ export class Gate {
   private async askFleet(conn: Conn, socket: tls.TLSSocket): Promise<void> {
     const o = this.limits;
     const fp = conn.identity?.fp;
-    const admission = await this.fleet.acquire(conn.ip, fp, o.maxPerIp, o.maxPerIdentity);
-    const { lease } = admission;
+    const { verdict, lease, extraBits } = await this.fleet.acquire(
+      conn.ip,
+      fp,
+      o.maxPerIp,
+      o.maxPerIdentity,
+    );
     if (socket.destroyed) {
       // Gone while the store answered: what was taken goes back.
-      if (admission.verdict === 'ok') this.fleet.release(lease);
+      if (verdict === 'ok') this.fleet.release(lease);
       return;
     }
-    let refusal: RefusalReason | 'max-per-identity' | null =
-      admission.verdict === 'ok' || admission.verdict === 'local' ? null : admission.verdict;
-    if (admission.verdict === 'local') {
-      refusal =
-        this.sessionLimitFor(conn.ip) ??
-        (conn.identity &&
-        o.maxPerIdentity > 0 &&
-        this.sessionsPerIdentity.get(conn.identity.fp) >= o.maxPerIdentity
-          ? 'max-per-identity'
-          : null);
-      if (refusal === null) this.fleet.hold(lease);
+    const limit =
+      verdict === 'local' ? this.localLimitFor(conn) : verdict === 'ok' ? null : verdict;
+    if (limit) {
+      this.refuseAtLimit(conn, socket, limit, verdict === 'local' ? '' : ' in the fleet');
+      return;
     }
-    if (refusal === 'max-per-identity' && conn.identity) {
+    if (verdict === 'local') this.fleet.hold(lease);
+    conn.lease = lease;
+    conn.fleetExtraBits = extraBits;
+    this.onAdmitted(socket, conn);
+  }
+
+  /** Which session limit this server's own counts put the connection past, or null. */
+  private localLimitFor(conn: Conn): RefusalReason | 'max-per-identity' | null {
+    const perIdentity = this.limits.maxPerIdentity;
+    if (
+      conn.identity &&
+      perIdentity > 0 &&
+      this.sessionsPerIdentity.get(conn.identity.fp) >= perIdentity
+    )
+      return 'max-per-identity';
+    return this.sessionLimitFor(conn.ip);
+  }
+
+  /**
+   * Refuse a connection past a session limit after its handshake: `FAIL` before HELLO for
+   * its certificate's limit, a reset for the others.
+   * @param where how far the count reaches, for the log (`''` or `' in the fleet'`)
+   */
+  private refuseAtLimit(
+    conn: Conn,
+    socket: tls.TLSSocket,
+    limit: RefusalReason | 'max-per-identity',
+    where: string,
+  ): void {
+    if (limit === 'max-per-identity' && conn.identity) {
       this.refuseIdentity(conn, socket, conn.identity, 'TLSLP_ERR_MAX_PER_IDENTITY', {
         reason: FAIL_REASONS.maxPerIdentity,
-        detail: `already has ${o.maxPerIdentity} sessions in the fleet (maxPerIdentity)`,
+        detail: `already has ${this.limits.maxPerIdentity} sessions${where} (maxPerIdentity)`,
       });
       return;
     }
-    if (refusal !== null && refusal !== 'max-per-identity') {
-      this.refuse(conn.raw, conn.ip, refusal);
-      socket.destroy();
-      return;
-    }
-    conn.lease = lease;
-    conn.fleetExtraBits = admission.extraBits;
-    this.onAdmitted(socket, conn);
+    if (limit !== 'max-per-identity') this.refuse(conn.raw, conn.ip, limit);
+    socket.destroy();
   }
 
   /**

@@ -316,19 +316,13 @@ export class TlslpServer {
     const metrics = o.metrics;
     const url = o.state === undefined ? null : parseStateUrl(o.state);
     const prefix = o.statePrefix;
-    // The store reports its connection errors to the fleet state made with it.
-    const errors: { to?: FleetState } = {};
     const backend =
       o.stateStore ??
       (url
-        ? () =>
-            createRedisStore(url, {
-              prefix,
-              ...(o.stateCa ? { ca: o.stateCa } : {}),
-              onError: (err) => errors.to?.storeError(err),
-            })
+        ? (onError: (err: Error) => void) =>
+            createRedisStore(url, { prefix, ...(o.stateCa ? { ca: o.stateCa } : {}), onError })
         : null);
-    const fleet = new FleetState({
+    return new FleetState({
       backend,
       failuresPerMinute: o.maxHandshakeFailuresPerIp,
       serverId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
@@ -338,8 +332,6 @@ export class TlslpServer {
       },
       onFallback: (op) => metrics?.stateFallbacks.inc({ op }),
     });
-    errors.to = fleet;
-    return fleet;
   }
 
   /**

@@ -40,9 +40,10 @@ const MAX_BLOCKED = 100_000;
 export interface FleetStateOptions {
   /**
    * The store, or how to make it (at {@link FleetState.start}, so a client library loads
-   * only when a store is used); null: every decision is local.
+   * only when a store is used), given where to report its connection errors; null: every
+   * decision is local.
    */
-  backend: StoreBackend | (() => Promise<StoreBackend>) | null;
+  backend: StoreBackend | ((onError: (err: Error) => void) => Promise<StoreBackend>) | null;
   /** Failures an IP may have a minute (`maxHandshakeFailuresPerIp`; 0 = no budget). */
   failuresPerMinute: number;
   /** Names this server in the fleet. */
@@ -73,10 +74,6 @@ class ExpiringSet {
   private readonly until = new Map<string, number>();
   constructor(private readonly max: number) {}
 
-  get size(): number {
-    return this.until.size;
-  }
-
   add(key: string, ms: number): void {
     if (this.until.size >= this.max && !this.until.has(key)) {
       const oldest = this.until.keys().next();
@@ -100,7 +97,7 @@ export class FleetState {
   /** Whether a store is configured (the fleet shares limits). */
   readonly shared: boolean;
   private backend: StoreBackend | null = null;
-  private readonly makeBackend: (() => Promise<StoreBackend>) | null;
+  private readonly makeBackend: ((onError: (err: Error) => void) => Promise<StoreBackend>) | null;
   private readonly name: string;
   private readonly local: FailureBudget;
   private readonly burst: number;
@@ -151,16 +148,12 @@ export class FleetState {
     return this.fallbacks;
   }
 
-  /** IPs remembered as blocked by the fleet now. */
-  get blockedCount(): number {
-    return this.blocked.size;
-  }
-
   /** Connect to the store and start renewing leases. */
   async start(): Promise<void> {
     if (!this.makeBackend || this.backend) return;
-    const backend = await this.makeBackend();
-    backend.onBlocked((ip, ms) => this.block(ip, ms));
+    // The store's connection errors come here (its client reconnects by itself).
+    const backend = await this.makeBackend((err) => this.storeError(err));
+    backend.onBlocked((ip, ms) => this.blocked.add(ip, ms));
     await backend.start();
     this.backend = backend;
     this.renewTimer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
@@ -199,12 +192,8 @@ export class FleetState {
     const backend = this.backend;
     const request = { ip, cost: Math.max(1, cost), burst: this.burst, perMinute: this.perMinute };
     void this.call('spend', this.deadlineMs, () => backend.spend(request)).then((ms) => {
-      if (ms !== FALLBACK && ms > 0) this.block(ip, ms);
+      if (ms !== FALLBACK && ms > 0) this.blocked.add(ip, ms);
     });
-  }
-
-  private block(ip: string, ms: number): void {
-    this.blocked.add(ip, ms);
   }
 
   /**

@@ -56,7 +56,7 @@ export class PrimaryStore implements StoreBackend {
   private next = 0;
   private readonly waiting = new Map<
     number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private readonly blockedListeners: Array<(ip: string, ms: number) => void> = [];
   private readonly onMessage = (m: unknown): void => {
@@ -65,6 +65,7 @@ export class PrimaryStore implements StoreBackend {
       const w = this.waiting.get(r.id);
       if (!w) return;
       this.waiting.delete(r.id);
+      clearTimeout(w.timer);
       if (r.error !== undefined) w.reject(unavailable(r.error));
       else w.resolve(r.result);
     } else if (has(m, 'tlslpStateBlocked')) {
@@ -82,21 +83,22 @@ export class PrimaryStore implements StoreBackend {
     if (!process.send || !process.connected) return Promise.reject(unavailable('no IPC channel'));
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      // The caller's deadline decides; a reply that never comes must not leak its entry.
+      const timer = setTimeout(() => {
+        if (this.waiting.delete(id)) reject(unavailable('no answer'));
+      }, 5000).unref();
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       process.send?.(
         { tlslpState: { id, ...op } } satisfies StateCall,
         undefined,
         undefined,
         (err) => {
           if (!err) return;
+          clearTimeout(timer);
           this.waiting.delete(id);
           reject(err);
         },
       );
-      // The caller's deadline decides; a reply that never comes must not leak its entry.
-      setTimeout(() => {
-        if (this.waiting.delete(id)) reject(unavailable('no answer'));
-      }, 5000).unref();
     });
   }
 
@@ -121,7 +123,10 @@ export class PrimaryStore implements StoreBackend {
   }
   close(): Promise<void> {
     process.off('message', this.onMessage);
-    for (const w of this.waiting.values()) w.reject(unavailable('closed'));
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(unavailable('closed'));
+    }
     this.waiting.clear();
     return Promise.resolve();
   }
