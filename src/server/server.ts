@@ -219,8 +219,6 @@ export class TlslpServer {
   private readonly gate: Gate;
   /** The failure budget, leases and load, this server's own or shared with a fleet. */
   private readonly fleet: FleetState;
-  /** Identities in the last report to the fleet. */
-  private reportedIds = new Set<string>();
   private readonly planner: SessionPlanner;
   private readonly sessions = new Set<Promise<void>>();
   private readonly adaptive: AdaptiveDifficulty | null;
@@ -649,12 +647,6 @@ export class TlslpServer {
       : this.gate.inFlight;
     const arrivals = adaptive ? adaptive.takeArrivals(seconds) : 0;
     const identities = this.identities?.snapshot() ?? [];
-    // An identity this server had last time and has no more: reported once with zeros, so
-    // the store stops counting this server's old figures for it.
-    const now = new Set(identities.map((i) => i.fp));
-    for (const fp of this.reportedIds)
-      if (!now.has(fp)) identities.push({ fp, inFlight: 0, arrivals: 0, extra: 0 });
-    this.reportedIds = now;
     const fleet = this.fleet.shared
       ? await this.fleet.report({
           windowMs: Math.max(3000, seconds * 3000),

@@ -116,6 +116,8 @@ export class FleetState {
   /** Store calls under way (close waits for them). */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly refusals = new Map<string, number>();
+  /** Identities in the last report, for the zeros of those gone since. */
+  private reportedIds = new Set<string>();
   private isUp: boolean | null = null;
   private seq = 0;
   private renewTimer: NodeJS.Timeout | null = null;
@@ -302,8 +304,15 @@ export class FleetState {
     if (!backend) return null;
     const refusals = Object.fromEntries(this.refusals);
     this.refusals.clear();
+    // An identity this server had last time and has no more: reported once with zeros, so
+    // the store stops counting this server's old figures for it.
+    const now = new Set(load.identities.map((i) => i.fp));
+    const identities = [...load.identities];
+    for (const fp of this.reportedIds)
+      if (!now.has(fp)) identities.push({ fp, inFlight: 0, arrivals: 0, extra: 0 });
+    this.reportedIds = now;
     const reply = await this.call('report', BACKGROUND_DEADLINE_MS, () =>
-      backend.report({ ...load, server: this.options.serverId, refusals }),
+      backend.report({ ...load, identities, server: this.options.serverId, refusals }),
     );
     if (reply !== FALLBACK) return reply;
     // Not sent: counted again next time.
