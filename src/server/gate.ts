@@ -1,8 +1,8 @@
 /**
  * The gate in front of the sessions: every TCP connection is admitted or refused before TLS,
  * metered and timed through its handshake, and its client certificate judged, before it
- * may become a session. What happens is published as events (see events.ts); the gate keeps
- * only the counts its decisions need.
+ * may become a session. What happens is told to the server's emitter (see events.ts); the
+ * gate keeps its counts as its own fields.
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -26,9 +26,9 @@ import {
   type CertNames,
   type ClientIdentity,
 } from './identity.js';
-import { formatServerMessage } from '../protocol/messages.js';
 import { FAIL_REASONS } from './session.js';
-import { publish, type EventSource, type RefusalReason } from './events.js';
+import type { RefusalReason, ServerEmitter } from './events.js';
+import { bump, type GateCounts } from './stats.js';
 import { plainAddress, readProxyHeader, type ProxyTrust } from './proxy.js';
 import { looksLikeProxyHeader } from '../protocol/proxy-header.js';
 
@@ -79,6 +79,32 @@ export interface AdmittedConnection {
   readonly lease?: Lease;
 }
 
+/** A client whose certificate passed the handshake, refused before HELLO. */
+export interface IdentityRefusal {
+  /** `TLSLP_ERR_NOT_AUTHORIZED` (no allow-list names it) or `TLSLP_ERR_MAX_PER_IDENTITY`. */
+  code: 'TLSLP_ERR_NOT_AUTHORIZED' | 'TLSLP_ERR_MAX_PER_IDENTITY';
+  /** The reason sent after `FAIL`. */
+  reason: string;
+  /** Why, for the log. */
+  detail: string;
+}
+
+/** What the gate hands on: admitted connections, and refused identities. */
+export interface GateHooks {
+  /** A connection passed every check: run its session. */
+  admitted(socket: tls.TLSSocket, conn: AdmittedConnection): void;
+  /** A certificate passed the handshake but is refused: send it `FAIL` and count it. */
+  refused(socket: tls.TLSSocket, conn: AdmittedConnection, refusal: IdentityRefusal): void;
+}
+
+/** Failure-budget tokens a handshake of `bytes` costs: one per started 4 KiB (a bigger one cost more to check). */
+export function handshakeCost(bytes: number): number {
+  return Math.ceil(bytes / HANDSHAKE_COST_BYTES);
+}
+
+/** Bytes of a handshake per failure-budget token. */
+const HANDSHAKE_COST_BYTES = 4096;
+
 /** One accepted TCP connection, from accept to close. */
 interface Conn extends AdmittedConnection {
   identity?: ClientIdentity;
@@ -98,7 +124,15 @@ interface Conn extends AdmittedConnection {
 const current = new AsyncLocalStorage<Conn>();
 
 /** The gate of one server. */
-export class Gate {
+export class Gate implements GateCounts {
+  /** TCP connections admitted before TLS, in total. */
+  connections = 0;
+  /** Connections closed by a limit, in total, and by limit. */
+  refused = 0;
+  readonly refusedByReason: Record<string, number> = {};
+  /** Failed handshakes, in total, and by reason. */
+  handshakeFailures = 0;
+  readonly handshakeFailuresByReason: Record<string, number> = {};
   /** Every TCP connection open now, in its handshake or a session. */
   readonly sockets = new Set<Socket>();
   /** Connections in their handshake, oldest first (for the shrinking deadline). */
@@ -108,18 +142,19 @@ export class Gate {
   private readonly sessionsPerIp = new Tally();
   private sessions = 0;
   /** Connections from a balancer whose PROXY header has not arrived yet. */
-  private readonly awaitingHeader = new Set<Socket>();
+  private readonly awaitingHeader = new Map<Socket, string>();
   private readonly allow: AllowList;
   /** Sessions in flight per client certificate (fingerprint): the `maxPerIdentity` limit. */
   private readonly sessionsPerIdentity = new Tally();
 
   constructor(
-    private readonly server: EventSource,
+    private readonly events: ServerEmitter,
     private readonly limits: GateLimits,
     private readonly tlsServer: tls.Server,
     /** The CA certificates, parsed once (see judgeClientCert). */
     private readonly trustedCas: readonly X509Certificate[],
-    private readonly onAdmitted: (socket: tls.TLSSocket, conn: AdmittedConnection) => void,
+    /** Where admitted connections go, and refused identities (to be sent their FAIL). */
+    private readonly hooks: GateHooks,
     /** The failure budget and session leases, this server's own or the fleet's. */
     private readonly fleet: FleetState,
     /** The CRLs chains are looked up in (the server swaps their list on reload). */
@@ -137,6 +172,11 @@ export class Gate {
   /** Sessions in flight. */
   get inFlight(): number {
     return this.sessions;
+  }
+
+  /** Connections in their TLS handshake now. */
+  get handshaking(): number {
+    return this.pending.size;
   }
 
   /** Sessions in flight, each IP counted at most `cap` times (the adaptive load). */
@@ -168,8 +208,14 @@ export class Gate {
 
   /** Cut every connection still in its handshake (the server is closing). */
   cutPending(): void {
-    for (const raw of [...this.awaitingHeader]) raw.destroy();
-    for (const conn of [...this.pending]) conn.raw.destroy();
+    // Reported now, as their closes would have been, so the counts are final when close() ends.
+    for (const [raw, direct] of [...this.awaitingHeader]) {
+      this.awaitingHeader.delete(raw);
+      const where = raw.bytesRead === 0 ? 'before' : 'in';
+      raw.destroy();
+      this.refuse(raw, direct, 'proxy-header', `closed ${where} its PROXY header`);
+    }
+    for (const conn of [...this.pending]) this.closedEarly(conn);
   }
 
   /** Which session limit a new session from `ip` would pass, or null. */
@@ -193,8 +239,10 @@ export class Gate {
 
   private refuse(socket: Socket, ip: string, reason: RefusalReason, detail?: string): void {
     this.fleet.countRefusal(reason);
-    publish('connectionRefused', {
-      server: this.server,
+    this.refused++;
+    bump(this.refusedByReason, reason);
+    this.events.emit('connectionRefused', {
+      server: this.events.server,
       ip,
       reason,
       ...(detail ? { detail } : {}),
@@ -248,12 +296,13 @@ export class Gate {
     raw.on('error', () => {
       /* a reset in the header phase shows as the close */
     });
-    this.awaitingHeader.add(raw);
+    this.awaitingHeader.set(raw, direct);
     this.sockets.add(raw);
     raw.once('close', () => this.sockets.delete(raw));
     const timeout = Math.min(this.limits.handshakeTimeoutMs, PROXY_HEADER_TIMEOUT_MS);
     void readProxyHeader(raw, timeout).then((read) => {
-      this.awaitingHeader.delete(raw);
+      // Cut by close() meanwhile: reported then.
+      if (!this.awaitingHeader.delete(raw)) return;
       if (!read.ok) {
         this.refuse(raw, direct, 'proxy-header', read.reason);
         return;
@@ -326,25 +375,30 @@ export class Gate {
     };
     this.pending.add(conn);
     this.pendingPerIp.up(ip);
-    publish('connectionAccepted', { server: this.server, ip, peer });
+    this.connections++;
+    if (this.events.wants('connectionAccepted'))
+      this.events.emit('connectionAccepted', { server: this.events.server, ip, peer });
     this.pendingChanged();
     if (deadline < this.limits.handshakeTimeoutMs) this.sweepPending();
     raw.once('close', () => {
       this.sockets.delete(raw);
       // A TLS error for this connection is reported first, when there is one.
-      setImmediate(() => {
-        // Connect-and-close without a byte (a port scan, a TCP health check) costs nothing
-        // and spends no budget; it is still counted.
-        const silent = meter.bytesReceived === 0;
-        this.handshakeFailed(
-          conn,
-          'CLOSED_EARLY',
-          silent ? 'closed before sending anything' : 'closed during the handshake',
-          undefined,
-          !silent,
-        );
-      });
+      setImmediate(() => this.closedEarly(conn));
     });
+  }
+
+  /** The connection closed (or is cut) in its handshake: report it, unless reported already. */
+  private closedEarly(conn: Conn): void {
+    // Connect-and-close without a byte (a port scan, a TCP health check) costs nothing and
+    // spends no budget; it is still counted.
+    const silent = conn.meter.bytesReceived === 0;
+    this.handshakeFailed(
+      conn,
+      'CLOSED_EARLY',
+      silent ? 'closed before sending anything' : 'closed during the handshake',
+      undefined,
+      !silent,
+    );
   }
 
   /** The connection is no longer in its handshake (done, failed or closed). */
@@ -356,7 +410,8 @@ export class Gate {
   }
 
   private pendingChanged(): void {
-    publish('handshakes', { server: this.server, inProgress: this.pending.size });
+    if (this.events.wants('handshakes'))
+      this.events.emit('handshakes', { server: this.events.server, inProgress: this.pending.size });
   }
 
   /** Report a failed handshake once, spend a token of the IP's budget, and cut it. */
@@ -371,13 +426,15 @@ export class Gate {
     conn.state = 'failed';
     this.leavePending(conn);
     const bytes = conn.meter.bytesReceived;
-    // A bigger handshake cost more to check: it spends a token per started 4 KiB.
-    if (spendBudget) this.fleet.failed(conn.ip, Math.ceil(bytes / 4096));
-    publish('handshakeFailed', {
-      server: this.server,
+    if (spendBudget) this.fleet.failed(conn.ip, handshakeCost(bytes));
+    const reason = handshakeFailureReason(code);
+    this.handshakeFailures++;
+    bump(this.handshakeFailuresByReason, reason);
+    this.events.emit('handshakeFailed', {
+      server: this.events.server,
       ip: conn.ip,
       peer: conn.peer,
-      reason: handshakeFailureReason(code),
+      reason,
       text,
       bytes,
       ...(error ? { error } : {}),
@@ -420,7 +477,7 @@ export class Gate {
     // refused certificate costs its handshake and no more.
     if (names && conn.identity && !this.allow.allows(names)) {
       const others = describeNames(names);
-      this.refuseIdentity(conn, socket, conn.identity, 'TLSLP_ERR_NOT_AUTHORIZED', {
+      this.refuseIdentity(conn, socket, 'TLSLP_ERR_NOT_AUTHORIZED', {
         reason: FAIL_REASONS.notAuthorized,
         detail: `on none of the allow-lists${others ? ` (${others})` : ''}`,
       });
@@ -441,7 +498,7 @@ export class Gate {
       current.exit(() => void this.askFleet(conn, socket));
       return;
     }
-    current.exit(() => this.onAdmitted(socket, conn));
+    current.exit(() => this.hooks.admitted(socket, conn));
   }
 
   /**
@@ -472,7 +529,7 @@ export class Gate {
     if (verdict === 'local') this.fleet.hold(lease);
     conn.lease = lease;
     conn.fleetExtraBits = extraBits;
-    this.onAdmitted(socket, conn);
+    this.hooks.admitted(socket, conn);
   }
 
   /** Which session limit this server's own counts put the connection past, or null. */
@@ -499,7 +556,7 @@ export class Gate {
     where: string,
   ): void {
     if (limit === 'max-per-identity' && conn.identity) {
-      this.refuseIdentity(conn, socket, conn.identity, 'TLSLP_ERR_MAX_PER_IDENTITY', {
+      this.refuseIdentity(conn, socket, 'TLSLP_ERR_MAX_PER_IDENTITY', {
         reason: FAIL_REASONS.maxPerIdentity,
         detail: `already has ${this.limits.maxPerIdentity} sessions${where} (maxPerIdentity)`,
       });
@@ -510,32 +567,18 @@ export class Gate {
   }
 
   /**
-   * Refuse a client whose certificate passed the handshake: `FAIL <reason>`, our side ended,
-   * the socket cut after a short linger. It spends its IP's failure budget as a failed
-   * handshake of the same size does, and never becomes a session.
+   * Refuse a client whose certificate passed the handshake: it spends its IP's failure
+   * budget as a failed handshake of the same size does, and the server's session code sends
+   * it `FAIL <reason>` (the gate writes no protocol line); it never becomes a session.
    */
   private refuseIdentity(
     conn: Conn,
     socket: tls.TLSSocket,
-    identity: ClientIdentity,
-    code: 'TLSLP_ERR_NOT_AUTHORIZED' | 'TLSLP_ERR_MAX_PER_IDENTITY',
+    code: IdentityRefusal['code'],
     why: { reason: string; detail: string },
   ): void {
-    this.fleet.failed(conn.ip, Math.ceil(conn.meter.bytesReceived / 4096));
-    publish('sessionRefused', {
-      server: this.server,
-      ip: conn.ip,
-      peer: conn.peer,
-      identity,
-      code,
-      reason: why.reason,
-      detail: why.detail,
-    });
-    socket.on('error', () => {
-      /* the client may be gone already */
-    });
-    socket.end(`${formatServerMessage({ type: 'FAIL', reason: why.reason })}\n`);
-    setTimeout(() => socket.destroy(), Math.min(this.limits.otherTimeoutMs, 2000)).unref();
+    this.fleet.failed(conn.ip, handshakeCost(conn.meter.bytesReceived));
+    this.hooks.refused(socket, conn, { code, ...why });
   }
 }
 
