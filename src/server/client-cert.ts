@@ -44,6 +44,9 @@ const VERIFY_TEXT: Record<string, string> = {
   CA_KEY_TOO_SMALL: 'a CA key in the client chain is too small',
 };
 
+/** The smallest RSA modulus accepted, in bits. */
+const MIN_RSA_BITS = 2048;
+
 /** Curves at least as strong as P-256 (OpenSSL names). */
 const STRONG_CURVES = new Set([
   'prime256v1',
@@ -114,9 +117,9 @@ export function weakKeyReason(leaf: X509Certificate): string | null {
   switch (key.asymmetricKeyType) {
     case 'rsa':
     case 'rsa-pss':
-      return (details.modulusLength ?? 0) >= 2048
+      return (details.modulusLength ?? 0) >= MIN_RSA_BITS
         ? null
-        : `RSA-${details.modulusLength ?? '?'} (at least RSA-2048 is needed)`;
+        : `RSA-${details.modulusLength ?? '?'} (at least RSA-${MIN_RSA_BITS} is needed)`;
     case 'ec':
       return STRONG_CURVES.has(details.namedCurve ?? '')
         ? null
@@ -125,7 +128,7 @@ export function weakKeyReason(leaf: X509Certificate): string | null {
     case 'ed448':
       return null;
     default:
-      return `a ${key.asymmetricKeyType ?? 'unknown'} key (use RSA-2048+ or EC P-256+)`;
+      return `a ${key.asymmetricKeyType ?? 'unknown'} key (use RSA-${MIN_RSA_BITS}+ or EC P-256+)`;
   }
 }
 

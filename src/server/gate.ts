@@ -60,6 +60,9 @@ export interface GateLimits extends Pick<
   fleetIdentityBits?: boolean;
 }
 
+/** The shortest a handshake deadline gets when every handshake slot is taken. */
+const MIN_HANDSHAKE_DEADLINE_MS = 1000;
+
 /** Deadline for a balancer's PROXY header; it sends it at once, so a short one. */
 const PROXY_HEADER_TIMEOUT_MS = 3000;
 
@@ -260,7 +263,7 @@ export class Gate implements GateCounts {
     const full = this.limits.handshakeTimeoutMs;
     const fill = (this.pending.size + joining) / Math.max(1, this.limits.maxHandshakes);
     if (fill <= 0.5) return full;
-    return Math.max(Math.min(full, 1000), Math.round(full * 2 * (1 - fill)));
+    return Math.max(Math.min(full, MIN_HANDSHAKE_DEADLINE_MS), Math.round(full * 2 * (1 - fill)));
   }
 
   /** Cut the handshakes that have run past the deadline the current fill allows. */

@@ -12,6 +12,13 @@ import { hostPort } from '../text/address.js';
 import type { ServerEventHandlers, TlsReloadedEvent } from './events.js';
 import { identityLabel } from './identity.js';
 
+/** Histogram buckets of the solve and session times, in seconds (10 ms to 30 min). */
+const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
+
+/** A listener's defaults for the header and keep-alive timeouts, in ms. */
+const HEADERS_TIMEOUT_MS = 5000;
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+
 /** The metrics a server updates. */
 export class ServerMetrics {
   /** The registry holding them; expose it with {@link serveMetrics}. */
@@ -118,13 +125,13 @@ export class ServerMetrics {
     this.workSeconds = new Histogram({
       name: 'tlslp_work_solve_seconds',
       help: 'Time from WORK sent to a valid suffix received',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      buckets: DURATION_BUCKETS,
       registers,
     });
     this.sessionSeconds = new Histogram({
       name: 'tlslp_session_duration_seconds',
       help: 'Session duration, TLS handshake to close',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      buckets: DURATION_BUCKETS,
       registers,
     });
     // Across cluster workers, the one that expires first (a worker not yet reloaded).
@@ -392,9 +399,9 @@ async function serveHttp(
   };
   const server = createServer(
     {
-      headersTimeout: options.headersTimeoutMs ?? 5000,
+      headersTimeout: options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
       requestTimeout: options.requestTimeoutMs ?? 10_000,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
       // Node checks the two timeouts above this often (default 30 s).
       connectionsCheckingInterval: 1000,
     },
@@ -402,7 +409,10 @@ async function serveHttp(
   );
   server.maxConnections = options.maxConnections ?? 64;
   // Nor is a connection that never sends a byte kept: idle is idle, whatever its state.
-  const idleMs = Math.max(options.headersTimeoutMs ?? 5000, options.keepAliveTimeoutMs ?? 5000);
+  const idleMs = Math.max(
+    options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+    options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
+  );
   server.on('connection', (socket: Socket) => {
     const ip = socket.remoteAddress ?? '';
     const n = (connectionsPerIp.get(ip) ?? 0) + 1;

@@ -20,6 +20,7 @@ import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { IdentityDifficulty } from './identity-load.js';
 import { ServerEmitter } from './events.js';
 import { hostname } from 'node:os';
+import { SECOND_MS } from '../util/time.js';
 import { randomBytes } from 'node:crypto';
 import type { StoreBackend } from '../state/backend.js';
 import { FleetState } from '../state/fleet.js';
@@ -381,14 +382,14 @@ export class TlslpServer {
     const adaptive = this.adaptive;
     const fleet = this.fleet;
     if (adaptive || fleet.shared) {
-      const every = this.options.adaptiveIntervalMs ?? 1000;
+      const every = this.options.adaptiveIntervalMs ?? TICK_MS;
       let busy = false;
       this.timers.push(
         setInterval(() => {
           // A tick waits on the store at most its deadline; one never overtakes another.
           if (busy) return;
           busy = true;
-          void this.tick(every / 1000).finally(() => (busy = false));
+          void this.tick(every / SECOND_MS).finally(() => (busy = false));
         }, every).unref(),
       );
     }
@@ -412,7 +413,7 @@ export class TlslpServer {
     const identities = this.identities?.snapshot() ?? [];
     const fleet = this.fleet.shared
       ? await this.fleet.report({
-          windowMs: Math.max(3000, seconds * 3000),
+          windowMs: FLEET_WINDOW_TICKS * Math.max(TICK_MS, seconds * SECOND_MS),
           inFlight,
           arrivals,
           identities,
@@ -448,7 +449,7 @@ export class TlslpServer {
 
   /** How long a finished session's socket may take to deliver its last lines and close. */
   private lingerMs(): number {
-    return Math.min(this.options.otherTimeoutMs, 2000);
+    return Math.min(this.options.otherTimeoutMs, MAX_LINGER_MS);
   }
 
   /** Connections open now (raw TCP, before or after TLS). */
@@ -545,7 +546,10 @@ export class TlslpServer {
     const sockets = this.gate.sockets;
     if (sockets.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const wait = Math.min(this.lingerMs() + 100, Math.max(0, lingerEnd - performance.now()));
+      const wait = Math.min(
+        this.lingerMs() + CLOSE_SLACK_MS,
+        Math.max(0, lingerEnd - performance.now()),
+      );
       await Promise.race([
         Promise.all([...sockets].filter((s) => !s.destroyed).map(closed)),
         new Promise<void>((resolve) => (timer = setTimeout(resolve, wait))),
@@ -563,6 +567,18 @@ export class TlslpServer {
 
 /** The longest a socket may linger in {@link TlslpServer.close} after the grace. */
 const CLOSE_LINGER_MS = 700;
+
+/** What close() waits past a socket's own linger for its close to come. */
+const CLOSE_SLACK_MS = 100;
+
+/** After FAIL or DONE/OK, the longest a client gets to close its side (or one step deadline, if shorter). */
+const MAX_LINGER_MS = 2000;
+
+/** How often the adaptive controller and the fleet report run, by default. */
+const TICK_MS = 1000;
+
+/** A fleet report counts servers heard from within this many ticks. */
+const FLEET_WINDOW_TICKS = 3;
 
 /**
  * Resolves when `socket` has closed. Not `once(socket, 'close')`: that rejects when 'error'

@@ -21,7 +21,7 @@ import {
 } from '../tls/material.js';
 import type { Revocation } from './client-cert.js';
 import type { ServerEmitter, TlsPart, TlsReloadedEvent } from './events.js';
-import { DAY_MS, MAX_TIMER_MS } from '../util/time.js';
+import { DAY_MS, MAX_TIMER_MS, SECOND_MS } from '../util/time.js';
 
 /** What {@link TlslpServer.reload} did. */
 export interface TlsReloadResult {
@@ -188,7 +188,7 @@ export class TlsHolder {
       // with its real reason (Node would otherwise drop the socket without a word).
       rejectUnauthorized: false,
       // A backstop only: the gate's own deadline comes first.
-      handshakeTimeout: options.handshakeTimeoutMs * 2 + 1000,
+      handshakeTimeout: options.handshakeTimeoutMs * 2 + SECOND_MS,
     });
     setContext(this.tlsServer, material);
   }

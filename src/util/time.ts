@@ -6,6 +6,12 @@
 /** One day, in ms. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** One minute, in ms. */
+export const MINUTE_MS = 60 * 1000;
+
+/** One second, in ms. */
+export const SECOND_MS = 1000;
+
 /** One hour, in ms. */
 export const HOUR_MS = 60 * 60 * 1000;
 
