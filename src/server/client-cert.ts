@@ -132,6 +132,40 @@ export function weakKeyReason(leaf: X509Certificate): string | null {
   }
 }
 
+/** A verified client certificate, parsed, and what its key alone decides. */
+interface ParsedLeaf {
+  leaf: X509Certificate;
+  /** {@link weakKeyReason} of it. */
+  weak: string | null;
+}
+
+/** Parsed leaves by SHA-256 fingerprint, least recently used first. */
+const leaves = new Map<string, ParsedLeaf>();
+
+/** Leaves kept parsed: the clients that come back (a parse is most of a judgement's cost). */
+const MAX_PARSED_LEAVES = 1024;
+
+/**
+ * The leaf of `plain` (a certificate OpenSSL verified), parsed once per certificate: a client
+ * that reconnects with the same one costs a map lookup. Only what the certificate alone
+ * decides is kept; its issuer and revocation are looked up on every handshake (a reload
+ * changes them).
+ */
+function parsedLeaf(plain: PeerCertificate): ParsedLeaf {
+  const key = plain.fingerprint256;
+  const hit = leaves.get(key);
+  if (hit) {
+    leaves.delete(key);
+    leaves.set(key, hit);
+    return hit;
+  }
+  const leaf = new X509Certificate(plain.raw);
+  const parsed = { leaf, weak: weakKeyReason(leaf) };
+  if (leaves.size >= MAX_PARSED_LEAVES) leaves.delete(leaves.keys().next().value as string);
+  leaves.set(key, parsed);
+  return parsed;
+}
+
 /**
  * Judge the client certificate of a completed handshake.
  * @param trusted the CA certificates of the server's bundle: a leaf they issue directly is a
@@ -148,8 +182,7 @@ export function judgeClientCert(
   plain: PeerCertificate = socket.getPeerCertificate(false),
   revocation?: Revocation,
 ): CertRefusal | null {
-  const leaf = plain.raw ? new X509Certificate(plain.raw) : undefined;
-  if (!leaf) return { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
+  if (!plain.raw) return { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
   if (!socket.authorized) {
     const code = String(socket.authorizationError ?? 'UNAUTHORIZED');
     return {
@@ -157,6 +190,7 @@ export function judgeClientCert(
       text: VERIFY_TEXT[code] ?? `the client certificate failed verification (${code})`,
     };
   }
+  const { leaf, weak } = parsedLeaf(plain);
   const crls = revocation?.crls ?? [];
   let issuer: X509Certificate | null | undefined;
   let chain: DetailedPeerCertificate[] | undefined;
@@ -185,7 +219,6 @@ export function judgeClientCert(
     const revoked = revocationRefusal(certs, crls);
     if (revoked) return revoked;
   }
-  const weak = weakKeyReason(leaf);
   if (weak) return { code: 'WEAK_CLIENT_KEY', text: `the client key is too weak: ${weak}` };
   return null;
 }
