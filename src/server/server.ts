@@ -6,7 +6,6 @@
  */
 import { once, setMaxListeners } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
-import type tls from 'node:tls';
 import {
   resolveServerOptions,
   type ResolvedServerTable,
@@ -14,7 +13,7 @@ import {
 } from '../options/server.js';
 import { createNullLogger, type Logger } from '../logging/index.js';
 import { assertInsecureAllowed, type ServerTlsLabels, type TlsMaterial } from '../tls/material.js';
-import { SocketLineChannel, listenError } from '../transport/channel.js';
+import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { IdentityDifficulty } from './identity-load.js';
@@ -26,19 +25,13 @@ import type { StoreBackend } from '../state/backend.js';
 import { FleetState } from '../state/fleet.js';
 import { createRedisStore } from '../state/redis.js';
 import { parseStateUrl } from '../state/url.js';
-import { Gate, type AdmittedConnection, type IdentityRefusal } from './gate.js';
-import type { ClientIdentity } from './identity.js';
+import { Gate } from './gate.js';
 import { metricsHooks, setExpiryGauges, type Readiness, type ServerMetrics } from './metrics.js';
 import { createPlanner, type SessionPlanner } from './plans.js';
 import { ProxyTrust } from './proxy.js';
-import { logHooks, sessionContext } from './server-log.js';
-import {
-  refuseBeforeHello,
-  runServerSession,
-  type SessionLog,
-  type SessionOutcome,
-} from './session.js';
-import { SessionCounts, statsView, type ServerStats } from './stats.js';
+import { logHooks } from './server-log.js';
+import { SessionRunner, type SessionReport } from './sessions.js';
+import { statsView, type ServerStats } from './stats.js';
 import { countRevoked, TlsHolder, type TlsReloadResult } from './tls-holder.js';
 import type { WarningLimitOptions } from './warn-limit.js';
 import type { ServerTlsCheck } from '../tls/material.js';
@@ -91,23 +84,7 @@ export interface ServerOptions extends ServerTableOptions {
 export interface ResolvedServerOptions
   extends Omit<ServerOptions, keyof ServerTableOptions | 'adaptive'>, ResolvedServerTable {}
 
-/** What the server reports of one finished session. */
-export interface SessionReport {
-  /** Session number, from 1, in the order connections completed their handshake. */
-  id: number;
-  /** The client's address and port, e.g. `127.0.0.1:53122` or `[::1]:53122`. */
-  remoteAddress: string;
-  /** Time from the TLS handshake to the end of the session. */
-  durationMs: number;
-  /** The WORK difficulty this session was asked. */
-  nBits: number;
-  /** Who the client is: its certificate's subject CN (escaped) and fingerprint; absent in insecure mode. */
-  identity?: ClientIdentity;
-  /** Time from WORK sent to a valid suffix, when the client solved it. */
-  workMs?: number;
-  /** How the session ended. */
-  result: SessionOutcome;
-}
+export type { SessionReport } from './sessions.js';
 
 /**
  * A tlslp server: mutual TLS (or insecure TLS on loopback), one session per connection,
@@ -152,12 +129,11 @@ export class TlslpServer {
   /** Closes the log hooks' warning limiter (its last summary). */
   private readonly closeLog: () => void;
   private readonly gate: Gate;
-  /** Sessions by outcome. */
-  private readonly counts = new SessionCounts();
   /** The failure budget, leases and load, this server's own or shared with a fleet. */
   private readonly fleet: FleetState;
   private readonly planner: SessionPlanner;
-  private readonly sessions = new Set<Promise<void>>();
+  /** Runs a session on each admitted connection, and refuses identities before HELLO. */
+  private readonly sessions: SessionRunner;
   private readonly adaptive: AdaptiveDifficulty | null;
   /** Each identity's own n_bits on top of the adaptive one (adaptive, with certificates). */
   private readonly identities: IdentityDifficulty | null;
@@ -167,8 +143,6 @@ export class TlslpServer {
   private readonly shutdown = new AbortController();
   /** close() was called: sessions in flight may finish, new ones are not wanted. */
   private draining = false;
-  private nextId = 1;
-  private singleServed = false;
   private resolveFinished!: () => void;
   /** Resolves when the server has stopped (after {@link close}, or after the tutorial session). */
   readonly finished: Promise<void>;
@@ -214,13 +188,27 @@ export class TlslpServer {
       this.tls.tlsServer,
       this.tls.trustedCas,
       {
-        admitted: (socket, conn) => this.startSession(socket, conn),
-        refused: (socket, conn, refusal) => this.refuseSession(socket, conn, refusal),
+        admitted: (socket, conn) => this.sessions.start(socket, conn),
+        refused: (socket, conn, refusal) => this.sessions.refuse(socket, conn, refusal),
       },
       this.fleet,
       this.tls.revocation,
     );
-    this.stats = statsView(this.gate, this.counts, () => this.nBits);
+    this.sessions = new SessionRunner({
+      events: this.events,
+      logger: this.logger,
+      planner: this.planner,
+      gate: this.gate,
+      adaptive: this.adaptive,
+      identities: this.identities,
+      nBits: () => this.nBits,
+      signal: this.shutdown.signal,
+      otherTimeoutMs: this.options.otherTimeoutMs,
+      onSession: options.onSession,
+      onSingleStarted: () => this.listener.close(),
+      onSingleEnded: () => void this.close(),
+    });
+    this.stats = statsView(this.gate, this.sessions.counts, () => this.nBits);
     this.listener = net.createServer({ noDelay: true }, (raw) => this.gate.accept(raw));
   }
 
@@ -271,111 +259,6 @@ export class TlslpServer {
    */
   reloadAsync(material: TlsMaterial, labels?: ServerTlsLabels): Promise<TlsReloadResult> {
     return this.tls.reloadAsync(material, labels);
-  }
-
-  /** Where a session's lines go: the server's logger, with the session's context. */
-  private sessionLog(context: Record<string, unknown>): SessionLog {
-    const logger = this.logger;
-    return {
-      info: (m, f) => logger.isEnabled('INFO') && logger.info(m, { ...context, ...f }),
-      debug: (m, f) => logger.isEnabled('DEBUG') && logger.debug(m, { ...context, ...f }),
-      warning: (m, f) => logger.isEnabled('WARNING') && logger.warning(m, { ...context, ...f }),
-    };
-  }
-
-  /** The line channel of a session (or of a refusal before HELLO) on `socket`. */
-  private channel(socket: tls.TLSSocket): SocketLineChannel {
-    // After FAIL or DONE/OK the client gets one step deadline (at most 2 s) to close its side.
-    return new SocketLineChannel(socket, { lingerMs: this.lingerMs() });
-  }
-
-  /**
-   * A client whose certificate passed the handshake is refused before HELLO (the gate
-   * decided): it is sent `FAIL <reason>`, counted as a session started and rejected, and
-   * never becomes a session.
-   */
-  private refuseSession(
-    socket: tls.TLSSocket,
-    conn: AdmittedConnection,
-    refusal: IdentityRefusal,
-  ): void {
-    const { ip, peer, identity } = conn;
-    if (!identity) return void socket.destroy();
-    this.counts.refused(refusal.code);
-    this.events.emit('sessionRefused', { server: this, ip, peer, identity, ...refusal });
-    refuseBeforeHello(this.channel(socket), refusal.reason);
-  }
-
-  /** Run a session on a connection the gate admitted. */
-  private startSession(socket: tls.TLSSocket, conn: AdmittedConnection): void {
-    const planner = this.planner;
-    if (planner.singleSession) {
-      if (this.singleServed) {
-        socket.destroy();
-        return;
-      }
-      this.singleServed = true;
-      // Serve exactly one session: stop accepting now.
-      this.listener.close();
-    }
-    const id = this.nextId++;
-    const { ip, peer, identity } = conn;
-    const reproducible = planner.reproducibleLog;
-    const log = this.sessionLog(sessionContext(id, peer, reproducible, identity));
-    const channel = this.channel(socket);
-    const plan = planner.plan(
-      this.identities?.nBitsFor(identity, this.nBits, conn.fleetExtraBits) ?? this.nBits,
-    );
-    this.gate.sessionStarted(conn);
-    this.adaptive?.arrival(ip);
-    if (identity) this.identities?.started(identity);
-    this.counts.started++;
-    const events = this.events;
-    // What sessionStarted and sessionEnded both say of the session.
-    const session = {
-      server: this,
-      id,
-      ip,
-      peer,
-      nBits: plan.nBits,
-      ...(identity ? { identity } : {}),
-      reproducible,
-    };
-    events.emit('sessionStarted', { ...session, protocol: socket.getProtocol() ?? 'TLS' });
-    const started = performance.now();
-    let workMs: number | undefined;
-    plan.onWorkAccepted = (ms) => {
-      workMs = ms;
-      this.adaptive?.workDone(ip);
-      if (events.wants('workAccepted')) events.emit('workAccepted', { server: this, id, ms });
-    };
-    const run = runServerSession(channel, plan, log, this.shutdown.signal).then((result) => {
-      const durationMs = performance.now() - started;
-      this.gate.sessionEnded(conn, workMs !== undefined);
-      if (identity) this.identities?.ended(identity);
-      this.counts.ended(result);
-      events.emit('sessionEnded', {
-        ...session,
-        durationMs,
-        ...(workMs !== undefined ? { workMs } : {}),
-        result,
-      });
-      this.options.onSession?.({
-        id,
-        remoteAddress: peer,
-        durationMs: Math.round(durationMs),
-        nBits: plan.nBits,
-        ...(identity ? { identity } : {}),
-        ...(workMs !== undefined ? { workMs: Math.round(workMs) } : {}),
-        result,
-      });
-      if (planner.singleSession) {
-        log.info('Tutorial session finished: server stopping');
-        void this.close();
-      }
-    });
-    this.sessions.add(run);
-    void run.finally(() => this.sessions.delete(run));
   }
 
   private startTimers(): void {
@@ -445,11 +328,6 @@ export class TlslpServer {
       `${s.sessionsDone} done, ${s.sessionsFailDrawn} FAIL drawn, ${s.sessionsRejected} rejected, ` +
       `${s.sessionsTransport} transport failures, ${s.handshakeFailures} handshake failures, ${s.refused} refused, n_bits ${s.nBits}`
     );
-  }
-
-  /** How long a finished session's socket may take to deliver its last lines and close. */
-  private lingerMs(): number {
-    return Math.min(this.options.otherTimeoutMs, MAX_LINGER_MS);
   }
 
   /** Connections open now (raw TCP, before or after TLS). */
@@ -528,10 +406,11 @@ export class TlslpServer {
     this.draining = true;
     if (this.listener.listening) this.listener.close();
     this.gate.cutPending();
-    if (graceMs > 0 && this.sessions.size > 0) {
+    const running = this.sessions.running;
+    if (graceMs > 0 && running.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.allSettled([...this.sessions]),
+        Promise.allSettled([...running]),
         new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
       ]);
       clearTimeout(timer);
@@ -539,7 +418,7 @@ export class TlslpServer {
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.tls.stop();
     this.shutdown.abort();
-    await Promise.allSettled([...this.sessions]);
+    await Promise.allSettled([...running]);
     // Every session has written its last line and ended its side; each socket gets the
     // linger to deliver what is queued (a client may have pipelined all its answers) and
     // close, then what is left is cut.
@@ -547,7 +426,7 @@ export class TlslpServer {
     if (sockets.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const wait = Math.min(
-        this.lingerMs() + CLOSE_SLACK_MS,
+        this.sessions.lingerMs + CLOSE_SLACK_MS,
         Math.max(0, lingerEnd - performance.now()),
       );
       await Promise.race([
@@ -570,9 +449,6 @@ const CLOSE_LINGER_MS = 700;
 
 /** What close() waits past a socket's own linger for its close to come. */
 const CLOSE_SLACK_MS = 100;
-
-/** After FAIL or DONE/OK, the longest a client gets to close its side (or one step deadline, if shorter). */
-const MAX_LINGER_MS = 2000;
 
 /** How often the adaptive controller and the fleet report run, by default. */
 const TICK_MS = 1000;
