@@ -298,6 +298,12 @@ const CATALOG = {
     summary:
       "An option's value is not one its entry in the option table takes (range, type, list).",
   },
+  TLSLP_ERR_NOT_RELOADABLE: {
+    type: 'ConfigError',
+    message: '{option} cannot change on a running server: {detail}; restart it to apply',
+    summary:
+      'TlslpServer.reconfigure was given an option it cannot change live (RELOADABLE_SERVER_OPTIONS lists those it can).',
+  },
   TLSLP_ERR_BAD_N_BITS: {
     type: 'ConfigError',
     message: '{option} must be a whole number 0..64, not {value}',

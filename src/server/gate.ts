@@ -109,7 +109,7 @@ export class Gate {
   private sessions = 0;
   /** Connections from a balancer whose PROXY header has not arrived yet. */
   private readonly awaitingHeader = new Set<Socket>();
-  private readonly allow: AllowList;
+  private allow: AllowList;
   /** Sessions in flight per client certificate (fingerprint): the `maxPerIdentity` limit. */
   private readonly sessionsPerIdentity = new Tally();
 
@@ -132,6 +132,15 @@ export class Gate {
       if (conn) this.handshakeFailed(conn, reasonCode(err), describeSocketError(err), err);
       socket.destroy();
     });
+  }
+
+  /**
+   * Judge new connections by `policy` from now on (the server's reconfigure: allow-lists and
+   * limits); connections already admitted keep going.
+   */
+  reconfigure(policy: Partial<Omit<GateLimits, 'proxy' | 'insecure'>>): void {
+    Object.assign(this.limits, policy);
+    this.allow = new AllowList(this.limits);
   }
 
   /** Sessions in flight. */
