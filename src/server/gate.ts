@@ -17,7 +17,12 @@ import { hostPort } from '../text/address.js';
 import { Tally } from './admission.js';
 import type { FleetState } from '../state/fleet.js';
 import type { Lease } from '../state/backend.js';
-import { judgeClientCert, type Revocation } from './client-cert.js';
+import {
+  handshakeRefusal,
+  judgeClientCert,
+  refusalReason,
+  type Revocation,
+} from './client-cert.js';
 import {
   AllowList,
   certNames,
@@ -129,7 +134,11 @@ export class Gate {
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => this.onSecure(socket));
     tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
       const conn = current.getStore();
-      if (conn) this.handshakeFailed(conn, reasonCode(err), describeSocketError(err), err);
+      // No certificate, or one OpenSSL could not verify: logged and counted by its reason.
+      const refusal = conn && handshakeRefusal(err, socket);
+      if (conn && refusal)
+        this.handshakeFailed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
+      else if (conn) this.handshakeFailed(conn, reasonCode(err), describeSocketError(err), err);
       socket.destroy();
     });
   }
@@ -375,6 +384,7 @@ export class Gate {
     text: string,
     error?: Error,
     spendBudget = true,
+    cut = true,
   ): void {
     if (conn.state !== 'pending') return;
     conn.state = 'failed';
@@ -391,7 +401,7 @@ export class Gate {
       bytes,
       ...(error ? { error } : {}),
     });
-    conn.raw.destroy();
+    if (cut) conn.raw.destroy();
   }
 
   /** A handshake completed: judge the certificate, then apply the session limits. */
@@ -414,8 +424,10 @@ export class Gate {
       if (refusal) {
         // A refusal that is the server's doing (an out-of-date CRL) spends no client budget.
         const text = `client certificate refused: ${refusal.text}`;
-        this.handshakeFailed(conn, refusal.code, text, undefined, !refusal.serverFault);
-        socket.destroy();
+        this.handshakeFailed(conn, refusal.code, text, undefined, !refusal.serverFault, false);
+        // No public API sends a TLS alert once the handshake is done: the client hears why
+        // in a FAIL line before HELLO, as docs/protocol.md allows.
+        this.sayFail(socket, refusalReason(refusal.code));
         return;
       }
       names = certNames(plain);
@@ -540,10 +552,15 @@ export class Gate {
       reason: why.reason,
       detail: why.detail,
     });
+    this.sayFail(socket, why.reason);
+  }
+
+  /** Send `FAIL <reason>`, end our side, and cut the socket after a short linger. */
+  private sayFail(socket: tls.TLSSocket, reason: string): void {
     socket.on('error', () => {
       /* the client may be gone already */
     });
-    socket.end(`${formatServerMessage({ type: 'FAIL', reason: why.reason })}\n`);
+    socket.end(`${formatServerMessage({ type: 'FAIL', reason })}\n`);
     setTimeout(() => socket.destroy(), Math.min(this.limits.otherTimeoutMs, 2000)).unref();
   }
 }
