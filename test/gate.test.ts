@@ -135,15 +135,19 @@ function connect(port: number, material: Material, o: ConnectOptions = {}): tls.
 }
 
 /**
- * Try a TLS connection: `served` when the server's first line arrives, else how it ended
- * (an error code or `closed`). TLS 1.3 finishes the client's side before the server has
- * judged the certificate, so only a first line proves admission.
+ * Try a TLS connection: `served` when the server's first line arrives and is no `FAIL`, the
+ * line when it is one (the server's own refusals say why), else how it ended (an error code
+ * or `closed`). TLS 1.3 finishes the client's side before the server has judged the
+ * certificate, so only a first line proves admission.
  */
 function attempt(port: number, material: Material, o: ConnectOptions = {}): Promise<string> {
   const socket = connect(port, material, o);
   return within(
     new Promise<string>((resolve) => {
-      socket.once('data', () => resolve('served'));
+      socket.once('data', (b: Buffer) => {
+        const line = b.toString().split('\n')[0] ?? '';
+        resolve(line.startsWith('FAIL ') ? line : 'served');
+      });
       socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
       socket.once('close', () => resolve('closed'));
     }),
@@ -264,7 +268,7 @@ describe('handshake byte cap', () => {
 describe('chain depth', () => {
   it('maxChainDepth 1 refuses the normal client (leaf + root = 2) with chain_too_deep', async () => {
     const s = await server({ maxChainDepth: 1 });
-    expect(await attempt(s.port, good())).not.toBe('served');
+    expect(await attempt(s.port, good())).toBe('FAIL Certificate chain too long.');
     await quiet(s);
     countedOnce(s.server.stats, 'chain_too_deep');
   });
@@ -275,7 +279,7 @@ describe('chain depth', () => {
     const chained: Material = { cert: leaf.cert + inter.cert, key: leaf.key };
 
     const two = await server({ maxChainDepth: 2 });
-    expect(await attempt(two.port, chained)).not.toBe('served');
+    expect(await attempt(two.port, chained)).toBe('FAIL Certificate chain too long.');
     await quiet(two);
     countedOnce(two.server.stats, 'chain_too_deep');
 

@@ -129,7 +129,7 @@ export async function checkServer(
     ],
     [
       'reload',
-      `SIGHUP${flags.reloadIntervalMs > 0 ? `, every ${flags.reloadIntervalMs / 1000} s` : ''}; SIGUSR1 reopens the log`,
+      `SIGHUP${flags.reloadIntervalMs > 0 ? `, every ${flags.reloadIntervalMs / 1000} s` : ''} (TLS files; and --config's allow-lists, limits, n_bits and log level); SIGUSR1 reopens the log`,
     ],
     ['log', `${flags.logLevel}, ${flags.logFormat}`],
   ];

@@ -1,10 +1,22 @@
 /**
- * The CLI's reloads of the TLS files (SIGHUP, `--reload-interval`, a cluster primary's word),
- * one at a time, with the requests that come meanwhile merged into one more.
+ * The CLI's reloads: of the TLS files (SIGHUP, `--reload-interval`, a cluster primary's word),
+ * one at a time, with the requests that come meanwhile merged into one more; and of the
+ * reloadable part of `--config` (SIGHUP).
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../logging/index.js';
+import type { Logger, LogLevel } from '../logging/index.js';
+import type { OptionEntry } from '../options/core.js';
+import { SERVER_OPTIONS } from '../options/server.js';
+import {
+  RELOADABLE_CLI_OPTIONS,
+  RELOADABLE_SERVER_OPTIONS,
+  describeChanges,
+  optionKey,
+  showValue,
+  type OptionChange,
+  type ServerReconfiguration,
+} from '../server/reconfigure.js';
 import type { ReloadReason } from '../server/cluster.js';
 import type { TlslpServer } from '../server/server.js';
 import type { ServerTlsLabels, TlsMaterial } from '../tls/material.js';
@@ -89,5 +101,97 @@ export function serialReloads(
     };
     queued = entry;
     return entry.done;
+  };
+}
+
+/** The values of `tlslp-server`'s table as the command line and `--config` give them. */
+export type ServerValues = Readonly<Record<string, unknown>>;
+
+/** Options of {@link configReloads}. */
+export interface ConfigReloadOptions {
+  logger: Logger;
+  /** The `--config` file, for the messages. */
+  file: string;
+  /** The values the server started with. */
+  initial: ServerValues;
+  /**
+   * Reread the command line and the file (the command line winning, as at start) and check
+   * them as a start would.
+   * @throws ConfigError naming the file and key, or the option
+   */
+  read: () => ServerValues;
+  /**
+   * Apply the reloadable library options (every one given, `undefined` = its default) and
+   * the log level.
+   * @returns what changed among the library options
+   * @throws ConfigError naming the option
+   */
+  apply: (options: ServerReconfiguration, logLevel: LogLevel) => OptionChange[];
+}
+
+const NOT_SETTINGS = new Set(['config', 'check']);
+/** A value as in effect: the option's default when not given. */
+const effective = (key: string, v: unknown): unknown =>
+  v ?? (SERVER_OPTIONS as Record<string, OptionEntry>)[key]?.default;
+const same = (key: string, a: unknown, b: unknown): boolean =>
+  JSON.stringify(effective(key, a)) === JSON.stringify(effective(key, b));
+
+/**
+ * SIGHUP's reread of `--config`: the reloadable options (see `RELOADABLE_SERVER_OPTIONS`, and
+ * the log level) are applied and each change logged on one INFO line; a changed option that
+ * needs a restart gets a WARNING and keeps its running value; a file that does not parse or
+ * check gets one ERROR line and changes nothing.
+ * @returns the reread, to call on each SIGHUP
+ */
+export function configReloads(options: ConfigReloadOptions): () => void {
+  const { logger, file } = options;
+  let running = options.initial;
+  return () => {
+    let next: ServerValues;
+    try {
+      next = options.read();
+    } catch (err) {
+      logger.error(
+        `config reload failed, keeping the running configuration (--config ${file}): ${describeError(err)}`,
+      );
+      return;
+    }
+    // What needs a restart keeps its running value; the rest is taken from the file.
+    const restart = Object.keys(SERVER_OPTIONS).filter(
+      (k) =>
+        !NOT_SETTINGS.has(k) &&
+        !(RELOADABLE_SERVER_OPTIONS as readonly string[]).includes(k) &&
+        !(RELOADABLE_CLI_OPTIONS as readonly string[]).includes(k) &&
+        !same(k, running[k], next[k]),
+    );
+    const bits = ['nBits', 'minBits', 'maxBits'] as const;
+    const wasAuto = running.nBits === 'auto';
+    if (wasAuto !== (next.nBits === 'auto')) restart.push('nBits');
+    for (const k of restart)
+      logger.warning(
+        `config reload: ${optionKey(k)} ${showValue(k, effective(k, running[k]))} → ${showValue(k, effective(k, next[k]))} needs a restart; still ${showValue(k, effective(k, running[k]))}`,
+      );
+    const kept = restart.includes('nBits') ? bits : [];
+    const reloadable: Record<string, unknown> = {};
+    for (const k of RELOADABLE_SERVER_OPTIONS)
+      reloadable[k] = (kept as readonly string[]).includes(k) ? running[k] : next[k];
+    const fromLevel = (running.logLevel ?? 'INFO') as LogLevel;
+    const toLevel = (next.logLevel ?? 'INFO') as LogLevel;
+    let changes: OptionChange[];
+    try {
+      changes = options.apply(reloadable, toLevel);
+    } catch (err) {
+      logger.error(
+        `config reload failed, keeping the running configuration (--config ${file}): ${describeError(err)}`,
+      );
+      return;
+    }
+    const updated: Record<string, unknown> = { ...running };
+    for (const k of [...RELOADABLE_SERVER_OPTIONS, ...RELOADABLE_CLI_OPTIONS])
+      updated[k] = k in reloadable ? reloadable[k] : next[k];
+    running = updated;
+    if (fromLevel !== toLevel) changes.push({ option: 'logLevel', from: fromLevel, to: toLevel });
+    if (changes.length > 0) logger.info(`config reloaded: ${describeChanges(changes)}`);
+    else logger.info(`SIGHUP: config unchanged (--config ${file})`);
   };
 }

@@ -7,12 +7,14 @@ import cluster from 'node:cluster';
 import { stat } from 'node:fs/promises';
 import { PrimaryStore } from '../state/ipc.js';
 import { Command } from 'commander';
-import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging/index.js';
+import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type LogLevel } from '../logging/index.js';
 import { cliKeys, libKeys } from '../options/core.js';
 import { SERVER_OPTIONS, resolveServerCommand, resolveServerOptions } from '../options/server.js';
 import {
   createWorkerLogger,
+  forwardReconfigure,
   forwardReload,
+  onReconfigureRequest,
   onReloadRequest,
   runPrimary,
   shareWorkerMetrics,
@@ -29,7 +31,15 @@ import {
   readTlsFiles,
   type ServerTlsLabels,
 } from '../tls/material.js';
-import { serialReloads } from './reloads.js';
+import { configReloads, serialReloads } from './reloads.js';
+import {
+  RELOADABLE_SERVER_OPTIONS,
+  describeChanges,
+  diffReloadable,
+  reloadableValues,
+  type OptionChange,
+  type ServerReconfiguration,
+} from '../server/reconfigure.js';
 import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import {
@@ -39,6 +49,7 @@ import {
   namingFlags,
   pick,
   tableValues,
+  withFlagNames,
 } from './options.js';
 import { hostPort } from '../text/address.js';
 import { sessionLine } from './session-line.js';
@@ -53,7 +64,7 @@ export function serverCommand(): Command {
   return addTableOptions(command, SERVER_OPTIONS)
     .addHelpText(
       'after',
-      `\nOn a terminal each session ends with one line on stdout, e.g.\n  #12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME; --log-file to change); warnings and errors also to stderr.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
+      `\nOn a terminal each session ends with one line on stdout, e.g.\n  #12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)\nLogs go to ${logFilePath('server')} (XDG_STATE_HOME; --log-file to change); warnings and errors also to stderr.\nSIGHUP reopens the log, rereads the TLS files and rereads --config: the allow-lists (--allow-*), the limits (--max-*), --n_bits (or --min-bits/--max-bits with auto) and --log-level apply to new connections at once; any other change is logged as needing a restart.\nExamples:\n  tlslp-server --n_bits 6\n  tlslp-server --log-level DEBUG\n  tlslp-server --tutorial`,
     )
     .exitOverride()
     .configureOutput(commanderOutput('tlslp-server'));
@@ -75,7 +86,14 @@ export async function serverMain(argv: string[]): Promise<number> {
   });
 }
 
-async function serve(argv: string[]): Promise<number> {
+/**
+ * The table's values from `argv` and its `--config` file (a flag on the command line wins), at
+ * start and on each SIGHUP.
+ */
+function readServerValues(argv: string[]): {
+  values: ReturnType<typeof tableValues<typeof SERVER_OPTIONS>>;
+  file: string | undefined;
+} {
   const command = serverCommand().parse(argv, { from: 'user' });
   const file = command.opts<{ config?: string }>().config;
   if (file !== undefined) applyConfigFile(command, file);
@@ -84,6 +102,23 @@ async function serve(argv: string[]): Promise<number> {
   // environment rather than the command line, where `ps` shows it.
   const envState = process.env.TLSLP_STATE_URL;
   if (values.state === undefined && envState) values.state = envState;
+  return { values, file };
+}
+
+/** `argv` and its `--config` reread and checked as a start checks them (SIGHUP). */
+function rereadServerValues(argv: string[]): Record<string, unknown> {
+  try {
+    const { values } = readServerValues(argv);
+    const options = resolveServerOptions(pick(values, LIB));
+    resolveServerCommand(pick(values, CLI), options.tutorial);
+    return values;
+  } catch (err) {
+    throw withFlagNames(err, SERVER_OPTIONS);
+  }
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values, file } = readServerValues(argv);
   // Checked here, before any file is read or process started; the server checks them again.
   const given = pick(values, LIB);
   const options = resolveServerOptions(given);
@@ -110,6 +145,20 @@ async function serve(argv: string[]): Promise<number> {
   const clustered = workers > 1 && cluster.isPrimary;
   /** Reread the TLS files and swap them in (set once the server exists). */
   let reloadTls: ((why: ReloadReason) => Promise<void>) | null = null;
+  /** Reread `--config` and apply its reloadable options (set once there is something to apply them to). */
+  let reloadConfig: (() => void) | null = null;
+  const configReloader = (
+    apply: (changes: ServerReconfiguration, level: LogLevel) => OptionChange[],
+  ): (() => void) | null =>
+    file === undefined
+      ? null
+      : configReloads({
+          logger,
+          file,
+          initial: values,
+          read: () => rereadServerValues(argv),
+          apply,
+        });
   // logrotate sends SIGHUP once it has moved the file away: reopen it and keep serving. A
   // worker's lines go through its primary, which owns the file; the worker only ignores it.
   // SIGHUP also rereads the TLS files: here, or in each worker (the primary forwards it).
@@ -127,6 +176,7 @@ async function serve(argv: string[]): Promise<number> {
     void (logger.reopen?.() ?? Promise.resolve())
       .then(async () => {
         logger.info('SIGHUP received: log file reopened');
+        reloadConfig?.();
         if (clustered)
           logger.info(`SIGHUP: ${forwardReload('signal')} worker(s) told to reread the TLS files`);
         else await reloadTls?.('signal');
@@ -176,6 +226,17 @@ async function serve(argv: string[]): Promise<number> {
     });
     if (!inWorker) for (const w of checked.warnings) logger.warning(w);
     if (clustered) {
+      // The primary rereads the file and hands the workers what to apply; it keeps the values
+      // in use to say what changed.
+      let inUse = reloadableValues(options);
+      reloadConfig = configReloader((changes, level) => {
+        const next = reloadableValues(resolveServerOptions({ ...given, ...changes }));
+        const changed = diffReloadable(inUse, next);
+        inUse = next;
+        logger.setLevel?.(level);
+        forwardReconfigure(changes, level);
+        return changed;
+      });
       // Files were checked above, so a worker that fails to start is a rare case.
       const code = await runPrimary({
         workers,
@@ -221,9 +282,33 @@ async function serve(argv: string[]): Promise<number> {
           : undefined,
     });
     reloadTls = serialReloads(logger, server, readMaterial, labels);
+    reloadConfig = configReloader((changes, level) => {
+      const changed = server.reconfigure(changes);
+      logger.setLevel?.(level);
+      return changed;
+    });
     const stopReloads: Array<() => void> = [];
-    if (inWorker) stopReloads.push(onReloadRequest((why) => void reloadTls?.(why)));
-    else if (flags.reloadIntervalMs > 0) {
+    if (inWorker) {
+      stopReloads.push(onReloadRequest((why) => void reloadTls?.(why)));
+      stopReloads.push(
+        onReconfigureRequest((changes, level) => {
+          // The primary checked the file; a worker's own refusal is still logged, not fatal.
+          const reloadable: Record<string, unknown> = {};
+          for (const k of RELOADABLE_SERVER_OPTIONS) reloadable[k] = changes[k];
+          try {
+            const changed = server.reconfigure(reloadable);
+            logger.setLevel?.(level);
+            logger.debug(
+              `config reload applied in this worker: ${changed.length > 0 ? describeChanges(changed) : 'no change'}`,
+            );
+          } catch (err) {
+            logger.error(
+              `config reload failed in this worker, nothing changed: ${describeError(err)}`,
+            );
+          }
+        }),
+      );
+    } else if (flags.reloadIntervalMs > 0) {
       const timer = setInterval(() => void reloadTls?.('interval'), flags.reloadIntervalMs);
       timer.unref();
       stopReloads.push(() => clearInterval(timer));
@@ -303,6 +388,7 @@ async function serve(argv: string[]): Promise<number> {
     await server.finished;
     for (const stop of stopReloads) stop();
     reloadTls = null;
+    reloadConfig = null;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await closeListeners();

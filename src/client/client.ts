@@ -188,8 +188,18 @@ export function connectTls(
     });
     const fail = (err: Error): void => {
       cleanup();
+      // TLS 1.2: a tlslp server that cannot verify our chain closes before its Finished.
+      const endOfHandshake =
+        !insecure &&
+        (err as NodeJS.ErrnoException).code === 'ECONNRESET' &&
+        /before secure TLS connection was established/.test(err.message);
+      const identity = endOfHandshake ? ownIdentity(socket) : undefined;
       socket.destroy();
-      reject(toTransportError(err));
+      reject(
+        identity === undefined
+          ? toTransportError(err)
+          : new TransportError('TLSLP_ERR_CLOSED_BEFORE_HELLO', { identity }, { cause: err }),
+      );
     };
     const onAbort = (): void => fail(new TransportError('TLSLP_ERR_ABORTED'));
     const timer = setTimeout(

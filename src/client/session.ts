@@ -64,6 +64,11 @@ export type SessionEvent =
 export const REFUSAL_CODES = {
   [FAIL_REASONS.notAuthorized]: 'TLSLP_ERR_NOT_AUTHORIZED',
   [FAIL_REASONS.maxPerIdentity]: 'TLSLP_ERR_MAX_PER_IDENTITY',
+  [FAIL_REASONS.certRevoked]: 'TLSLP_ERR_CERT_REFUSED',
+  [FAIL_REASONS.chainTooDeep]: 'TLSLP_ERR_CERT_REFUSED',
+  [FAIL_REASONS.weakKey]: 'TLSLP_ERR_CERT_REFUSED',
+  [FAIL_REASONS.revocationUnknown]: 'TLSLP_ERR_CERT_REFUSED',
+  [FAIL_REASONS.certRefused]: 'TLSLP_ERR_CERT_REFUSED',
 } as const;
 
 const refusalCode = (reason: string) =>
@@ -162,7 +167,23 @@ export async function runClientSession(
       got: got.type === 'BODY' ? got.command : got.type,
     });
 
-  const hello = await read(options.otherTimeoutMs);
+  let hello: ServerMessage;
+  try {
+    hello = await read(options.otherTimeoutMs);
+  } catch (err) {
+    // A tlslp server ends a chain OpenSSL cannot verify this way: no alert, no line.
+    if (
+      options.identity !== undefined &&
+      err instanceof TransportError &&
+      (err.code === 'TLSLP_ERR_CLOSED' || err.code === 'TLSLP_ERR_CONNECTION_RESET')
+    )
+      throw new TransportError(
+        'TLSLP_ERR_CLOSED_BEFORE_HELLO',
+        { identity: options.identity },
+        { cause: err },
+      );
+    throw err;
+  }
   greeted = true;
   if (hello.type !== 'HELLO') throw unexpected(hello, 'HELLO');
   log.info('Received HELLO');

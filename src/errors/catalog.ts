@@ -275,6 +275,19 @@ const CATALOG = {
       'server refused client certificate {identity}: it already has as many sessions as the server allows, its maxPerIdentity (FAIL {reason}); try again once one ends',
     summary: 'A client certificate opened more sessions at once than maxPerIdentity allows.',
   },
+  TLSLP_ERR_CERT_REFUSED: {
+    type: 'TransportError',
+    message: 'server refused client certificate {identity} (FAIL {reason})',
+    summary:
+      'The server refused a client certificate after the handshake, before HELLO: revoked, chain too long, key too weak, or its CRL cannot say.',
+  },
+  TLSLP_ERR_CLOSED_BEFORE_HELLO: {
+    type: 'TransportError',
+    message:
+      "server closed the connection at the end of the TLS handshake, before HELLO: it most likely refused client certificate {identity} (not issued by its CA, expired or not yet valid; the server's log says which)",
+    summary:
+      'A mutual-TLS server closed the connection without a word right after (or at the end of) the handshake: how a tlslp server ends a chain OpenSSL could not verify.',
+  },
   TLSLP_ERR_ADDRESS_IN_USE: {
     type: 'TransportError',
     message: 'cannot listen on {address}: address already in use (pick another {option})',
@@ -297,6 +310,12 @@ const CATALOG = {
     message: '{option} {problem}, not {value}',
     summary:
       "An option's value is not one its entry in the option table takes (range, type, list).",
+  },
+  TLSLP_ERR_NOT_RELOADABLE: {
+    type: 'ConfigError',
+    message: '{option} cannot change on a running server: {detail}; restart it to apply',
+    summary:
+      'TlslpServer.reconfigure was given an option it cannot change live (RELOADABLE_SERVER_OPTIONS lists those it can).',
   },
   TLSLP_ERR_BAD_N_BITS: {
     type: 'ConfigError',

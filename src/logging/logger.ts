@@ -98,6 +98,11 @@ export interface Logger {
    * `logger.reopen?.()`. Every logger this module creates has it (a cluster worker's too).
    */
   reopen?(): Promise<void>;
+  /**
+   * Change the least severe level written (the server's SIGHUP rereads `--log-level`).
+   * Optional, as `reopen`; every logger this module creates has it.
+   */
+  setLevel?(level: LogLevel): void;
 }
 
 /** A record that passed the level filter, as the core hands it to its sink. */
@@ -118,7 +123,7 @@ export interface RecordSink {
  * `close()` is idempotent; `reopen()` after it does nothing.
  */
 export function createLoggerCore(name: string, level: LogLevel, sink: RecordSink): Logger {
-  const threshold = SEVERITY[level];
+  let threshold = SEVERITY[level];
   let closing: Promise<void> | null = null;
   const emit = (
     lvl: LogLevel,
@@ -131,7 +136,13 @@ export function createLoggerCore(name: string, level: LogLevel, sink: RecordSink
   };
   return {
     name,
-    level,
+    get level() {
+      return level;
+    },
+    setLevel: (next) => {
+      level = next;
+      threshold = SEVERITY[next];
+    },
     debug: (msg, fields) => emit('DEBUG', msg, fields),
     info: (msg, fields) => emit('INFO', msg, fields),
     warning: (msg, fields) => emit('WARNING', msg, fields),
@@ -156,7 +167,9 @@ export function childLogger(parent: Logger, context: Record<string, unknown>): L
     parent.isEnabled(lvl) ? { ...context, ...fields } : undefined;
   return {
     name: parent.name,
-    level: parent.level,
+    get level() {
+      return parent.level;
+    },
     debug: (msg, fields) => parent.debug(msg, merged('DEBUG', fields)),
     info: (msg, fields) => parent.info(msg, merged('INFO', fields)),
     warning: (msg, fields) => parent.warning(msg, merged('WARNING', fields)),

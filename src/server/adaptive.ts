@@ -103,6 +103,13 @@ export class AdaptiveDifficulty {
     this.bits = options.minBits;
   }
 
+  /** New bounds (a reconfigured server): the current n_bits is brought within them at once. */
+  setBounds(minBits: number, maxBits: number): void {
+    this.o.minBits = minBits;
+    this.o.maxBits = maxBits;
+    this.bits = Math.min(maxBits, Math.max(minBits, this.bits));
+  }
+
   /** The n_bits to ask of the next connection. */
   get current(): number {
     return this.bits;

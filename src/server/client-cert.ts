@@ -8,6 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 import type { CrlInfo } from '../tls/crl.js';
+import { FAIL_REASONS } from './session.js';
 
 /** Why a client certificate was refused. */
 export interface CertRefusal {
@@ -46,6 +47,49 @@ const VERIFY_TEXT: Record<string, string> = {
 
 /** The smallest RSA modulus accepted, in bits. */
 const MIN_RSA_BITS = 2048;
+
+/**
+ * The `FAIL` reason a client refused after its handshake is told (the server's own verdicts:
+ * OpenSSL's end the handshake before a line can be sent).
+ */
+export function refusalReason(code: string): string {
+  return Object.hasOwn(REFUSAL_REASONS, code)
+    ? (REFUSAL_REASONS[code] as string)
+    : FAIL_REASONS.certRefused;
+}
+
+const REFUSAL_REASONS: Readonly<Record<string, string>> = {
+  CERT_REVOKED: FAIL_REASONS.certRevoked,
+  CHAIN_TOO_DEEP: FAIL_REASONS.chainTooDeep,
+  WEAK_CLIENT_KEY: FAIL_REASONS.weakKey,
+  CRL_EXPIRED: FAIL_REASONS.revocationUnknown,
+  UNABLE_TO_GET_CRL: FAIL_REASONS.revocationUnknown,
+};
+
+/**
+ * The refusal behind a handshake that ended for the client certificate's sake, from the
+ * `tlsClientError` Node reports it with: OpenSSL's for a client that sent no certificate
+ * (it sent the client the `certificate_required` alert, TLS 1.3, or `handshake_failure`, TLS
+ * 1.2), or Node's verdict on a chain OpenSSL could not verify (`authorizationError`; Node
+ * then closes the connection without an alert). Null: not a certificate's fault.
+ */
+export function handshakeRefusal(err: Error, socket: TLSSocket): CertRefusal | null {
+  if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')
+    return NO_CERT;
+  const code = socket.authorizationError;
+  if (code === undefined || code === null) return null;
+  return verifyRefusal(typeof code === 'string' ? code : code.message);
+}
+
+/** OpenSSL's verify code as a refusal, in plain words when known. */
+function verifyRefusal(code: string): CertRefusal {
+  return {
+    code,
+    text: VERIFY_TEXT[code] ?? `the client certificate failed verification (${code})`,
+  };
+}
+
+const NO_CERT: CertRefusal = { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
 
 /** Curves at least as strong as P-256 (OpenSSL names). */
 const STRONG_CURVES = new Set([
@@ -182,14 +226,8 @@ export function judgeClientCert(
   plain: PeerCertificate = socket.getPeerCertificate(false),
   revocation?: Revocation,
 ): CertRefusal | null {
-  if (!plain.raw) return { code: 'NO_CLIENT_CERT', text: 'the client sent no certificate' };
-  if (!socket.authorized) {
-    const code = String(socket.authorizationError ?? 'UNAUTHORIZED');
-    return {
-      code,
-      text: VERIFY_TEXT[code] ?? `the client certificate failed verification (${code})`,
-    };
-  }
+  if (!plain.raw) return NO_CERT;
+  if (!socket.authorized) return verifyRefusal(String(socket.authorizationError ?? 'UNAUTHORIZED'));
   const { leaf, weak } = parsedLeaf(plain);
   const crls = revocation?.crls ?? [];
   let issuer: X509Certificate | null | undefined;

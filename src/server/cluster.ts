@@ -110,6 +110,45 @@ export function onReloadRequest(reload: (why: ReloadReason) => void): () => void
   return () => process.off('message', listener);
 }
 
+/** The primary hands the workers the reloadable options of a reread `--config` (SIGHUP). */
+interface ReconfigureRequest {
+  tlslpReconfigure: { options: Record<string, unknown>; logLevel: LogLevel };
+}
+
+function isReconfigureRequest(m: unknown): m is ReconfigureRequest {
+  if (typeof m !== 'object' || m === null || !('tlslpReconfigure' in m)) return false;
+  const r = m.tlslpReconfigure;
+  return typeof r === 'object' && r !== null && 'options' in r && 'logLevel' in r;
+}
+
+/**
+ * Hand every worker the reloadable options (each applies them to its server; an option left
+ * out of the IPC message, as `undefined` is, goes back to its default). Resolves with how many
+ * workers were told. A worker started later reads the file at its start.
+ */
+export function forwardReconfigure(options: Record<string, unknown>, logLevel: LogLevel): number {
+  let told = 0;
+  for (const worker of Object.values(cluster.workers ?? {})) {
+    if (!worker?.isConnected()) continue;
+    worker.send({ tlslpReconfigure: { options, logLevel } } satisfies ReconfigureRequest, () => {
+      /* a worker that just died is restarted with the file as it is */
+    });
+    told++;
+  }
+  return told;
+}
+
+/** In a worker: call `apply` each time the primary hands on reloadable options. @returns the unsubscriber */
+export function onReconfigureRequest(
+  apply: (options: Record<string, unknown>, logLevel: LogLevel) => void,
+): () => void {
+  const listener = (m: unknown): void => {
+    if (isReconfigureRequest(m)) apply(m.tlslpReconfigure.options, m.tlslpReconfigure.logLevel);
+  };
+  process.on('message', listener);
+  return () => process.off('message', listener);
+}
+
 /** Make a worker's metrics registry visible to the primary's aggregated `/metrics`. */
 export function shareWorkerMetrics(registry: Registry): void {
   // Our own request/reply rather than prom-client's clusterMetrics(): the primary must know

@@ -85,4 +85,10 @@ export interface GateHooks {
    * counts it (the gate writes no protocol line).
    */
   refused(socket: tls.TLSSocket, conn: AdmittedConnection, refusal: IdentityRefusal): void;
+  /**
+   * A certificate that passed OpenSSL was refused by the server's own verdict (revoked, chain
+   * too deep, weak key, the CRL cannot say), counted as a failed handshake: the session code
+   * sends it `FAIL <reason>` before HELLO.
+   */
+  certRefused(socket: tls.TLSSocket, reason: string): void;
 }

@@ -30,7 +30,8 @@ export class Gate implements GateCounts {
 
   constructor(
     events: ServerEmitter,
-    limits: GateLimits,
+    /** Shared by the parts; {@link reconfigure} changes it in place. */
+    private readonly limits: GateLimits,
     tlsServer: tls.Server,
     /** The CA certificates, parsed once (see judgeClientCert). */
     trustedCas: readonly X509Certificate[],
@@ -56,6 +57,15 @@ export class Gate implements GateCounts {
       fleet,
       hooks,
     );
+  }
+
+  /**
+   * Judge new connections by `policy` from now on (the server's reconfigure: allow-lists and
+   * limits); connections already admitted keep going.
+   */
+  reconfigure(policy: Partial<Omit<GateLimits, 'proxy' | 'insecure'>>): void {
+    Object.assign(this.limits, policy);
+    this.identity.reconfigure();
   }
 
   /** A TCP connection arrived. */

@@ -14,6 +14,7 @@ import { describeSocketError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { looksLikeProxyHeader } from '../protocol/proxy-header.js';
 import { Tally } from './budget.js';
+import { handshakeRefusal } from './client-cert.js';
 import type { Conn, GateLimits } from './connection.js';
 import type { ServerEmitter } from './events.js';
 import { bump } from './stats.js';
@@ -65,7 +66,11 @@ export class HandshakeTracker {
     });
     tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
       const conn = current.getStore();
-      if (conn) this.failed(conn, reasonCode(err), describeSocketError(err), err);
+      // No certificate, or one OpenSSL could not verify: logged and counted by its reason.
+      const refusal = conn && handshakeRefusal(err, socket);
+      if (conn && refusal)
+        this.failed(conn, refusal.code, `client certificate refused: ${refusal.text}`);
+      else if (conn) this.failed(conn, reasonCode(err), describeSocketError(err), err);
       socket.destroy();
     });
   }
@@ -150,8 +155,18 @@ export class HandshakeTracker {
     this.leave(conn);
   }
 
-  /** Report a failed handshake once, spend the IP's budget by its size, and cut it. */
-  failed(conn: Conn, code: string, text: string, error?: Error, spendBudget = true): void {
+  /**
+   * Report a failed handshake once, spend the IP's budget by its size, and cut it.
+   * @param cut false: the caller closes it (after telling the client why in a FAIL)
+   */
+  failed(
+    conn: Conn,
+    code: string,
+    text: string,
+    error?: Error,
+    spendBudget = true,
+    cut = true,
+  ): void {
     if (conn.state !== 'pending') return;
     conn.state = 'failed';
     this.leave(conn);
@@ -169,7 +184,7 @@ export class HandshakeTracker {
       bytes,
       ...(error ? { error } : {}),
     });
-    conn.raw.destroy();
+    if (cut) conn.raw.destroy();
   }
 
   /** The connection closed (or is cut) in its handshake: report it, unless reported already. */

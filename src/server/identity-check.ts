@@ -9,7 +9,7 @@ import type { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
 import type { FleetState } from '../state/fleet.js';
 import type { Admission } from './admission.js';
-import { judgeClientCert, type Revocation } from './client-cert.js';
+import { judgeClientCert, refusalReason, type Revocation } from './client-cert.js';
 import type { Conn, GateHooks, GateLimits, IdentityRefusal } from './connection.js';
 import type { RefusalReason } from './events.js';
 import { handshakeCost, type HandshakeTracker } from './handshakes.js';
@@ -22,6 +22,7 @@ export class IdentityCheck {
   private allow: AllowList;
 
   constructor(
+    /** Shared with the gate's other parts; {@link reconfigure} changes it in place. */
     private readonly limits: GateLimits,
     /** The CA certificates, parsed once (see judgeClientCert); the server swaps their contents on reload. */
     private readonly trustedCas: readonly X509Certificate[],
@@ -36,6 +37,11 @@ export class IdentityCheck {
     private readonly hooks: GateHooks,
   ) {
     this.allow = new AllowList(limits);
+  }
+
+  /** The allow-lists changed (the limits object has the new ones). */
+  reconfigure(): void {
+    this.allow = new AllowList(this.limits);
   }
 
   /** A handshake completed: judge the certificate, then apply the session limits. */
@@ -53,8 +59,10 @@ export class IdentityCheck {
       if (refusal) {
         // A refusal that is the server's doing (an out-of-date CRL) spends no client budget.
         const text = `client certificate refused: ${refusal.text}`;
-        this.handshakes.failed(conn, refusal.code, text, undefined, !refusal.serverFault);
-        socket.destroy();
+        this.handshakes.failed(conn, refusal.code, text, undefined, !refusal.serverFault, false);
+        // No public API sends a TLS alert once the handshake is done: the client hears why
+        // in a FAIL line before HELLO (sent by the session code), as docs/protocol.md allows.
+        this.hooks.certRefused(socket, refusalReason(refusal.code));
         return;
       }
       names = certNames(plain);

@@ -85,6 +85,11 @@ export class IdentityDifficulty {
     this.o.topIdentities = Math.max(0, Math.min(10, this.o.topIdentities));
   }
 
+  /** A new highest n_bits (a reconfigured server's `maxBits`). */
+  setMaxBits(maxBits: number): void {
+    this.o.maxBits = maxBits;
+  }
+
   /** Identities tracked now. */
   get size(): number {
     return this.entries.size;

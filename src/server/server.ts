@@ -11,6 +11,7 @@ import {
   type ResolvedServerTable,
   type ServerTableOptions,
 } from '../options/server.js';
+import { ConfigError } from '../errors/index.js';
 import { createNullLogger, type Logger } from '../logging/index.js';
 import { assertInsecureAllowed, type ServerTlsLabels, type TlsMaterial } from '../tls/material.js';
 import { listenError } from '../transport/channel.js';
@@ -35,6 +36,13 @@ import { statsView, type ServerStats } from './stats.js';
 import { countRevoked, TlsHolder, type TlsReloadResult } from './tls-holder.js';
 import type { WarningLimitOptions } from './warn-limit.js';
 import type { ServerTlsCheck } from '../tls/material.js';
+import {
+  RELOADABLE_SERVER_OPTIONS,
+  diffReloadable,
+  reloadableValues,
+  type OptionChange,
+  type ServerReconfiguration,
+} from './reconfigure.js';
 
 export type { ServerStats } from './stats.js';
 
@@ -144,11 +152,14 @@ export class TlslpServer {
   /** close() was called: sessions in flight may finish, new ones are not wanted. */
   private draining = false;
   private resolveFinished!: () => void;
+  /** The options as given (with {@link reconfigure}'s changes): what a reconfiguration re-resolves. */
+  private given: ServerOptions;
   /** Resolves when the server has stopped (after {@link close}, or after the tutorial session). */
   readonly finished: Promise<void>;
 
   constructor(options: ServerOptions) {
     this.options = resolveServerOptions(options);
+    this.given = options;
     if (options.insecure) assertInsecureAllowed(this.options.host);
     this.logger = options.logger ?? createNullLogger('tlslp.server');
     this.events = new ServerEmitter(this);
@@ -190,6 +201,7 @@ export class TlslpServer {
       {
         admitted: (socket, conn) => this.sessions.start(socket, conn),
         refused: (socket, conn, refusal) => this.sessions.refuse(socket, conn, refusal),
+        certRefused: (socket, reason) => this.sessions.certRefused(socket, reason),
       },
       this.fleet,
       this.tls.revocation,
@@ -259,6 +271,49 @@ export class TlslpServer {
    */
   reloadAsync(material: TlsMaterial, labels?: ServerTlsLabels): Promise<TlsReloadResult> {
     return this.tls.reloadAsync(material, labels);
+  }
+
+  /**
+   * Change the reloadable options (see `RELOADABLE_SERVER_OPTIONS`: the allow-lists, the
+   * limits, `nBits` while fixed, `minBits`/`maxBits` while `auto`) for the connections from
+   * now on; sessions in flight keep the policy they were admitted with. The new values are
+   * checked as the constructor checks them, all together: a bad one changes nothing. A key
+   * given as `undefined` goes back to its default.
+   * @returns what changed, old and new value per option (none: nothing to do)
+   * @throws ConfigError naming the option: a bad value, an option that is not reloadable, or
+   *   `nBits` switched between `auto` and a number (a restart does that)
+   */
+  reconfigure(changes: ServerReconfiguration): OptionChange[] {
+    const input: Record<string, unknown> = { ...this.given };
+    for (const [key, value] of Object.entries(changes)) {
+      if (!(RELOADABLE_SERVER_OPTIONS as readonly string[]).includes(key))
+        throw new ConfigError('TLSLP_ERR_NOT_RELOADABLE', {
+          option: key,
+          detail: 'not one of the reloadable options',
+        });
+      input[key] = value;
+    }
+    const next = resolveServerOptions(input as unknown as ServerOptions);
+    const before = reloadableValues(this.options);
+    const after = reloadableValues(next);
+    if ((before.nBits === 'auto') !== (after.nBits === 'auto'))
+      throw new ConfigError('TLSLP_ERR_NOT_RELOADABLE', {
+        option: 'nBits',
+        detail: `it would switch between auto and a fixed n_bits (${String(before.nBits)} → ${String(after.nBits)})`,
+      });
+    const changed = diffReloadable(before, after);
+    if (changed.length === 0) return changed;
+    this.given = input as unknown as ServerOptions;
+    (this as { options: ResolvedServerOptions }).options = next;
+    this.gate.reconfigure(next);
+    this.fleet.setFailuresPerMinute(next.maxHandshakeFailuresPerIp);
+    if (next.adaptive) {
+      this.adaptive?.setBounds(next.adaptive.minBits, next.adaptive.maxBits);
+      this.identities?.setMaxBits(next.adaptive.maxBits);
+      if (this.adaptive) this.nBits = this.adaptive.current;
+    } else this.nBits = next.nBits;
+    next.metrics?.nBits.set(this.nBits);
+    return changed;
   }
 
   private startTimers(): void {

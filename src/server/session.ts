@@ -100,6 +100,16 @@ export const FAIL_REASONS = {
   notAuthorized: 'Not authorized.',
   /** The client certificate already has `maxPerIdentity` sessions (sent before HELLO). */
   maxPerIdentity: 'Too many sessions for this certificate.',
+  /** The client certificate is revoked: the CRL lists it (sent before HELLO). */
+  certRevoked: 'Certificate revoked.',
+  /** The client chain is longer than `maxChainDepth` (sent before HELLO). */
+  chainTooDeep: 'Certificate chain too long.',
+  /** The client key is weaker than RSA-2048 or EC P-256 (sent before HELLO). */
+  weakKey: 'Certificate key too weak.',
+  /** The server's CRL cannot say (past its nextUpdate, or none of the issuing CA): before HELLO. */
+  revocationUnknown: 'Certificate revocation status unknown.',
+  /** Any other refusal of the certificate after the handshake (sent before HELLO). */
+  certRefused: 'Certificate refused.',
 } as const;
 
 function reasonFor(err: ProtocolError): string {

@@ -96,6 +96,11 @@ export class SessionRunner {
     refuseBeforeHello(this.channel(socket), refusal.reason);
   }
 
+  /** A certificate refused after its handshake (counted as a failed handshake) is told why. */
+  certRefused(socket: tls.TLSSocket, reason: string): void {
+    refuseBeforeHello(this.channel(socket), reason);
+  }
+
   /** Run a session on a connection the gate admitted. */
   start(socket: tls.TLSSocket, conn: AdmittedConnection): void {
     const { planner, events, adaptive, identities } = this.o;

@@ -184,9 +184,12 @@ export class TlsHolder {
     if (check.warnings.length > 0) this.expiryWarnedAt = Date.now();
     this.tlsServer = tls.createServer({
       requestCert: !options.insecure,
-      // The verdict is read by the gate, so a refused certificate is logged and counted
-      // with its real reason (Node would otherwise drop the socket without a word).
-      rejectUnauthorized: false,
+      // OpenSSL then refuses a client without a certificate itself, with the TLS alert
+      // (certificate_required, TLS 1.3; handshake_failure, TLS 1.2). A chain it cannot verify
+      // Node closes after the handshake, without an alert (none can be sent from Node's
+      // API); either way the gate logs and counts the reason (tlsClientError), and judges
+      // the rest itself (the CRL index, depth, key strength), telling the client in a FAIL.
+      rejectUnauthorized: true,
       // A backstop only: the gate's own deadline comes first.
       handshakeTimeout: options.handshakeTimeoutMs * 2 + SECOND_MS,
     });

@@ -99,9 +99,9 @@ export class FleetState {
   private backend: StoreBackend | null = null;
   private readonly makeBackend: ((onError: (err: Error) => void) => Promise<StoreBackend>) | null;
   private readonly name: string;
-  private readonly local: FailureBudget;
-  private readonly burst: number;
-  private readonly perMinute: number;
+  private local: FailureBudget;
+  private burst: number;
+  private perMinute: number;
   /** IPs the fleet found out of budget, until their next token. */
   private readonly blocked = new ExpiringSet(MAX_BLOCKED);
   private readonly breaker: CircuitBreaker;
@@ -133,6 +133,17 @@ export class FleetState {
     this.burst = this.local.burst;
     this.breaker = new CircuitBreaker(options.breaker);
     this.deadlineMs = options.deadlineMs ?? STATE_DEADLINE_MS;
+  }
+
+  /**
+   * A new `failuresPerMinute` (a reconfigured server): this server's budgets start afresh,
+   * every IP with a full bucket; IPs the fleet found out of budget stay so until their token.
+   */
+  setFailuresPerMinute(perMinute: number): void {
+    if (perMinute === this.perMinute) return;
+    this.perMinute = perMinute;
+    this.local = new FailureBudget(perMinute);
+    this.burst = this.local.burst;
   }
 
   /** The store's name in messages (no password), or null without one. */
