@@ -29,7 +29,7 @@ import {
   readTlsFiles,
   type ServerTlsLabels,
 } from '../tls/material.js';
-import { serialReloads } from './reloads.js';
+import { serialReloads } from '../server/reloads.js';
 import { commanderOutput, describeError, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import {

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors/index.js';
 import { isValidArg, isValidToken } from '../protocol/messages.js';
-import type { AdaptiveOptions } from '../server/adaptive.js';
+import type { AdaptiveOptions } from './adaptive.js';
 import {
   cliKeys,
   libKeys,
@@ -15,7 +15,6 @@ import {
   type LibKeys,
   type ResolvedOf,
 } from './core.js';
-import { DEFAULT_PROXY_FROM } from '../server/proxy.js';
 import { cidrs, integer, names, orWord, seconds, text, toggle } from './kinds.js';
 import { hasControl } from '../text/escape.js';
 import { STATE_URL_FORM, parseStateUrl } from '../state/url.js';
@@ -30,6 +29,8 @@ import {
 } from './shared.js';
 
 const LIMIT = 1_000_000;
+/** Sources trusted by default when the PROXY protocol is on: loopback only. */
+const DEFAULT_PROXY_FROM: readonly string[] = ['127.0.0.0/8', '::1/128'];
 const bits = integer(0, 64);
 /** A CN or OU to allow: 1..256 characters, no control characters. */
 const NAME = {

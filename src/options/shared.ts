@@ -2,9 +2,10 @@
  * Entries more than one command's table uses (certificate paths, logging, --config).
  * @module
  */
-import { parseLogLevel, type LogLevel } from '../logging/index.js';
+import { LOG_LEVEL_ALIASES, LOG_LEVELS } from '../logging/levels.js';
+import { LOGGER_OPTIONS as L } from '../logging/options.js';
 import { option } from './core.js';
-import { oneOf, seconds, text, toggle } from './kinds.js';
+import { seconds, text, toggle } from './kinds.js';
 import { hasControl } from '../text/escape.js';
 
 /** A DNS name (a SAN to issue or allow): letters, digits, `-`, `_`, dots. */
@@ -34,40 +35,21 @@ export const CERT_PATHS = {
   clientKey: `${CERTIFICATES_DIR}/ec_private_key.pem`,
 } as const;
 
-const LOG_LEVELS = [
-  'DEBUG',
-  'INFO',
-  'WARNING',
-  'ERROR',
-  'CRITICAL',
-] as const satisfies readonly LogLevel[];
-
-/** `--log-level`, `--log-format`, `--log-file`, `--quiet`-free logging flags of the bins. */
+/** `--log-level`, `--log-format`, `--log-file`: the logger's `level` and `format` entries as flags. */
 export const LOG_ENTRIES = {
-  logLevel: option(
-    oneOf(LOG_LEVELS, (s) => {
-      try {
-        return parseLogLevel(s);
-      } catch {
-        return s; // refused by the list, with the list in the message
-      }
-    }),
-    {
-      lib: false,
-      flag: '--log-level',
-      value: 'level',
-      default: 'INFO',
-      help: 'least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL',
-      doc: '`DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL` (case-insensitive; `WARN` too)',
-    },
-  ),
-  logFormat: option(oneOf(['text', 'json']), {
+  logLevel: option(L.level.kind, {
+    lib: false,
+    flag: '--log-level',
+    value: 'level',
+    default: L.level.default,
+    help: `least severe level logged: ${LOG_LEVELS.map((l) => `\`${l}\``).join(', ')} (case-insensitive; ${LOG_LEVEL_ALIASES.map((l) => `\`${l}\``).join(', ')} too)`,
+  }),
+  logFormat: option(L.format.kind, {
     lib: false,
     flag: '--log-format',
     value: 'format',
-    default: 'text',
-    help: 'log line format: text or json',
-    doc: '`text` or `json` (one object per line)',
+    default: L.format.default,
+    help: L.format.help,
   }),
   logFile: option(text(), {
     lib: false,

@@ -4,11 +4,11 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../logging/index.js';
-import type { ReloadReason } from '../server/cluster.js';
-import type { TlslpServer } from '../server/server.js';
+import type { Logger } from '../logging/logger.js';
+import type { ReloadReason } from './cluster.js';
+import type { TlslpServer } from './server.js';
 import type { ServerTlsLabels, TlsMaterial } from '../tls/material.js';
-import { describeError } from './common.js';
+import { describeError } from '../errors/describe.js';
 
 /**
  * A reloader of the TLS files into `server`, one reload at a time (a slow read overtaken by a
