@@ -26,27 +26,27 @@ const pathOrNull = {
 
 /** The logger's options that are values (the stream and callbacks are in LoggerOptions). */
 export const LOGGER_OPTIONS = {
-  /** Logger name written on every line, e.g. `tlslp.server`. */
+  /** Logger name written on every line, e.g. `tlslp.server`. Default: none. */
   name: option(text(), {
     lib: true,
     default: undefined,
     help: 'logger name written on every line, e.g. `tlslp.server`',
   }),
-  /** Least severe level written. Default: `INFO`. */
+  /** Least severe level written. Default: `"INFO"`. */
   level: option(level, {
     lib: true,
     default: 'INFO',
     help: 'least severe level written',
   }),
-  /** Line format: `text` or `json` (one object per line). Default: `text`. */
+  /** Line format: `text` or `json` (one object per line). Default: `"text"`. */
   format: option(oneOf(['text', 'json']), {
     lib: true,
     default: 'text',
     help: 'line format: `text` or `json` (one object per line)',
   }),
   /**
-   * Path of the log file; null or unset writes no file. Its folder is created if missing.
-   * Default: none.
+   * Path of the log file; null or unset writes no file. Its folder is created if missing. Default:
+   * none.
    */
   file: option(pathOrNull, {
     lib: true,
@@ -55,8 +55,7 @@ export const LOGGER_OPTIONS = {
   }),
   /**
    * `append` keeps what the file holds and rotates by size (logrotate naming: `<file>.1` is the
-   * newest backup); `overwrite` truncates the file at open and never rotates. Default:
-   * `append`.
+   * newest backup); `overwrite` truncates the file at open and never rotates. Default: `"append"`.
    */
   mode: option(oneOf(['append', 'overwrite']), {
     lib: true,
@@ -73,8 +72,8 @@ export const LOGGER_OPTIONS = {
     help: 'written instead of the current time on every line (tutorial mode: `TUTORIAL_TIMESTAMP`)',
   }),
   /**
-   * Least severe level also written to `stderr`; `--log-file -` sets it to the logger's level,
-   * so every record goes to stderr. Default: `WARNING`.
+   * Least severe level also written to `stderr`; `--log-file -` sets it to the logger's level, so
+   * every record goes to stderr. Default: `"WARNING"`.
    */
   stderrLevel: option(level, {
     lib: true,
@@ -82,8 +81,8 @@ export const LOGGER_OPTIONS = {
     help: "least severe level also written to `stderr`; `--log-file -` sets it to the logger's level, so every record goes to stderr",
   }),
   /**
-   * Size at which the file rotates in append mode: a positive number and a unit `B`, `K`, `M`
-   * or `G` (`300B`, `10K`, `50M`). Default: `50M`.
+   * Size at which the file rotates in append mode: a positive number and a unit `B`, `K`, `M` or
+   * `G` (`300B`, `10K`, `50M`). Default: `"50M"`.
    */
   maxSize: option(text(), {
     lib: true,
@@ -97,10 +96,10 @@ export const LOGGER_OPTIONS = {
     help: 'how many rotated backups append mode keeps',
   }),
   /**
-   * Least time in milliseconds between two checks that the open file is still the one at the
-   * path (a write into a deleted file succeeds and the line is lost; logrotate may have moved
-   * it away). Checked only when lines are written, and at each rotation; 0 checks before every
-   * write. Default: `1000`.
+   * Least time in milliseconds between two checks that the open file is still the one at the path
+   * (a write into a deleted file succeeds and the line is lost; logrotate may have moved it away).
+   * Checked only when lines are written, and at each rotation; 0 checks before every write.
+   * Default: `1000` ms.
    */
   checkMs: option(integer(0, 2 ** 31 - 1), {
     lib: true,

@@ -57,14 +57,13 @@ export const LOG_ENTRIES = {
     value: 'path',
     default: undefined,
     defaultText: 'XDG file',
-    help: 'log file (default: the file named below); - = every record to stderr, no file; none = no file',
-    doc: 'log file; `-` = every record to stderr and no file, `none` = no file',
+    help: 'log file; `-` = every record to stderr and no file, `none` = no file',
   }),
 } as const;
 
 /** The per-step deadlines both sides keep (`--work-timeout`, `--other-timeout`). */
 export const TIMEOUT_ENTRIES = {
-  /** Time a client gets to answer WORK (default 1800 s). */
+  /** Time allowed to solve WORK. Default: `1800000` ms. */
   workTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--work-timeout',
@@ -72,7 +71,7 @@ export const TIMEOUT_ENTRIES = {
     default: 1_800_000,
     help: 'time allowed to solve WORK',
   }),
-  /** Time a client gets for every other reply (default 10 s). */
+  /** Time allowed for every other reply. Default: `10000` ms. */
   otherTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--other-timeout',
@@ -89,8 +88,7 @@ export const CONFIG_ENTRY = option(text(), {
   value: 'file',
   default: undefined,
   defaultText: 'none',
-  help: 'read options from a JSON or TOML file (keys: the flag names, e.g. max-connections = 500); flags given here win',
-  doc: 'options from a JSON or TOML file, keys spelt as the flag names (`max-connections = 500`, `n_bits = "auto"`, a list for a repeatable flag: `allow-cn = ["a", "b"]`); an unknown key is refused; flags given on the command line win',
+  help: 'options from a JSON or TOML file, keys spelt as the flag names (`max-connections = 500`, `n_bits = "auto"`, a list for a repeatable flag: `allow-cn = ["a", "b"]`); an unknown key is refused; flags given on the command line win',
 });
 
 /** A switch, off unless given. */
@@ -98,7 +96,7 @@ export function switchEntry<const L extends boolean, const F extends `--${string
   lib: L,
   flag: F,
   help: string,
-  more: { readonly doc?: string; readonly short?: `-${string}` } = {},
+  more: { readonly short?: `-${string}` } = {},
 ) {
   return option(toggle(), { lib, flag, default: false, help, ...more });
 }
