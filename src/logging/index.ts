@@ -20,4 +20,4 @@ export { defaultLogDir, logFilePath } from './paths.js';
 export { CONTEXT_FIELDS, TUTORIAL_TIMESTAMP, formatTimestamp, type LogFormat } from './format.js';
 export { createLogger } from './create.js';
 export { createNullLogger, type Logger } from './logger.js';
-export { LOGGER_OPTIONS, type LoggerOptions, type RetryDelays } from './options.js';
+export type { LoggerOptions, RetryDelays } from './options.js';

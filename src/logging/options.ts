@@ -121,19 +121,22 @@ export interface RetryDelays {
 /** The default backoff of a failed log file. */
 export const DEFAULT_RETRY_MS: RetryDelays = { min: 1000, max: 60_000 };
 
-/** Options of {@link createLogger}: the table's, `name` required, and the stream and callbacks. */
-export type LoggerOptions = Omit<InputOf<Table, keyof Table>, 'name'> &
-  Required<Pick<InputOf<Table, 'name'>, 'name'>> & {
-    /** Where WARNING and above also go. Default `process.stderr`; `null` = nowhere. */
-    stderr?: NodeJS.WritableStream | null;
-    /** Called after each rotation (append mode) with the path of the backup just made, always `<file>.1`. */
-    onRotated?: (backup: string) => void;
-    /**
-     * Delays between attempts to get a failed log file working again (disk full, I/O error,
-     * permission denied, folder removed, failed rotation), in milliseconds: `min` first,
-     * doubling up to `max`. Lines logged meanwhile are dropped and counted. Default
-     * `{ min: 1000, max: 60000 }`; tests pass small values. The timers never keep the process
-     * alive.
-     */
-    retryMs?: RetryDelays;
-  };
+/** The table's options: `name` required, the others optional. */
+type LoggerTableOptions = Omit<InputOf<Table, keyof Table>, 'name'> &
+  Required<Pick<InputOf<Table, 'name'>, 'name'>>;
+
+/** Options of {@link createLogger}: the table's, and the stream and callbacks. */
+export interface LoggerOptions extends LoggerTableOptions {
+  /** Where WARNING and above also go. Default `process.stderr`; `null` = nowhere. */
+  stderr?: NodeJS.WritableStream | null;
+  /** Called after each rotation (append mode) with the path of the backup just made, always `<file>.1`. */
+  onRotated?: (backup: string) => void;
+  /**
+   * Delays between attempts to get a failed log file working again (disk full, I/O error,
+   * permission denied, folder removed, failed rotation), in milliseconds: `min` first,
+   * doubling up to `max`. Lines logged meanwhile are dropped and counted. Default
+   * `{ min: 1000, max: 60000 }`; tests pass small values. The timers never keep the process
+   * alive.
+   */
+  retryMs?: RetryDelays;
+}
