@@ -14,7 +14,7 @@ import {
   type ServerTableOptions,
 } from '../options/server.js';
 import { ConfigError } from '../errors/index.js';
-import { createNullLogger, type Logger } from '../logging/index.js';
+import { createNullLogger, type Logger } from '../logging/logger.js';
 import { CrlProblem, readCrlsOffThread, type CrlInfo } from '../tls/crl.js';
 import {
   assertInsecureAllowed,
