@@ -113,7 +113,7 @@ describe('tlslp completion', () => {
       "complete -c tlslp -n '__fish_seen_subcommand_from completion' -x -a 'bash zsh fish'",
     );
     expect(lines).toContain(
-      "complete -c tlslp-server -l n_bits -x -a 'auto' -d 'WORK difficulty in trailing zero bits, 0..64, or auto (follows the load)'",
+      "complete -c tlslp-server -l n_bits -x -a 'auto' -d 'WORK difficulty, 0..64 trailing zero bits; auto: follows the load between --min-bits and --max-bits'",
     );
   });
 

@@ -98,6 +98,24 @@ describe('package exports', () => {
     }
   });
 
+  it('tlslp/server loads no log file sink: the library logs through the logging core', async () => {
+    const loaded = await importAlone('tlslp/server');
+    const ours = loaded.urls
+      .filter((u) => u.includes('/dist/'))
+      .map((u) => u.slice(u.lastIndexOf('/dist/') + 1));
+    // The closing note of issue 24 quotes this list: what importing tlslp/server loads.
+    console.log(
+      `tlslp/server loads ${ours.length} modules of dist/:\n  ${[...new Set(ours)].join('\n  ')}`,
+    );
+    expect(ours).toContain('dist/server/index.js');
+    expect(ours).toContain('dist/logging/logger.js');
+    for (const sink of ['file-sink.js', 'sinks.js', 'create.js', 'index.js'])
+      expect(ours).not.toContain(`dist/logging/${sink}`);
+    // The check can fail: the logging entry, which has createLogger, loads the file sink.
+    const logging = await importAlone('tlslp/logging');
+    expect(logging.urls.some((u) => u.endsWith('/dist/logging/file-sink.js'))).toBe(true);
+  });
+
   it('the main entry still exports every part', async () => {
     const loaded = await importAlone('tlslp');
     for (const name of ['TlslpServer', 'runClient', 'solveWork', 'generateCertificateSet'])

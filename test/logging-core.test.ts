@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { relayLogMessage } from '../src/logging/ipc-sink.js';
+import { createLogger } from '../src/logging/create.js';
 import {
   childLogger,
-  createLogger,
   createLoggerCore,
   type LogRecord,
   type RecordSink,

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/pki/generate.js';
-import { serialReloads } from '../src/cli/reloads.js';
+import { serialReloads } from '../src/server/reloads.js';
 import type { TlsReloadResult } from '../src/server/server.js';
 import type { TlsMaterial } from '../src/tls/material.js';
 import { memoryLogger, serverBin, testCerts, until, useTempDirs, within } from './helpers.js';

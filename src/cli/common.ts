@@ -5,8 +5,8 @@
  */
 import { maskUrlPassword } from '../text/secret.js';
 import { CommanderError } from 'commander';
-import { ConfigError, TlslpError } from '../errors/index.js';
-import { escapeControl } from '../text/escape.js';
+import { ConfigError } from '../errors/index.js';
+import { describeError } from '../errors/describe.js';
 
 /** Exit codes of the bins. */
 export const EXIT = {
@@ -19,22 +19,7 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/**
- * Format any thrown value as the one line a user sees, control characters escaped: a message
- * may quote a peer (a FAIL reason, an unexpected line), and it goes to a terminal.
- */
-export function describeError(err: unknown): string {
-  return escapeControl(rawDescription(err));
-}
-
-function rawDescription(err: unknown): string {
-  if (err instanceof TlslpError) return err.message;
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code ? `${err.message} (${code})` : err.message;
-  }
-  return String(err);
-}
+export { describeError };
 
 /** Exit code for a thrown value. */
 export function exitCodeFor(err: unknown): number {

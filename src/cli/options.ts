@@ -43,6 +43,11 @@ function shownDefault(entry: OptionEntry): string | null {
   const shown = entry.kind.show(entry.default);
   return shown === '' ? null : shown;
 }
+/** An entry's description as `--help` and completion show it: the Markdown code spans' backticks dropped. */
+export function plainHelp(help: string): string {
+  return help.replace(/`([^`]*)`/g, '$1');
+}
+
 /** The flags of an entry as commander (and the README) write them: `-q, --quiet`, `--port <port>`. */
 export function flagSpec(entry: OptionEntry, flag: string = entry.flag ?? ''): string {
   const value = entry.value === undefined ? '' : ` <${entry.value}>`;
@@ -73,7 +78,7 @@ export function addTableOptions(command: Command, table: OptionTable): Command {
   for (const entry of Object.values(table)) {
     if (entry.flag === undefined) continue;
     const parse = parserFor(entry.flag, entry.kind);
-    const main = new Option(flagSpec(entry), entry.help);
+    const main = new Option(flagSpec(entry), plainHelp(entry.help));
     if (entry.required) main.makeOptionMandatory();
     const shown = shownDefault(entry);
     if (shown !== null) defaults.set(main, shown);

@@ -31,7 +31,7 @@ import {
   readTlsFiles,
   type ServerTlsLabels,
 } from '../tls/material.js';
-import { configReloads, serialReloads } from './reloads.js';
+import { configReloads, serialReloads } from '../server/reloads.js';
 import {
   RELOADABLE_SERVER_OPTIONS,
   describeChanges,

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { resolveClientOptions, type ClientTableOptions } from '../options/client.js';
 import { ConfigError, TlslpError, TransportError, withContext } from '../errors/index.js';
-import { createNullLogger, type Logger } from '../logging/index.js';
+import { createNullLogger, type Logger } from '../logging/logger.js';
 import {
   builtinSolver,
   externalSolver,

@@ -22,7 +22,7 @@ import {
 } from '../protocol/messages.js';
 import type { LineChannel } from '../transport/channel.js';
 // Only the reason texts: the module's other imports are ones the client loads anyway.
-import { FAIL_REASONS } from '../server/session.js';
+import { FAIL_REASONS } from '../protocol/fail-reasons.js';
 import type { Profile } from './profile.js';
 import type { WorkSolution, WorkSolver } from '../solver/adapters.js';
 

@@ -21,12 +21,16 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../errors/index.js';
 import type { LogFormat } from './format.js';
 import type { LogLevel } from './levels.js';
-import type { LoggerOptions, RetryDelays } from './logger.js';
+import {
+  DEFAULT_RETRY_MS,
+  LOGGER_OPTIONS as O,
+  type LoggerOptions,
+  type RetryDelays,
+} from './options.js';
 
-const DEFAULT_MAX_SIZE = '50M';
-const DEFAULT_MAX_FILES = 2;
-const DEFAULT_RETRY_MS: RetryDelays = { min: 1000, max: 60_000 };
-const DEFAULT_CHECK_MS = 1000;
+const DEFAULT_MAX_SIZE = O.maxSize.default;
+const DEFAULT_MAX_FILES = O.maxFiles.default;
+const DEFAULT_CHECK_MS = O.checkMs.default;
 /**
  * Lines waiting for the disk beyond this many characters are dropped (and counted) instead of
  * queued: a stalled disk must not grow the process without bound.
@@ -52,7 +56,7 @@ export function openSink(
 ): Sink {
   const append = options.mode !== 'overwrite';
   let maxSize: number | null = null;
-  let maxFiles = DEFAULT_MAX_FILES;
+  let maxFiles: number = DEFAULT_MAX_FILES;
   if (append) {
     maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
     if (!Number.isInteger(maxFiles) || maxFiles < 1) {
@@ -91,7 +95,7 @@ export function openSink(
     // never mixes text and JSON lines for the tools that read it.
     if (append) {
       const existing = formatOfFile(path);
-      if (existing !== null && existing !== (options.format ?? 'text'))
+      if (existing !== null && existing !== (options.format ?? O.format.default))
         shiftBackups(path, maxFiles);
     }
     // Opened synchronously so that an unusable path is a ConfigError at startup.

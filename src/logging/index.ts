@@ -9,17 +9,15 @@
  * the recovery are reported once. {@link Logger.reopen} follows the path after logrotate moved
  * the file away.
  *
- * The parts live in logging/: levels, paths (XDG), format, the logger core, and the sinks
- * (file, stderr, and the IPC sink of cluster workers). This barrel is the public surface.
+ * The parts live in logging/: levels, paths (XDG), format, the options table, the logger core,
+ * createLogger, and the sinks (file, stderr, and the IPC sink of cluster workers). This barrel
+ * is the public surface; it loads the file sink (through createLogger), which the library's
+ * own modules never import.
  * @module
  */
-export { parseLogLevel, type LogLevel } from './levels.js';
+export { LOG_LEVELS, parseLogLevel, type LogLevel } from './levels.js';
 export { defaultLogDir, logFilePath } from './paths.js';
 export { CONTEXT_FIELDS, TUTORIAL_TIMESTAMP, formatTimestamp, type LogFormat } from './format.js';
-export {
-  createLogger,
-  createNullLogger,
-  type Logger,
-  type LoggerOptions,
-  type RetryDelays,
-} from './logger.js';
+export { createLogger } from './create.js';
+export { createNullLogger, type Logger } from './logger.js';
+export type { LoggerOptions, RetryDelays } from './options.js';

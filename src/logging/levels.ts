@@ -1,21 +1,25 @@
 /**
- * Log levels: the names, their order, and parsing what a user types.
+ * Log levels: the one list of their names, their order, and parsing what a user types. The
+ * option kinds, `--log-level`'s choices and the docs read {@link LOG_LEVELS}.
  * @module
  */
 import { ConfigError } from '../errors/index.js';
 
-/** Severity of a record, with the Python names the original's users type. */
-export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
+/** The levels, least severe first, with the Python names the original's users type. */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
 
-/** Numeric order of the levels (Python's values), for threshold comparisons. */
-export const SEVERITY: Readonly<Record<LogLevel, number>> = {
-  DEBUG: 10,
-  INFO: 20,
-  WARNING: 30,
-  ERROR: 40,
-  CRITICAL: 50,
-};
+/** Severity of a record. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Numeric order of the levels (Python's values: 10, 20, … 50), for threshold comparisons. */
+export const SEVERITY: Readonly<Record<LogLevel, number>> = Object.fromEntries(
+  LOG_LEVELS.map((level, i) => [level, (i + 1) * 10]),
+) as Record<LogLevel, number>;
+
 const ALIASES: Readonly<Record<string, LogLevel>> = { WARN: 'WARNING', FATAL: 'CRITICAL' };
+
+/** The spellings a user may type besides the names, for the docs (`WARN`, `FATAL`). */
+export const LOG_LEVEL_ALIASES: readonly string[] = Object.keys(ALIASES);
 
 /**
  * Parse a level name as a user types it: case-insensitive, surrounding blanks ignored,
@@ -28,7 +32,7 @@ export function parseLogLevel(value: string): LogLevel {
   if (Object.hasOwn(ALIASES, upper)) return ALIASES[upper] as LogLevel;
   throw new ConfigError(
     'TLSLP_ERR_BAD_LOG_LEVEL',
-    { value: JSON.stringify(value), levels: Object.keys(SEVERITY).join(', ') },
+    { value: JSON.stringify(value), levels: LOG_LEVELS.join(', ') },
     { option: 'level' },
   );
 }

@@ -1,69 +1,13 @@
 /**
  * The logger core: a level filter in front of one sink, which gets each record whole (pino's
- * split: a small core, formatting and destinations apart). {@link createLogger} puts the text or
- * JSON formatter, the file and stderr behind it; a cluster worker puts the IPC sink there.
+ * split: a small core, formatting and destinations apart). It imports no sink: {@link createLogger}
+ * (create.ts) puts the text or JSON formatter, the file and stderr behind it; a cluster worker
+ * puts the IPC sink there. The library logs through this core alone, so importing the server
+ * does not load the file sink.
  * @module
  */
-import { resolve } from 'node:path';
-import { ConfigError } from '../errors/index.js';
-import { SELF, openSink } from './file-sink.js';
-import { formatLine, lineTimestamp, type LineRecord, type LogFormat } from './format.js';
-import { SEVERITY, parseLogLevel, type LogLevel } from './levels.js';
-import { fileLines, formattedLines, stderrLines, type LineSink } from './sinks.js';
-
-/** Options of {@link createLogger}. */
-export interface LoggerOptions {
-  /** Logger name written on every line, e.g. `tlslp.server`. */
-  name: string;
-  /** Least severe level written. Default `INFO`. */
-  level?: LogLevel;
-  /** Line format. Default `text`. */
-  format?: LogFormat;
-  /** Path of the log file; `null`/`undefined` writes no file. Its folder is created if missing. */
-  file?: string | null;
-  /**
-   * `append` (default): keep what the file holds and rotate by size (logrotate naming:
-   * `<file>.1` is the newest backup). `overwrite`: truncate the file at open, never rotate.
-   */
-  mode?: 'append' | 'overwrite';
-  /** Written instead of the current time on every line (tutorial mode: {@link TUTORIAL_TIMESTAMP}). */
-  fixedTimestamp?: string;
-  /** Where WARNING and above also go. Default `process.stderr`; `null` = nowhere. */
-  stderr?: NodeJS.WritableStream | null;
-  /**
-   * Least severe level also written to `stderr` (default `WARNING`). `--log-file -` sets it
-   * to the logger's level: every record goes to stderr.
-   */
-  stderrLevel?: LogLevel;
-  /** Size at which the file rotates in append mode: a positive number and a unit `B`, `K`, `M` or `G` (`300B`, `10K`, `50M`). Default `50M`. */
-  maxSize?: string;
-  /** How many rotated backups append mode keeps. Default 2. */
-  maxFiles?: number;
-  /** Called after each rotation (append mode) with the path of the backup just made, always `<file>.1`. */
-  onRotated?: (backup: string) => void;
-  /**
-   * Delays between attempts to get a failed log file working again (disk full, I/O error,
-   * permission denied, folder removed, failed rotation), in milliseconds: `min` first, doubling
-   * up to `max`. Lines logged meanwhile are dropped and counted. Default `{ min: 1000, max: 60000 }`;
-   * tests pass small values. The timers never keep the process alive.
-   */
-  retryMs?: RetryDelays;
-  /**
-   * Least time in milliseconds between two checks that the open file is still the one at the
-   * path (a write into a deleted file succeeds and the line is silently lost; logrotate may have
-   * moved it away). Checked only when lines are written, and at each rotation. Default 1000;
-   * 0 checks before every write.
-   */
-  checkMs?: number;
-}
-
-/** Bounds of the backoff between retries of a failed log file, in milliseconds. */
-export interface RetryDelays {
-  /** First delay, > 0. */
-  min: number;
-  /** Largest delay, >= `min`; each failed retry doubles the delay up to this. */
-  max: number;
-}
+import type { LineRecord } from './format.js';
+import { SEVERITY, type LogLevel } from './levels.js';
 
 /** A named logger. Methods may be called detached (`const { info } = logger`). */
 export interface Logger {
@@ -178,40 +122,6 @@ export function childLogger(parent: Logger, context: Record<string, unknown>): L
     close: () => Promise.resolve(),
     reopen: () => parent.reopen?.() ?? Promise.resolve(),
   };
-}
-
-/**
- * Create a logger writing to a file and/or stderr.
- * @throws ConfigError naming the path when the log folder cannot be created or the file cannot
- * be opened for writing; ConfigError too for an unknown level or format, or malformed
- * `maxSize`/`maxFiles`.
- */
-export function createLogger(options: LoggerOptions): Logger {
-  // Validated again because callers may hand over unchecked strings (config files, plain JS).
-  const level = options.level === undefined ? 'INFO' : parseLogLevel(options.level);
-  const format = options.format ?? 'text';
-  if (format !== 'text' && format !== 'json') {
-    throw new ConfigError(
-      'TLSLP_ERR_BAD_LOG_FORMAT',
-      { value: JSON.stringify(format) },
-      { option: 'format' },
-    );
-  }
-  const fixed = options.fixedTimestamp;
-  const stderr = options.stderr === undefined ? process.stderr : options.stderr;
-  // The logger's own lines about its file use the file's format, so a file never mixes formats.
-  const selfLine = (lvl: LogLevel, msg: string): string =>
-    formatLine(format, fixed ?? lineTimestamp(format, new Date()), {
-      level: lvl,
-      name: SELF,
-      msg,
-      fields: undefined,
-    });
-  const file = options.file ? openSink(resolve(options.file), options, stderr, selfLine) : null;
-  const lines: LineSink[] = [];
-  if (file) lines.push(fileLines(file));
-  if (stderr) lines.push(stderrLines(stderr, options.stderrLevel ?? 'WARNING'));
-  return createLoggerCore(options.name, level, formattedLines(format, fixed, lines));
 }
 
 /** A logger that discards everything: the library default when the caller passes none. */

@@ -43,7 +43,8 @@ const serverHostsEntry = option(words(), {
 
 /** Every option of `tlslp certs`, in `--help` order. */
 export const CERTS_OPTIONS = {
-  dir: dirEntry('folder to write them to'),
+  dir: dirEntry('folder the certificates are written to'),
+  /** Overwrite existing files. Default: `false`. */
   force: switchEntry(true, '--force', 'overwrite existing files'),
   serverHosts: serverHostsEntry,
   serverKeyType: keyTypeEntry('rsa', 'server key: rsa (RSA 2048, as the original) or ec (P-256)'),
@@ -76,6 +77,10 @@ const daysEntry = option(integer(1, 36500), {
 /** Every option of `tlslp certs client` ({@link issueClientCertificate}), in `--help` order. */
 export const CERTS_CLIENT_OPTIONS = {
   dir: dirEntry('folder with the CA; the new files are written there too'),
+  /**
+   * The client name: the certificate CN, and the files `<name>_cert.pem`, `<name>_key.pem`.
+   * Default: required.
+   */
   name: option(
     text({
       test: (s) => CLIENT_NAME.test(s),
@@ -88,10 +93,10 @@ export const CERTS_CLIENT_OPTIONS = {
       default: undefined,
       required: true,
       defaultText: 'required',
-      help: 'the client name (required): the certificate CN, and the files <name>_cert.pem, <name>_key.pem',
-      doc: 'the client name: the certificate CN, and the files `<name>_cert.pem`, `<name>_key.pem`',
+      help: 'the client name: the certificate CN, and the files `<name>_cert.pem`, `<name>_key.pem`',
     },
   ),
+  /** Organizational unit written to the subject (e.g. a team). Default: none. */
   ou: option(text({ test: (s) => PRINTABLE.test(s), what: '1 to 64 printable characters' }), {
     lib: true,
     flag: '--ou',
@@ -99,23 +104,26 @@ export const CERTS_CLIENT_OPTIONS = {
     default: undefined,
     help: 'organizational unit written to the subject (e.g. a team)',
   }),
+  /** DNS SAN (repeatable), as `tlslp-server --allow-dns` matches. Default: none. */
   dns: option(names(DNS_NAME), {
     lib: true,
     flag: '--dns',
     value: 'name...',
     default: undefined,
     defaultText: 'none',
-    help: 'DNS subject alternative name (repeatable), for tlslp-server --allow-dns',
-    doc: 'DNS SAN (repeatable), as `tlslp-server --allow-dns` matches',
+    help: 'DNS SAN (repeatable), as `tlslp-server --allow-dns` matches',
   }),
+  /**
+   * URI SAN, e.g. `spiffe://example.org/api` (repeatable), as `tlslp-server --allow-uri` matches.
+   * Default: none.
+   */
   uri: option(names(URI), {
     lib: true,
     flag: '--uri',
     value: 'uri...',
     default: undefined,
     defaultText: 'none',
-    help: 'URI subject alternative name, e.g. a SPIFFE ID (repeatable), for tlslp-server --allow-uri',
-    doc: 'URI SAN, e.g. `spiffe://example.org/api` (repeatable), as `tlslp-server --allow-uri` matches',
+    help: 'URI SAN, e.g. `spiffe://example.org/api` (repeatable), as `tlslp-server --allow-uri` matches',
   }),
   days: daysEntry,
   keyType: keyTypeEntry('ec', 'client key: ec (P-256) or rsa (RSA 2048)'),
@@ -127,6 +135,7 @@ export const CERTS_SERVER_OPTIONS = {
   hosts: serverHostsEntry,
   days: daysEntry,
   keyType: keyTypeEntry('rsa', 'server key: rsa (RSA 2048) or ec (P-256)'),
+  /** Replace the existing server certificate and key. Default: `false`. */
   force: switchEntry(true, '--force', 'replace the existing server certificate and key'),
 } as const;
 
@@ -146,6 +155,7 @@ export const CERTS_REVOKE_OPTIONS = {
     defaultText: 'none',
     help: 'the certificate to revoke (PEM); or --serial',
   }),
+  /** The serial number to revoke, hex (as tlslp certs show prints it); or --cert. Default: none. */
   serialHex: option(text({ test: isSerial, what: 'a positive hex number of at most 20 bytes' }), {
     lib: true,
     flag: '--serial',
@@ -154,6 +164,10 @@ export const CERTS_REVOKE_OPTIONS = {
     defaultText: 'none',
     help: 'the serial number to revoke, hex (as tlslp certs show prints it); or --cert',
   }),
+  /**
+   * Days until the CRL must be re-signed (a server refuses every client after that). Default:
+   * `365`.
+   */
   nextUpdateDays: option(integer(1, 36500), {
     lib: true,
     flag: '--crl-days',

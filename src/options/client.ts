@@ -20,7 +20,7 @@ export const SESSION_SLACK_MS = 120_000;
 
 /** Every option of the client, in `--help` order. */
 export const CLIENT_OPTIONS = {
-  /** Server host (default `localhost`). In secure mode it must match the server certificate. */
+  /** Server host; must match the server certificate. Default: `"localhost"`. */
   host: option(text(), {
     lib: true,
     flag: '--host',
@@ -28,14 +28,13 @@ export const CLIENT_OPTIONS = {
     default: 'localhost',
     help: 'server host; must match the server certificate',
   }),
-  /** Ports tried in order (default `3115,7883,8235,38154,1234,55532`). */
+  /** Ports tried in order. Default: `3115, 7883, 8235, 38154, 1234, 55532`. */
   ports: option(ports(), {
     lib: true,
     flag: '--ports',
     value: 'list',
     default: [3115, 7883, 8235, 38154, 1234, 55532],
-    help: 'ports to try in order, comma-separated',
-    doc: 'ports tried in order',
+    help: 'ports tried in order',
   }),
   clientCert: option(text(), {
     lib: false,
@@ -58,33 +57,32 @@ export const CLIENT_OPTIONS = {
     default: CERT_PATHS.caCert,
     help: 'CA certificate that issued the server certificate (PEM)',
   }),
-  /** Path of an external solver with the original's interface, instead of the built-in one. */
+  /** External solver with the original's interface. Default: built-in solver. */
   workBinary: option(text(), {
     lib: true,
     flag: '--work-binary',
     value: 'file',
     default: undefined,
     defaultText: 'built-in solver',
-    help: 'external WORK solver with the original interface: <file> <token> <n_bits> prints RESULT:<suffix>',
-    doc: "external solver with the original's interface",
+    help: "external solver with the original's interface",
   }),
   /** Time allowed to solve WORK (default 1800 s); the solver is stopped after it. */
   workTimeoutMs: TIMEOUT_ENTRIES.workTimeoutMs,
   /** Time allowed for connecting and for every other step (default 10 s). */
   otherTimeoutMs: { ...TIMEOUT_ENTRIES.otherTimeoutMs, help: 'time allowed for every other step' },
-  /** Most body requests answered in one session (default 100; the protocol sends 20). */
+  /**
+   * Most body requests answered in one session (the protocol sends 20); past it the client stops,
+   * exit 1. Default: `100`.
+   */
   maxRequests: option(integer(0, 1_000_000), {
     lib: true,
     flag: '--max-requests',
     value: 'n',
     default: 100,
-    help: 'most body requests answered in one session (the protocol sends 20)',
-    doc: 'most body requests answered in one session (the protocol sends 20); past it the client stops, exit 1',
+    help: 'most body requests answered in one session (the protocol sends 20); past it the client stops, exit 1',
   }),
   /**
-   * Deadline of the whole session from the TLS connection on (default the WORK timeout plus
-   * 120 s): a server that sends a request just before each step's deadline cannot hold the
-   * client for ever.
+   * Deadline of the whole session; past it the client stops, exit 1. Default: WORK timeout + `120`.
    */
   sessionTimeoutMs: option(seconds(), {
     lib: true,
@@ -92,17 +90,19 @@ export const CLIENT_OPTIONS = {
     value: 'seconds',
     default: undefined,
     defaultText: `WORK timeout + \`${SESSION_SLACK_MS / 1000}\``,
-    help: `deadline of the whole session (default: the WORK timeout + ${SESSION_SLACK_MS / 1000} s)`,
-    doc: 'deadline of the whole session; past it the client stops, exit 1',
+    help: 'deadline of the whole session; past it the client stops, exit 1',
   }),
-  /** Skip server verification and send no client certificate. Loopback only. */
+  /**
+   * Do not verify the server and send no client certificate (localhost / loopback only). Default:
+   * `false`.
+   */
   insecure: switchEntry(
     true,
     '--insecure',
     'do not verify the server and send no client certificate (localhost / loopback only)',
   ),
   ...LOG_ENTRIES,
-  /** Tutorial mode: log only what is the same on every run. */
+  /** Deterministic logs for comparison with the golden files. Default: `false`. */
   tutorial: switchEntry(
     true,
     '--tutorial',
@@ -114,16 +114,12 @@ export const CLIENT_OPTIONS = {
     value: 'file',
     default: undefined,
     defaultText: 'sample data',
-    help: 'JSON file with the eight answers: {"FULL_NAME": "…", "EMAIL1": "…", …}',
-    doc: 'JSON answers: `{"FULL_NAME": "Jane Doe", "EMAIL1": "jane@example.com", …}`',
+    help: 'JSON answers: `{"FULL_NAME": "Jane Doe", "EMAIL1": "jane@example.com", …}`',
   }),
   profilePartial: switchEntry(
     false,
     '--profile-partial',
-    'fill fields missing from --profile with the sample data',
-    {
-      doc: 'fill fields missing from `--profile` with the sample data (without it a partial profile is refused, exit 2, listing the missing fields)',
-    },
+    'fill fields missing from `--profile` with the sample data (without it a partial profile is refused, exit 2, listing the missing fields)',
   ),
   kernel: { ...SOLVER_OPTIONS.kernel, lib: false },
   threads: { ...SOLVER_OPTIONS.threads, lib: false },

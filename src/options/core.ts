@@ -1,6 +1,6 @@
 /**
  * The option tables' building blocks. Each command has one table: an entry per option with
- * its library name (the key), flag, default, validation, help text and README line. The
+ * its library name (the key), flag, default, validation and one description. The
  * option types, the resolvers that fill defaults and validate, the commander options and
  * the README flag tables are all derived from it, so a new option is one entry.
  * @module
@@ -46,10 +46,12 @@ export interface OptionEntry<T = unknown> {
   readonly short?: `-${string}`;
   /** Placeholder of the value, e.g. `n` for `--port <n>`; none for a switch. */
   readonly value?: string;
-  /** The `--help` text. */
+  /**
+   * What the option does: its one description, for `--help` (backticks dropped), the README's
+   * flag tables and the library's JSDoc (written from it by `npm run docs:options`). Markdown
+   * code spans allowed; no default in it (the default is `default` or `defaultText`).
+   */
   readonly help: string;
-  /** The README text, when it says more than `help`. */
-  readonly doc?: string;
   /** The default in words, when it is not a value (`one per core`) or needs a note. */
   readonly defaultText?: string;
   /** The flag must be given (the command refuses to run without it). */

@@ -29,7 +29,7 @@ function width(s: string): number {
 export function flagTable(table: OptionTable): string {
   const rows = Object.values(table)
     .filter((e) => e.flag !== undefined)
-    .map((e) => [flagsCell(e), defaultCell(e), e.doc ?? e.help]);
+    .map((e) => [flagsCell(e), defaultCell(e), e.help]);
   const all = [['flag', 'default', 'meaning'], ...rows];
   const widths = [0, 1, 2].map((i) => Math.max(3, ...all.map((r) => width(r[i] ?? ''))));
   const line = (cells: readonly string[]): string =>

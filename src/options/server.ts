@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors/index.js';
 import { isValidArg, isValidToken } from '../protocol/messages.js';
-import type { AdaptiveOptions } from '../server/adaptive.js';
+import type { AdaptiveOptions } from './adaptive.js';
 import {
   cliKeys,
   libKeys,
@@ -15,7 +15,6 @@ import {
   type LibKeys,
   type ResolvedOf,
 } from './core.js';
-import { DEFAULT_PROXY_FROM } from '../server/proxy.js';
 import { cidrs, integer, names, orWord, seconds, text, toggle } from './kinds.js';
 import { hasControl } from '../text/escape.js';
 import { STATE_URL_FORM, parseStateUrl } from '../state/url.js';
@@ -30,6 +29,8 @@ import {
 } from './shared.js';
 
 const LIMIT = 1_000_000;
+/** Sources trusted by default when the PROXY protocol is on: loopback only. */
+const DEFAULT_PROXY_FROM: readonly string[] = ['127.0.0.0/8', '::1/128'];
 const bits = integer(0, 64);
 /** A CN or OU to allow: 1..256 characters, no control characters. */
 const NAME = {
@@ -39,7 +40,7 @@ const NAME = {
 /** Every option of the server, in `--help` order. */
 export const SERVER_OPTIONS = {
   config: CONFIG_ENTRY,
-  /** Interface to bind (default `localhost`). */
+  /** Interface to listen on. Default: `"localhost"`. */
   host: option(text(), {
     lib: true,
     flag: '--host',
@@ -47,14 +48,13 @@ export const SERVER_OPTIONS = {
     default: 'localhost',
     help: 'interface to listen on',
   }),
-  /** Port (default 1234; 0 picks a free one). */
+  /** Port to listen on (0 = any free port). Default: `1234`. */
   port: option(integer(0, 65535), {
     lib: true,
     flag: '--port',
     value: 'port',
     default: 1234,
-    help: 'port to listen on',
-    doc: 'port (0 = any free port)',
+    help: 'port to listen on (0 = any free port)',
   }),
   serverCert: option(text(), {
     lib: false,
@@ -79,24 +79,25 @@ export const SERVER_OPTIONS = {
   }),
   ...TIMEOUT_ENTRIES,
   /**
-   * TLS handshake deadline (default 10 s), counted from the TCP accept. It shortens when more
-   * than half of `maxHandshakes` are taken, down to 1 s when all are.
+   * TLS handshake deadline, from the TCP accept; past half of `--max-handshakes` it shrinks (to 1 s
+   * when full). Default: `10000` ms.
    */
   handshakeTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--handshake-timeout',
     value: 'seconds',
     default: 10_000,
-    help: 'time allowed for the TLS handshake',
-    doc: 'TLS handshake deadline, from the TCP accept; past half of `--max-handshakes` it shrinks (to 1 s when full)',
+    help: 'TLS handshake deadline, from the TCP accept; past half of `--max-handshakes` it shrinks (to 1 s when full)',
   }),
-  /** Do not request client certificates. Loopback only. */
+  /** Do not request client certificates (localhost / loopback only). Default: `false`. */
   insecure: switchEntry(
     true,
     '--insecure',
     'do not request client certificates (localhost / loopback only)',
   ),
-  /** A fixed WORK token instead of a fresh random one per connection. */
+  /**
+   * Fixed WORK token instead of a fresh random one per connection. Default: random per connection.
+   */
   token: option(text({ test: isValidToken, what: '1..128 characters of [A-Za-z0-9_-]' }), {
     lib: true,
     flag: '--token',
@@ -105,7 +106,7 @@ export const SERVER_OPTIONS = {
     defaultText: 'random per connection',
     help: 'fixed WORK token instead of a fresh random one per connection',
   }),
-  /** A fixed body argument instead of a fresh random one per request. */
+  /** Fixed body argument instead of a fresh random one per request. Default: random per request. */
   randomString: option(text({ test: isValidArg, what: '1..128 characters without spaces' }), {
     lib: true,
     flag: '--random-string',
@@ -115,8 +116,8 @@ export const SERVER_OPTIONS = {
     help: 'fixed body argument instead of a fresh random one per request',
   }),
   /**
-   * WORK difficulty (default 28), or `auto`: the n_bits of new connections follows the load
-   * between `minBits` and `maxBits` (see {@link AdaptiveDifficulty}).
+   * WORK difficulty, 0..64 trailing zero bits; `auto`: follows the load between `--min-bits` and
+   * `--max-bits`. Default: `28`.
    */
   nBits: option(orWord('auto', bits), {
     lib: true,
@@ -124,45 +125,43 @@ export const SERVER_OPTIONS = {
     aliases: ['--n-bits'],
     value: 'n',
     default: 28,
-    help: 'WORK difficulty in trailing zero bits, 0..64, or auto (follows the load)',
-    doc: 'WORK difficulty, 0..64 trailing zero bits; `auto`: follows the load between `--min-bits` and `--max-bits`',
+    help: 'WORK difficulty, 0..64 trailing zero bits; `auto`: follows the load between `--min-bits` and `--max-bits`',
   }),
-  /** With `nBits: 'auto'`: the lowest n_bits (default 16). */
+  /** With `--n_bits auto`: lowest n_bits. Default: `16`. */
   minBits: option(bits, {
     lib: true,
     flag: '--min-bits',
     value: 'n',
     default: 16,
-    help: 'with --n_bits auto: lowest n_bits',
-    doc: 'with `--n_bits auto`: lowest n_bits',
+    help: 'with `--n_bits auto`: lowest n_bits',
   }),
-  /** With `nBits: 'auto'`: the highest n_bits (default 28). */
+  /** With `--n_bits auto`: highest n_bits. Default: `28`. */
   maxBits: option(bits, {
     lib: true,
     flag: '--max-bits',
     value: 'n',
     default: 28,
-    help: 'with --n_bits auto: highest n_bits',
-    doc: 'with `--n_bits auto`: highest n_bits',
+    help: 'with `--n_bits auto`: highest n_bits',
   }),
   ...LOG_ENTRIES,
-  /** Tutorial mode: fixed token, argument and command order; one session, then stop. */
+  /**
+   * Deterministic session for learning and golden logs: fixed token and command order, one
+   * connection, then exit. Default: `false`.
+   */
   tutorial: switchEntry(
     true,
     '--tutorial',
-    'deterministic session for learning and golden logs: one connection, then exit',
-    { doc: 'deterministic: fixed token and order, one session, then exit' },
+    'deterministic session for learning and golden logs: fixed token and command order, one connection, then exit',
   ),
-  /** Most sessions at once (default 10000); connections past it are closed at once. */
+  /** Most sessions at once; past it new connections are closed before TLS. Default: `10000`. */
   maxConnections: option(integer(1, LIMIT), {
     lib: true,
     flag: '--max-connections',
     value: 'n',
     default: 10_000,
-    help: 'most sessions at once (past it, connections are closed before TLS)',
-    doc: 'most sessions at once; past it new connections are closed before TLS',
+    help: 'most sessions at once; past it new connections are closed before TLS',
   }),
-  /** Most sessions at once from one IP address (default 0 = no limit). */
+  /** Most sessions at once from one IP address (0 = no limit). Default: `0` (no limit). */
   maxPerIp: option(integer(0, LIMIT), {
     lib: true,
     flag: '--max-per-ip',
@@ -171,16 +170,18 @@ export const SERVER_OPTIONS = {
     defaultText: '`0` (no limit)',
     help: 'most sessions at once from one IP address (0 = no limit)',
   }),
-  /** Most connections still in their TLS handshake, from everyone (default 1000). */
+  /**
+   * Most connections still in their TLS handshake; past half, the handshake deadline shrinks (to 1
+   * s when full). Default: `1000`.
+   */
   maxHandshakes: option(integer(1, LIMIT), {
     lib: true,
     flag: '--max-handshakes',
     value: 'n',
     default: 1000,
-    help: 'most connections still in their TLS handshake, from everyone',
-    doc: 'most connections still in their TLS handshake; past half, the handshake deadline shrinks (to 1 s when full)',
+    help: 'most connections still in their TLS handshake; past half, the handshake deadline shrinks (to 1 s when full)',
   }),
-  /** Most connections still in their TLS handshake from one IP address (default 32). */
+  /** Most connections still in their TLS handshake from one IP address. Default: `32`. */
   maxHandshakesPerIp: option(integer(1, LIMIT), {
     lib: true,
     flag: '--max-handshakes-per-ip',
@@ -189,8 +190,8 @@ export const SERVER_OPTIONS = {
     help: 'most connections still in their TLS handshake from one IP address',
   }),
   /**
-   * Most bytes a client may send before its handshake completes (default 16384); past it
-   * the connection is cut before OpenSSL checks the certificate chain in it. 0 = no limit.
+   * Most bytes a client sends before its handshake completes; cut before its chain is checked (0 =
+   * no limit). Default: `16384`.
    */
   maxHandshakeBytes: option(integer(0, 16_777_216), {
     lib: true,
@@ -199,7 +200,7 @@ export const SERVER_OPTIONS = {
     default: 16_384,
     help: 'most bytes a client sends before its handshake completes; cut before its chain is checked (0 = no limit)',
   }),
-  /** Most certificates in a client's chain, leaf included (default 4). 0 = no limit. */
+  /** Most certificates in a client chain, leaf and root included (0 = no limit). Default: `4`. */
   maxChainDepth: option(integer(0, 100), {
     lib: true,
     flag: '--max-chain-depth',
@@ -208,9 +209,8 @@ export const SERVER_OPTIONS = {
     help: 'most certificates in a client chain, leaf and root included (0 = no limit)',
   }),
   /**
-   * Failures one IP may have per minute before its connections are refused before TLS
-   * (default 30; 0 = no limit): failed handshakes (one per started 4 KiB the client sent) and
-   * sessions that end before their WORK is solved. A burst of 5 is allowed, then this rate.
+   * Failures per minute one IP may have before it is refused before TLS: failed handshakes and
+   * sessions dropped before WORK is solved; a burst of 5 (0 = no limit). Default: `30`.
    */
   maxHandshakeFailuresPerIp: option(integer(0, LIMIT), {
     lib: true,
@@ -220,20 +220,18 @@ export const SERVER_OPTIONS = {
     help: 'failures per minute one IP may have before it is refused before TLS: failed handshakes and sessions dropped before WORK is solved; a burst of 5 (0 = no limit)',
   }),
   /**
-   * Read a PROXY protocol header (v1 or v2) before TLS from the sources in `proxyFrom`, and
-   * use the client address it carries for the per-IP limits and budgets, logs, metrics and
-   * adaptive difficulty. A connection from those sources without a valid header, or a header
-   * from any other source, is refused. Default false.
+   * Read a PROXY v1/v2 header before TLS from `--proxy-from` (a load balancer) and use the client
+   * address it carries. Default: `false`.
    */
   proxyProtocol: switchEntry(
     true,
     '--proxy-protocol',
-    'read a PROXY protocol v1/v2 header before TLS from the --proxy-from sources (a load balancer) and use the client address it carries',
-    {
-      doc: 'read a PROXY v1/v2 header before TLS from `--proxy-from` (a load balancer) and use the client address it carries',
-    },
+    'read a PROXY v1/v2 header before TLS from `--proxy-from` (a load balancer) and use the client address it carries',
   ),
-  /** With `proxyProtocol`: the balancers' addresses, as CIDRs (default loopback only). */
+  /**
+   * With --proxy-protocol: the balancers that must send a header (repeatable). Default:
+   * `127.0.0.0/8 ::1/128`.
+   */
   proxyFrom: option(cidrs(), {
     lib: true,
     flag: '--proxy-from',
@@ -244,9 +242,8 @@ export const SERVER_OPTIONS = {
   }),
   // identity
   /**
-   * Subject CNs a client certificate may have (exact match). With any of the `allow*` lists
-   * set, a certificate our CA issued that matches none of them gets `FAIL Not authorized.`
-   * right after the handshake, before HELLO; none set: every certificate from the CA.
+   * Admit client certificates with this subject CN (repeatable; a client passes if any `--allow-*`
+   * matches; none = every certificate from the CA). Default: any.
    */
   allowCn: option(names(NAME), {
     lib: true,
@@ -254,42 +251,44 @@ export const SERVER_OPTIONS = {
     value: 'name...',
     default: undefined,
     defaultText: 'any',
-    help: 'let in client certificates with this subject CN (repeatable; any --allow-* match admits)',
-    doc: 'admit client certificates with this subject CN (repeatable; a client passes if any `--allow-*` matches; none = every certificate from the CA)',
+    help: 'admit client certificates with this subject CN (repeatable; a client passes if any `--allow-*` matches; none = every certificate from the CA)',
   }),
-  /** Subject OUs (exact match); a certificate passes when any of its OUs is listed. */
+  /** Admit client certificates with this subject OU (repeatable). Default: any. */
   allowOu: option(names(NAME), {
     lib: true,
     flag: '--allow-ou',
     value: 'name...',
     default: undefined,
     defaultText: 'any',
-    help: 'let in client certificates with this subject OU (repeatable)',
-    doc: 'admit client certificates with this subject OU (repeatable)',
+    help: 'admit client certificates with this subject OU (repeatable)',
   }),
-  /** DNS subject alternative names (ASCII case ignored); no wildcard matching. */
+  /**
+   * Admit client certificates with this DNS SAN (repeatable; case-insensitive, no wildcards).
+   * Default: any.
+   */
   allowDns: option(names(DNS_NAME), {
     lib: true,
     flag: '--allow-dns',
     value: 'name...',
     default: undefined,
     defaultText: 'any',
-    help: 'let in client certificates with this DNS subject alternative name (repeatable)',
-    doc: 'admit client certificates with this DNS SAN (repeatable; case-insensitive, no wildcards)',
+    help: 'admit client certificates with this DNS SAN (repeatable; case-insensitive, no wildcards)',
   }),
-  /** URI subject alternative names (exact match), e.g. SPIFFE IDs. */
+  /**
+   * Admit client certificates with this URI SAN, e.g. `spiffe://example.org/api` (repeatable;
+   * exact). Default: any.
+   */
   allowUri: option(names(URI), {
     lib: true,
     flag: '--allow-uri',
     value: 'uri...',
     default: undefined,
     defaultText: 'any',
-    help: 'let in client certificates with this URI subject alternative name, e.g. a SPIFFE ID (repeatable)',
-    doc: 'admit client certificates with this URI SAN, e.g. `spiffe://example.org/api` (repeatable; exact)',
+    help: 'admit client certificates with this URI SAN, e.g. `spiffe://example.org/api` (repeatable; exact)',
   }),
   /**
-   * Most sessions at once with one client certificate (by fingerprint; default 0 = no limit).
-   * Past it, `FAIL Too many sessions for this certificate.` before HELLO.
+   * Most sessions at once with one client certificate; past it `FAIL` before HELLO (0 = no limit).
+   * Default: `0` (no limit).
    */
   maxPerIdentity: option(integer(0, LIMIT), {
     lib: true,
@@ -297,16 +296,12 @@ export const SERVER_OPTIONS = {
     value: 'n',
     default: 0,
     defaultText: '`0` (no limit)',
-    help: 'most sessions at once with one client certificate (0 = no limit)',
-    doc: 'most sessions at once with one client certificate; past it `FAIL` before HELLO (0 = no limit)',
+    help: 'most sessions at once with one client certificate; past it `FAIL` before HELLO (0 = no limit)',
   }),
   // fleet state
   /**
-   * A shared store for the limits of a fleet of servers: `redis://[user:pass@]host:port[/db]`
-   * (`rediss://` for TLS, `valkey://` as an alias). The per-IP failure budget, `maxPerIp`,
-   * `maxPerIdentity`, per-identity difficulty, the load behind `nBits: 'auto'` and the refusal
-   * counts are then fleet-wide; the store going away falls back to each server's own limits.
-   * Unset: every limit is this server's own.
+   * Share failure budgets, `--max-per-*` and the `auto` load across a fleet via Redis/Valkey
+   * (`redis://…`, `rediss://`, `valkey://`). Default: none (env `TLSLP_STATE_URL`).
    */
   state: option(text({ test: (s) => parseStateUrl(s) !== null, what: STATE_URL_FORM }), {
     lib: true,
@@ -314,10 +309,9 @@ export const SERVER_OPTIONS = {
     value: 'url',
     default: undefined,
     defaultText: 'none (env `TLSLP_STATE_URL`)',
-    help: 'share the limits of a fleet of servers through this Redis/Valkey store: redis://[user:pass@]host:port[/db], rediss:// for TLS (env TLSLP_STATE_URL)',
-    doc: 'share failure budgets, `--max-per-*` and the `auto` load across a fleet via Redis/Valkey (`redis://…`, `rediss://`, `valkey://`)',
+    help: 'share failure budgets, `--max-per-*` and the `auto` load across a fleet via Redis/Valkey (`redis://…`, `rediss://`, `valkey://`)',
   }),
-  /** Key prefix in the store, so several gates can share one (default `tlslp:`). */
+  /** With --state: key prefix in the store, so several gates can share one. Default: `"tlslp:"`. */
   statePrefix: option(
     text({
       test: (s) => /^[\x21-\x7e]{1,64}$/.test(s),
@@ -346,12 +340,11 @@ export const SERVER_OPTIONS = {
     value: 'file',
     default: undefined,
     defaultText: 'none',
-    help: 'certificate revocation list of the CA (PEM): revoked client certificates fail their handshake; reread with the certificates',
-    doc: 'CRL of the CA (PEM, e.g. the `ca_crl.pem` of `tlslp certs revoke`): a revoked client certificate fails its handshake (`revoked`); reread on reload',
+    help: 'CRL of the CA (PEM, e.g. the `ca_crl.pem` of `tlslp certs revoke`): a revoked client certificate fails its handshake (`revoked`); reread on reload',
   }),
   /**
-   * Largest CRL accepted, in bytes (default 64 MiB): a bigger one is refused at start and
-   * on reload, before it is parsed.
+   * Largest CRL file accepted (bytes); a bigger one is refused at start and on reload. Default:
+   * `67108864` (64 MiB).
    */
   maxCrlBytes: option(integer(1024, 2 ** 31 - 1), {
     lib: true,
@@ -367,24 +360,21 @@ export const SERVER_OPTIONS = {
     value: 'seconds',
     default: 0,
     defaultText: '`0` (off)',
-    help: 'reread the certificate, key, CA and CRL files this often and use them for new connections when they changed (0 = only on SIGHUP)',
-    doc: 'reread the certificate, key, CA and CRL this often; changed files serve new connections, sessions in flight go on (SIGHUP does it at once)',
+    help: 'reread the certificate, key, CA and CRL this often; changed files serve new connections, sessions in flight go on (SIGHUP does it at once)',
   }),
   shutdownGraceMs: option(seconds(), {
     lib: false,
     flag: '--shutdown-grace',
     value: 'seconds',
     default: 10_000,
-    help: 'on SIGINT/SIGTERM, time sessions in progress get to finish',
-    doc: 'on SIGINT/SIGTERM, time sessions get to finish; a second signal exits at once',
+    help: 'on SIGINT/SIGTERM, time sessions get to finish; a second signal exits at once',
   }),
   workers: option(orWord('auto', integer(1, 256)), {
     lib: false,
     flag: '--workers',
     value: 'n',
     default: 1,
-    help: 'server processes sharing the port (node:cluster); auto = one per core',
-    doc: 'server processes sharing the port (`node:cluster`); `auto` = one per core',
+    help: 'server processes sharing the port (`node:cluster`); `auto` = one per core',
   }),
   metricsPort: option(integer(0, 65535), {
     lib: false,
@@ -392,16 +382,14 @@ export const SERVER_OPTIONS = {
     value: 'port',
     default: undefined,
     defaultText: 'off',
-    help: 'serve Prometheus metrics on this port (GET /metrics)',
-    doc: 'serve Prometheus metrics at `/metrics`',
+    help: 'serve Prometheus metrics at `/metrics`',
   }),
   metricsHost: option(text(), {
     lib: false,
     flag: '--metrics-host',
     value: 'host',
     default: '127.0.0.1',
-    help: 'interface for the metrics endpoint (keep it on loopback: use --health-host for a balancer)',
-    doc: 'interface for `/metrics` (and its `/healthz`, `/readyz`); keep it on loopback and give a balancer `--health-port`',
+    help: 'interface for `/metrics` (and its `/healthz`, `/readyz`); keep it on loopback and give a balancer `--health-port`',
   }),
   healthPort: option(integer(0, 65535), {
     lib: false,
@@ -409,8 +397,7 @@ export const SERVER_OPTIONS = {
     value: 'port',
     default: undefined,
     defaultText: 'off',
-    help: 'serve only GET /healthz and /readyz on this port, for a balancer (no metrics)',
-    doc: 'serve only `/healthz` and `/readyz` here, for a balancer, while `/metrics` stays on loopback',
+    help: 'serve only `/healthz` and `/readyz` here, for a balancer, while `/metrics` stays on loopback',
   }),
   healthHost: option(text(), {
     lib: false,
@@ -419,7 +406,7 @@ export const SERVER_OPTIONS = {
     default: '127.0.0.1',
     help: 'interface for the health endpoint (e.g. the address the balancer reaches)',
   }),
-  /** Log a one-line summary of the counters this often; 0 (the default) = never. */
+  /** Log a one-line summary of the counters this often (0 = never). Default: `0` (never). */
   statsIntervalMs: option(seconds({ zero: true }), {
     lib: true,
     flag: '--stats-interval',
@@ -431,22 +418,18 @@ export const SERVER_OPTIONS = {
   quiet: switchEntry(
     false,
     '--quiet',
-    'no per-session line on the terminal (the log has every session)',
-    {
-      doc: 'no per-session line on the terminal (on a TTY the server prints `#12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)` per session)',
-    },
+    'no per-session line on the terminal (on a TTY the server prints `#12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)` per session)',
   ),
-  /** Body requests per session in normal mode (default 20). */
+  /** Body requests per session in normal mode. Default: `20`. */
   bodyRequests: option(integer(0, LIMIT), {
     lib: true,
     default: 20,
     help: 'body requests per session in normal mode',
   }),
   /**
-   * Draw the simulated server-side FAIL among the body commands (default true, as the
-   * protocol's normal mode says). Each of the 20 requests is FAIL with probability 1/9, so
-   * about 9 sessions in 10 end in `FAIL <random>` (the client's runClient rejects with a
-   * `ServerFailError` whose `simulated` is true); false: every good session ends in DONE/OK.
+   * Never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by
+   * default): every good session ends in DONE/OK, so a client's exit status tells a health check
+   * the truth. Default: FAIL drawn.
    */
   simulateFailures: option(toggle(), {
     lib: true,
@@ -454,17 +437,13 @@ export const SERVER_OPTIONS = {
     flag: '--no-simulate-failures',
     default: true,
     defaultText: 'FAIL drawn',
-    help: 'never draw the simulated FAIL: every good session ends in DONE/OK (for smoke tests and health checks)',
-    doc: "never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by default): every good session ends in DONE/OK, so a client's exit status tells a health check the truth",
+    help: "never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by default): every good session ends in DONE/OK, so a client's exit status tells a health check the truth",
   }),
   /** Check the configuration, TLS files and ports, print the effective policy, and exit. */
   check: switchEntry(
     false,
     '--check',
-    'check flags, config, TLS files, CRL and ports, print the effective policy, and exit (0 = fine, 2 = not)',
-    {
-      doc: 'as `nginx -t`: check flags, `--config`, TLS files and CRL, bind-test the ports, print the effective policy; exit 0, or 2 and the problem',
-    },
+    'as `nginx -t`: check flags, `--config`, TLS files and CRL, bind-test the ports, print the effective policy; exit 0, or 2 and the problem',
   ),
 } as const;
 

@@ -2,9 +2,10 @@
  * Entries more than one command's table uses (certificate paths, logging, --config).
  * @module
  */
-import { parseLogLevel, type LogLevel } from '../logging/index.js';
+import { LOG_LEVEL_ALIASES, LOG_LEVELS } from '../logging/levels.js';
+import { LOGGER_OPTIONS as L } from '../logging/options.js';
 import { option } from './core.js';
-import { oneOf, seconds, text, toggle } from './kinds.js';
+import { seconds, text, toggle } from './kinds.js';
 import { hasControl } from '../text/escape.js';
 
 /** A DNS name (a SAN to issue or allow): letters, digits, `-`, `_`, dots. */
@@ -34,40 +35,21 @@ export const CERT_PATHS = {
   clientKey: `${CERTIFICATES_DIR}/ec_private_key.pem`,
 } as const;
 
-const LOG_LEVELS = [
-  'DEBUG',
-  'INFO',
-  'WARNING',
-  'ERROR',
-  'CRITICAL',
-] as const satisfies readonly LogLevel[];
-
-/** `--log-level`, `--log-format`, `--log-file`, `--quiet`-free logging flags of the bins. */
+/** `--log-level`, `--log-format`, `--log-file`: the logger's `level` and `format` entries as flags. */
 export const LOG_ENTRIES = {
-  logLevel: option(
-    oneOf(LOG_LEVELS, (s) => {
-      try {
-        return parseLogLevel(s);
-      } catch {
-        return s; // refused by the list, with the list in the message
-      }
-    }),
-    {
-      lib: false,
-      flag: '--log-level',
-      value: 'level',
-      default: 'INFO',
-      help: 'least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL',
-      doc: '`DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL` (case-insensitive; `WARN` too)',
-    },
-  ),
-  logFormat: option(oneOf(['text', 'json']), {
+  logLevel: option(L.level.kind, {
+    lib: false,
+    flag: '--log-level',
+    value: 'level',
+    default: L.level.default,
+    help: `least severe level logged: ${LOG_LEVELS.map((l) => `\`${l}\``).join(', ')} (case-insensitive; ${LOG_LEVEL_ALIASES.map((l) => `\`${l}\``).join(', ')} too)`,
+  }),
+  logFormat: option(L.format.kind, {
     lib: false,
     flag: '--log-format',
     value: 'format',
-    default: 'text',
-    help: 'log line format: text or json',
-    doc: '`text` or `json` (one object per line)',
+    default: L.format.default,
+    help: L.format.help,
   }),
   logFile: option(text(), {
     lib: false,
@@ -75,14 +57,13 @@ export const LOG_ENTRIES = {
     value: 'path',
     default: undefined,
     defaultText: 'XDG file',
-    help: 'log file (default: the file named below); - = every record to stderr, no file; none = no file',
-    doc: 'log file; `-` = every record to stderr and no file, `none` = no file',
+    help: 'log file; `-` = every record to stderr and no file, `none` = no file',
   }),
 } as const;
 
 /** The per-step deadlines both sides keep (`--work-timeout`, `--other-timeout`). */
 export const TIMEOUT_ENTRIES = {
-  /** Time a client gets to answer WORK (default 1800 s). */
+  /** Time allowed to solve WORK. Default: `1800000` ms. */
   workTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--work-timeout',
@@ -90,7 +71,7 @@ export const TIMEOUT_ENTRIES = {
     default: 1_800_000,
     help: 'time allowed to solve WORK',
   }),
-  /** Time a client gets for every other reply (default 10 s). */
+  /** Time allowed for every other reply. Default: `10000` ms. */
   otherTimeoutMs: option(seconds(), {
     lib: true,
     flag: '--other-timeout',
@@ -107,8 +88,7 @@ export const CONFIG_ENTRY = option(text(), {
   value: 'file',
   default: undefined,
   defaultText: 'none',
-  help: 'read options from a JSON or TOML file (keys: the flag names, e.g. max-connections = 500); flags given here win',
-  doc: 'options from a JSON or TOML file, keys spelt as the flag names (`max-connections = 500`, `n_bits = "auto"`, a list for a repeatable flag: `allow-cn = ["a", "b"]`); an unknown key is refused; flags given on the command line win',
+  help: 'options from a JSON or TOML file, keys spelt as the flag names (`max-connections = 500`, `n_bits = "auto"`, a list for a repeatable flag: `allow-cn = ["a", "b"]`); an unknown key is refused; flags given on the command line win',
 });
 
 /** A switch, off unless given. */
@@ -116,7 +96,7 @@ export function switchEntry<const L extends boolean, const F extends `--${string
   lib: L,
   flag: F,
   help: string,
-  more: { readonly doc?: string; readonly short?: `-${string}` } = {},
+  more: { readonly short?: `-${string}` } = {},
 ) {
   return option(toggle(), { lib, flag, default: false, help, ...more });
 }

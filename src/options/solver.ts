@@ -33,22 +33,25 @@ export const MAX_THREADS = 1024;
 
 /** `--kernel` and `--threads`. */
 export const SOLVER_OPTIONS = {
+  /**
+   * Built-in solver kernel: `auto` (the fastest that loads), `native`, `wasm`, `js`;
+   * `native:<variant>` forces one native variant (e.g. `native:avx512`). Default: `"auto"`.
+   */
   kernel: option(kernelKind, {
     lib: true,
     flag: '--kernel',
     value: 'kernel',
     default: 'auto',
-    help: 'built-in solver kernel: auto (the fastest that loads), native, wasm or js; native:<variant> forces one native variant, e.g. native:avx512',
-    doc: 'built-in solver kernel: `auto` (the fastest that loads), `native`, `wasm`, `js`; `native:<variant>` forces one native variant (e.g. `native:avx512`)',
+    help: 'built-in solver kernel: `auto` (the fastest that loads), `native`, `wasm`, `js`; `native:<variant>` forces one native variant (e.g. `native:avx512`)',
   }),
+  /** Solver threads. Default: one per core. */
   threads: option(integer(1, MAX_THREADS), {
     lib: true,
     flag: '--threads',
     value: 'n',
     default: undefined,
     defaultText: 'one per core',
-    help: 'solver threads (default: one per core)',
-    doc: 'solver threads',
+    help: 'solver threads',
   }),
 } as const;
 

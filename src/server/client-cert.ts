@@ -8,7 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 import type { CrlInfo } from '../tls/crl.js';
-import { FAIL_REASONS } from './session.js';
+import { FAIL_REASONS } from '../protocol/fail-reasons.js';
 
 /** Why a client certificate was refused. */
 export interface CertRefusal {

@@ -7,7 +7,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { Logger, LogLevel } from '../logging/index.js';
+import type { LogLevel } from '../logging/levels.js';
+import type { Logger } from '../logging/logger.js';
 import { ipcSink, relayLogMessage } from '../logging/ipc-sink.js';
 import { createLoggerCore } from '../logging/logger.js';
 import { serveHealth, serveMetrics } from './metrics.js';

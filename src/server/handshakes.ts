@@ -13,7 +13,7 @@ import type { FleetState } from '../state/fleet.js';
 import { describeSocketError } from '../transport/channel.js';
 import { HandshakeMeter } from '../transport/handshake-meter.js';
 import { looksLikeProxyHeader } from '../protocol/proxy-header.js';
-import { Tally } from './budget.js';
+import { Tally } from './tally.js';
 import { handshakeRefusal } from './client-cert.js';
 import type { Conn, GateLimits } from './connection.js';
 import type { ServerEmitter } from './events.js';

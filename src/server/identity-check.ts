@@ -14,7 +14,7 @@ import type { Conn, GateHooks, GateLimits, IdentityRefusal } from './connection.
 import type { RefusalReason } from './events.js';
 import { handshakeCost, type HandshakeTracker } from './handshakes.js';
 import { AllowList, certNames, describeNames, identityOf, type CertNames } from './identity.js';
-import { FAIL_REASONS } from './session.js';
+import { FAIL_REASONS } from '../protocol/fail-reasons.js';
 import type { SessionSlots } from './slots.js';
 
 /** The identity check of one server. */

@@ -19,18 +19,9 @@
 import type { IdentityBitsChange, IdentityLoad } from './events.js';
 import type { ClientIdentity } from './identity.js';
 import type { LoadFigures } from '../state/backend.js';
+import type { IdentityLoadOptions } from '../options/adaptive.js';
 
-/** Options of the per-identity difficulty, part of {@link AdaptiveOptions}. */
-export interface IdentityLoadOptions {
-  /** Sessions at once one identity may have at the global n_bits, at least (default 8). */
-  identityInFlight?: number;
-  /** New sessions a second one identity may open at the global n_bits, at least (default 5). */
-  identityArrivalsPerSecond?: number;
-  /** Most identities tracked (default 4096). */
-  maxIdentities?: number;
-  /** How many of the busiest identities are reported each tick, 0..10 (default 10). */
-  topIdentities?: number;
-}
+export type { IdentityLoadOptions };
 
 /** What the tracker needs besides its own options. */
 interface Targets {

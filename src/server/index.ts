@@ -30,6 +30,13 @@ export {
   type StateUrl,
   type StoreBackend,
 } from '../state/index.js';
+export type { ResolvedServerTable } from '../options/server.js';
+export {
+  RELOADABLE_SERVER_OPTIONS,
+  type OptionChange,
+  type ReloadableOption,
+  type ServerReconfiguration,
+} from './reconfigure.js';
 export type { WarningLimitOptions } from './warn-limit.js';
 export {
   ServerMetrics,

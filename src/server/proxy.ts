@@ -12,9 +12,6 @@ import {
 } from '../protocol/proxy-header.js';
 import { parseCidr } from '../text/address.js';
 
-/** Sources trusted by default when the PROXY protocol is on: loopback only. */
-export const DEFAULT_PROXY_FROM: readonly string[] = ['127.0.0.0/8', '::1/128'];
-
 /** The address as IPv4 when it is an IPv4-mapped IPv6 one (a dual-stack listener's view). */
 export function plainAddress(address: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);

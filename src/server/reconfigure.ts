@@ -55,8 +55,11 @@ export type ServerReconfiguration = {
 
 /** One option that changed: its value before and after, as resolved (lists as given). */
 export interface OptionChange {
+  /** The option's library name (`maxPerIp`, or the CLI's `logLevel`). */
   readonly option: ReloadableOption | (typeof RELOADABLE_CLI_OPTIONS)[number];
+  /** Its value before the change. */
   readonly from: unknown;
+  /** Its value after the change. */
   readonly to: unknown;
 }
 

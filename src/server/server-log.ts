@@ -4,7 +4,7 @@
  * @module
  */
 import { sessionFailureReason } from '../errors/index.js';
-import type { Logger } from '../logging/index.js';
+import type { Logger } from '../logging/logger.js';
 import { identityLabel, type ClientIdentity } from './identity.js';
 import type { ServerEventHandlers } from './events.js';
 import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';

@@ -12,7 +12,7 @@ import {
   type ServerTableOptions,
 } from '../options/server.js';
 import { ConfigError } from '../errors/index.js';
-import { createNullLogger, type Logger } from '../logging/index.js';
+import { createNullLogger, type Logger } from '../logging/logger.js';
 import { assertInsecureAllowed, type ServerTlsLabels, type TlsMaterial } from '../tls/material.js';
 import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';

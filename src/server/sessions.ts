@@ -6,7 +6,7 @@
  * @module
  */
 import type tls from 'node:tls';
-import type { Logger } from '../logging/index.js';
+import type { Logger } from '../logging/logger.js';
 import { SocketLineChannel } from '../transport/channel.js';
 import type { AdaptiveDifficulty } from './adaptive.js';
 import type { AdmittedConnection, IdentityRefusal } from './connection.js';

@@ -3,7 +3,7 @@
  * before TLS (admission) and after it (identity check) count the same slots.
  * @module
  */
-import { Tally } from './budget.js';
+import { Tally } from './tally.js';
 import type { GateLimits } from './connection.js';
 import type { RefusalReason } from './events.js';
 import type { ClientIdentity } from './identity.js';

@@ -7,7 +7,7 @@
 import { createHash, constants as cryptoConstants, type X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { ConfigError } from '../errors/index.js';
-import type { Logger } from '../logging/index.js';
+import type { Logger } from '../logging/logger.js';
 import { CrlProblem, readCrlsOffThread, type CrlInfo } from '../tls/crl.js';
 import {
   caBundle,
@@ -352,7 +352,7 @@ export class TlsHolder {
     else this.crlAt(now.getTime() + DAY_MS, warn);
     this.crlAt(next.getTime(), () =>
       logger.error(
-        `${label}: the CRL passed its nextUpdate (${next.toISOString()}): every client is refused from now on (crl_expired) until a fresh CRL is reloaded; re-sign it with tlslp certs revoke (or the CA's own tool), then SIGHUP`,
+        `${label}: the CRL passed its nextUpdate (${next.toISOString()}): every client is refused from now on (crl_expired) until a fresh CRL is reloaded; re-sign it with tlslp certs crl --refresh (or the CA's own tool), then SIGHUP`,
       ),
     );
   }

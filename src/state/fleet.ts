@@ -13,7 +13,7 @@
  * going and coming back is logged once each way.
  * @module
  */
-import { FailureBudget } from '../server/budget.js';
+import { FailureBudget } from './budget.js';
 import { TransportError } from '../errors/index.js';
 import type { FleetLoad, Lease, LoadReport, StoreBackend } from './backend.js';
 import { CircuitBreaker, type BreakerOptions } from './breaker.js';

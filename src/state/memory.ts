@@ -5,7 +5,7 @@
  * worker's leases and load go with it when it exits.
  * @module
  */
-import { FailureBudget } from '../server/budget.js';
+import { FailureBudget } from './budget.js';
 import type {
   AcquireReply,
   AcquireRequest,

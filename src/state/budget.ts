@@ -1,37 +1,9 @@
 /**
- * Bookkeeping for the server's admission decisions, free of sockets: counts per key, and the
- * per-IP budget of failed handshakes that turns a client looping on a bad or missing
- * certificate into cheap refusals before TLS.
+ * The per-IP budget of failures that turns a client looping on a bad or missing certificate
+ * into cheap refusals before TLS: a server's own (FleetState's local fallback) and the
+ * machine-wide one of the in-memory store.
  * @module
  */
-import { MINUTE_MS } from '../util/time.js';
-
-/** A count per key that forgets keys at zero, so its size follows what is open now. */
-export class Tally {
-  private readonly counts = new Map<string, number>();
-
-  /** The count of `key`. */
-  get(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
-
-  /** Add one to `key`. */
-  up(key: string): void {
-    this.counts.set(key, this.get(key) + 1);
-  }
-
-  /** Take one from `key`. */
-  down(key: string): void {
-    const n = this.get(key) - 1;
-    if (n <= 0) this.counts.delete(key);
-    else this.counts.set(key, n);
-  }
-
-  /** The counts, for the adaptive controller's weighted load. */
-  values(): IterableIterator<number> {
-    return this.counts.values();
-  }
-}
 
 interface Bucket {
   tokens: number;
@@ -62,7 +34,7 @@ export class FailureBudget {
   private refill(ip: string, now: number): Bucket | undefined {
     const b = this.buckets.get(ip);
     if (!b) return undefined;
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.perMinute) / MINUTE_MS);
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
     b.at = now;
     if (b.tokens >= this.burst) {
       this.buckets.delete(ip);
@@ -102,7 +74,7 @@ export class FailureBudget {
     if (this.perMinute <= 0) return 0;
     const b = this.refill(ip, now);
     if (!b || b.tokens >= 1) return 0;
-    return Math.max(1, Math.ceil(((1 - b.tokens) * MINUTE_MS) / this.perMinute));
+    return Math.max(1, Math.ceil(((1 - b.tokens) * 60_000) / this.perMinute));
   }
 
   /** IPs tracked now. */

@@ -5,7 +5,8 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { Logger, LogLevel } from '../logging/index.js';
+import type { Logger } from '../logging/logger.js';
+import type { LogLevel } from '../logging/levels.js';
 import type { OptionEntry } from '../options/core.js';
 import { SERVER_OPTIONS } from '../options/server.js';
 import {
@@ -16,11 +17,11 @@ import {
   showValue,
   type OptionChange,
   type ServerReconfiguration,
-} from '../server/reconfigure.js';
-import type { ReloadReason } from '../server/cluster.js';
-import type { TlslpServer } from '../server/server.js';
+} from './reconfigure.js';
+import type { ReloadReason } from './cluster.js';
+import type { TlslpServer } from './server.js';
 import type { ServerTlsLabels, TlsMaterial } from '../tls/material.js';
-import { describeError } from './common.js';
+import { describeError } from '../errors/describe.js';
 
 /**
  * A reloader of the TLS files into `server`, one reload at a time (a slow read overtaken by a
