@@ -127,6 +127,20 @@ export interface InitCrlOptions {
   nextUpdateDays?: number;
 }
 
+/** A CRL file and what it says. */
+export interface WrittenCrl {
+  /** Path of the CRL (`<dir>/ca_crl.pem`). */
+  crlPath: string;
+  /** The CRL as read back. */
+  crl: CrlInfo;
+}
+
+/** What {@link listCrl} read. */
+export interface ListedCrl extends WrittenCrl {
+  /** Whether the CA certificate of the folder signed it; null without a readable one. */
+  verified: boolean | null;
+}
+
 /**
  * Write an empty CRL signed by the CA of `dir`, for a server's `--crl` before anything is
  * revoked. With `force` an existing CRL is replaced atomically; its CRL number is carried on
@@ -134,7 +148,7 @@ export interface InitCrlOptions {
  * @throws ConfigError `TLSLP_ERR_CERT_EXISTS` (a CRL is there and `force` is not set), the CA
  *   loading errors, `TLSLP_ERR_BAD_OPTION` (a bad `nextUpdateDays`), `TLSLP_ERR_CERT_WRITE`.
  */
-export async function initCrl(options: InitCrlOptions): Promise<{ crlPath: string; crl: CrlInfo }> {
+export async function initCrl(options: InitCrlOptions): Promise<WrittenCrl> {
   const ca = await loadCa(options.dir);
   const crlPath = join(options.dir, CRL_FILE_NAME);
   const old = options.force ? await loadOwnCrl(crlPath, ca).catch(() => null) : null;
@@ -274,9 +288,7 @@ async function caCertOf(dir: string): Promise<x509.X509Certificate | null> {
  * @throws ConfigError `TLSLP_ERR_CERT_FILE` when there is no CRL (naming the fix),
  *   `TLSLP_ERR_CRL_FILE`/`TLSLP_ERR_BAD_CRL` when it is unreadable or not a CRL.
  */
-export async function listCrl(
-  dir: string,
-): Promise<{ crlPath: string; crl: CrlInfo; verified: boolean | null }> {
+export async function listCrl(dir: string): Promise<ListedCrl> {
   const crlPath = join(dir, CRL_FILE_NAME);
   const data = await readCrlBytes(crlPath).catch((err: unknown) => {
     if (err instanceof ConfigError && err.params.errno === 'ENOENT')

@@ -43,6 +43,8 @@ export {
   type CrlEntry,
   type CrlInfo,
   type InitCrlOptions,
+  type ListedCrl,
+  type WrittenCrl,
   type RevocationReason,
   type RevokeOptions,
   type RevokeResult,
