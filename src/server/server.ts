@@ -564,7 +564,7 @@ export class TlslpServer {
     else this.crlAt(now.getTime() + DAY_MS, warn);
     this.crlAt(next.getTime(), () =>
       this.logger.error(
-        `${label}: the CRL passed its nextUpdate (${next.toISOString()}): every client is refused from now on (crl_expired) until a fresh CRL is reloaded; re-sign it with tlslp certs revoke (or the CA's own tool), then SIGHUP`,
+        `${label}: the CRL passed its nextUpdate (${next.toISOString()}): every client is refused from now on (crl_expired) until a fresh CRL is reloaded; re-sign it with tlslp certs crl --refresh (or the CA's own tool), then SIGHUP`,
       ),
     );
   }
