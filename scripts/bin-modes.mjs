@@ -11,9 +11,11 @@ import { fileURLToPath } from 'node:url';
 const root = join(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)), '/');
 /** @type {{ bin?: Record<string, string> }} */
 const pkg = JSON.parse(readFileSync(root + 'package.json', 'utf8'));
-// bin/tlslp (sh) hands over to these Node CLIs: they stay runnable as ./dist/cli/<name>.js too.
-const handedOver = ['dist/cli/tlslp.js', 'dist/cli/work.js'].filter((f) => existsSync(root + f));
-for (const target of new Set([...Object.values(pkg.bin ?? {}), ...handedOver])) {
+// bin/tlslp, the sh fast path of the solver beside the bins, and the Node CLIs it hands over to.
+const beside = ['bin/tlslp', 'dist/cli/tlslp.js', 'dist/cli/work.js'].filter((f) =>
+  existsSync(root + f),
+);
+for (const target of new Set([...Object.values(pkg.bin ?? {}), ...beside])) {
   const file = root + target;
   const mode = statSync(file).mode & 0o777;
   // Executable for whoever may read it: 0644 → 0755, 0600 → 0700.

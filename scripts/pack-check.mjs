@@ -15,12 +15,21 @@
 //   2. `npm install --ignore-scripts <tarball>`: what a consumer gets when install scripts are
 //      blocked. The package must still work: on the native kernel where a prebuild for the
 //      platform is shipped (linux-x64 always), else on the WebAssembly kernel.
-// In both, `tlslp work <token> <n_bits>` and `tlslp-work <token> <n_bits>` must run the shipped
-// native solver program where one is shipped: they are run with no node on PATH.
+// In both, every bin is a Node entry point that runs with only node on PATH (no sh: npm on
+// Windows runs a bin through its shebang), and bin/tlslp, the sh fast path beside them, must
+// run the shipped native solver program where one is shipped: it is run with no node on PATH.
 // Exit status 0 when every check passes, 1 otherwise (the failing step is named).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,8 +67,8 @@ const HOST_PREBUILD = `prebuilds/${process.platform}-${process.arch}/tlslp_kerne
 const HOST_SOLVER = `prebuilds/${process.platform}-${process.arch}/tlslp-solve`;
 /** Platforms whose prebuild is required: where the package is packed and published. */
 const PREBUILD_REQUIRED = process.platform === 'linux' && process.arch === 'x64';
-/** Shebangs a bin may start with: the Node CLIs, and bin/tlslp (a POSIX sh launcher). */
-const SHEBANGS = ['#!/usr/bin/env node', '#!/bin/sh'];
+/** The shebang every bin starts with: each is a Node entry point (npm's cmd-shim reads it). */
+const SHEBANGS = ['#!/usr/bin/env node'];
 /** Folders that must not be shipped. */
 const FORBIDDEN_PREFIXES = [
   'src/',
@@ -183,12 +192,12 @@ function trailingZeroBits(digest) {
 
 /**
  * Check `tlslp work <token> <bits>` (or tlslp-work) output with node:crypto. With
- * `withoutNode` (a PATH from scripts/path-without-node.mjs), the bin npm linked is run directly on that PATH.
+ * `withoutNode` (a PATH from scripts/path-without-node.mjs), `bin` is a file run directly on that PATH.
  */
 function checkWork(cwd, bin, args, token, nBits, withoutNode = '') {
   const argv = [...args, token, String(nBits)];
   const r = withoutNode
-    ? run(join(cwd, 'node_modules', '.bin', bin), argv, {
+    ? run(bin, argv, {
         cwd,
         env: childEnv({ PATH: withoutNode }),
       })
@@ -221,11 +230,13 @@ function checkWork(cwd, bin, args, token, nBits, withoutNode = '') {
 }
 
 /**
- * `tlslp work <token> <n_bits>` and `tlslp-work <token> <n_bits>` as npm linked them, with no
- * node on PATH: they must run the solver program the package ships for this platform.
+ * bin/tlslp, the sh fast path (`work <token> <n_bits>`, and `<token> <n_bits>` as the
+ * original's work_challenge), with no node on PATH: it must run the solver program the
+ * package ships for this platform.
  */
 function checkSolverProgram(cwd, pkgDir) {
-  if (isWindows) return note('bin/tlslp is a POSIX sh launcher: not checked on Windows');
+  if (isWindows)
+    return note('bin/tlslp is a POSIX sh launcher (the fast path): not checked on Windows');
   if (!existsSync(join(pkgDir, HOST_SOLVER))) {
     if (PREBUILD_REQUIRED) return fail(`${HOST_SOLVER} missing in the installed package`);
     return note(`no ${HOST_SOLVER} shipped: tlslp work runs the Node CLI here`);
@@ -236,8 +247,32 @@ function checkSolverProgram(cwd, pkgDir) {
   } catch (error) {
     return fatal(error instanceof Error ? error.message : String(error));
   }
-  checkWork(cwd, 'tlslp', ['work'], 'abc', 16, path);
-  checkWork(cwd, 'tlslp-work', [], 'abc', 20, path);
+  const launcher = join(pkgDir, 'bin', 'tlslp');
+  checkWork(cwd, launcher, ['work'], 'abc', 16, path);
+  checkWork(cwd, launcher, [], 'abc', 20, path);
+}
+
+/**
+ * Every bin as `node <target> --version`, without a shell and with only node on PATH: what
+ * npm's cmd-shim runs on Windows, where there is no sh.
+ */
+function checkNodeEntryPoints(pkgDir, pkg) {
+  const dir = join(work, 'node-only-path');
+  mkdirSync(dir, { recursive: true });
+  const node = join(dir, isWindows ? 'node.exe' : 'node');
+  if (!existsSync(node)) symlinkSync(process.execPath, node);
+  for (const [name, target] of Object.entries(pkg.bin ?? {})) {
+    const r = spawnSync(process.execPath, [join(pkgDir, target), '--version'], {
+      env: childEnv({ PATH: dir }),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    if (r.status !== 0 || r.stdout.trim() !== pkg.version)
+      fail(
+        `node ${target} --version (${name}, only node on PATH) exited ${r.status}: ${r.stderr.trim().split('\n')[0] ?? ''}`,
+      );
+    else ok(`${name}: node ${target} --version → ${pkg.version} (no shell, only node on PATH)`);
+  }
 }
 
 /**
@@ -458,7 +493,9 @@ try {
   const consumer = join(work, 'consumer');
   const { output, pkgDir } = install(consumer, tarball, []);
   const script = reportInstallScript(output, pkgDir);
-  checkManifest(pkgDir, JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')));
+  const installed = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+  checkManifest(pkgDir, installed);
+  checkNodeEntryPoints(pkgDir, installed);
 
   step('run the bins with npx');
   checkHelp(consumer, 'tlslp-server', ['--help'], 'Usage: tlslp-server');

@@ -2,62 +2,20 @@
  * `tlslp certs` and its subcommands run as a user runs them (the built bin, a process each),
  * on real files in a temporary folder, with certificates made at test time.
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CERT_FILE_NAMES, readCertificateSet } from '../src/pki/generate.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { CRL_FILE_NAME, readCrl, verifyCrl } from '../src/pki/index.js';
 import { crlServer, startServer, useTempDirs } from './helpers.js';
+import { ok, refused } from './certs-bin.js';
 import { firstLine } from './first-line.js';
 
-const TLSLP = resolve(import.meta.dirname, '..', 'dist', 'cli', 'tlslp.js');
 const DAY = 24 * 60 * 60 * 1000;
 const SKEW = 60_000;
 const tempDir = useTempDirs('tlslp-certs-cli-');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run `tlslp ...args`; resolves with its exit code and output, whatever the code. */
-function tlslp(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [TLSLP, ...args],
-      { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: unknown }).code as number) : 0;
-        done({ code: typeof code === 'number' ? code : 1, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** Succeeded: exit 0 and nothing on stderr. */
-async function ok(...args: string[]): Promise<string> {
-  const r = await tlslp(...args);
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
-  return r.stdout;
-}
-
-/** Failed with exit 2 and one `tlslp: error: …` line on stderr matching `pattern`, no stack. */
-async function refused(pattern: RegExp, ...args: string[]): Promise<string> {
-  const r = await tlslp(...args);
-  expect(r.code, r.stdout).toBe(2);
-  const lines = r.stderr.trimEnd().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^tlslp: error: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return lines[0] as string;
-}
 
 const read = (dir: string, name: string): Promise<string> => readFile(join(dir, name), 'utf8');
 const cert = async (dir: string, name: string): Promise<X509Certificate> =>

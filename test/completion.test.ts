@@ -51,6 +51,10 @@ describe('tlslp completion', () => {
     expect(complete(s, '_tlslp_main', ['tlslp', 'certs', '--fo'])).toEqual(['--force']);
     // certs has subcommands: their names at the third word, then each one's own flags.
     expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 're'])).toEqual(['revoke']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'cr'])).toEqual(['crl']);
+    expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'crl', '--'])).toEqual(
+      expect.arrayContaining(['--init', '--list', '--refresh', '--crl-days', '--force', '--json']),
+    );
     expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'client', '--na'])).toEqual(['--name']);
     expect(complete(s, '_tlslp_main', ['tlslp', 'certs', 'client', '--key-type', ''])).toEqual([
       'ec',

@@ -180,7 +180,7 @@ describe('a CRL near its nextUpdate', () => {
     const warnings = logger.lines.filter((l) => l.level === 'WARNING');
     expect(warnings.map((l) => l.msg)).toEqual([
       expect.stringMatching(
-        /^--crl ca_crl\.pem: the CRL's nextUpdate is .*re-sign it \(tlslp certs revoke\)/,
+        /^--crl ca_crl\.pem: the CRL's nextUpdate is .*re-sign it \(tlslp certs crl --refresh\)/,
       ),
     ]);
     // The same files again: nothing more today.
@@ -214,7 +214,7 @@ describe('a CRL that passes its nextUpdate', () => {
     const errors = logger.lines.filter((l) => l.level === 'ERROR');
     expect(errors).toHaveLength(1);
     expect(errors[0]?.msg).toMatch(
-      /^--crl certificates\/ca_crl\.pem: the CRL passed its nextUpdate .* re-sign it with tlslp certs revoke/,
+      /^--crl certificates\/ca_crl\.pem: the CRL passed its nextUpdate .* re-sign it with tlslp certs crl --refresh/,
     );
     expect(await served(s.port, { cert: certs.clientCert, key: certs.clientKey })).toBe(false);
     await until(

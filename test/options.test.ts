@@ -294,6 +294,7 @@ const HELP: Record<string, () => string> = {
   'certs-server': () => tlslpHelp('certs', 'server'),
   'certs-show': () => tlslpHelp('certs', 'show'),
   'certs-revoke': () => tlslpHelp('certs', 'revoke'),
+  'certs-crl': () => tlslpHelp('certs', 'crl'),
 };
 
 function tlslpHelp(...command: string[]): string {

@@ -1,5 +1,6 @@
 /**
- * bin/tlslp (the tlslp and tlslp-work commands): the original solver's two-operand form runs
+ * bin/tlslp, the sh fast path beside the Node bins (a file to hand a client as its
+ * work_challenge, or to link under any name): the original solver's two-operand form runs
  * the native solver program without starting Node, with the library's very answer; every
  * other form runs the Node CLI.
  */
@@ -47,7 +48,7 @@ async function pathWithoutNode(): Promise<string> {
   return dir;
 }
 
-/** The launcher as npm links it: `<dir>/<name>` → bin/tlslp. */
+/** The launcher as a user links it: `<dir>/<name>` → bin/tlslp. */
 async function linked(name: 'tlslp' | 'tlslp-work' | 'work_challenge'): Promise<string> {
   const path = join(await tempDir(), name);
   await symlink(launcher, path);
@@ -85,7 +86,7 @@ describe.skipIf(!existsSync(solver))('bin/tlslp: the native fast path of tlslp w
     expect(resultLine(r.stdout)).toBe(`RESULT:${expected.suffix}`);
   });
 
-  it('runs without Node, through the links npm makes, under either name', async () => {
+  it('runs without Node, through links to it, under either name', async () => {
     const PATH = await pathWithoutNode();
     for (const [bin, args] of [
       [await linked('tlslp'), ['work', 'abc', '12']],

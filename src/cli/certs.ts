@@ -1,22 +1,25 @@
 /**
  * `tlslp certs`: make a certificate set, and (subcommands) issue more client and server
- * certificates from its CA, show a certificate, revoke one in the CA's CRL.
+ * certificates from its CA, show a certificate or a CRL, revoke one in the CA's CRL, and
+ * make, list or re-sign that CRL.
  * @module
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { ConfigError } from '../errors/index.js';
 import {
   CERTS_CLIENT_OPTIONS,
+  CERTS_CRL_OPTIONS,
   CERTS_OPTIONS,
+  CRL_MODES,
   CERTS_REVOKE_OPTIONS,
   CERTS_SERVER_OPTIONS,
   CERTS_SHOW_OPTIONS,
   resolveCertsOptions,
 } from '../options/certs.js';
 import { resolveEntries, type OptionTable, type ResolvedOf } from '../options/core.js';
-import type { CertificateDescription, IssuedCertificate } from '../pki/index.js';
+import type { CertificateDescription, CrlInfo, IssuedCertificate } from '../pki/index.js';
 import { unreadable } from '../tls/material.js';
 import {
   VERSION,
@@ -74,9 +77,9 @@ function subcommand<T extends OptionTable>(
 }
 
 /** Read a certificate file for `show` or `revoke --cert`, naming it in the error. */
-async function readCertificateFile(path: string, flag?: string): Promise<string> {
+async function readCertificateFile(path: string, flag?: string): Promise<Buffer> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
@@ -110,6 +113,26 @@ function writtenLines(
     formatCertificate(issued.description).replace(/^/gm, '  ') +
     '\n'
   );
+}
+
+/**
+ * A CRL as `crl --list` and `show` print it: a heading naming the file, the CRL's lines, and
+ * whether the CA's signature checks (`verified`; left out when no CA was at hand); or JSON.
+ */
+function crlText(
+  crl: CrlInfo,
+  file: string,
+  json: boolean,
+  pki: { formatCrl: (c: CrlInfo) => string; crlJson: (c: CrlInfo) => Record<string, unknown> },
+  verified?: { ca: string; ok: boolean | null },
+): string {
+  if (json)
+    return `${JSON.stringify({ file, ...pki.crlJson(crl), ...(verified ? { verified: verified.ok } : {}) })}\n`;
+  const signature =
+    verified === undefined
+      ? ''
+      : `\nSignature:   ${verified.ok === null ? `not checked (no CA certificate ${verified.ca})` : verified.ok ? `valid, by the CA ${verified.ca}` : `NOT by the CA ${verified.ca}`}`;
+  return `CRL ${file}\n${pki.formatCrl(crl)}${signature}\n`;
 }
 
 /** Add `tlslp certs` and its subcommands to `program`. */
@@ -193,20 +216,26 @@ export function addCertsCommand(program: Command): Command {
   subcommand(
     certs,
     'show',
-    'print what a certificate says: subject, SANs, issuer, serial, validity, key type, fingerprint',
+    'print what a certificate says (subject, SANs, issuer, serial, validity, key type, fingerprint), or a CRL (as crl --list)',
     CERTS_SHOW_OPTIONS,
     async (opts, [file = '']) => {
-      const { describeCertificate, formatCertificate } = await x509();
-      const description = describeCertificate(await readCertificateFile(file), file);
+      const pki = await x509();
+      const data = await readCertificateFile(file);
+      // A CRL (PEM or DER) is shown as `tlslp certs crl --list` shows it.
+      if (pki.isCrl(data)) {
+        process.stdout.write(crlText(pki.describeCrl(data, file), file, opts.json, pki));
+        return;
+      }
+      const description = pki.describeCertificate(data.toString('utf8'), file);
       process.stdout.write(
         opts.json
           ? `${JSON.stringify({ file, ...description })}\n`
-          : `${formatCertificate(description)}\n`,
+          : `${pki.formatCertificate(description)}\n`,
       );
     },
     {
       example: 'tlslp certs show certificates/jane_cert.pem --json',
-      argument: ['<file>', 'the certificate (PEM)'],
+      argument: ['<file>', 'the certificate (PEM) or CRL (PEM or DER)'],
     },
   );
 
@@ -221,7 +250,7 @@ export function addCertsCommand(program: Command): Command {
       let subject = '';
       if (opts.cert !== undefined) {
         // Read and parsed here, so an error names the file.
-        certPem = await readCertificateFile(opts.cert, '--cert');
+        certPem = (await readCertificateFile(opts.cert, '--cert')).toString('utf8');
         subject = ` (${describeCertificate(certPem, `--cert ${opts.cert}`).subject.text})`;
       }
       const result = await revokeCertificate({
@@ -243,6 +272,49 @@ export function addCertsCommand(program: Command): Command {
       aliases: REVOKE_ALIASES,
       example: 'tlslp certs revoke --cert certificates/jane_cert.pem',
     },
+  );
+  subcommand(
+    certs,
+    'crl',
+    'the CRL of the CA in --dir (ca_crl.pem): --init writes an empty one, --list prints it, --refresh re-signs it before its nextUpdate',
+    CERTS_CRL_OPTIONS,
+    async (opts) => {
+      const modes = CRL_MODES.filter((m) => opts[m]);
+      if (modes.length !== 1)
+        throw new ConfigError('TLSLP_ERR_CRL_MODE', {
+          given: modes.length === 0 ? 'none' : modes.map((m) => `--${m}`).join(' and '),
+        });
+      const pki = await x509();
+      const c = colorsFor(process.stdout);
+      const summary = (crl: CrlInfo): string =>
+        `${crl.entries.length} ${crl.entries.length === 1 ? 'entry' : 'entries'}, CRL number ${crl.crlNumber ?? '?'}, signed by ${crl.issuer}, next update ${crl.nextUpdate?.toISOString() ?? 'none'}`;
+      if (opts.init) {
+        const { crlPath, crl } = await pki.initCrl({
+          dir: opts.dir,
+          force: opts.force,
+          nextUpdateDays: opts.nextUpdateDays,
+        });
+        process.stdout.write(
+          `${c.green('✓')} empty CRL written to ${crlPath}: ${summary(crl)}\n` +
+            `  start the server with --crl ${crlPath}; revoke with tlslp certs revoke --dir ${opts.dir}, then SIGHUP the server\n`,
+        );
+      } else if (opts.list) {
+        const { crlPath, crl, verified } = await pki.listCrl(opts.dir);
+        const ca = join(opts.dir, pki.CERT_FILE_NAMES.caCert);
+        process.stdout.write(crlText(crl, crlPath, opts.json, pki, { ca, ok: verified }));
+      } else {
+        const crl = await pki.refreshCrl({
+          dir: opts.dir,
+          nextUpdateDays: opts.nextUpdateDays,
+          mustExist: true,
+        });
+        process.stdout.write(
+          `${c.green('✓')} CRL ${join(opts.dir, pki.CRL_FILE_NAME)} re-signed: ${summary(crl)}\n` +
+            '  a server that loads this CRL uses it once it reads the CRL again (SIGHUP)\n',
+        );
+      }
+    },
+    { example: 'tlslp certs crl --init && tlslp certs crl --list --json' },
   );
   return certs;
 }

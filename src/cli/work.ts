@@ -2,9 +2,9 @@
 /**
  * `tlslp-work <token> <n_bits>`: solve one WORK challenge and print `RESULT:<suffix>` and
  * `Time: <seconds> seconds`, the output of the original `work_challenge` solver binary,
- * so it is a drop-in replacement for it. The installed commands reach it through bin/tlslp,
- * which runs the native solver program (native/src/solve_main.c) instead for the plain
- * `<token> <n_bits>` form: that form pays no Node start-up.
+ * so it is a drop-in replacement for it. The installed `tlslp-work` is this file; bin/tlslp,
+ * the sh launcher beside it, runs the native solver program (native/src/solve_main.c) instead
+ * for the plain `<token> <n_bits>` form, which then pays no Node start-up.
  * @module
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -43,10 +43,11 @@ export function workCommand(name = 'tlslp-work'): Command {
     .addHelpText(
       'after',
       `\nExample:\n  ${name} gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq 28\n` +
-        '\nGiven just <token> <n_bits>, the installed tlslp-work and tlslp work run the native solver\n' +
-        'program (tlslp-solve) without starting Node, where one is built or shipped; any flag, or\n' +
-        'TLSLP_NO_NATIVE / TLSLP_NATIVE_VARIANT / TLSLP_NATIVE_SCALAR, runs this Node CLI. Both\n' +
-        'print the same suffix: the lowest nonce.',
+        '\nGiven just <token> <n_bits>, node_modules/tlslp/bin/tlslp (an sh launcher, the file to hand\n' +
+        "a client as the original's work_challenge) runs the native solver program (tlslp-solve)\n" +
+        'without starting Node, where one is built or shipped; any flag, or TLSLP_NO_NATIVE /\n' +
+        'TLSLP_NATIVE_VARIANT / TLSLP_NATIVE_SCALAR, runs this Node CLI. Both print the same\n' +
+        'suffix: the lowest nonce.',
     )
     .exitOverride()
     .configureOutput(commanderOutput(name));

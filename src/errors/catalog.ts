@@ -465,6 +465,11 @@ const CATALOG = {
     message: '{subject} is not issued by the CA {ca}; revoke it with the CA that issued it',
     summary: "The certificate to revoke was issued by another CA than the folder's.",
   },
+  TLSLP_ERR_CRL_MODE: {
+    type: 'ConfigError',
+    message: 'give exactly one of --init, --list and --refresh (given: {given})',
+    summary: 'The crl subcommand of tlslp certs was given none or several of its modes (CLI).',
+  },
 
   TLSLP_ERR_BAD_HOST: {
     type: 'ConfigError',

@@ -1,6 +1,6 @@
 /**
  * The options of `tlslp certs` ({@link makeCertificates}) and of its subcommands `client`,
- * `server`, `show` and `revoke` (the PKI functions of src/pki/, which check their values
+ * `server`, `show`, `revoke` and `crl` (the PKI functions of src/pki/, which check their values
  * against these entries too, so the library and the flags take the same values).
  * @module
  */
@@ -164,17 +164,48 @@ export const CERTS_REVOKE_OPTIONS = {
     defaultText: 'none',
     help: 'the serial number to revoke, hex (as tlslp certs show prints it); or --cert',
   }),
-  /**
-   * Days until the CRL must be re-signed (a server refuses every client after that). Default:
-   * `365`.
-   */
-  nextUpdateDays: option(integer(1, 36500), {
+  nextUpdateDays: crlDaysEntry(),
+} as const;
+
+/** `--crl-days`: the validity of a CRL the command signs. */
+function crlDaysEntry() {
+  return option(integer(1, 36500), {
     lib: true,
     flag: '--crl-days',
     value: 'n',
     default: 365,
     help: 'days until the CRL must be re-signed (a server refuses every client after that)',
-  }),
+  });
+}
+
+/** The modes of `tlslp certs crl`, of which exactly one is given. */
+export const CRL_MODES = ['init', 'list', 'refresh'] as const;
+
+/**
+ * Every option of `tlslp certs crl` ({@link initCrl}, {@link listCrl}, {@link refreshCrl}), in
+ * `--help` order.
+ */
+export const CERTS_CRL_OPTIONS = {
+  dir: dirEntry('folder with the CA; its CRL is ca_crl.pem there'),
+  init: switchEntry(
+    false,
+    '--init',
+    'write an empty CRL signed by the CA (for tlslp-server --crl)',
+  ),
+  list: switchEntry(false, '--list', 'print the CRL: issuer, updates, each revoked serial'),
+  refresh: switchEntry(
+    false,
+    '--refresh',
+    'sign the same entries again with a new thisUpdate and nextUpdate',
+  ),
+  nextUpdateDays: crlDaysEntry(),
+  /** With --init: replace an existing CRL (dropping its entries). Default: `false`. */
+  force: switchEntry(
+    true,
+    '--force',
+    'with --init: replace an existing CRL (dropping its entries)',
+  ),
+  json: switchEntry(false, '--json', 'with --list: print one JSON object instead of the lines'),
 } as const;
 
 type Table = typeof CERTS_OPTIONS;

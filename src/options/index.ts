@@ -4,6 +4,7 @@
  */
 import {
   CERTS_CLIENT_OPTIONS,
+  CERTS_CRL_OPTIONS,
   CERTS_OPTIONS,
   CERTS_REVOKE_OPTIONS,
   CERTS_SERVER_OPTIONS,
@@ -17,6 +18,7 @@ import { WORK_OPTIONS } from './work.js';
 export * from './core.js';
 export {
   CERTS_CLIENT_OPTIONS,
+  CERTS_CRL_OPTIONS,
   CERTS_OPTIONS,
   CERTS_REVOKE_OPTIONS,
   CERTS_SERVER_OPTIONS,
@@ -38,7 +40,8 @@ export type CommandName =
   | 'certs-client'
   | 'certs-server'
   | 'certs-show'
-  | 'certs-revoke';
+  | 'certs-revoke'
+  | 'certs-crl';
 
 /** Each command's table, by the name the docs' markers use (`options:server:start`). */
 export const COMMAND_OPTIONS: Readonly<Record<CommandName, OptionTable>> = {
@@ -50,4 +53,5 @@ export const COMMAND_OPTIONS: Readonly<Record<CommandName, OptionTable>> = {
   'certs-server': CERTS_SERVER_OPTIONS,
   'certs-show': CERTS_SHOW_OPTIONS,
   'certs-revoke': CERTS_REVOKE_OPTIONS,
+  'certs-crl': CERTS_CRL_OPTIONS,
 };

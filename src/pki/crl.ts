@@ -7,13 +7,14 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DAY_MS } from './generate.js';
+import { CERT_FILE_NAMES, DAY_MS } from './generate.js';
 import { ConfigError } from '../errors/index.js';
 import { CERTS_REVOKE_OPTIONS, serialDigits } from '../options/certs.js';
 import { checkValue } from '../options/core.js';
 import { loadCa, type LoadedCa } from './ca.js';
-import { writeAtomically } from './files.js';
+import { writeAtomically, writeNewFiles } from './files.js';
 import { normalizeSerial } from './inspect.js';
+import { escapeControl } from '../text/escape.js';
 
 /** File name of the CRL in a certificate folder. */
 export const CRL_FILE_NAME = 'ca_crl.pem';
@@ -64,6 +65,18 @@ export interface CrlInfo {
   crlNumber?: bigint;
   /** Revoked serial numbers, normalized hex, in list order. */
   serials: string[];
+  /** The entries in list order: serial, date of revocation, and reason when one is given. */
+  entries: CrlEntry[];
+}
+
+/** One revoked certificate of a CRL. */
+export interface CrlEntry {
+  /** Its serial number, normalized hex. */
+  serial: string;
+  /** When it was revoked. */
+  revocationDate: Date;
+  /** The reason code, when the entry carries one. */
+  reason?: RevocationReason;
 }
 
 const CRL_NUMBER_OID = '2.5.29.20';
@@ -102,19 +115,73 @@ export async function revokeCertificate(options: RevokeOptions): Promise<RevokeR
   return { crlPath, serial, alreadyRevoked, crl: parseCrl(crl, crlPath) };
 }
 
+/** Options of {@link initCrl}. */
+export interface InitCrlOptions {
+  /** The folder with the CA; the CRL is `<dir>/ca_crl.pem`. */
+  dir: string;
+  /** Replace an existing CRL (its entries are dropped); without it one is never overwritten. */
+  force?: boolean;
+  /** The CRL's thisUpdate (default now). */
+  now?: Date;
+  /** Days until the CRL's nextUpdate (default 365), as {@link RevokeOptions.nextUpdateDays}. */
+  nextUpdateDays?: number;
+}
+
+/** A CRL file and what it says. */
+export interface WrittenCrl {
+  /** Path of the CRL (`<dir>/ca_crl.pem`). */
+  crlPath: string;
+  /** The CRL as read back. */
+  crl: CrlInfo;
+}
+
+/** What {@link listCrl} read. */
+export interface ListedCrl extends WrittenCrl {
+  /** Whether the CA certificate of the folder signed it; null without a readable one. */
+  verified: boolean | null;
+}
+
+/**
+ * Write an empty CRL signed by the CA of `dir`, for a server's `--crl` before anything is
+ * revoked. With `force` an existing CRL is replaced atomically; its CRL number is carried on
+ * when it is this CA's, so the new list still counts up.
+ * @throws ConfigError `TLSLP_ERR_CERT_EXISTS` (a CRL is there and `force` is not set), the CA
+ *   loading errors, `TLSLP_ERR_BAD_OPTION` (a bad `nextUpdateDays`), `TLSLP_ERR_CERT_WRITE`.
+ */
+export async function initCrl(options: InitCrlOptions): Promise<WrittenCrl> {
+  const ca = await loadCa(options.dir);
+  const crlPath = join(options.dir, CRL_FILE_NAME);
+  const old = options.force ? await loadOwnCrl(crlPath, ca).catch(() => null) : null;
+  const number = (old?.number ?? 0n) + 1n;
+  const now = options.now ?? new Date();
+  const crl = await signCrl(ca, [], number, now, options.nextUpdateDays);
+  if (options.force) await writeAtomically(crlPath, crl, 0o644);
+  else await writeNewFiles([{ path: crlPath, data: crl, mode: 0o644 }], { forceable: true });
+  return { crlPath, crl: parseCrl(crl, crlPath) };
+}
+
 /**
  * Re-sign the CRL of `dir` with the same entries, a fresh thisUpdate/nextUpdate and the next
- * CRL number (creating an empty CRL when there is none): what to run before nextUpdate comes.
- * @throws ConfigError as {@link revokeCertificate}.
+ * CRL number: what to run before nextUpdate comes. When there is no CRL, an empty one is made,
+ * unless `mustExist` is set (`tlslp certs crl --refresh`: a missing CRL is a wrong folder).
+ * @throws ConfigError as {@link revokeCertificate}, and `TLSLP_ERR_CERT_FILE` for a missing CRL
+ *   with `mustExist`.
  */
 export async function refreshCrl(options: {
   dir: string;
   now?: Date;
   nextUpdateDays?: number;
+  mustExist?: boolean;
 }): Promise<CrlInfo> {
   const ca = await loadCa(options.dir);
   const crlPath = join(options.dir, CRL_FILE_NAME);
   const old = await loadOwnCrl(crlPath, ca);
+  if (!old && options.mustExist)
+    throw new ConfigError(
+      'TLSLP_ERR_CERT_FILE',
+      { file: crlPath, problem: `not found; ${crlInitHint(options.dir)}` },
+      { option: 'dir' },
+    );
   const crl = await signCrl(
     ca,
     old?.entries ?? [],
@@ -126,18 +193,122 @@ export async function refreshCrl(options: {
   return parseCrl(crl, crlPath);
 }
 
+/** What to run to make the empty CRL a server's `--crl` needs, for the CA folder `dir`. */
+export function crlInitHint(dir: string): string {
+  return `make an empty one with: tlslp certs crl --init --dir ${dir}`;
+}
+
 /**
- * Read a CRL file (PEM).
+ * Read a CRL file (PEM or DER).
  * @throws ConfigError `TLSLP_ERR_CRL_FILE` when it cannot be read, `TLSLP_ERR_BAD_CRL` when it is
  *   not a CRL.
  */
 export async function readCrl(path: string): Promise<CrlInfo> {
-  return parseCrl(await readCrlText(path), path);
+  return describeCrl(await readCrlBytes(path), path);
 }
 
-async function readCrlText(path: string): Promise<string> {
+/**
+ * What a CRL says, from its PEM text or its DER bytes.
+ * @param source what it is, for the error (a file name)
+ * @throws ConfigError `TLSLP_ERR_BAD_CRL` when it is not a CRL.
+ */
+export function describeCrl(data: string | Uint8Array, source = 'the CRL'): CrlInfo {
+  return parseCrl(crlInput(data), source);
+}
+
+/** A CRL file's contents as @peculiar/x509 reads them: PEM text, or else the DER bytes. */
+function crlInput(data: string | Uint8Array): string | Uint8Array {
+  if (typeof data === 'string') return data;
+  const text = Buffer.from(data).toString('latin1');
+  return text.includes('-----BEGIN ') ? text : data;
+}
+
+/** Whether `data` (a file's bytes) holds a CRL: a PEM one, or DER that parses as one. */
+export function isCrl(data: Uint8Array): boolean {
+  const text = Buffer.from(data).toString('latin1');
+  if (text.includes('-----BEGIN ')) return /-----BEGIN (X509 )?CRL-----/.test(text);
   try {
-    return await readFile(path, 'utf8');
+    new x509.X509Crl(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A CRL as aligned lines (no trailing newline): issuer, updates, number, then one line per
+ * revoked serial with its date and reason. Values from the CRL are escaped for the terminal.
+ */
+export function formatCrl(info: CrlInfo): string {
+  const rows: Array<[string, string]> = [
+    ['Issuer', info.issuer],
+    ['This update', info.thisUpdate.toISOString()],
+    ['Next update', info.nextUpdate?.toISOString() ?? '(none)'],
+    ['CRL number', info.crlNumber?.toString() ?? '(none)'],
+    ['Revoked', String(info.entries.length)],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${escapeControl(v)}`);
+  const serialWidth = Math.max(0, ...info.entries.map((e) => e.serial.length));
+  for (const e of info.entries) {
+    const reason = e.reason === undefined ? '' : `  ${e.reason}`;
+    lines.push(`  ${e.serial.padEnd(serialWidth)}  ${e.revocationDate.toISOString()}${reason}`);
+  }
+  return lines.join('\n');
+}
+
+/** A CRL as JSON (`--json`): dates as ISO text, the CRL number as a decimal string. */
+export function crlJson(info: CrlInfo): Record<string, unknown> {
+  return {
+    type: 'crl',
+    issuer: info.issuer,
+    thisUpdate: info.thisUpdate.toISOString(),
+    nextUpdate: info.nextUpdate?.toISOString() ?? null,
+    crlNumber: info.crlNumber?.toString() ?? null,
+    entries: info.entries.map((e) => ({
+      serial: e.serial,
+      revocationDate: e.revocationDate.toISOString(),
+      reason: e.reason ?? null,
+    })),
+  };
+}
+
+/** The CA certificate of `dir` (`ca_cert.pem`), or null when it cannot be read. */
+async function caCertOf(dir: string): Promise<x509.X509Certificate | null> {
+  try {
+    return new x509.X509Certificate(await readFile(join(dir, CERT_FILE_NAMES.caCert), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Read the CRL of `dir` and check its signature against the CA certificate there
+ * (`verified`: null when there is no readable CA certificate): `tlslp certs crl --list`.
+ * @throws ConfigError `TLSLP_ERR_CERT_FILE` when there is no CRL (naming the fix),
+ *   `TLSLP_ERR_CRL_FILE`/`TLSLP_ERR_BAD_CRL` when it is unreadable or not a CRL.
+ */
+export async function listCrl(dir: string): Promise<ListedCrl> {
+  const crlPath = join(dir, CRL_FILE_NAME);
+  const data = await readCrlBytes(crlPath).catch((err: unknown) => {
+    if (err instanceof ConfigError && err.params.errno === 'ENOENT')
+      throw new ConfigError(
+        'TLSLP_ERR_CERT_FILE',
+        { file: crlPath, problem: `not found; ${crlInitHint(dir)}` },
+        { cause: err, option: 'dir' },
+      );
+    throw err;
+  });
+  const input = crlInput(data);
+  const crl = parseCrl(input, crlPath);
+  const ca = await caCertOf(dir);
+  const verified = ca ? await crlSignedBy(openCrl(input, crlPath), ca) : null;
+  return { crlPath, crl, verified };
+}
+
+async function readCrlBytes(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CRL_FILE',
@@ -185,25 +356,31 @@ async function falseOnThrow(check: () => Promise<boolean>): Promise<boolean> {
   }
 }
 
-function parseCrl(pem: string, path: string): CrlInfo {
-  const crl = openCrl(pem, path);
+function parseCrl(data: string | Uint8Array, path: string): CrlInfo {
+  const crl = openCrl(data, path);
   const number = crlNumber(crl, path);
+  const entries = crl.entries.map((e) => ({
+    serial: normalizeSerial(e.serialNumber),
+    revocationDate: e.revocationDate,
+    ...(e.reason === undefined ? {} : { reason: x509.X509CrlReason[e.reason] as RevocationReason }),
+  }));
   return {
     issuer: crl.issuer,
     thisUpdate: crl.thisUpdate,
     ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate } : {}),
     ...(number === undefined ? {} : { crlNumber: number }),
-    serials: crl.entries.map((e) => normalizeSerial(e.serialNumber)),
+    serials: entries.map((e) => e.serial),
+    entries,
   };
 }
 
-function openCrl(pem: string, path: string): x509.X509Crl {
+function openCrl(data: string | Uint8Array, path: string): x509.X509Crl {
   try {
-    return new x509.X509Crl(pem);
+    return new x509.X509Crl(typeof data === 'string' ? data : Uint8Array.from(data));
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_BAD_CRL',
-      { path, problem: 'not a PEM CRL' },
+      { path, problem: typeof data === 'string' ? 'not a PEM CRL' : 'not a CRL (PEM or DER)' },
       { cause: err, option: 'crl' },
     );
   }

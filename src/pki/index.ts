@@ -1,7 +1,7 @@
 /**
  * `tlslp/certs`: certificates in pure TypeScript. A new set (CA, server, client), then its
  * lifecycle on the CA folder: issue per-client and server certificates, describe a
- * certificate, revoke one in the CA's CRL.
+ * certificate, revoke one in the CA's CRL, make, list and re-sign that CRL.
  * @module
  */
 export {
@@ -30,11 +30,21 @@ export {
 } from './inspect.js';
 export {
   CRL_FILE_NAME,
+  crlJson,
+  describeCrl,
+  formatCrl,
+  initCrl,
+  isCrl,
+  listCrl,
   readCrl,
   verifyCrl,
   refreshCrl,
   revokeCertificate,
+  type CrlEntry,
   type CrlInfo,
+  type InitCrlOptions,
+  type ListedCrl,
+  type WrittenCrl,
   type RevocationReason,
   type RevokeOptions,
   type RevokeResult,

@@ -332,7 +332,7 @@ function crlBlocks(text: string): Buffer[] {
 export function checkDates(crl: CrlInfo, now: Date): void {
   if (crl.nextUpdate && crl.nextUpdate < now)
     throw new CrlProblem(
-      `its nextUpdate (${crl.nextUpdate.toISOString()}) has passed: the server would refuse every client; re-sign it (tlslp certs revoke, or the CA's own tool) and reload`,
+      `its nextUpdate (${crl.nextUpdate.toISOString()}) has passed: the server would refuse every client; re-sign it (tlslp certs crl --refresh, or the CA's own tool) and reload`,
     );
   if (crl.thisUpdate > now)
     throw new CrlProblem(

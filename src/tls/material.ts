@@ -6,6 +6,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { basename, dirname } from 'node:path';
 import { checkDates, CrlProblem, readCrls, type CrlInfo } from './crl.js';
 import { ConfigError } from '../errors/index.js';
 import { DAY_MS, HOUR_MS } from '../util/time.js';
@@ -67,11 +68,23 @@ export function unreadable(err: unknown): string {
         : `cannot be read (${code ?? 'error'})`;
 }
 
+/** What makes the file a missing `--crl` names: `tlslp certs crl --init` writes `ca_crl.pem`. */
+function crlFix(path: string): string {
+  const named = basename(path) === 'ca_crl.pem';
+  const dir = named ? dirname(path) : '<CA folder>';
+  return `make an empty one with: tlslp certs crl --init --dir ${dir}${named ? '' : ' (it writes ca_crl.pem there)'}`;
+}
+
 /**
  * Read a PEM file.
+ * @param fix what to do when it is missing, for the error (default: make a set with
+ *   `tlslp certs`)
  * @throws ConfigError naming the flag when it is missing, unreadable or not PEM.
  */
-export async function readPem(file: PemFile): Promise<Buffer> {
+export async function readPem(
+  file: PemFile,
+  fix = 'create a set with: tlslp certs',
+): Promise<Buffer> {
   let data: Buffer;
   try {
     data = await readFile(file.path);
@@ -80,7 +93,7 @@ export async function readPem(file: PemFile): Promise<Buffer> {
       'TLSLP_ERR_CERT_FILE',
       {
         file: `${file.flag} ${file.path}`,
-        problem: `${unreadable(err)}; pass the right path, or create a set with: tlslp certs`,
+        problem: `${unreadable(err)}; pass the right path, or ${fix}`,
       },
       { cause: err },
     );
@@ -105,7 +118,7 @@ export async function readTlsFiles(files: {
   if (files.ca) out.ca = await readPem(files.ca);
   if (files.cert) out.cert = await readPem(files.cert);
   if (files.key) out.key = await readPem(files.key);
-  if (files.crl) out.crl = await readPem(files.crl);
+  if (files.crl) out.crl = await readPem(files.crl, crlFix(files.crl.path));
   return out;
 }
 
@@ -271,7 +284,7 @@ export function crlNextUpdate(crls: readonly CrlInfo[]): Date | undefined {
 export function crlExpiryWarning(label: string, next: Date, now: Date): string {
   const hours = Math.max(0, (next.getTime() - now.getTime()) / HOUR_MS);
   const left = hours >= 48 ? `${Math.floor(hours / 24)} days` : `${Math.floor(hours)} hours`;
-  return `${label}: the CRL's nextUpdate is ${next.toISOString()} (in ${left}); past it every client is refused: re-sign it (tlslp certs revoke) and reload before then`;
+  return `${label}: the CRL's nextUpdate is ${next.toISOString()} (in ${left}); past it every client is refused: re-sign it (tlslp certs crl --refresh) and reload before then`;
 }
 
 /**
