@@ -39,25 +39,29 @@ interface Loaded {
   names: string[];
   /** Every module URL resolved while importing it. */
   urls: string[];
+  /** The CommonJS modules loaded (`require.cache`), after the import and `then`. */
+  required: string[];
 }
 
-async function importAlone(specifier: string): Promise<Loaded> {
+async function importAlone(specifier: string, then = ''): Promise<Loaded> {
   const dir = await tempDir();
   await writeFile(join(dir, 'hooks.mjs'), HOOKS);
   await writeFile(join(dir, 'register.mjs'), REGISTER);
   const log = join(dir, 'resolved.log');
   await writeFile(log, '');
   const script =
-    `const m = await import(${JSON.stringify(specifier)});` +
-    `console.log(JSON.stringify({ reflect: typeof Reflect.getMetadata, names: Object.keys(m) }));`;
+    `import { createRequire } from 'node:module';` +
+    `const m = await import(${JSON.stringify(specifier)});${then}` +
+    `const required = Object.keys(createRequire(process.cwd() + '/').cache);` +
+    `console.log(JSON.stringify({ reflect: typeof Reflect.getMetadata, names: Object.keys(m), required }));`;
   const { stdout } = await run(
     process.execPath,
     ['--import', join(dir, 'register.mjs'), '--input-type=module', '-e', script],
     { env: { ...process.env, RESOLVED_LOG: log } },
   );
-  const { reflect, names } = JSON.parse(stdout) as Omit<Loaded, 'urls'>;
+  const { reflect, names, required } = JSON.parse(stdout) as Omit<Loaded, 'urls'>;
   const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
-  return { reflect, names, urls };
+  return { reflect, names, urls, required };
 }
 
 const fromPeculiar = (urls: string[]): string[] =>
@@ -96,6 +100,14 @@ describe('package exports', () => {
       expect(loaded.urls.some((u) => u.includes('/dist/state/'))).toBe(true);
       expect(loaded.urls.filter((u) => u.includes('/node_modules/@redis/'))).toEqual([]);
     }
+  });
+
+  it('tlslp/server loads prom-client only with the first ServerMetrics (a server without metrics never does)', async () => {
+    const prom = (l: Loaded): string[] =>
+      l.required.filter((f) => f.includes('/node_modules/prom-client/'));
+    expect(prom(await importAlone('tlslp/server'))).toEqual([]);
+    const metered = await importAlone('tlslp/server', 'new m.ServerMetrics();');
+    expect(prom(metered)).not.toEqual([]);
   });
 
   it('tlslp/server loads no log file sink: the library logs through the logging core', async () => {

@@ -6,7 +6,8 @@
  * @module
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { promClient } from './prom.js';
 import type { LogLevel } from '../logging/levels.js';
 import type { Logger } from '../logging/logger.js';
 import { ipcSink, relayLogMessage } from '../logging/ipc-sink.js';
@@ -307,7 +308,7 @@ class ClusterMetrics {
         values: [...samples.values()],
       })),
     );
-    const registry = AggregatorRegistry.aggregate(all);
+    const registry = promClient().AggregatorRegistry.aggregate(all);
     return { text: await registry.metrics(), contentType: registry.contentType };
   }
 }

@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { promClient } from './prom.js';
 import { sessionFailureReason } from '../errors/index.js';
 import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
@@ -68,6 +69,7 @@ export class ServerMetrics {
   readonly fleetRefused: Gauge<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean; registry?: Registry } = {}) {
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = promClient();
     const registers = [(this.registry = options.registry ?? new Registry())];
     this.sessionsStarted = new Counter({
       name: 'tlslp_sessions_started_total',
