@@ -86,12 +86,13 @@ describe('cluster mode faults', () => {
   it.each([1, 2])(
     '%i worker(s) that keep dying: the primary stops with a non-zero code and one ERROR saying why',
     async (workers) => {
-      // Listens (so it counts as started), then dies soon after.
+      // Listens (so it counts as started), then dies soon after (its listening message reaches
+      // the primary first).
       const script = join(dir, 'dies.mjs');
       await writeFile(
         script,
         "import net from 'node:net';\n" +
-          "net.createServer().listen(0, '127.0.0.1', () => setTimeout(() => process.exit(3), 300));\n",
+          "net.createServer().listen(0, '127.0.0.1', () => setTimeout(() => process.exit(3), 20));\n",
       );
       const logger = memoryLogger();
       const code = await within(
