@@ -320,7 +320,7 @@ async function serve(argv: string[]): Promise<number> {
       (err: unknown): never => {
         throw new ConfigError(
           'TLSLP_ERR_METRICS_LISTEN',
-          { source, detail: describeError(err) },
+          { source, reason: describeError(err) },
           { cause: err },
         );
       };

@@ -214,7 +214,7 @@ export async function writeCertificateSet(
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_DIR',
-      { dir, detail: (err as Error).message },
+      { dir, reason: (err as Error).message },
       { cause: err },
     );
   }
@@ -227,7 +227,7 @@ export async function writeCertificateSet(
     } catch (err) {
       throw new ConfigError(
         'TLSLP_ERR_CERT_WRITE',
-        { action: 'write', path: paths[k], detail: (err as Error).message },
+        { action: 'write', path: paths[k], reason: (err as Error).message },
         { cause: err },
       );
     }
@@ -289,7 +289,7 @@ async function refuseExisting(paths: Record<keyof CertificateSet, string>): Prom
     throw new ConfigError('TLSLP_ERR_CERT_EXISTS', {
       option: 'force',
       files: existing.join(', '),
-      them: existing.length === 1 ? 'it' : 'them',
+      several: existing.length > 1,
     });
   }
 }
@@ -412,7 +412,7 @@ export async function exists(path: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new ConfigError(
       'TLSLP_ERR_CERT_WRITE',
-      { action: 'check', path, detail: (err as Error).message },
+      { action: 'check', path, reason: (err as Error).message },
       { cause: err },
     );
   }

@@ -299,7 +299,7 @@ export class TlslpServer {
     } catch (err) {
       throw new ConfigError(
         'TLSLP_ERR_BAD_TLS_MATERIAL',
-        { side: 'server', detail: (err as Error).message, options: 'tls.cert, tls.key and tls.ca' },
+        { side: 'server', reason: (err as Error).message, options: 'tls.cert, tls.key and tls.ca' },
         { cause: err, option: 'tls' },
       );
     }
@@ -401,7 +401,6 @@ export class TlslpServer {
       if (!(RELOADABLE_SERVER_OPTIONS as readonly string[]).includes(key))
         throw new ConfigError('TLSLP_ERR_NOT_RELOADABLE', {
           option: key,
-          detail: 'not one of the reloadable options',
         });
       input[key] = value;
     }
@@ -411,7 +410,8 @@ export class TlslpServer {
     if ((before.nBits === 'auto') !== (after.nBits === 'auto'))
       throw new ConfigError('TLSLP_ERR_NOT_RELOADABLE', {
         option: 'nBits',
-        detail: `it would switch between auto and a fixed n_bits (${String(before.nBits)} → ${String(after.nBits)})`,
+        from: String(before.nBits),
+        to: String(after.nBits),
       });
     const changed = diffReloadable(before, after);
     if (changed.length === 0) return changed;
@@ -476,7 +476,7 @@ export class TlslpServer {
           'TLSLP_ERR_BAD_TLS_MATERIAL',
           {
             side: 'server',
-            detail: (err as Error).message,
+            reason: (err as Error).message,
             options: 'tls.cert, tls.key and tls.ca',
           },
           { cause: err, option: 'tls' },
