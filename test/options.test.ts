@@ -14,7 +14,12 @@ import { ConfigError } from '../src/errors/index.js';
 import type { KernelChoice } from '../src/solver/kernels/index.js';
 import {
   CERTS_OPTIONS,
+  CLIENT_CLI_OPTIONS,
+  CLIENT_LIB_OPTIONS,
+  CLIENT_OPTIONS,
   COMMAND_OPTIONS,
+  SERVER_CLI_OPTIONS,
+  SERVER_LIB_OPTIONS,
   SERVER_OPTIONS,
   WORK_OPTIONS,
   resolveClientOptions,
@@ -26,6 +31,8 @@ import {
 import { flagTable, renderFlagTables } from '../src/options/docs.js';
 import { CERT_PATHS } from '../src/options/shared.js';
 import { TlslpServer, type ServerOptions } from '../src/server/server.js';
+import type { ServerTableOptions } from '../src/options/server.js';
+import type { ClientTableOptions } from '../src/options/client.js';
 import type { ClientOptions } from '../src/client/client.js';
 
 const root = join(import.meta.dirname, '..');
@@ -335,6 +342,27 @@ describe('the tables and what is derived from them', () => {
     },
   );
 
+  it.each([
+    ['server', SERVER_OPTIONS, SERVER_LIB_OPTIONS, SERVER_CLI_OPTIONS],
+    ['client', CLIENT_OPTIONS, CLIENT_LIB_OPTIONS, CLIENT_CLI_OPTIONS],
+  ] as const)(
+    '%s: the library entries and the CLI-only ones are two tables, the command lists both',
+    (_name, all, lib, cli) => {
+      for (const entry of Object.values(lib as OptionTable)) expect(entry.lib).toBe(true);
+      for (const entry of Object.values(cli as OptionTable)) expect(entry.lib).toBe(false);
+      const keys = Object.keys(all);
+      expect([...keys].sort()).toEqual([...Object.keys(lib), ...Object.keys(cli)].sort());
+      for (const key of keys)
+        expect((all as OptionTable)[key]).toBe({ ...lib, ...cli }[key as keyof typeof all]);
+      // --help lists them in the command's order, the library's and the CLI's interleaved.
+      expect(keys.slice(0, 4)).toEqual(
+        _name === 'server'
+          ? ['config', 'host', 'port', 'serverCert']
+          : ['host', 'ports', 'clientCert', 'privateKey'],
+      );
+    },
+  );
+
   it('every flag appears in README.md, and the README tables are the generated ones', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(renderFlagTables(readme, COMMAND_OPTIONS), 'run npm run docs:options').toBe(readme);
@@ -368,6 +396,9 @@ describe('the types derived from the tables', () => {
     expectTypeOf<TlslpServer['options']['token']>().toEqualTypeOf<string | undefined>();
     expectTypeOf(resolveWorkOptions({}).kernel).toEqualTypeOf<KernelChoice>();
     expectTypeOf<TlslpServer['options']['proxyFrom']>().toEqualTypeOf<readonly string[]>();
+    // The library's types come from its table alone.
+    expectTypeOf<keyof ServerTableOptions>().toEqualTypeOf<keyof typeof SERVER_LIB_OPTIONS>();
+    expectTypeOf<keyof ClientTableOptions>().toEqualTypeOf<keyof typeof CLIENT_LIB_OPTIONS>();
     // CLI-only options are not library options.
     expectTypeOf<ServerOptions>().not.toHaveProperty('workers');
     expectTypeOf<ServerOptions>().not.toHaveProperty('logLevel');

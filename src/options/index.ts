@@ -26,8 +26,20 @@ export {
   resolveCertsOptions,
   type CertsOptions,
 } from './certs.js';
-export { CLIENT_OPTIONS, resolveClientCommand, resolveClientOptions } from './client.js';
-export { SERVER_OPTIONS, resolveServerCommand, resolveServerOptions } from './server.js';
+export {
+  CLIENT_CLI_OPTIONS,
+  CLIENT_LIB_OPTIONS,
+  CLIENT_OPTIONS,
+  resolveClientCommand,
+  resolveClientOptions,
+} from './client.js';
+export {
+  SERVER_CLI_OPTIONS,
+  SERVER_LIB_OPTIONS,
+  SERVER_OPTIONS,
+  resolveServerCommand,
+  resolveServerOptions,
+} from './server.js';
 export { SOLVER_OPTIONS, resolveSolverOptions } from './solver.js';
 export { WORK_OPTIONS, resolveWorkOptions, type WorkOptions } from './work.js';
 
