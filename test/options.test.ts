@@ -18,11 +18,13 @@ import {
   CLIENT_LIB_OPTIONS,
   CLIENT_OPTIONS,
   COMMAND_OPTIONS,
+  DEMO_OPTIONS,
   SERVER_CLI_OPTIONS,
   SERVER_LIB_OPTIONS,
   SERVER_OPTIONS,
   WORK_OPTIONS,
   resolveClientOptions,
+  resolveDemoOptions,
   resolveServerCommand,
   resolveServerOptions,
   resolveWorkOptions,
@@ -124,6 +126,18 @@ describe('defaults', () => {
       logLevel: 'INFO',
       logFormat: 'text',
     });
+  });
+
+  it('the demo: its defaults and checks come from its table, as its flags do', () => {
+    expect(resolveDemoOptions({})).toEqual({
+      nBits: 20,
+      bodyRequests: 20,
+      keepCertificates: false,
+    });
+    expect(() => resolveDemoOptions({ nBits: 41 })).toThrow(
+      'nBits must be between 0 and 40, not 41',
+    );
+    expect(DEMO_OPTIONS.nBits.flag).toBe('--n-bits');
   });
 
   it('certificate paths are those tlslp certs writes', () => {
@@ -296,6 +310,7 @@ const HELP: Record<string, () => string> = {
   server: () => serverCommand().helpInformation(),
   client: () => clientCommand().helpInformation(),
   work: () => workCommand().helpInformation(),
+  demo: () => tlslpHelp('demo'),
   certs: () => tlslpHelp('certs'),
   'certs-client': () => tlslpHelp('certs', 'client'),
   'certs-server': () => tlslpHelp('certs', 'server'),

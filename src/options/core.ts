@@ -159,6 +159,21 @@ export function checkValue(name: string, entry: OptionEntry, value: unknown): vo
 }
 
 /**
+ * Fill the defaults of every option of `table` and check every value given.
+ * @throws ConfigError `TLSLP_ERR_BAD_OPTION` naming the first option whose value is wrong.
+ */
+export function resolveTable<T extends OptionTable>(
+  table: T,
+  input: InputOf<T, keyof T>,
+): ResolvedOf<T, keyof T & string> {
+  return resolveEntries(
+    table,
+    keysOf(table),
+    input as { readonly [P in keyof T & string]?: unknown },
+  );
+}
+
+/**
  * Fill the defaults of the `keys` options of `table` and check every value given.
  * @throws ConfigError `TLSLP_ERR_BAD_OPTION` naming the first option whose value is wrong.
  */
