@@ -24,7 +24,7 @@ const LAYERS = {
   solver: ['protocol', 'errors', 'text', 'util'],
   state: ['errors', 'text'],
   options: ['options/kinds', 'solver', 'state', 'protocol', 'logging', 'errors', 'text'],
-  pki: ['options', 'tls', 'errors', 'text'],
+  pki: ['options', 'tls', 'errors', 'text', 'util'],
   server: ['options', 'state', 'tls', 'transport', 'protocol', 'logging', 'errors', 'text', 'util'],
   client: [
     'options',

@@ -8,7 +8,9 @@
  * in this process driving S full sessions. A server-drawn FAIL (about 90% of sessions in
  * normal mode) is a completed session. Next to it, a reference measured in the same run:
  * bare mutual-TLS handshakes per second against a minimal `tls.createServer` (same
- * certificates, same concurrency, also in a child process).
+ * certificates, same concurrency, also in a child process), and the server CPU a session costs
+ * against a reference handshake (`server CPU session / ref.`, goal <= 1.15x). A bare
+ * `--reference` means its default count, 1000.
  *
  *   node bench/server.mjs [--sessions S] [--concurrency C] [--reference N] [--json] [--cpu-prof]
  *
@@ -86,6 +88,12 @@ const USAGE =
   '       node bench/server.mjs --compare-crl N [--handshakes H] [--phases P] [--concurrency C] [--json] [--deadline SECONDS]\n';
 
 bareStateMeansAuto();
+// A bare --reference (as in `npm run bench:server -- --reference`) means its default count.
+{
+  const i = process.argv.indexOf('--reference');
+  const next = process.argv[i + 1];
+  if (i > 1 && (next === undefined || next.startsWith('-'))) process.argv.splice(i + 1, 0, '1000');
+}
 
 const { opts, int: intFlag } = benchArgs('bench/server.mjs', USAGE, {
   sessions: { type: 'string' },
@@ -450,6 +458,10 @@ async function throughput() {
   const reference = ref.result();
 
   const completed = done + failDrawn;
+  const serverCpuMsEach =
+    (snap.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, completed + failed);
+  // What a tlslp session costs the server against a bare mutual-TLS handshake (goal <= 1.15).
+  const cpuRatio = serverCpuMsEach / reference.serverCpuMsEach;
   const sorted = [...durations].sort((a, b) => a - b);
   const result = {
     sessions: completed + failed,
@@ -461,6 +473,9 @@ async function throughput() {
     failedByReason,
     serverRssMb: mb(snap.peakRss),
     referenceHandshakesPerSecond: round(reference.perSecond, 1),
+    serverCpuMsEach: round(serverCpuMsEach, 3),
+    referenceServerCpuMsEach: round(reference.serverCpuMsEach, 3),
+    serverCpuRatio: round(cpuRatio, 2),
   };
   const ratio = result.sessionsPerSecond / result.referenceHandshakesPerSecond;
 
@@ -502,6 +517,7 @@ async function throughput() {
         'CPU per ref. handshake',
         `server ${reference.serverCpuMsEach.toFixed(2)} ms, client ${reference.clientCpuMsEach.toFixed(2)} ms`,
       ],
+      ['server CPU session / ref.', `${cpuRatio.toFixed(2)}x (goal <= 1.15x)`],
       [
         'targets',
         `>= 100 sessions/s: ${result.sessionsPerSecond >= 100 ? 'met' : 'MISSED'}; 0 failures: ${failed === 0 ? 'met' : 'MISSED'}; >= 0.6x handshakes: ${ratio >= 0.6 ? 'met' : 'MISSED'}`,

@@ -1,8 +1,8 @@
 /**
  * The server's lifecycle events on node:diagnostics_channel, over real TLS on loopback: what a
  * subscriber sees for good sessions, refusals, failed handshakes and difficulty changes, that
- * they carry the server they came from, and that the server's own counters (a subscriber
- * too) agree with them.
+ * they carry the server they came from, and that the server's own counters (fields of the
+ * objects that change them, not subscribers) agree with them.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -103,7 +103,7 @@ describe('server events', () => {
     expect(order).toEqual(['sessionStarted', 'workAccepted', 'sessionEnded']);
     expect(of(seen, server, 'handshakeFailed')).toEqual([]);
     expect(of(seen, server, 'connectionRefused')).toEqual([]);
-    // The server's counters are a subscriber of the same events.
+    // The server's own counters agree with the events.
     expect(server.stats).toMatchObject({
       connections: 2,
       sessionsStarted: 2,
@@ -190,6 +190,51 @@ describe('server events', () => {
     expect(first?.to).toBeGreaterThan(2);
     expect(first?.load).toBeGreaterThan(1);
     expect(s.server.stats.nBits).toBe(of(seen, s.server, 'difficultyChanged').at(-1)?.to);
+  });
+
+  it('stats are live, and a spread or JSON copies every field', async () => {
+    const s = await start();
+    const stats = s.server.stats;
+    expect(await completeSessions(s.port, certs, 1)).toBe(1);
+    await s.sessionsEnded(1);
+    // The object taken before the session sees its counts.
+    expect(stats.sessionsDone).toBe(1);
+    const copy = { ...stats };
+    expect(Object.keys(copy).sort()).toEqual(
+      [
+        'connections',
+        'inFlight',
+        'sessionsStarted',
+        'sessionsDone',
+        'sessionsFailDrawn',
+        'sessionsRejected',
+        'sessionsTransport',
+        'handshakeFailures',
+        'handshaking',
+        'refused',
+        'refusedByReason',
+        'handshakeFailuresByReason',
+        'failedByReason',
+        'nBits',
+      ].sort(),
+    );
+    expect(JSON.parse(JSON.stringify(stats))).toEqual(copy);
+    expect(copy).toMatchObject({ connections: 1, sessionsStarted: 1, sessionsDone: 1, nBits: 8 });
+  });
+
+  it('close() counts a handshake it cuts before it resolves', async () => {
+    const seen = recordAll();
+    const s = await start();
+    // A client that has sent nothing yet: pending when the server closes.
+    await tcpConnect(s.port, sockets);
+    await until(() => s.server.stats.handshaking === 1, 'the pending handshake', 5000);
+    await s.server.close();
+    servers.splice(servers.indexOf(s), 1);
+    expect(s.server.stats).toMatchObject({ handshaking: 0, handshakeFailures: 1 });
+    expect(s.server.stats.handshakeFailuresByReason).toEqual({ closed_early: 1 });
+    expect(of(seen, s.server, 'handshakeFailed')).toMatchObject([
+      { reason: 'closed_early', text: 'closed before sending anything' },
+    ]);
   });
 
   it('after close, the server has unsubscribed its counters', async () => {

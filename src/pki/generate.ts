@@ -13,6 +13,7 @@ import { lstat, mkdir, open, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError } from '../errors/index.js';
+import { DAY_MS } from '../util/time.js';
 
 // The DOM lib is not loaded; Node's own WebCrypto typings stand in for it.
 type CryptoKey = webcrypto.CryptoKey;
@@ -82,7 +83,7 @@ export interface WrittenCertificates {
 
 const DEFAULT_SERVER_HOSTS = ['localhost', '127.0.0.1'];
 /** @internal */
-export const DAY_MS = 24 * 60 * 60 * 1000;
+export { DAY_MS };
 /** Backdating notBefore lets a peer whose clock runs a little behind accept a fresh certificate. */
 /** @internal */
 export const CLOCK_SKEW_MS = 60 * 1000;

@@ -8,7 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 import type { CrlInfo } from '../tls/crl.js';
-import { FAIL_REASONS } from './session.js';
+import { FAIL_REASONS } from '../protocol/fail-reasons.js';
 
 /** Why a client certificate was refused. */
 export interface CertRefusal {
@@ -44,6 +44,9 @@ const VERIFY_TEXT: Record<string, string> = {
   EE_KEY_TOO_SMALL: 'the client key is too small',
   CA_KEY_TOO_SMALL: 'a CA key in the client chain is too small',
 };
+
+/** The smallest RSA modulus accepted, in bits. */
+const MIN_RSA_BITS = 2048;
 
 /**
  * The `FAIL` reason a client refused after its handshake is told (the server's own verdicts:
@@ -158,9 +161,9 @@ export function weakKeyReason(leaf: X509Certificate): string | null {
   switch (key.asymmetricKeyType) {
     case 'rsa':
     case 'rsa-pss':
-      return (details.modulusLength ?? 0) >= 2048
+      return (details.modulusLength ?? 0) >= MIN_RSA_BITS
         ? null
-        : `RSA-${details.modulusLength ?? '?'} (at least RSA-2048 is needed)`;
+        : `RSA-${details.modulusLength ?? '?'} (at least RSA-${MIN_RSA_BITS} is needed)`;
     case 'ec':
       return STRONG_CURVES.has(details.namedCurve ?? '')
         ? null
@@ -169,8 +172,42 @@ export function weakKeyReason(leaf: X509Certificate): string | null {
     case 'ed448':
       return null;
     default:
-      return `a ${key.asymmetricKeyType ?? 'unknown'} key (use RSA-2048+ or EC P-256+)`;
+      return `a ${key.asymmetricKeyType ?? 'unknown'} key (use RSA-${MIN_RSA_BITS}+ or EC P-256+)`;
   }
+}
+
+/** A verified client certificate, parsed, and what its key alone decides. */
+interface ParsedLeaf {
+  leaf: X509Certificate;
+  /** {@link weakKeyReason} of it. */
+  weak: string | null;
+}
+
+/** Parsed leaves by SHA-256 fingerprint, least recently used first. */
+const leaves = new Map<string, ParsedLeaf>();
+
+/** Leaves kept parsed: the clients that come back (a parse is most of a judgement's cost). */
+const MAX_PARSED_LEAVES = 1024;
+
+/**
+ * The leaf of `plain` (a certificate OpenSSL verified), parsed once per certificate: a client
+ * that reconnects with the same one costs a map lookup. Only what the certificate alone
+ * decides is kept; its issuer and revocation are looked up on every handshake (a reload
+ * changes them).
+ */
+function parsedLeaf(plain: PeerCertificate): ParsedLeaf {
+  const key = plain.fingerprint256;
+  const hit = leaves.get(key);
+  if (hit) {
+    leaves.delete(key);
+    leaves.set(key, hit);
+    return hit;
+  }
+  const leaf = new X509Certificate(plain.raw);
+  const parsed = { leaf, weak: weakKeyReason(leaf) };
+  if (leaves.size >= MAX_PARSED_LEAVES) leaves.delete(leaves.keys().next().value as string);
+  leaves.set(key, parsed);
+  return parsed;
 }
 
 /**
@@ -189,9 +226,9 @@ export function judgeClientCert(
   plain: PeerCertificate = socket.getPeerCertificate(false),
   revocation?: Revocation,
 ): CertRefusal | null {
-  const leaf = plain.raw ? new X509Certificate(plain.raw) : undefined;
-  if (!leaf) return NO_CERT;
+  if (!plain.raw) return NO_CERT;
   if (!socket.authorized) return verifyRefusal(String(socket.authorizationError ?? 'UNAUTHORIZED'));
+  const { leaf, weak } = parsedLeaf(plain);
   const crls = revocation?.crls ?? [];
   let issuer: X509Certificate | null | undefined;
   let chain: DetailedPeerCertificate[] | undefined;
@@ -220,7 +257,6 @@ export function judgeClientCert(
     const revoked = revocationRefusal(certs, crls);
     if (revoked) return revoked;
   }
-  const weak = weakKeyReason(leaf);
   if (weak) return { code: 'WEAK_CLIENT_KEY', text: `the client key is too weak: ${weak}` };
   return null;
 }

@@ -1,7 +1,9 @@
 /**
- * The server's lifecycle events, published on `node:diagnostics_channel` (as undici does):
- * the server only says what happened; its counters ({@link ServerStats}), Prometheus metrics
- * and log lines are subscribers, and so can be any tool of the user's.
+ * The server's lifecycle events. Each server tells its own log lines and metrics of them
+ * through its {@link ServerEmitter} (hooks of its own, no filtering), and publishes them on
+ * `node:diagnostics_channel` (as undici does) for outside observers only, and only while a
+ * channel has subscribers: a server nobody observes pays nothing for the channels. Its
+ * counters ({@link ServerStats}) are fields of the objects that change them.
  *
  * Channels are process-wide; every message carries the `server` it came from, and
  * {@link subscribeServer} filters on it.
@@ -321,12 +323,6 @@ const channels = Object.fromEntries(
   Object.entries(SERVER_CHANNELS).map(([key, name]) => [key, diagnosticsChannel.channel(name)]),
 ) as { readonly [K in keyof ServerEvents]: diagnosticsChannel.Channel };
 
-/** Publish `message` on the channel of `event` (a no-op without subscribers). */
-export function publish<K extends keyof ServerEvents>(event: K, message: ServerEvents[K]): void {
-  const channel = channels[event];
-  if (channel.hasSubscribers) channel.publish(message);
-}
-
 /** Handlers for some of a server's events. */
 export type ServerEventHandlers = {
   [K in keyof ServerEvents]?: (message: ServerEvents[K]) => void;
@@ -350,4 +346,47 @@ export function subscribeServer(server: EventSource, handlers: ServerEventHandle
   return () => {
     for (const u of undo.splice(0)) u();
   };
+}
+
+/**
+ * One server's events: its own hooks (log lines, metrics) first, then the channel for
+ * outside observers when it has subscribers. Build a message only when {@link wants} says
+ * someone takes it.
+ */
+export class ServerEmitter {
+  private hooks: { [K in keyof ServerEvents]?: Array<(message: ServerEvents[K]) => void> } = {};
+
+  constructor(
+    /** The server the messages name. */
+    readonly server: EventSource,
+    hooks: readonly ServerEventHandlers[] = [],
+  ) {
+    for (const h of hooks) this.add(h);
+  }
+
+  /** Add the server's own handlers (called before the channel's subscribers). */
+  add(handlers: ServerEventHandlers): void {
+    for (const key of Object.keys(handlers) as Array<keyof ServerEvents>) {
+      const handler = handlers[key];
+      if (handler) ((this.hooks[key] ??= []) as unknown[]).push(handler);
+    }
+  }
+
+  /** Drop every hook (the server has closed); outside observers still get what comes late. */
+  clear(): void {
+    this.hooks = {};
+  }
+
+  /** Whether a hook or an outside observer takes `event` now. */
+  wants(event: keyof ServerEvents): boolean {
+    return this.hooks[event] !== undefined || channels[event].hasSubscribers;
+  }
+
+  /** Tell the hooks, then the channel's subscribers, if any. */
+  emit<K extends keyof ServerEvents>(event: K, message: ServerEvents[K]): void {
+    const hooks = this.hooks[event];
+    if (hooks) for (const hook of hooks) hook(message);
+    const channel = channels[event];
+    if (channel.hasSubscribers) channel.publish(message);
+  }
 }

@@ -39,6 +39,9 @@ export interface CertNames {
 export const FINGERPRINT_CHARS = 16;
 const MAX_CN_CHARS = 128;
 
+/** The longest description of a certificate's other names in a log line (cut with `…`). */
+const MAX_NAMES_CHARS = 300;
+
 /** A subject attribute's values: Node gives a string, or an array when it repeats. */
 function values(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
@@ -159,5 +162,5 @@ export function describeNames(names: CertNames): string {
   add('DNS', names.dns);
   add('URI', names.uri);
   const text = parts.join(' ');
-  return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+  return text.length > MAX_NAMES_CHARS ? `${text.slice(0, MAX_NAMES_CHARS - 1)}…` : text;
 }

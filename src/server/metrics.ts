@@ -9,8 +9,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { sessionFailureReason } from '../errors/index.js';
 import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
-import { subscribeServer, type EventSource } from './events.js';
+import type { ServerEventHandlers, TlsReloadedEvent } from './events.js';
 import { identityLabel } from './identity.js';
+
+/** Histogram buckets of the solve and session times, in seconds (10 ms to 30 min). */
+const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
+
+/** A listener's defaults for the header and keep-alive timeouts, in ms. */
+const HEADERS_TIMEOUT_MS = 5000;
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
 
 /** The metrics a server updates. */
 export class ServerMetrics {
@@ -118,13 +125,13 @@ export class ServerMetrics {
     this.workSeconds = new Histogram({
       name: 'tlslp_work_solve_seconds',
       help: 'Time from WORK sent to a valid suffix received',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      buckets: DURATION_BUCKETS,
       registers,
     });
     this.sessionSeconds = new Histogram({
       name: 'tlslp_session_duration_seconds',
       help: 'Session duration, TLS handshake to close',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      buckets: DURATION_BUCKETS,
       registers,
     });
     // Across cluster workers, the one that expires first (a worker not yet reloaded).
@@ -166,12 +173,29 @@ export class ServerMetrics {
   }
 }
 
+/** Unix seconds of `date`, as the expiry gauges hold them. */
+function unixSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
 /**
- * Keep `metrics` up to date from the events of `server`.
- * @returns a function that stops it
+ * `tlslp_certificate_expiry_timestamp_seconds` of the TLS material in use (at start, and on
+ * each reload): the CRL's label goes when the material has no CRL with a nextUpdate (null).
  */
-export function trackMetrics(server: EventSource, metrics: ServerMetrics): () => void {
-  return subscribeServer(server, {
+export function setExpiryGauges(
+  metrics: ServerMetrics,
+  ends: Pick<TlsReloadedEvent, 'serverNotAfter' | 'caNotAfter' | 'crlNextUpdate'>,
+): void {
+  const { serverNotAfter, caNotAfter, crlNextUpdate } = ends;
+  if (crlNextUpdate) metrics.certificateExpiry.set({ which: 'crl' }, unixSeconds(crlNextUpdate));
+  else if (crlNextUpdate === null) metrics.certificateExpiry.remove({ which: 'crl' });
+  metrics.certificateExpiry.set({ which: 'server' }, unixSeconds(serverNotAfter));
+  if (caNotAfter) metrics.certificateExpiry.set({ which: 'ca' }, unixSeconds(caNotAfter));
+}
+
+/** The hooks that keep `metrics` up to date from a server's events. */
+export function metricsHooks(metrics: ServerMetrics): ServerEventHandlers {
+  return {
     connectionRefused: ({ reason }) => metrics.connectionsRefused.inc({ reason }),
     handshakes: ({ inProgress }) => metrics.handshakesInProgress.set(inProgress),
     handshakeFailed: ({ reason }) => metrics.handshakeFailures.inc({ reason }),
@@ -186,24 +210,16 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
     },
     workAccepted: ({ ms }) => metrics.workSeconds.observe(ms / 1000),
     sessionEnded: ({ result, durationMs }) => {
-      if (result.outcome === 'done' || result.outcome === 'fail-drawn')
-        metrics.sessionsCompleted.inc({ outcome: result.outcome.replace('-', '_') });
+      if (result.outcome === 'done') metrics.sessionsCompleted.inc({ outcome: 'done' });
+      else if (result.outcome === 'fail-drawn')
+        metrics.sessionsCompleted.inc({ outcome: 'fail_drawn' });
       else metrics.sessionsFailed.inc({ reason: sessionFailureReason(result.code) });
       metrics.sessionsInFlight.dec();
       metrics.sessionSeconds.observe(durationMs / 1000);
     },
     difficultyChanged: ({ to }) => metrics.nBits.set(to),
-    tlsReloaded: ({ ok, serverNotAfter, caNotAfter, crlNextUpdate }) => {
-      if (!ok) return;
-      if (crlNextUpdate)
-        metrics.certificateExpiry.set({ which: 'crl' }, Math.floor(crlNextUpdate.getTime() / 1000));
-      else if (crlNextUpdate === null) metrics.certificateExpiry.remove({ which: 'crl' });
-      metrics.certificateExpiry.set(
-        { which: 'server' },
-        Math.floor(serverNotAfter.getTime() / 1000),
-      );
-      if (caNotAfter)
-        metrics.certificateExpiry.set({ which: 'ca' }, Math.floor(caNotAfter.getTime() / 1000));
+    tlsReloaded: (e) => {
+      if (e.ok) setExpiryGauges(metrics, e);
     },
     // The label set is the top identities of this tick only: old labels go.
     identityDifficulty: ({ top }) => {
@@ -211,7 +227,7 @@ export function trackMetrics(server: EventSource, metrics: ServerMetrics): () =>
       for (const t of top)
         metrics.identityNBits.set({ identity: identityLabel(t.identity) }, t.nBits);
     },
-  });
+  };
 }
 
 /** Whether a server takes new sessions now, for a balancer's health check. */
@@ -383,9 +399,9 @@ async function serveHttp(
   };
   const server = createServer(
     {
-      headersTimeout: options.headersTimeoutMs ?? 5000,
+      headersTimeout: options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
       requestTimeout: options.requestTimeoutMs ?? 10_000,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
       // Node checks the two timeouts above this often (default 30 s).
       connectionsCheckingInterval: 1000,
     },
@@ -393,7 +409,10 @@ async function serveHttp(
   );
   server.maxConnections = options.maxConnections ?? 64;
   // Nor is a connection that never sends a byte kept: idle is idle, whatever its state.
-  const idleMs = Math.max(options.headersTimeoutMs ?? 5000, options.keepAliveTimeoutMs ?? 5000);
+  const idleMs = Math.max(
+    options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+    options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
+  );
   server.on('connection', (socket: Socket) => {
     const ip = socket.remoteAddress ?? '';
     const n = (connectionsPerIp.get(ip) ?? 0) + 1;

@@ -1,12 +1,12 @@
 /**
- * The server's log lines about connections and sessions, written by a subscriber of its
- * lifecycle events. Warnings strangers can cause are rate-limited per kind.
+ * The server's log lines about connections and sessions, written by hooks on its own
+ * events (see `ServerEmitter`). Warnings strangers can cause are rate-limited per kind.
  * @module
  */
 import { sessionFailureReason } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import { identityLabel, type ClientIdentity } from './identity.js';
-import { subscribeServer, type EventSource } from './events.js';
+import type { ServerEventHandlers } from './events.js';
 import { WarningLimiter, type WarningLimitOptions } from './warn-limit.js';
 
 /**
@@ -24,16 +24,15 @@ export function sessionContext(
 }
 
 /**
- * Log the events of `server` to `logger`.
- * @returns a function that stops it (and writes the warning limiter's last summary)
+ * The hooks that log a server's events to `logger`, and `close` (writes the warning
+ * limiter's last summary).
  */
-export function trackLog(
-  server: EventSource,
+export function logHooks(
   logger: Logger,
   warningLimit?: WarningLimitOptions,
-): () => void {
+): { hooks: ServerEventHandlers; close: () => void } {
   const warnings = new WarningLimiter((m, f) => logger.warning(m, f), warningLimit);
-  const stop = subscribeServer(server, {
+  const hooks: ServerEventHandlers = {
     connectionRefused: ({ ip, reason, detail }) =>
       warnings.warn(
         `refused: ${reason}`,
@@ -57,11 +56,13 @@ export function trackLog(
           `TLS handshake detail from ${peer}: ${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`,
         );
     },
-    sessionStarted: ({ id, peer, protocol, identity, reproducible }) =>
+    sessionStarted: ({ id, peer, protocol, identity, reproducible }) => {
+      if (!logger.isEnabled('INFO')) return;
       logger.info(reproducible ? 'Client connected' : `Client connected (${protocol})`, {
         ...sessionContext(id, peer, reproducible, identity),
         event: 'connected',
-      }),
+      });
+    },
     sessionRefused: ({ peer, identity, code, detail }) => {
       const label = sessionFailureReason(code);
       warnings.warn(`session: ${label}`, `Refused client ${peer} before HELLO: ${detail}`, {
@@ -73,7 +74,7 @@ export function trackLog(
       });
     },
     sessionEnded: ({ id, peer, result, durationMs, nBits, identity, reproducible }) => {
-      if (reproducible) return;
+      if (reproducible || !logger.isEnabled('INFO')) return;
       logger.info(`Session ended: ${result.outcome} after ${Math.round(durationMs)} ms`, {
         ...sessionContext(id, peer, false, identity),
         event: 'session-end',
@@ -102,9 +103,6 @@ export function trackLog(
       logger.info(
         `Difficulty ${c.to > c.from ? 'raised' : 'lowered'}: n_bits ${c.from} -> ${c.to} (load ${c.load.toFixed(2)}, ${c.inFlight} weighted sessions in flight, ${c.arrivalsPerSecond.toFixed(1)} new/s)`,
       ),
-  });
-  return () => {
-    stop();
-    warnings.close();
   };
+  return { hooks, close: () => warnings.close() };
 }

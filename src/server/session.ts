@@ -92,6 +92,15 @@ function reasonFor(err: ProtocolError): string {
   }
 }
 
+/**
+ * Refuse a client before HELLO (the gate refused its certificate after the handshake):
+ * `FAIL <reason>`, then our side ends; the channel cuts the connection after its linger.
+ */
+export function refuseBeforeHello(channel: LineChannel, reason: string): void {
+  channel.writeLine(formatServerMessage({ type: 'FAIL', reason }));
+  channel.end();
+}
+
 /** Run the server's side of one session. Never throws for anything the client does. */
 export async function runServerSession(
   channel: LineChannel,
@@ -100,8 +109,9 @@ export async function runServerSession(
   signal?: AbortSignal,
 ): Promise<SessionOutcome> {
   const send = (message: ServerMessage, shown?: string): void => {
-    channel.writeLine(formatServerMessage(message));
-    log.debug(`Sent: ${shown ?? formatServerMessage(message)}`);
+    const line = formatServerMessage(message);
+    channel.writeLine(line);
+    log.debug(`Sent: ${shown ?? line}`);
   };
   const reject = (code: ErrorCode, reason: string): SessionOutcome => {
     log.warning(`Session rejected: ${reason}`);

@@ -1,9 +1,11 @@
 /**
- * The server's live counters, kept by a subscriber of its lifecycle events.
+ * The server's live counters: each is a field of the object that changes it (as undici's
+ * ClientStats reads its client's own fields), and {@link ServerStats} reads them there.
  * @module
  */
-import { subscribeServer, type EventSource } from './events.js';
 import { sessionFailureReason } from '../errors/index.js';
+import type { SessionOutcome } from './session.js';
+import type { ErrorCode } from '../errors/index.js';
 
 /** Counters, for logs, tests and metrics. */
 export interface ServerStats {
@@ -43,73 +45,86 @@ export interface ServerStats {
   nBits: number;
 }
 
-/** Counters at zero, n_bits at `nBits`. */
-export function emptyStats(nBits: number): ServerStats {
-  return {
-    connections: 0,
-    inFlight: 0,
-    sessionsStarted: 0,
-    sessionsDone: 0,
-    sessionsFailDrawn: 0,
-    sessionsRejected: 0,
-    sessionsTransport: 0,
-    handshakeFailures: 0,
-    handshaking: 0,
-    refused: 0,
-    refusedByReason: {},
-    handshakeFailuresByReason: {},
-    failedByReason: {},
-    nBits,
-  };
-}
-
-function bump(counts: Record<string, number>, key: string): void {
+/** Add one to `key` of `counts`. */
+export function bump(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1;
 }
 
+/** Sessions by how they ended: kept by the code that starts and ends them. */
+export class SessionCounts {
+  /** Sessions started, refused-before-HELLO ones included. */
+  started = 0;
+  done = 0;
+  failDrawn = 0;
+  rejected = 0;
+  transport = 0;
+  /** Rejected and transport-failed sessions by code (lowercased). */
+  readonly failedByReason: Record<string, number> = {};
+
+  /** A client was refused before HELLO: counted as a session started and rejected at once. */
+  refused(code: ErrorCode): void {
+    this.started++;
+    this.rejected++;
+    bump(this.failedByReason, sessionFailureReason(code));
+  }
+
+  /** A session ended with `result`. */
+  ended(result: SessionOutcome): void {
+    switch (result.outcome) {
+      case 'done':
+        this.done++;
+        return;
+      case 'fail-drawn':
+        this.failDrawn++;
+        return;
+      case 'rejected':
+        this.rejected++;
+        break;
+      default:
+        this.transport++;
+    }
+    bump(this.failedByReason, sessionFailureReason(result.code));
+  }
+}
+
+/** What the gate counts (connections, refusals, handshakes, sessions in flight). */
+export interface GateCounts {
+  readonly connections: number;
+  readonly inFlight: number;
+  readonly handshaking: number;
+  readonly handshakeFailures: number;
+  readonly refused: number;
+  readonly refusedByReason: Record<string, number>;
+  readonly handshakeFailuresByReason: Record<string, number>;
+}
+
 /**
- * Keep `stats` up to date from the events of `server`.
- * @returns a function that stops it
+ * A {@link ServerStats} that reads the counters where they are kept: live, and its fields
+ * own and enumerable, so a spread or `JSON.stringify` copies their values.
  */
-export function trackStats(server: EventSource, stats: ServerStats): () => void {
-  return subscribeServer(server, {
-    connectionAccepted: () => stats.connections++,
-    connectionRefused: ({ reason }) => {
-      stats.refused++;
-      bump(stats.refusedByReason, reason);
-    },
-    handshakes: ({ inProgress }) => (stats.handshaking = inProgress),
-    handshakeFailed: ({ reason }) => {
-      stats.handshakeFailures++;
-      bump(stats.handshakeFailuresByReason, reason);
-    },
-    sessionStarted: () => {
-      stats.sessionsStarted++;
-      stats.inFlight++;
-    },
-    // Refused before HELLO: counted as a session started and rejected at once.
-    sessionRefused: ({ code }) => {
-      stats.sessionsStarted++;
-      stats.sessionsRejected++;
-      bump(stats.failedByReason, sessionFailureReason(code));
-    },
-    sessionEnded: ({ result }) => {
-      stats.inFlight--;
-      switch (result.outcome) {
-        case 'done':
-          stats.sessionsDone++;
-          return;
-        case 'fail-drawn':
-          stats.sessionsFailDrawn++;
-          return;
-        case 'rejected':
-          stats.sessionsRejected++;
-          break;
-        default:
-          stats.sessionsTransport++;
-      }
-      bump(stats.failedByReason, sessionFailureReason(result.code));
-    },
-    difficultyChanged: ({ to }) => (stats.nBits = to),
-  });
+export function statsView(
+  gate: GateCounts,
+  sessions: SessionCounts,
+  nBits: () => number,
+): ServerStats {
+  const fields: { [K in keyof ServerStats]: () => ServerStats[K] } = {
+    connections: () => gate.connections,
+    inFlight: () => gate.inFlight,
+    sessionsStarted: () => sessions.started,
+    sessionsDone: () => sessions.done,
+    sessionsFailDrawn: () => sessions.failDrawn,
+    sessionsRejected: () => sessions.rejected,
+    sessionsTransport: () => sessions.transport,
+    handshakeFailures: () => gate.handshakeFailures,
+    handshaking: () => gate.handshaking,
+    refused: () => gate.refused,
+    refusedByReason: () => gate.refusedByReason,
+    handshakeFailuresByReason: () => gate.handshakeFailuresByReason,
+    failedByReason: () => sessions.failedByReason,
+    nBits,
+  };
+  const view = {};
+  for (const [key, get] of Object.entries(fields))
+    Object.defineProperty(view, key, { get, enumerable: true });
+  return view as ServerStats;
 }

@@ -5,6 +5,7 @@
  * count every event; only the log is limited.
  * @module
  */
+import { SECOND_MS } from '../util/time.js';
 
 /** How the server limits the warnings strangers can cause (`warningLimit`). */
 export interface WarningLimitOptions {
@@ -16,6 +17,11 @@ export interface WarningLimitOptions {
 
 /** Most kinds tracked at once; kinds come from fixed code lists, this only bounds memory. */
 const MAX_KINDS = 1000;
+
+/** The second of the monotonic clock now: the limiter counts per second. */
+function currentSecond(): number {
+  return Math.floor(performance.now() / SECOND_MS);
+}
 
 interface KindState {
   second: number;
@@ -40,7 +46,7 @@ export class WarningLimiter {
 
   /** Write `msg` unless `kind` already had its share this second; then count it. */
   warn(kind: string, msg: string, fields?: Record<string, unknown>): void {
-    const second = Math.floor(performance.now() / 1000);
+    const second = currentSecond();
     let state = this.kinds.get(kind);
     if (!state) {
       if (this.kinds.size >= MAX_KINDS) this.flush();
@@ -68,7 +74,7 @@ export class WarningLimiter {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const second = Math.floor(performance.now() / 1000);
+    const second = currentSecond();
     for (const [kind, state] of this.kinds) {
       if (state.suppressed > 0)
         this.write(

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { checkDates, CrlProblem, readCrls, type CrlInfo } from './crl.js';
 import { ConfigError } from '../errors/index.js';
+import { DAY_MS, HOUR_MS } from '../util/time.js';
 
 /** PEM material for one side. */
 export interface TlsMaterial {
@@ -232,7 +233,7 @@ export function checkServerTls(
     );
   const warnings: string[] = [];
   const caCerts: X509Certificate[] = [];
-  const daysLeft = (to.getTime() - now.getTime()) / 86_400_000;
+  const daysLeft = (to.getTime() - now.getTime()) / DAY_MS;
   if (daysLeft < EXPIRY_WARNING_DAYS)
     warnings.push(
       `${labels.cert} expires on ${to.toISOString()} (in ${Math.max(0, Math.floor(daysLeft))} days); issue a new one before then`,
@@ -263,7 +264,7 @@ export function checkServerTls(
       );
     }
     const next = crlNextUpdate(crls);
-    if (next && next.getTime() - now.getTime() < CRL_WARNING_DAYS * 86_400_000)
+    if (next && next.getTime() - now.getTime() < CRL_WARNING_DAYS * DAY_MS)
       warnings.push(crlExpiryWarning(crlLabel, next, now));
   }
   return { notAfter: to, warnings, caCerts, cert, crls };
@@ -281,7 +282,7 @@ export function crlNextUpdate(crls: readonly CrlInfo[]): Date | undefined {
 
 /** The WARNING for a CRL whose nextUpdate is near. */
 export function crlExpiryWarning(label: string, next: Date, now: Date): string {
-  const hours = Math.max(0, (next.getTime() - now.getTime()) / 3_600_000);
+  const hours = Math.max(0, (next.getTime() - now.getTime()) / HOUR_MS);
   const left = hours >= 48 ? `${Math.floor(hours / 24)} days` : `${Math.floor(hours)} hours`;
   return `${label}: the CRL's nextUpdate is ${next.toISOString()} (in ${left}); past it every client is refused: re-sign it (tlslp certs crl --refresh) and reload before then`;
 }

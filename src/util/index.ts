@@ -4,3 +4,4 @@
  * @module
  */
 export * from './worker-file.js';
+export * from './time.js';
