@@ -20,6 +20,7 @@ const SOURCES = [
   'options/client.ts',
   'options/solver.ts',
   'options/work.ts',
+  'options/demo.ts',
   'options/certs.ts',
   'options/shared.ts',
   'logging/options.ts',

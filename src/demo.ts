@@ -10,16 +10,11 @@ import { generateCertificateSet, writeCertificateSet } from './pki/generate.js';
 import { runClient, type ClientEvent, type ClientResult } from './client/client.js';
 import type { SessionReport } from './server/server.js';
 import { TlslpServer } from './server/server.js';
+import { resolveDemoOptions, type DemoTableOptions } from './options/demo.js';
 import type { SolveOptions } from './solver/index.js';
 
-/** Options of {@link runDemo}. */
-export interface DemoOptions {
-  /** WORK difficulty (default 20: well under a second here). */
-  nBits?: number;
-  /** Body requests (default 20, as in normal mode). */
-  bodyRequests?: number;
-  /** Keep the certificate folder instead of deleting it. */
-  keepCertificates?: boolean;
+/** Options of {@link runDemo}: those of its table (`nBits`, `bodyRequests`, `keepCertificates`), and the callbacks. */
+export interface DemoOptions extends DemoTableOptions {
   /** Options of the client's built-in solver (kernel, threads, progress). */
   solverOptions?: Omit<SolveOptions, 'signal'>;
   /** Called for every client event (connection attempts, lines, WORK). */
@@ -42,9 +37,10 @@ export interface DemoResult {
  * Run one full session over mutual TLS on loopback with throwaway certificates. The server
  * draws random body commands but never the simulated FAIL, so a working setup always ends
  * in DONE/OK.
+ * @throws ConfigError naming the option at fault, before anything is made.
  */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
-  const nBits = options.nBits ?? 20;
+  const { nBits, bodyRequests, keepCertificates } = resolveDemoOptions(options);
   const certDir = await mkdtemp(join(tmpdir(), 'tlslp-demo-'));
   let server: TlslpServer | null = null;
   try {
@@ -57,7 +53,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       port: 0,
       tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert },
       nBits,
-      bodyRequests: options.bodyRequests ?? 20,
+      bodyRequests,
       simulateFailures: false,
       onSession: (r) => reportDone(r),
     });
@@ -74,6 +70,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     return { client, server: await report, certDir };
   } finally {
     await server?.close();
-    if (!options.keepCertificates) await rm(certDir, { recursive: true, force: true });
+    if (!keepCertificates) await rm(certDir, { recursive: true, force: true });
   }
 }

@@ -64,6 +64,11 @@ describe('tlslp completion', () => {
       complete(s, '_tlslp_main', ['tlslp', 'certs', 'revoke', '--cert', 'package.js']),
     ).toEqual(['package.json']);
     expect(complete(s, '_tlslp_main', ['tlslp', 'completion', '--he'])).toEqual(['--help']);
+    // The demo's flags come from its table.
+    expect(complete(s, '_tlslp_main', ['tlslp', 'demo', '--'])).toEqual(
+      expect.arrayContaining(['--n-bits', '--requests']),
+    );
+    expect(complete(s, '_tlslp_main', ['tlslp', 'demo', '--requests', ''])).toEqual([]);
   });
 
   it('bash: file names after certs show, shell names after completion, auto for --n_bits and --workers', () => {

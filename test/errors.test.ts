@@ -21,6 +21,7 @@ import {
   type HandshakeFailureReason,
   type SessionFailureReason,
 } from '../src/errors/index.js';
+import { templateParams, type ParamsOf } from '../src/errors/catalog.js';
 import { CLIENT_ALIASES } from '../src/cli/client.js';
 import { describeError } from '../src/cli/common.js';
 import { withFlagNames } from '../src/cli/options.js';
@@ -30,8 +31,11 @@ import { rawClient, scriptedServer, testCerts } from './helpers.js';
 
 const root = join(import.meta.dirname, '..');
 const codes = Object.keys(ERROR_CATALOG) as ErrorCode[];
-const placeholders = (template: string): string[] =>
-  [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+/** Every parameter of a template, needed or of an optional part. */
+const placeholders = (template: string): string[] => {
+  const { required, optional } = templateParams(template);
+  return [...required, ...optional];
+};
 
 /** Build an error of `code` through its class, as a caller would (params untyped here). */
 function build(code: ErrorCode, params: Record<string, string>): TlslpError {
@@ -43,7 +47,7 @@ function build(code: ErrorCode, params: Record<string, string>): TlslpError {
     SolverError: SolverError as unknown as Loose,
   };
   const { type } = ERROR_CATALOG[code];
-  if (type === 'ServerFailError') return new ServerFailError(params.detail ?? '');
+  if (type === 'ServerFailError') return new ServerFailError(params.reason ?? '');
   return new classes[type](code, params);
 }
 
@@ -82,10 +86,68 @@ describe('the catalog', () => {
       const names = placeholders(ERROR_CATALOG[code].message);
       const params = Object.fromEntries(names.map((n) => [n, `<${n}:${code}>`]));
       const message = renderMessage(ERROR_CATALOG[code].message, params);
-      for (const n of names) expect(message, code).toContain(`<${n}:${code}>`);
+      for (const n of templateParams(ERROR_CATALOG[code].message).required)
+        expect(message, code).toContain(`<${n}:${code}>`);
       expect(message, code).not.toMatch(/\{\w+\}/);
+      // With every optional part off, its other text is written, filled as well.
+      const heads = [...ERROR_CATALOG[code].message.matchAll(/\{(\w+)\?/g)].map((m) => m[1]);
+      const off = Object.fromEntries(names.map((n) => [n, heads.includes(n) ? false : `<${n}>`]));
+      expect(renderMessage(ERROR_CATALOG[code].message, off), code).not.toMatch(/[{}]/);
     }
     expect(renderMessage('{a} and {a}, {b}', { a: 1, b: false })).toBe('1 and 1, false');
+  });
+
+  it('writes an optional part only when its parameter is given, else its other text', () => {
+    const t = 'closed{peer? by peer}, {n?{n} left|none left}{why?: {why}}';
+    expect(renderMessage(t, { peer: true, n: 3, why: 'x' })).toBe('closed by peer, 3 left: x');
+    expect(renderMessage(t, { peer: false, n: 0, why: '' })).toBe('closed, 0 left');
+    expect(renderMessage(t, {})).toBe('closed, none left');
+    expect(templateParams(t)).toEqual({ required: [], optional: ['peer', 'n', 'why'] });
+    expect(templateParams('{a} {b?{a} and {c}|{d}}')).toEqual({
+      required: ['a'],
+      optional: ['b', 'c', 'd'],
+    });
+    // The messages users see, from values rather than pieces of sentences.
+    expect(new TransportError('TLSLP_ERR_CLOSED', { peer: true }).message).toBe(
+      'connection closed by peer',
+    );
+    expect(new TransportError('TLSLP_ERR_CLOSED').message).toBe('connection closed');
+    expect(new SolverError('TLSLP_ERR_SOLVER_EXIT', { exitCode: 2, stderr: 'boom' }).message).toBe(
+      'external solver failed (exit 2): boom',
+    );
+    expect(
+      new SolverError('TLSLP_ERR_SOLVER_EXIT', { signal: 'SIGKILL', exitCode: 0 }).message,
+    ).toBe('external solver failed (SIGKILL)');
+    const parts = new ConfigError('TLSLP_ERR_NOT_RELOADABLE', { option: 'port' });
+    expect(parts.message).toBe(
+      'port cannot change on a running server: not one of the reloadable options; restart it to apply',
+    );
+    // A parameter left undefined is not among the error's parameters.
+    expect(new TransportError('TLSLP_ERR_CLOSED', { peer: undefined }).params).toEqual({});
+  });
+
+  it("types each code's parameters from its template: needed, optional, nothing else", () => {
+    expectTypeOf<ParamsOf<'TLSLP_ERR_CLOSED'>>().toEqualTypeOf<{
+      readonly peer?: string | number | bigint | boolean | undefined;
+    }>();
+    expectTypeOf<keyof ParamsOf<'TLSLP_ERR_NOT_RELOADABLE'>>().toEqualTypeOf<
+      'option' | 'from' | 'to'
+    >();
+    expectTypeOf<{ option: string }>().toExtend<ParamsOf<'TLSLP_ERR_NOT_RELOADABLE'>>();
+    expectTypeOf<{ from: string }>().not.toExtend<ParamsOf<'TLSLP_ERR_NOT_RELOADABLE'>>();
+    expectTypeOf<keyof ParamsOf<'TLSLP_ERR_SOLVER_EXIT'>>().toEqualTypeOf<
+      'signal' | 'exitCode' | 'stderr'
+    >();
+    expectTypeOf<keyof ParamsOf<'TLSLP_ERR_LISTEN_FAILED'>>().toEqualTypeOf<
+      'action' | 'address' | 'reason' | 'privileged'
+    >();
+    // @ts-expect-error a piece of sentence is no parameter of the template
+    void new TransportError('TLSLP_ERR_CLOSED', { by: ' by peer' });
+  });
+
+  it('no template takes a free-text detail or a sentence fragment', () => {
+    for (const code of codes)
+      expect(placeholders(ERROR_CATALOG[code].message), code).not.toContain('detail');
   });
 
   it('every class builds each of its codes: instanceof, code, name, params and message', () => {
@@ -129,7 +191,7 @@ describe('the catalog', () => {
       { option: 'tls.cert' },
     );
     expect(explicit.option).toBe('tls.cert');
-    expect(new ConfigError('TLSLP_ERR_CERT_DIR', { dir: 'd', detail: 'x' }).option).toBeUndefined();
+    expect(new ConfigError('TLSLP_ERR_CERT_DIR', { dir: 'd', reason: 'x' }).option).toBeUndefined();
   });
 
   it('library templates name options, not flags (the CLI-only codes say so)', () => {
@@ -244,7 +306,7 @@ describe('the CLI line', () => {
       'could not connect to h on port 1: server certificate is not issued by the configured CA (check --ca-cert)',
     );
     // Nothing to map: the message as it is.
-    const plain = new ConfigError('TLSLP_ERR_CERT_DIR', { dir: 'd', detail: 'EACCES' });
+    const plain = new ConfigError('TLSLP_ERR_CERT_DIR', { dir: 'd', reason: 'EACCES' });
     expect(flags(plain)).toBe(plain.message);
   });
 });

@@ -14,10 +14,17 @@ import { ConfigError } from '../src/errors/index.js';
 import type { KernelChoice } from '../src/solver/kernels/index.js';
 import {
   CERTS_OPTIONS,
+  CLIENT_CLI_OPTIONS,
+  CLIENT_LIB_OPTIONS,
+  CLIENT_OPTIONS,
   COMMAND_OPTIONS,
+  DEMO_OPTIONS,
+  SERVER_CLI_OPTIONS,
+  SERVER_LIB_OPTIONS,
   SERVER_OPTIONS,
   WORK_OPTIONS,
   resolveClientOptions,
+  resolveDemoOptions,
   resolveServerCommand,
   resolveServerOptions,
   resolveWorkOptions,
@@ -26,6 +33,8 @@ import {
 import { flagTable, renderFlagTables } from '../src/options/docs.js';
 import { CERT_PATHS } from '../src/options/shared.js';
 import { TlslpServer, type ServerOptions } from '../src/server/server.js';
+import type { ServerTableOptions } from '../src/options/server.js';
+import type { ClientTableOptions } from '../src/options/client.js';
 import type { ClientOptions } from '../src/client/client.js';
 
 const root = join(import.meta.dirname, '..');
@@ -117,6 +126,18 @@ describe('defaults', () => {
       logLevel: 'INFO',
       logFormat: 'text',
     });
+  });
+
+  it('the demo: its defaults and checks come from its table, as its flags do', () => {
+    expect(resolveDemoOptions({})).toEqual({
+      nBits: 20,
+      bodyRequests: 20,
+      keepCertificates: false,
+    });
+    expect(() => resolveDemoOptions({ nBits: 41 })).toThrow(
+      'nBits must be between 0 and 40, not 41',
+    );
+    expect(DEMO_OPTIONS.nBits.flag).toBe('--n-bits');
   });
 
   it('certificate paths are those tlslp certs writes', () => {
@@ -289,6 +310,7 @@ const HELP: Record<string, () => string> = {
   server: () => serverCommand().helpInformation(),
   client: () => clientCommand().helpInformation(),
   work: () => workCommand().helpInformation(),
+  demo: () => tlslpHelp('demo'),
   certs: () => tlslpHelp('certs'),
   'certs-client': () => tlslpHelp('certs', 'client'),
   'certs-server': () => tlslpHelp('certs', 'server'),
@@ -335,6 +357,27 @@ describe('the tables and what is derived from them', () => {
     },
   );
 
+  it.each([
+    ['server', SERVER_OPTIONS, SERVER_LIB_OPTIONS, SERVER_CLI_OPTIONS],
+    ['client', CLIENT_OPTIONS, CLIENT_LIB_OPTIONS, CLIENT_CLI_OPTIONS],
+  ] as const)(
+    '%s: the library entries and the CLI-only ones are two tables, the command lists both',
+    (_name, all, lib, cli) => {
+      for (const entry of Object.values(lib as OptionTable)) expect(entry.lib).toBe(true);
+      for (const entry of Object.values(cli as OptionTable)) expect(entry.lib).toBe(false);
+      const keys = Object.keys(all);
+      expect([...keys].sort()).toEqual([...Object.keys(lib), ...Object.keys(cli)].sort());
+      for (const key of keys)
+        expect((all as OptionTable)[key]).toBe({ ...lib, ...cli }[key as keyof typeof all]);
+      // --help lists them in the command's order, the library's and the CLI's interleaved.
+      expect(keys.slice(0, 4)).toEqual(
+        _name === 'server'
+          ? ['config', 'host', 'port', 'serverCert']
+          : ['host', 'ports', 'clientCert', 'privateKey'],
+      );
+    },
+  );
+
   it('every flag appears in README.md, and the README tables are the generated ones', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(renderFlagTables(readme, COMMAND_OPTIONS), 'run npm run docs:options').toBe(readme);
@@ -368,6 +411,9 @@ describe('the types derived from the tables', () => {
     expectTypeOf<TlslpServer['options']['token']>().toEqualTypeOf<string | undefined>();
     expectTypeOf(resolveWorkOptions({}).kernel).toEqualTypeOf<KernelChoice>();
     expectTypeOf<TlslpServer['options']['proxyFrom']>().toEqualTypeOf<readonly string[]>();
+    // The library's types come from its table alone.
+    expectTypeOf<keyof ServerTableOptions>().toEqualTypeOf<keyof typeof SERVER_LIB_OPTIONS>();
+    expectTypeOf<keyof ClientTableOptions>().toEqualTypeOf<keyof typeof CLIENT_LIB_OPTIONS>();
     // CLI-only options are not library options.
     expectTypeOf<ServerOptions>().not.toHaveProperty('workers');
     expectTypeOf<ServerOptions>().not.toHaveProperty('logLevel');

@@ -160,7 +160,7 @@ async function bindTest(
       'TLSLP_ERR_CHECK_BIND',
       {
         source: `${flag} ${port}`,
-        detail: why instanceof TlslpError ? why.message : describeError(err),
+        reason: why instanceof TlslpError ? why.message : describeError(err),
       },
       { cause: err },
     );
@@ -177,7 +177,7 @@ export async function readStateCa(path: string): Promise<string> {
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_STATE_CA',
-      { option: 'stateCa', path, detail: describeError(err) },
+      { option: 'stateCa', path, reason: describeError(err) },
       { cause: err },
     );
   }

@@ -9,8 +9,14 @@ import type { WorkSolution } from '../client/session.js';
 import { DEFAULT_PROFILE, loadProfile } from '../client/profile.js';
 import { ServerFailError, TlslpError, TransportError } from '../errors/index.js';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP } from '../logging/index.js';
-import { CLIENT_OPTIONS, resolveClientCommand, resolveClientOptions } from '../options/client.js';
-import { cliKeys, libKeys } from '../options/core.js';
+import {
+  CLIENT_CLI_OPTIONS,
+  CLIENT_LIB_OPTIONS,
+  CLIENT_OPTIONS,
+  resolveClientCommand,
+  resolveClientOptions,
+} from '../options/client.js';
+import { keysOf } from '../options/core.js';
 import { closeSolverPool } from '../solver/index.js';
 import { escapeControl, escapeJsonText } from '../text/escape.js';
 import { readTlsFiles } from '../tls/material.js';
@@ -85,8 +91,9 @@ export async function clientMain(argv: string[]): Promise<number> {
   return namingFlags(CLIENT_OPTIONS, () => connect(argv), CLIENT_ALIASES);
 }
 
-const LIB = libKeys(CLIENT_OPTIONS);
-const CLI = cliKeys(CLIENT_OPTIONS);
+/** The keys of the library's table and of the CLI's own. */
+const LIB = keysOf(CLIENT_LIB_OPTIONS);
+const CLI = keysOf(CLIENT_CLI_OPTIONS);
 
 async function connect(argv: string[]): Promise<number> {
   const values = tableValues(clientCommand().parse(argv, { from: 'user' }), CLIENT_OPTIONS);

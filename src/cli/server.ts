@@ -8,8 +8,14 @@ import { stat } from 'node:fs/promises';
 import { PrimaryStore } from '../state/ipc.js';
 import { Command } from 'commander';
 import { createLogger, logFilePath, TUTORIAL_TIMESTAMP, type LogLevel } from '../logging/index.js';
-import { cliKeys, libKeys } from '../options/core.js';
-import { SERVER_OPTIONS, resolveServerCommand, resolveServerOptions } from '../options/server.js';
+import { keysOf } from '../options/core.js';
+import {
+  SERVER_CLI_OPTIONS,
+  SERVER_LIB_OPTIONS,
+  SERVER_OPTIONS,
+  resolveServerCommand,
+  resolveServerOptions,
+} from '../options/server.js';
 import {
   createWorkerLogger,
   forwardReconfigure,
@@ -73,8 +79,9 @@ export function serverCommand(): Command {
 /** After the grace, how long the last closes may take before the process exits regardless. */
 const SHUTDOWN_BACKSTOP_MS = 900;
 
-const LIB = libKeys(SERVER_OPTIONS);
-const CLI = cliKeys(SERVER_OPTIONS);
+/** The keys of the library's table and of the CLI's own. */
+const LIB = keysOf(SERVER_LIB_OPTIONS);
+const CLI = keysOf(SERVER_CLI_OPTIONS);
 
 /** Run `tlslp-server` with `argv` (without the program name). Resolves with the exit code. */
 export async function serverMain(argv: string[]): Promise<number> {
@@ -320,7 +327,7 @@ async function serve(argv: string[]): Promise<number> {
       (err: unknown): never => {
         throw new ConfigError(
           'TLSLP_ERR_METRICS_LISTEN',
-          { source, detail: describeError(err) },
+          { source, reason: describeError(err) },
           { cause: err },
         );
       };

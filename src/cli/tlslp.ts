@@ -7,10 +7,10 @@ import { Argument, Command } from 'commander';
 import { closeSolverPool } from '../solver/index.js';
 import { addCertsCommand } from './certs.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
-import { integer } from '../options/kinds.js';
+import { DEMO_OPTIONS } from '../options/demo.js';
 import { commanderOutput, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
-import { VERSION, parserFor } from './options.js';
+import { VERSION, addTableOptions, tableValues } from './options.js';
 import { colorsFor, transcriptPrinter } from './transcript.js';
 import { workCommand, workMain } from './work.js';
 import { hostPort } from '../text/address.js';
@@ -32,38 +32,35 @@ export async function tlslpMain(argv: string[]): Promise<number> {
 
   addCertsCommand(program);
 
-  program
+  const demo = program
     .command('demo')
     .version(VERSION)
     .description(
       'run a full mutual-TLS session on loopback with throwaway certificates and print its transcript',
-    )
-    .option('--n-bits <n>', 'WORK difficulty', parserFor('--n-bits', integer(0, 40)), 20)
-    .option('--requests <n>', 'body requests', parserFor('--requests', integer(0, 1000)), 20)
-    .action(async (opts: { nBits: number; requests: number }) => {
-      const out = process.stdout;
-      const c = colorsFor(out);
-      out.write(c.bold('tlslp demo: one full session over mutual TLS on loopback\n'));
-      try {
-        const { runDemo } = await import('../demo.js'); // loads the X.509 code: see certs
-        const result = await runDemo({
-          nBits: opts.nBits,
-          bodyRequests: opts.requests,
-          onListening: ({ host, port, certDir, nBits }) =>
-            out.write(
-              `  throwaway CA, server and client certificates in ${certDir}\n  server listening on ${hostPort(host, port)} (mutual TLS, n_bits ${nBits})\n\n`,
-            ),
-          onEvent: transcriptPrinter(out),
-        });
-        const s = result.server;
-        out.write(
-          `\n${c.green('✓')} client: DONE/OK after ${result.client.answered.length} requests (${result.client.protocol})\n` +
-            `${c.green('✓')} server: session #${s.id} ended "${s.result.outcome}" in ${s.durationMs} ms\n`,
-        );
-      } finally {
-        await closeSolverPool();
-      }
-    });
+    );
+  addTableOptions(demo, DEMO_OPTIONS).action(async () => {
+    const out = process.stdout;
+    const c = colorsFor(out);
+    out.write(c.bold('tlslp demo: one full session over mutual TLS on loopback\n'));
+    try {
+      const { runDemo } = await import('../demo.js'); // loads the X.509 code: see certs
+      const result = await runDemo({
+        ...tableValues(demo, DEMO_OPTIONS),
+        onListening: ({ host, port, certDir, nBits }) =>
+          out.write(
+            `  throwaway CA, server and client certificates in ${certDir}\n  server listening on ${hostPort(host, port)} (mutual TLS, n_bits ${nBits})\n\n`,
+          ),
+        onEvent: transcriptPrinter(out),
+      });
+      const s = result.server;
+      out.write(
+        `\n${c.green('✓')} client: DONE/OK after ${result.client.answered.length} requests (${result.client.protocol})\n` +
+          `${c.green('✓')} server: session #${s.id} ended "${s.result.outcome}" in ${s.durationMs} ms\n`,
+      );
+    } finally {
+      await closeSolverPool();
+    }
+  });
 
   program
     .command('work')

@@ -302,7 +302,7 @@ async function connectAndRun(
     } catch (err) {
       throw new ConfigError(
         'TLSLP_ERR_BAD_TLS_MATERIAL',
-        { side: 'client', detail: (err as Error).message, options: 'tls.ca, tls.cert and tls.key' },
+        { side: 'client', reason: (err as Error).message, options: 'tls.ca, tls.cert and tls.key' },
         { cause: err, option: 'tls' },
       );
     }

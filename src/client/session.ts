@@ -276,8 +276,8 @@ function serverGaveUp(message: ServerMessage): ProtocolError {
 
 function closedDuringWork(err: unknown): TlslpError {
   if (err instanceof ServerFailError || err instanceof ProtocolError) return err;
-  const why = err instanceof Error ? err.message : String(err);
-  return new TransportError('TLSLP_ERR_CLOSED_DURING_WORK', { detail: why }, { cause: err });
+  const reason = err instanceof Error ? err.message : String(err);
+  return new TransportError('TLSLP_ERR_CLOSED_DURING_WORK', { reason }, { cause: err });
 }
 
 async function solveWithin(
@@ -315,7 +315,7 @@ async function solveWithin(
     // A caller's own solver may throw anything: it still reaches the caller typed.
     throw new SolverError(
       'TLSLP_ERR_SOLVER_FAILED',
-      { detail: err instanceof Error ? err.message : String(err) },
+      { reason: err instanceof Error ? err.message : String(err) },
       { cause: err },
     );
   } finally {

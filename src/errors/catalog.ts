@@ -1,6 +1,7 @@
 /**
  * The error catalog: every code tlslp reports, the class that carries it, the template its
- * message is rendered from (`{name}` is a parameter) and a one-line summary for the docs.
+ * message is rendered from (`{name}` is a parameter, `{name?text|other}` an optional part: see
+ * {@link renderMessage}) and a one-line summary for the docs.
  * Modelled on fastify's `FST_ERR_*` list: codes are stable API, messages may improve.
  * Library templates name options (`nBits`, `tls.ca`), never flags; the CLI adds its flags.
  * @module
@@ -14,7 +15,7 @@ export type ErrorClassName =
 export interface CatalogEntry {
   /** The class the code is thrown as. */
   readonly type: ErrorClassName;
-  /** The message, with `{name}` parameters. */
+  /** The message, with `{name}` parameters and `{name?text|other}` optional parts. */
   readonly message: string;
   /** What the code means, in one line (docs/errors.md lists these). */
   readonly summary: string;
@@ -121,12 +122,12 @@ const CATALOG = {
   },
   TLSLP_ERR_CLOSED: {
     type: 'TransportError',
-    message: 'connection closed{by}',
+    message: 'connection closed{peer? by peer}',
     summary: 'The connection closed before the session ended.',
   },
   TLSLP_ERR_STATE_UNAVAILABLE: {
     type: 'TransportError',
-    message: '{store}: {detail}',
+    message: '{store}: {ms?no answer within {ms} ms|{reason}}',
     summary:
       'The shared state store did not answer in time (the server then decides on its own limits; never reaches a caller).',
   },
@@ -188,7 +189,7 @@ const CATALOG = {
   TLSLP_ERR_TLS_HOSTNAME_MISMATCH: {
     type: 'TransportError',
     message:
-      'server certificate does not match the host name: {detail} (dial a name listed in the certificate, or regenerate it with that name)',
+      'server certificate does not match the host name: {reason} (dial a name listed in the certificate, or regenerate it with that name)',
     summary:
       'The server certificate does not list the dialled name (ERR_TLS_CERT_ALTNAME_INVALID).',
   },
@@ -214,7 +215,8 @@ const CATALOG = {
   },
   TLSLP_ERR_TLS_CERT_REJECTED: {
     type: 'TransportError',
-    message: 'peer rejected the certificate{why}',
+    message:
+      'peer rejected the certificate{untrusted? (it is not issued by the CA the peer trusts)}{expired?: it has expired}',
     summary: 'The peer refused our certificate with a TLS alert (unknown CA, expired, …).',
   },
   TLSLP_ERR_TLS_NOT_TLS: {
@@ -245,17 +247,17 @@ const CATALOG = {
   },
   TLSLP_ERR_TLS_FAILED: {
     type: 'TransportError',
-    message: 'TLS handshake failed ({detail}; the DEBUG log has the detail)',
+    message: 'TLS handshake failed ({opensslCode?{opensslCode}; }the DEBUG log has the detail)',
     summary: 'Any other OpenSSL failure; the cause holds the raw code and text.',
   },
   TLSLP_ERR_SOCKET: {
     type: 'TransportError',
-    message: '{detail}',
+    message: '{reason}',
     summary: "Any other socket error; the cause holds Node's error.",
   },
   TLSLP_ERR_CLOSED_DURING_WORK: {
     type: 'TransportError',
-    message: 'server ended the connection during WORK ({detail}); solver stopped',
+    message: 'server ended the connection during WORK ({reason}); solver stopped',
     summary: 'The server closed the connection while the client solved WORK.',
   },
   TLSLP_ERR_SESSION_TIMEOUT: {
@@ -300,7 +302,7 @@ const CATALOG = {
   },
   TLSLP_ERR_LISTEN_FAILED: {
     type: 'TransportError',
-    message: 'cannot {action} on {address}: {detail}',
+    message: 'cannot {action} on {address}: {reason}{privileged? (use a port above 1023)}',
     summary: 'The address cannot be listened on (EACCES: use a port above 1023, …).',
   },
 
@@ -313,7 +315,8 @@ const CATALOG = {
   },
   TLSLP_ERR_NOT_RELOADABLE: {
     type: 'ConfigError',
-    message: '{option} cannot change on a running server: {detail}; restart it to apply',
+    message:
+      '{option} cannot change on a running server: {from?it would switch between auto and a fixed n_bits ({from} → {to})|not one of the reloadable options}; restart it to apply',
     summary:
       'TlslpServer.reconfigure was given an option it cannot change live (RELOADABLE_SERVER_OPTIONS lists those it can).',
   },
@@ -359,7 +362,7 @@ const CATALOG = {
   },
   TLSLP_ERR_BAD_TLS_MATERIAL: {
     type: 'ConfigError',
-    message: '{side} certificate, key or CA unusable: {detail} (check {options})',
+    message: '{side} certificate, key or CA unusable: {reason} (check {options})',
     summary: 'Node refused the certificate, key or CA when building the TLS context.',
   },
   TLSLP_ERR_INSECURE_NOT_LOOPBACK: {
@@ -412,17 +415,17 @@ const CATALOG = {
   },
   TLSLP_ERR_CERT_DIR: {
     type: 'ConfigError',
-    message: 'cannot create {dir}: {detail}',
+    message: 'cannot create {dir}: {reason}',
     summary: 'The folder for a new certificate set cannot be created.',
   },
   TLSLP_ERR_CERT_WRITE: {
     type: 'ConfigError',
-    message: 'cannot {action} {path}: {detail}',
+    message: 'cannot {action} {path}: {reason}',
     summary: 'A file of a new certificate set cannot be checked or written.',
   },
   TLSLP_ERR_CERT_EXISTS: {
     type: 'ConfigError',
-    message: 'refusing to overwrite {files}; use {option} to replace {them}',
+    message: 'refusing to overwrite {files}; use {option} to replace {several?them|it}',
     summary: 'A certificate set exists where a new one would be written.',
   },
 
@@ -540,7 +543,7 @@ const CATALOG = {
   },
   TLSLP_ERR_LOG_FILE: {
     type: 'ConfigError',
-    message: 'cannot {action} {path}: {detail}',
+    message: 'cannot {action} {path}: {reason}',
     summary: 'The log file or its folder cannot be created or opened.',
   },
   TLSLP_ERR_CONFIG_FILE: {
@@ -562,17 +565,17 @@ const CATALOG = {
   TLSLP_ERR_STATE_CA: {
     type: 'ConfigError',
     message:
-      "{option} {path}: {detail}; pass the CA certificate (PEM) that issued the state store's certificate",
+      "{option} {path}: {reason}; pass the CA certificate (PEM) that issued the state store's certificate",
     summary: 'The CA file for a TLS state store (`--state-ca`) cannot be read (CLI).',
   },
   TLSLP_ERR_METRICS_LISTEN: {
     type: 'ConfigError',
-    message: '{source}: {detail}; pick a free port',
+    message: '{source}: {reason}; pick a free port',
     summary: 'The metrics or health endpoint cannot listen where it was asked to (CLI).',
   },
   TLSLP_ERR_CHECK_BIND: {
     type: 'ConfigError',
-    message: '{source}: {detail}',
+    message: '{source}: {reason}',
     summary:
       'A port `tlslp-server --check` bind-tests cannot be bound: in use, or not allowed (CLI).',
   },
@@ -636,17 +639,17 @@ const CATALOG = {
   },
   TLSLP_ERR_SOLVER_FAILED: {
     type: 'SolverError',
-    message: 'solver failed: {detail}',
+    message: 'solver failed: {reason}',
     summary: 'A solver given as the solver option threw a plain error; the cause holds it.',
   },
   TLSLP_ERR_WORKER_FAILED: {
     type: 'SolverError',
-    message: 'solver worker failed: {detail}',
+    message: 'solver worker failed: {reason}',
     summary: 'A solver worker thread threw; the cause holds its error.',
   },
   TLSLP_ERR_SOLVER_START: {
     type: 'SolverError',
-    message: 'external solver could not start: {detail}',
+    message: 'external solver could not start: {reason}',
     summary: 'The external solver could not be spawned.',
   },
   TLSLP_ERR_SOLVER_TIMEOUT: {
@@ -656,7 +659,7 @@ const CATALOG = {
   },
   TLSLP_ERR_SOLVER_EXIT: {
     type: 'SolverError',
-    message: 'external solver failed ({how}){detail}',
+    message: 'external solver failed ({signal?{signal}|exit {exitCode}}){stderr?: {stderr}}',
     summary: 'The external solver exited non-zero or was killed by a signal.',
   },
   TLSLP_ERR_SOLVER_OUTPUT: {
@@ -668,7 +671,7 @@ const CATALOG = {
   // ---- ServerFailError ---------------------------------------------------------------------
   TLSLP_ERR_SERVER_FAIL: {
     type: 'ServerFailError',
-    message: 'server sent FAIL{detail}',
+    message: 'server sent FAIL{reason?: {reason}}',
     summary: 'The server ended the session with FAIL <reason> (often its simulated failure).',
   },
 } as const satisfies Record<`TLSLP_ERR_${string}`, CatalogEntry>;
@@ -689,18 +692,53 @@ export type CodeOf<K extends ErrorClassName> = {
   [C in ErrorCode]: (typeof ERROR_CATALOG)[C]['type'] extends K ? C : never;
 }[ErrorCode];
 
-/** The `{name}` parameters of a template. */
-type Placeholders<T extends string> = T extends `${string}{${infer P}}${infer Rest}`
-  ? P | Placeholders<Rest>
-  : never;
+/*
+ * Template syntax. `{name}` is a parameter the caller must give. `{name?text}` is an optional
+ * part: `text` is written only when `name` is given (not undefined, false or ''), and
+ * `{name?text|other}` writes `other` instead when it is not. `text` may hold `{x}`
+ * parameters of its own (no nested parts). So callers pass values (`{ peer: true }`,
+ * `{ reason: err.message }`), never pieces of sentences (`' by peer'`, `': ' + reason`).
+ */
+
+/** The names of a template: `[required, optional]` (the parts' names and what they hold). */
+type Scan<
+  T extends string,
+  Req = never,
+  Opt = never,
+> = T extends `${string}{${infer Head}}${infer Rest}`
+  ? Head extends `${infer N}?${infer Body}`
+    ? Body extends `${string}{${infer I}`
+      ? InPart<Rest, Req, Opt | N | I>
+      : Scan<Rest, Req, Opt | N>
+    : Scan<Rest, Req | Head, Opt>
+  : [Req, Opt];
+
+/** The rest of an optional part that holds parameters, up to its closing brace. */
+type InPart<T extends string, Req, Opt> = T extends `${infer Pre}}${infer After}`
+  ? Pre extends `${string}{${infer I}`
+    ? InPart<After, Req, Opt | I>
+    : Scan<After, Req, Opt>
+  : [Req, Opt];
+
+/** The parameters a template needs. */
+type Needed<T extends string> = Scan<T>[0];
+/** The parameters of a template's optional parts (those it needs are not among them). */
+type Extra<T extends string> = Exclude<Scan<T>[1], Needed<T>>;
 
 /** A value a template parameter takes. */
 export type ParamValue = string | number | bigint | boolean;
 
-/** The parameters code `C`'s message needs. */
-export type ParamsOf<C extends ErrorCode> = {
-  readonly [P in Placeholders<(typeof ERROR_CATALOG)[C]['message']>]: ParamValue;
-};
+/** One object type of an intersection (so a hover and a type test see plain fields). */
+type Flat<T> = { [K in keyof T]: T[K] };
+
+/** The parameters code `C`'s message takes: its `{name}`s, and its optional parts' names. */
+export type ParamsOf<C extends ErrorCode> = Flat<
+  {
+    readonly [P in Needed<(typeof ERROR_CATALOG)[C]['message']>]: ParamValue;
+  } & {
+    readonly [P in Extra<(typeof ERROR_CATALOG)[C]['message']>]?: ParamValue | undefined;
+  }
+>;
 
 /** Options every error takes. */
 export interface ErrorOptions {
@@ -710,32 +748,71 @@ export interface ErrorOptions {
 
 /**
  * The constructor arguments of class `K`: one of its codes, then that code's parameters
- * (optional when its template has none), then options of type `O`.
+ * (optional when its template needs none), then options of type `O`.
  */
 export type ErrorArgs<K extends ErrorClassName, O = ErrorOptions> =
   | {
-      [C in CodeOf<K>]: [Placeholders<(typeof ERROR_CATALOG)[C]['message']>] extends [never]
+      [C in CodeOf<K>]: [Needed<(typeof ERROR_CATALOG)[C]['message']>] extends [never]
         ? [code: C, params?: ParamsOf<C>, options?: O]
         : [code: C, params: ParamsOf<C>, options?: O];
     }[CodeOf<K>]
   // Any of the codes without parameters at once (a code picked from a table).
   | [code: PlainCodeOf<K>, params?: undefined, options?: O];
 
-/** The codes of class `K` whose template has no parameters. */
+/** The codes of class `K` whose template needs no parameters (it may take optional ones). */
 export type PlainCodeOf<K extends ErrorClassName> = {
-  [C in CodeOf<K>]: [Placeholders<(typeof ERROR_CATALOG)[C]['message']>] extends [never]
-    ? C
-    : never;
+  [C in CodeOf<K>]: [Needed<(typeof ERROR_CATALOG)[C]['message']>] extends [never] ? C : never;
 }[CodeOf<K>];
 
-/** Render a template: each `{name}` is replaced by its parameter. */
+/** An optional part `{name?text|other}`, or a parameter `{name}`. */
+const PIECE = /\{(\w+)\?((?:[^{}|]|\{\w+\})*)(?:\|((?:[^{}|]|\{\w+\})*))?\}|\{(\w+)\}/g;
+
+/** Whether an optional part's parameter counts as given. */
+const given = (value: ParamValue | undefined): boolean =>
+  value !== undefined && value !== false && value !== '';
+
+/**
+ * Render a template: each `{name}` is replaced by its parameter (left as it is when missing),
+ * each optional part `{name?text|other}` by its text when `name` is given, else by `other`.
+ */
 export function renderMessage(
   template: string,
-  params: Readonly<Record<string, ParamValue>>,
+  params: Readonly<Record<string, ParamValue | undefined>>,
 ): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    Object.hasOwn(params, name) ? String(params[name]) : whole,
+  const value = (name: string): ParamValue | undefined =>
+    Object.hasOwn(params, name) ? params[name] : undefined;
+  const fill = (text: string): string =>
+    text.replace(/\{(\w+)\}/g, (whole, name: string) => {
+      const v = value(name);
+      return v === undefined ? whole : String(v);
+    });
+  return template.replace(
+    PIECE,
+    (_whole: string, part?: string, text?: string, other?: string, name?: string) =>
+      part !== undefined
+        ? fill(given(value(part)) ? (text ?? '') : (other ?? ''))
+        : fill(`{${name ?? ''}}`),
   );
+}
+
+/**
+ * The parameter names of a template: those it needs, and those of its optional parts
+ * (for tests and docs; the types check callers at compile time).
+ */
+export function templateParams(template: string): { required: string[]; optional: string[] } {
+  const required = new Set<string>();
+  const optional = new Set<string>();
+  for (const m of template.matchAll(PIECE)) {
+    if (m[1] === undefined) {
+      required.add(m[4] as string);
+      continue;
+    }
+    optional.add(m[1]);
+    for (const inner of `${m[2] ?? ''}|${m[3] ?? ''}`.matchAll(/\{(\w+)\}/g))
+      optional.add(inner[1] as string);
+  }
+  for (const name of required) optional.delete(name);
+  return { required: [...required], optional: [...optional] };
 }
 
 /** Whether `value` is a code of the catalog. */

@@ -39,7 +39,7 @@ export {
   type SessionFailureReason,
 } from './reasons.js';
 
-type Params = Readonly<Record<string, ParamValue>>;
+type Params = Readonly<Record<string, ParamValue | undefined>>;
 
 /** Base class of every error tlslp throws on purpose (only its subclasses are thrown). */
 export abstract class TlslpError extends Error {
@@ -66,7 +66,12 @@ export abstract class TlslpError extends Error {
     super(renderMessage(entry.message, params ?? {}), options);
     this.name = new.target.name;
     this.code = code;
-    this.params = params ?? {};
+    // An optional part's parameter left undefined is not one the message was rendered from.
+    this.params = Object.fromEntries(
+      Object.entries(params ?? {}).filter(
+        (entry): entry is [string, ParamValue] => entry[1] !== undefined,
+      ),
+    );
     const causeCode = (options?.cause as { code?: unknown } | undefined)?.code;
     if (typeof causeCode === 'string') this.causeCode = causeCode;
   }
@@ -125,12 +130,7 @@ export class ServerFailError extends TlslpError {
    */
   readonly simulated: boolean;
   constructor(reason: string, options: { simulated?: boolean } = {}) {
-    super(
-      'ServerFailError',
-      'TLSLP_ERR_SERVER_FAIL',
-      { detail: reason === '' ? '' : `: ${reason}` },
-      undefined,
-    );
+    super('ServerFailError', 'TLSLP_ERR_SERVER_FAIL', { reason }, undefined);
     this.reason = reason;
     this.simulated = options.simulated === true;
   }

@@ -3,12 +3,11 @@
  * @module
  */
 import {
-  cliKeys,
-  libKeys,
+  commandTable,
+  keysOf,
   option,
   resolveEntries,
   type InputOf,
-  type LibKeys,
   type ResolvedOf,
 } from './core.js';
 import { integer, ports, seconds, text } from './kinds.js';
@@ -18,8 +17,8 @@ import { SOLVER_OPTIONS, resolveSolverOptions, type SolverTableOptions } from '.
 /** Without `sessionTimeoutMs`, the session's deadline is the WORK timeout plus this. */
 export const SESSION_SLACK_MS = 120_000;
 
-/** Every option of the client, in `--help` order. */
-export const CLIENT_OPTIONS = {
+/** The options of {@link runClient}: the library's table (each entry `lib: true`). */
+export const CLIENT_LIB_OPTIONS = {
   /** Server host; must match the server certificate. Default: `"localhost"`. */
   host: option(text(), {
     lib: true,
@@ -35,27 +34,6 @@ export const CLIENT_OPTIONS = {
     value: 'list',
     default: [3115, 7883, 8235, 38154, 1234, 55532],
     help: 'ports tried in order',
-  }),
-  clientCert: option(text(), {
-    lib: false,
-    flag: '--client-cert',
-    value: 'file',
-    default: CERT_PATHS.clientCert,
-    help: 'client certificate (PEM)',
-  }),
-  privateKey: option(text(), {
-    lib: false,
-    flag: '--private-key',
-    value: 'file',
-    default: CERT_PATHS.clientKey,
-    help: 'client private key (PEM)',
-  }),
-  caCert: option(text(), {
-    lib: false,
-    flag: '--ca-cert',
-    value: 'file',
-    default: CERT_PATHS.caCert,
-    help: 'CA certificate that issued the server certificate (PEM)',
   }),
   /** External solver with the original's interface. Default: built-in solver. */
   workBinary: option(text(), {
@@ -101,13 +79,38 @@ export const CLIENT_OPTIONS = {
     '--insecure',
     'do not verify the server and send no client certificate (localhost / loopback only)',
   ),
-  ...LOG_ENTRIES,
   /** Deterministic logs for comparison with the golden files. Default: `false`. */
   tutorial: switchEntry(
     true,
     '--tutorial',
     'deterministic logs for comparison with the golden files',
   ),
+} as const;
+
+/** What `tlslp-client` reads beyond the library's options: the CLI's own table. */
+export const CLIENT_CLI_OPTIONS = {
+  clientCert: option(text(), {
+    lib: false,
+    flag: '--client-cert',
+    value: 'file',
+    default: CERT_PATHS.clientCert,
+    help: 'client certificate (PEM)',
+  }),
+  privateKey: option(text(), {
+    lib: false,
+    flag: '--private-key',
+    value: 'file',
+    default: CERT_PATHS.clientKey,
+    help: 'client private key (PEM)',
+  }),
+  caCert: option(text(), {
+    lib: false,
+    flag: '--ca-cert',
+    value: 'file',
+    default: CERT_PATHS.caCert,
+    help: 'CA certificate that issued the server certificate (PEM)',
+  }),
+  ...LOG_ENTRIES,
   profile: option(text(), {
     lib: false,
     flag: '--profile',
@@ -132,9 +135,35 @@ export const CLIENT_OPTIONS = {
   json: switchEntry(false, '--json', 'print one JSON summary object on stdout'),
 } as const;
 
-type Table = typeof CLIENT_OPTIONS;
-type Lib = LibKeys<Table>;
-type CliOnly = Exclude<keyof Table, Lib>;
+/** Every option of `tlslp-client`, the library's and the CLI's, in `--help` order. */
+export const CLIENT_OPTIONS = commandTable(CLIENT_LIB_OPTIONS, CLIENT_CLI_OPTIONS, [
+  'host',
+  'ports',
+  'clientCert',
+  'privateKey',
+  'caCert',
+  'workBinary',
+  'workTimeoutMs',
+  'otherTimeoutMs',
+  'maxRequests',
+  'sessionTimeoutMs',
+  'insecure',
+  'logLevel',
+  'logFormat',
+  'logFile',
+  'tutorial',
+  'profile',
+  'profilePartial',
+  'kernel',
+  'threads',
+  'showCerts',
+  'quiet',
+  'json',
+]);
+
+type Table = typeof CLIENT_LIB_OPTIONS;
+type Lib = keyof Table;
+type CliTable = typeof CLIENT_CLI_OPTIONS;
 
 /** The options of {@link runClient} that come from the table, every one optional. */
 export type ClientTableOptions = InputOf<Table, Lib>;
@@ -142,8 +171,8 @@ export type ClientTableOptions = InputOf<Table, Lib>;
 /** The table's options once resolved: `sessionTimeoutMs` always set. */
 export type ResolvedClientTable = ResolvedOf<Table, Lib> & { readonly sessionTimeoutMs: number };
 
-const LIB = libKeys(CLIENT_OPTIONS);
-const CLI_ONLY = cliKeys(CLIENT_OPTIONS);
+const LIB = keysOf(CLIENT_LIB_OPTIONS);
+const CLI_ONLY = keysOf(CLIENT_CLI_OPTIONS);
 
 /**
  * Fill the client's defaults and check every value, the built-in solver's options included.
@@ -152,7 +181,7 @@ const CLI_ONLY = cliKeys(CLIENT_OPTIONS);
 export function resolveClientOptions<
   O extends ClientTableOptions & { solverOptions?: SolverTableOptions },
 >(options: O): Omit<O, Lib> & ResolvedClientTable {
-  const t = resolveEntries(CLIENT_OPTIONS, LIB, options);
+  const t = resolveEntries(CLIENT_LIB_OPTIONS, LIB, options);
   if (options.solverOptions) resolveSolverOptions(options.solverOptions);
   return {
     ...options,
@@ -162,12 +191,14 @@ export function resolveClientOptions<
 }
 
 /** What `tlslp-client` reads beyond the library's options. */
-export type ClientCommandOptions = InputOf<Table, CliOnly>;
+export type ClientCommandOptions = InputOf<CliTable, keyof CliTable>;
 
 /**
  * Fill the defaults of the CLI's own client options and check them.
  * @throws ConfigError naming the option at fault.
  */
-export function resolveClientCommand(values: ClientCommandOptions): ResolvedOf<Table, CliOnly> {
-  return resolveEntries(CLIENT_OPTIONS, CLI_ONLY, values);
+export function resolveClientCommand(
+  values: ClientCommandOptions,
+): ResolvedOf<CliTable, keyof CliTable> {
+  return resolveEntries(CLIENT_CLI_OPTIONS, CLI_ONLY, values);
 }

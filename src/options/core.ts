@@ -1,6 +1,7 @@
 /**
- * The option tables' building blocks. Each command has one table: an entry per option with
- * its library name (the key), flag, default, validation and one description. The
+ * The option tables' building blocks. Each command has a table of the library's options and
+ * one of the CLI's own (see {@link commandTable}): an entry per option with its library name
+ * (the key), flag, default, validation and one description. The
  * option types, the resolvers that fill defaults and validate, the commander options and
  * the README flag tables are all derived from it, so a new option is one entry.
  * @module
@@ -104,6 +105,11 @@ export function option<T, const E extends Omit<OptionEntry<T>, 'kind'>>(
   return { ...entry, kind };
 }
 
+/** The keys of `table`, in table order. */
+export function keysOf<T extends OptionTable>(table: T): (keyof T & string)[] {
+  return Object.keys(table);
+}
+
 /** The keys of `table` the library takes, in table order. */
 export function libKeys<T extends OptionTable>(table: T): LibKeys<T>[] {
   return Object.keys(table).filter((k) => table[k]?.lib === true) as LibKeys<T>[];
@@ -115,6 +121,24 @@ export function cliKeys<T extends OptionTable>(table: T): Exclude<keyof T & stri
     keyof T & string,
     LibKeys<T>
   >[];
+}
+
+/** The keys of `L` and `C` that `order` leaves out (`never` when it lists them all). */
+type Unlisted<L, C, O extends readonly PropertyKey[]> = Exclude<keyof L | keyof C, O[number]>;
+
+/**
+ * A command's whole table: the library's entries and the CLI's own (each in its own table,
+ * `lib: true` and `lib: false`), in the order `order` lists them, which is the order of
+ * `--help`, completion and the README's flag table. The compiler refuses an `order` that
+ * leaves a key out or names one of neither table.
+ */
+export function commandTable<
+  const L extends Readonly<Record<string, OptionEntry & { readonly lib: true }>>,
+  const C extends Readonly<Record<string, OptionEntry & { readonly lib: false }>>,
+  const O extends readonly (keyof L | keyof C)[],
+>(lib: L, cli: C, order: [Unlisted<L, C, O>] extends [never] ? O : never): L & C {
+  const both: Readonly<Record<string, OptionEntry>> = { ...lib, ...cli };
+  return Object.fromEntries(order.map((key) => [key, both[key as string]])) as L & C;
 }
 
 /** A value as an error message quotes it. */
@@ -132,6 +156,21 @@ export function checkValue(name: string, entry: OptionEntry, value: unknown): vo
   const problem = entry.kind.problem(value);
   if (problem !== null)
     throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: name, problem, value: quote(value) });
+}
+
+/**
+ * Fill the defaults of every option of `table` and check every value given.
+ * @throws ConfigError `TLSLP_ERR_BAD_OPTION` naming the first option whose value is wrong.
+ */
+export function resolveTable<T extends OptionTable>(
+  table: T,
+  input: InputOf<T, keyof T>,
+): ResolvedOf<T, keyof T & string> {
+  return resolveEntries(
+    table,
+    keysOf(table),
+    input as { readonly [P in keyof T & string]?: unknown },
+  );
 }
 
 /**

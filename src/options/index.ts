@@ -11,6 +11,7 @@ import {
   CERTS_SHOW_OPTIONS,
 } from './certs.js';
 import { CLIENT_OPTIONS } from './client.js';
+import { DEMO_OPTIONS } from './demo.js';
 import type { OptionTable } from './core.js';
 import { SERVER_OPTIONS } from './server.js';
 import { WORK_OPTIONS } from './work.js';
@@ -26,8 +27,21 @@ export {
   resolveCertsOptions,
   type CertsOptions,
 } from './certs.js';
-export { CLIENT_OPTIONS, resolveClientCommand, resolveClientOptions } from './client.js';
-export { SERVER_OPTIONS, resolveServerCommand, resolveServerOptions } from './server.js';
+export {
+  CLIENT_CLI_OPTIONS,
+  CLIENT_LIB_OPTIONS,
+  CLIENT_OPTIONS,
+  resolveClientCommand,
+  resolveClientOptions,
+} from './client.js';
+export {
+  SERVER_CLI_OPTIONS,
+  SERVER_LIB_OPTIONS,
+  SERVER_OPTIONS,
+  resolveServerCommand,
+  resolveServerOptions,
+} from './server.js';
+export { DEMO_OPTIONS, resolveDemoOptions, type DemoTableOptions } from './demo.js';
 export { SOLVER_OPTIONS, resolveSolverOptions } from './solver.js';
 export { WORK_OPTIONS, resolveWorkOptions, type WorkOptions } from './work.js';
 
@@ -36,6 +50,7 @@ export type CommandName =
   | 'server'
   | 'client'
   | 'work'
+  | 'demo'
   | 'certs'
   | 'certs-client'
   | 'certs-server'
@@ -48,6 +63,7 @@ export const COMMAND_OPTIONS: Readonly<Record<CommandName, OptionTable>> = {
   server: SERVER_OPTIONS,
   client: CLIENT_OPTIONS,
   work: WORK_OPTIONS,
+  demo: DEMO_OPTIONS,
   certs: CERTS_OPTIONS,
   'certs-client': CERTS_CLIENT_OPTIONS,
   'certs-server': CERTS_SERVER_OPTIONS,

@@ -7,12 +7,11 @@ import { ConfigError } from '../errors/index.js';
 import { isValidArg, isValidToken } from '../protocol/messages.js';
 import type { AdaptiveOptions } from './adaptive.js';
 import {
-  cliKeys,
-  libKeys,
+  commandTable,
+  keysOf,
   option,
   resolveEntries,
   type InputOf,
-  type LibKeys,
   type ResolvedOf,
 } from './core.js';
 import { cidrs, integer, names, orWord, seconds, text, toggle } from './kinds.js';
@@ -37,9 +36,8 @@ const NAME = {
   test: (s: string) => s.length > 0 && s.length <= 256 && !hasControl(s),
   what: 'names of 1..256 characters without control characters',
 };
-/** Every option of the server, in `--help` order. */
-export const SERVER_OPTIONS = {
-  config: CONFIG_ENTRY,
+/** The options of {@link TlslpServer}: the library's table (each entry `lib: true`). */
+export const SERVER_LIB_OPTIONS = {
   /** Interface to listen on. Default: `"localhost"`. */
   host: option(text(), {
     lib: true,
@@ -55,27 +53,6 @@ export const SERVER_OPTIONS = {
     value: 'port',
     default: 1234,
     help: 'port to listen on (0 = any free port)',
-  }),
-  serverCert: option(text(), {
-    lib: false,
-    flag: '--server-cert',
-    value: 'file',
-    default: CERT_PATHS.serverCert,
-    help: 'server certificate (PEM)',
-  }),
-  serverKey: option(text(), {
-    lib: false,
-    flag: '--server-key',
-    value: 'file',
-    default: CERT_PATHS.serverKey,
-    help: 'server private key (PEM)',
-  }),
-  caCert: option(text(), {
-    lib: false,
-    flag: '--ca-cert',
-    value: 'file',
-    default: CERT_PATHS.caCert,
-    help: 'CA certificate that issues client certificates (PEM)',
   }),
   ...TIMEOUT_ENTRIES,
   /**
@@ -143,7 +120,6 @@ export const SERVER_OPTIONS = {
     default: 28,
     help: 'with `--n_bits auto`: highest n_bits',
   }),
-  ...LOG_ENTRIES,
   /**
    * Deterministic session for learning and golden logs: fixed token and command order, one
    * connection, then exit. Default: `false`.
@@ -325,6 +301,73 @@ export const SERVER_OPTIONS = {
       help: 'with --state: key prefix in the store, so several gates can share one',
     },
   ),
+  /**
+   * Largest CRL file accepted (bytes); a bigger one is refused at start and on reload. Default:
+   * `67108864` (64 MiB).
+   */
+  maxCrlBytes: option(integer(1024, 2 ** 31 - 1), {
+    lib: true,
+    flag: '--max-crl-bytes',
+    value: 'bytes',
+    default: 64 * 1024 * 1024,
+    defaultText: '`67108864` (64 MiB)',
+    help: 'largest CRL file accepted (bytes); a bigger one is refused at start and on reload',
+  }),
+  /** Log a one-line summary of the counters this often (0 = never). Default: `0` (never). */
+  statsIntervalMs: option(seconds({ zero: true }), {
+    lib: true,
+    flag: '--stats-interval',
+    value: 'seconds',
+    default: 0,
+    defaultText: '`0` (never)',
+    help: 'log a one-line summary of the counters this often (0 = never)',
+  }),
+  /** Body requests per session in normal mode. Default: `20`. */
+  bodyRequests: option(integer(0, LIMIT), {
+    lib: true,
+    default: 20,
+    help: 'body requests per session in normal mode',
+  }),
+  /**
+   * Never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by
+   * default): every good session ends in DONE/OK, so a client's exit status tells a health check
+   * the truth. Default: FAIL drawn.
+   */
+  simulateFailures: option(toggle(), {
+    lib: true,
+    // commander reads `--no-x` alone as x, true unless the flag is given.
+    flag: '--no-simulate-failures',
+    default: true,
+    defaultText: 'FAIL drawn',
+    help: "never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by default): every good session ends in DONE/OK, so a client's exit status tells a health check the truth",
+  }),
+} as const;
+
+/** What `tlslp-server` reads beyond the library's options: the CLI's own table. */
+export const SERVER_CLI_OPTIONS = {
+  config: CONFIG_ENTRY,
+  serverCert: option(text(), {
+    lib: false,
+    flag: '--server-cert',
+    value: 'file',
+    default: CERT_PATHS.serverCert,
+    help: 'server certificate (PEM)',
+  }),
+  serverKey: option(text(), {
+    lib: false,
+    flag: '--server-key',
+    value: 'file',
+    default: CERT_PATHS.serverKey,
+    help: 'server private key (PEM)',
+  }),
+  caCert: option(text(), {
+    lib: false,
+    flag: '--ca-cert',
+    value: 'file',
+    default: CERT_PATHS.caCert,
+    help: 'CA certificate that issues client certificates (PEM)',
+  }),
+  ...LOG_ENTRIES,
   stateCa: option(text(), {
     lib: false,
     flag: '--state-ca',
@@ -341,18 +384,6 @@ export const SERVER_OPTIONS = {
     default: undefined,
     defaultText: 'none',
     help: 'CRL of the CA (PEM, e.g. the `ca_crl.pem` of `tlslp certs revoke`): a revoked client certificate fails its handshake (`revoked`); reread on reload',
-  }),
-  /**
-   * Largest CRL file accepted (bytes); a bigger one is refused at start and on reload. Default:
-   * `67108864` (64 MiB).
-   */
-  maxCrlBytes: option(integer(1024, 2 ** 31 - 1), {
-    lib: true,
-    flag: '--max-crl-bytes',
-    value: 'bytes',
-    default: 64 * 1024 * 1024,
-    defaultText: '`67108864` (64 MiB)',
-    help: 'largest CRL file accepted (bytes); a bigger one is refused at start and on reload',
   }),
   reloadIntervalMs: option(seconds({ zero: true }), {
     lib: false,
@@ -406,39 +437,11 @@ export const SERVER_OPTIONS = {
     default: '127.0.0.1',
     help: 'interface for the health endpoint (e.g. the address the balancer reaches)',
   }),
-  /** Log a one-line summary of the counters this often (0 = never). Default: `0` (never). */
-  statsIntervalMs: option(seconds({ zero: true }), {
-    lib: true,
-    flag: '--stats-interval',
-    value: 'seconds',
-    default: 0,
-    defaultText: '`0` (never)',
-    help: 'log a one-line summary of the counters this often (0 = never)',
-  }),
   quiet: switchEntry(
     false,
     '--quiet',
     'no per-session line on the terminal (on a TTY the server prints `#12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)` per session)',
   ),
-  /** Body requests per session in normal mode. Default: `20`. */
-  bodyRequests: option(integer(0, LIMIT), {
-    lib: true,
-    default: 20,
-    help: 'body requests per session in normal mode',
-  }),
-  /**
-   * Never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by
-   * default): every good session ends in DONE/OK, so a client's exit status tells a health check
-   * the truth. Default: FAIL drawn.
-   */
-  simulateFailures: option(toggle(), {
-    lib: true,
-    // commander reads `--no-x` alone as x, true unless the flag is given.
-    flag: '--no-simulate-failures',
-    default: true,
-    defaultText: 'FAIL drawn',
-    help: "never draw the protocol's simulated `FAIL <random>` (about 9 sessions in 10 end in it by default): every good session ends in DONE/OK, so a client's exit status tells a health check the truth",
-  }),
   /** Check the configuration, TLS files and ports, print the effective policy, and exit. */
   check: switchEntry(
     false,
@@ -447,9 +450,63 @@ export const SERVER_OPTIONS = {
   ),
 } as const;
 
-type Table = typeof SERVER_OPTIONS;
-type Lib = LibKeys<Table>;
-type CliOnly = Exclude<keyof Table, Lib>;
+/** Every option of `tlslp-server`, the library's and the CLI's, in `--help` order. */
+export const SERVER_OPTIONS = commandTable(SERVER_LIB_OPTIONS, SERVER_CLI_OPTIONS, [
+  'config',
+  'host',
+  'port',
+  'serverCert',
+  'serverKey',
+  'caCert',
+  'workTimeoutMs',
+  'otherTimeoutMs',
+  'handshakeTimeoutMs',
+  'insecure',
+  'token',
+  'randomString',
+  'nBits',
+  'minBits',
+  'maxBits',
+  'logLevel',
+  'logFormat',
+  'logFile',
+  'tutorial',
+  'maxConnections',
+  'maxPerIp',
+  'maxHandshakes',
+  'maxHandshakesPerIp',
+  'maxHandshakeBytes',
+  'maxChainDepth',
+  'maxHandshakeFailuresPerIp',
+  'proxyProtocol',
+  'proxyFrom',
+  'allowCn',
+  'allowOu',
+  'allowDns',
+  'allowUri',
+  'maxPerIdentity',
+  'state',
+  'statePrefix',
+  'stateCa',
+  'crl',
+  'maxCrlBytes',
+  'reloadIntervalMs',
+  'shutdownGraceMs',
+  'workers',
+  'metricsPort',
+  'metricsHost',
+  'healthPort',
+  'healthHost',
+  'statsIntervalMs',
+  'quiet',
+  'bodyRequests',
+  'simulateFailures',
+  'check',
+]);
+
+type Table = typeof SERVER_LIB_OPTIONS;
+type Lib = keyof Table;
+type CliTable = typeof SERVER_CLI_OPTIONS;
 
 /** The options of {@link TlslpServer} that come from the table, every one optional. */
 export type ServerTableOptions = InputOf<Table, Lib>;
@@ -471,8 +528,8 @@ export interface ResolvedServerTable extends Omit<
 /** What {@link resolveServerOptions} gives for `O`: its other fields kept as they are. */
 export type ResolvedServerOptions<O> = Omit<O, Lib | 'adaptive'> & ResolvedServerTable;
 
-const LIB = libKeys(SERVER_OPTIONS);
-const CLI_ONLY = cliKeys(SERVER_OPTIONS);
+const LIB = keysOf(SERVER_LIB_OPTIONS);
+const CLI_ONLY = keysOf(SERVER_CLI_OPTIONS);
 
 /**
  * Fill the server's defaults and check every value, and the options against each other:
@@ -483,7 +540,7 @@ const CLI_ONLY = cliKeys(SERVER_OPTIONS);
 export function resolveServerOptions<O extends ServerTableOptions & { adaptive?: AdaptiveOptions }>(
   options: O,
 ): ResolvedServerOptions<O> {
-  const t = resolveEntries(SERVER_OPTIONS, LIB, options);
+  const t = resolveEntries(SERVER_LIB_OPTIONS, LIB, options);
   const auto = t.nBits === 'auto';
   for (const name of ['minBits', 'maxBits'] as const) {
     if (!auto && options[name] !== undefined)
@@ -519,7 +576,7 @@ export function resolveServerOptions<O extends ServerTableOptions & { adaptive?:
 }
 
 /** What `tlslp-server` reads beyond the library's options. */
-export type ServerCommandOptions = InputOf<Table, CliOnly>;
+export type ServerCommandOptions = InputOf<CliTable, keyof CliTable>;
 
 /**
  * Fill the defaults of the CLI's own server options, `workers: 'auto'` as the number of
@@ -529,8 +586,8 @@ export type ServerCommandOptions = InputOf<Table, CliOnly>;
 export function resolveServerCommand(
   values: ServerCommandOptions,
   tutorial: boolean,
-): Omit<ResolvedOf<Table, CliOnly>, 'workers'> & { readonly workers: number } {
-  const c = resolveEntries(SERVER_OPTIONS, CLI_ONLY, values);
+): Omit<ResolvedOf<CliTable, keyof CliTable>, 'workers'> & { readonly workers: number } {
+  const c = resolveEntries(SERVER_CLI_OPTIONS, CLI_ONLY, values);
   const workers = c.workers === 'auto' ? availableParallelism() : c.workers;
   if (tutorial && workers > 1)
     throw new ConfigError('TLSLP_ERR_TUTORIAL_WORKERS', { option: 'workers' });

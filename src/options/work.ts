@@ -2,7 +2,7 @@
  * The options of `tlslp work`: the built-in solver's, and what the command prints.
  * @module
  */
-import { resolveEntries, type InputOf, type ResolvedOf } from './core.js';
+import { resolveTable, type InputOf, type ResolvedOf } from './core.js';
 import { switchEntry } from './shared.js';
 import { SOLVER_OPTIONS } from './solver.js';
 
@@ -28,12 +28,10 @@ type Table = typeof WORK_OPTIONS;
 /** The options of `tlslp work`, every one optional. */
 export type WorkOptions = InputOf<Table, keyof Table>;
 
-const KEYS = Object.keys(WORK_OPTIONS) as (keyof Table)[];
-
 /**
  * Fill the defaults of `tlslp work` and check every value.
  * @throws ConfigError naming the option at fault.
  */
 export function resolveWorkOptions(values: WorkOptions): ResolvedOf<Table, keyof Table> {
-  return resolveEntries(WORK_OPTIONS, KEYS, values);
+  return resolveTable(WORK_OPTIONS, values);
 }

@@ -48,7 +48,7 @@ export async function writeNewFiles(
     }
     throw new ConfigError(
       'TLSLP_ERR_CERT_WRITE',
-      { action: 'write', path: current, detail: (err as Error).message },
+      { action: 'write', path: current, reason: (err as Error).message },
       { cause: err },
     );
   }
@@ -68,7 +68,7 @@ export async function writeAtomically(path: string, data: string, mode: number):
     await unlink(tmp).catch(() => {});
     throw new ConfigError(
       'TLSLP_ERR_CERT_WRITE',
-      { action: 'write', path, detail: (err as Error).message },
+      { action: 'write', path, reason: (err as Error).message },
       { cause: err },
     );
   }
@@ -80,7 +80,7 @@ function existsError(paths: string[], options: { forceable?: boolean }): ConfigE
     ? new ConfigError('TLSLP_ERR_CERT_EXISTS', {
         option: 'force',
         files,
-        them: paths.length === 1 ? 'it' : 'them',
+        several: paths.length > 1,
       })
     : new ConfigError('TLSLP_ERR_CLIENT_CERT_EXISTS', { option: 'name', files });
 }

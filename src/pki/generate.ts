@@ -215,7 +215,7 @@ export async function writeCertificateSet(
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_DIR',
-      { dir, detail: (err as Error).message },
+      { dir, reason: (err as Error).message },
       { cause: err },
     );
   }
@@ -228,7 +228,7 @@ export async function writeCertificateSet(
     } catch (err) {
       throw new ConfigError(
         'TLSLP_ERR_CERT_WRITE',
-        { action: 'write', path: paths[k], detail: (err as Error).message },
+        { action: 'write', path: paths[k], reason: (err as Error).message },
         { cause: err },
       );
     }
@@ -290,7 +290,7 @@ async function refuseExisting(paths: Record<keyof CertificateSet, string>): Prom
     throw new ConfigError('TLSLP_ERR_CERT_EXISTS', {
       option: 'force',
       files: existing.join(', '),
-      them: existing.length === 1 ? 'it' : 'them',
+      several: existing.length > 1,
     });
   }
 }
@@ -413,7 +413,7 @@ export async function exists(path: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new ConfigError(
       'TLSLP_ERR_CERT_WRITE',
-      { action: 'check', path, detail: (err as Error).message },
+      { action: 'check', path, reason: (err as Error).message },
       { cause: err },
     );
   }

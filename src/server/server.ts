@@ -289,7 +289,6 @@ export class TlslpServer {
       if (!(RELOADABLE_SERVER_OPTIONS as readonly string[]).includes(key))
         throw new ConfigError('TLSLP_ERR_NOT_RELOADABLE', {
           option: key,
-          detail: 'not one of the reloadable options',
         });
       input[key] = value;
     }
@@ -299,7 +298,8 @@ export class TlslpServer {
     if ((before.nBits === 'auto') !== (after.nBits === 'auto'))
       throw new ConfigError('TLSLP_ERR_NOT_RELOADABLE', {
         option: 'nBits',
-        detail: `it would switch between auto and a fixed n_bits (${String(before.nBits)} → ${String(after.nBits)})`,
+        from: String(before.nBits),
+        to: String(after.nBits),
       });
     const changed = diffReloadable(before, after);
     if (changed.length === 0) return changed;

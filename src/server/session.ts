@@ -175,7 +175,7 @@ export async function runServerSession(
         ? err
         : err instanceof Error
           ? toTransportError(err)
-          : new TransportError('TLSLP_ERR_SOCKET', { detail: String(err) });
+          : new TransportError('TLSLP_ERR_SOCKET', { reason: String(err) });
     if (e.code === 'TLSLP_ERR_TIMEOUT') {
       log.warning(`Session timed out: ${e.message}`);
       // Best effort: the peer may be gone.

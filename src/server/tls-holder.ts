@@ -142,7 +142,7 @@ function setContext(server: tls.Server, material: TlsMaterial): void {
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_BAD_TLS_MATERIAL',
-      { side: 'server', detail: (err as Error).message, options: 'tls.cert, tls.key and tls.ca' },
+      { side: 'server', reason: (err as Error).message, options: 'tls.cert, tls.key and tls.ca' },
       { cause: err, option: 'tls' },
     );
   }

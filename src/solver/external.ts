@@ -167,7 +167,7 @@ export async function runExternalSolver(
     (resolveExit, rejectExit) => {
       child.once('error', (err) =>
         rejectExit(
-          new SolverError('TLSLP_ERR_SOLVER_START', { detail: err.message }, { cause: err }),
+          new SolverError('TLSLP_ERR_SOLVER_START', { reason: err.message }, { cause: err }),
         ),
       );
       child.once('close', (c, s) => resolveExit([c, s]));
@@ -184,10 +184,10 @@ export async function runExternalSolver(
   if (overflow)
     throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { problem: 'printed too much output' });
   if (code !== 0) {
-    const detail = stderr.trim().split('\n')[0] ?? '';
     throw new SolverError('TLSLP_ERR_SOLVER_EXIT', {
-      how: sig ?? `exit ${code}`,
-      detail: detail ? `: ${detail}` : '',
+      signal: sig ?? undefined,
+      exitCode: code ?? 'none',
+      stderr: stderr.trim().split('\n')[0],
     });
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

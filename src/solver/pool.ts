@@ -194,7 +194,7 @@ async function searchBatches(
       if (failure === null) {
         // Errors cross the thread boundary as plain Errors: keep the message, retype them.
         const message = err instanceof Error ? err.message : String(err);
-        failure = new SolverError('TLSLP_ERR_WORKER_FAILED', { detail: message }, { cause: err });
+        failure = new SolverError('TLSLP_ERR_WORKER_FAILED', { reason: message }, { cause: err });
       }
       stopAll();
       finish();

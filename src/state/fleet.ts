@@ -369,7 +369,7 @@ export class FleetState {
             reject(
               new TransportError('TLSLP_ERR_STATE_UNAVAILABLE', {
                 store: this.label ?? 'the state store',
-                detail: `no answer within ${deadlineMs} ms`,
+                ms: deadlineMs,
               }),
             );
           };

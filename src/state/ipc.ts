@@ -34,10 +34,10 @@ interface BlockedNotice {
   tlslpStateBlocked: { ip: string; ms: number };
 }
 
-function unavailable(detail: string): TransportError {
+function unavailable(reason: string): TransportError {
   return new TransportError('TLSLP_ERR_STATE_UNAVAILABLE', {
     store: 'the cluster primary',
-    detail,
+    reason,
   });
 }
 

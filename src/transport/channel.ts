@@ -63,8 +63,8 @@ export class SocketLineChannel implements LineChannel {
     this.maxWriteBuffer = options.maxWriteBuffer ?? 64 * 1024;
     this.lingerMs = options.lingerMs ?? 2000;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { by: ' by peer' })));
-    socket.on('close', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { by: '' })));
+    socket.on('end', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { peer: true })));
+    socket.on('close', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { peer: false })));
     socket.on('error', (err: Error) => this.fail(toTransportError(err)));
   }
 
@@ -219,11 +219,11 @@ type SocketErrorCode =
   | 'TLSLP_ERR_TLS_CERT_REQUIRED';
 
 /** Why the peer rejected our certificate, when its alert says. */
-const REJECTED_WHY: Readonly<Record<string, string>> = {
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: ' (it is not issued by the CA the peer trusts)',
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: ' (it is not issued by the CA the peer trusts)',
-  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: ' (it is not issued by the CA the peer trusts)',
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: ': it has expired',
+const REJECTED_WHY: Readonly<Record<string, 'untrusted' | 'expired'>> = {
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'untrusted',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'untrusted',
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: 'untrusted',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'expired',
 };
 
 /**
@@ -236,23 +236,29 @@ export function toTransportError(err: Error): TlslpError {
   const options = { cause: err };
   const known = Object.hasOwn(SOCKET_CODES, code) ? SOCKET_CODES[code] : undefined;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const detail = err.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '');
-    return new TransportError('TLSLP_ERR_TLS_HOSTNAME_MISMATCH', { detail }, options);
+    const reason = err.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '');
+    return new TransportError('TLSLP_ERR_TLS_HOSTNAME_MISMATCH', { reason }, options);
   }
   if (known === 'TLSLP_ERR_TLS_UNTRUSTED_CERT')
     return new TransportError(known, { option: 'tls.ca' }, options);
   if (known === 'TLSLP_ERR_TLS_CERT_REQUIRED')
     return new TransportError(known, { certOption: 'tls.cert', keyOption: 'tls.key' }, options);
-  if (known === 'TLSLP_ERR_TLS_CERT_REJECTED')
-    return new TransportError(known, { why: REJECTED_WHY[code] ?? '' }, options);
+  if (known === 'TLSLP_ERR_TLS_CERT_REJECTED') {
+    const why = REJECTED_WHY[code];
+    return new TransportError(
+      known,
+      { untrusted: why === 'untrusted', expired: why === 'expired' },
+      options,
+    );
+  }
   if (known) return new TransportError(known, undefined, options);
   // Never an OpenSSL dump (`…:error:0A000410:SSL routines:…`) for a user; the code and
   // the raw text stay on the error's `cause` for DEBUG logs.
   if (code.startsWith('ERR_SSL_') || /error:[0-9A-F]{8}:|SSL routines/.test(err.message))
-    return new TransportError('TLSLP_ERR_TLS_FAILED', { detail: code || 'OpenSSL error' }, options);
+    return new TransportError('TLSLP_ERR_TLS_FAILED', { opensslCode: code }, options);
   return new TransportError(
     'TLSLP_ERR_SOCKET',
-    { detail: err.message || code || 'connection failed' },
+    { reason: err.message || code || 'connection failed' },
     options,
   );
 }
@@ -287,11 +293,15 @@ export function listenError(
     return new TransportError('TLSLP_ERR_ADDRESS_IN_USE', { address, option: 'port' }, options);
   if (code === 'EADDRINUSE' && what === 'metrics')
     return new TransportError('TLSLP_ERR_METRICS_ADDRESS_IN_USE', { address }, options);
-  const detail =
+  const reason =
     code === 'EACCES'
-      ? 'permission denied (use a port above 1023)'
+      ? 'permission denied'
       : code === 'EADDRINUSE'
         ? 'address already in use'
         : (err as Error).message;
-  return new TransportError('TLSLP_ERR_LISTEN_FAILED', { action, address, detail }, options);
+  return new TransportError(
+    'TLSLP_ERR_LISTEN_FAILED',
+    { action, address, reason, privileged: code === 'EACCES' },
+    options,
+  );
 }
