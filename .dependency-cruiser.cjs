@@ -22,7 +22,7 @@ const LAYERS = {
   transport: ['protocol', 'errors', 'text'],
   tls: ['errors', 'text', 'util'],
   solver: ['protocol', 'errors', 'text', 'util'],
-  state: ['errors', 'text'],
+  state: ['errors', 'text', 'util'],
   options: ['options/kinds', 'solver', 'state', 'protocol', 'logging', 'errors', 'text'],
   pki: ['options', 'tls', 'errors', 'text', 'util'],
   server: ['options', 'state', 'tls', 'transport', 'protocol', 'logging', 'errors', 'text', 'util'],

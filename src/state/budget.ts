@@ -4,6 +4,7 @@
  * machine-wide one of the in-memory store.
  * @module
  */
+import { MINUTE_MS } from '../util/time.js';
 
 interface Bucket {
   tokens: number;
@@ -34,7 +35,7 @@ export class FailureBudget {
   private refill(ip: string, now: number): Bucket | undefined {
     const b = this.buckets.get(ip);
     if (!b) return undefined;
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.perMinute) / MINUTE_MS);
     b.at = now;
     if (b.tokens >= this.burst) {
       this.buckets.delete(ip);
@@ -74,7 +75,7 @@ export class FailureBudget {
     if (this.perMinute <= 0) return 0;
     const b = this.refill(ip, now);
     if (!b || b.tokens >= 1) return 0;
-    return Math.max(1, Math.ceil(((1 - b.tokens) * 60_000) / this.perMinute));
+    return Math.max(1, Math.ceil(((1 - b.tokens) * MINUTE_MS) / this.perMinute));
   }
 
   /** IPs tracked now. */
