@@ -14,7 +14,14 @@ import type { ResolvedServerOptions, ServerTableOptions } from '../options/serve
 import { TlslpServer } from '../server/server.js';
 import { hostPort } from '../text/address.js';
 import { maskUrlPassword } from '../text/secret.js';
-import { checkServerTls, readTlsFiles, type ServerTlsLabels } from '../tls/material.js';
+import { describeAllowLists } from '../server/identity.js';
+import { countRevoked } from '../server/tls-holder.js';
+import {
+  checkServerTls,
+  crlNextUpdate,
+  readTlsFiles,
+  type ServerTlsLabels,
+} from '../tls/material.js';
 import { listenError } from '../transport/channel.js';
 import { describeError, EXIT } from './common.js';
 
@@ -67,23 +74,9 @@ export async function checkServer(
       ? 'off'
       : `${await bindTest('--metrics-port', 'metrics', flags.metricsHost, flags.metricsPort)} (/metrics, /healthz, /readyz)`;
 
-  const list = (v: readonly string[] | undefined): string | null =>
-    v && v.length > 0 ? v.join(', ') : null;
-  const allow = (
-    [
-      ['CN', options.allowCn],
-      ['OU', options.allowOu],
-      ['DNS', options.allowDns],
-      ['URI', options.allowUri],
-    ] as const
-  )
-    .map(([name, v]) => (list(v) === null ? null : `${name} ${list(v)}`))
-    .filter((s): s is string => s !== null);
-  const revoked = tls.crls.reduce((n, c) => n + c.revoked.size, 0);
-  const nextUpdate = tls.crls
-    .map((c) => c.nextUpdate)
-    .filter((d): d is Date => d !== undefined)
-    .sort((a, b) => a.getTime() - b.getTime())[0];
+  const allow = describeAllowLists(options);
+  const revoked = countRevoked(tls);
+  const nextUpdate = crlNextUpdate(tls.crls);
   const limit = (n: number): string => (n === 0 ? 'off' : String(n));
   const mode = options.insecure
     ? 'insecure TLS (no client certificates)'

@@ -114,6 +114,20 @@ export interface AllowLists {
   readonly allowUri?: readonly string[];
 }
 
+/** The allow-lists that are set, in words: `['CN a, b', 'OU ops']` (the start-up line and `--check`). */
+export function describeAllowLists(lists: AllowLists): string[] {
+  return (
+    [
+      ['CN', lists.allowCn],
+      ['OU', lists.allowOu],
+      ['DNS', lists.allowDns],
+      ['URI', lists.allowUri],
+    ] as const
+  )
+    .filter(([, v]) => v !== undefined && v.length > 0)
+    .map(([name, v]) => `${name} ${(v ?? []).join(', ')}`);
+}
+
 /** A DNS name as it is compared: ASCII lowercase, without a final dot. */
 function dnsKey(name: string): string {
   return name.replace(/\.$/, '').replace(/[A-Z]+/g, (s) => s.toLowerCase());

@@ -18,6 +18,7 @@ import { listenError } from '../transport/channel.js';
 import { hostPort } from '../text/address.js';
 import { AdaptiveDifficulty, type AdaptiveOptions } from './adaptive.js';
 import { IdentityDifficulty } from './identity-load.js';
+import { describeAllowLists } from './identity.js';
 import { ServerEmitter } from './events.js';
 import { hostname } from 'node:os';
 import { SECOND_MS } from '../util/time.js';
@@ -524,16 +525,7 @@ function describeIdentityPolicy(
   o: Pick<ResolvedServerTable, 'allowCn' | 'allowOu' | 'allowDns' | 'allowUri' | 'maxPerIdentity'>,
   check: ServerTlsCheck,
 ): string {
-  const lists = (
-    [
-      ['CN', o.allowCn],
-      ['OU', o.allowOu],
-      ['DNS', o.allowDns],
-      ['URI', o.allowUri],
-    ] as const
-  )
-    .filter(([, v]) => v !== undefined && v.length > 0)
-    .map(([name, v]) => `${name} ${(v ?? []).join(', ')}`);
+  const lists = describeAllowLists(o);
   const parts = [
     ...(lists.length > 0 ? [`admits ${lists.join('; ')}`] : []),
     ...(o.maxPerIdentity > 0 ? [`max-per-identity ${o.maxPerIdentity}`] : []),
