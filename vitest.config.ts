@@ -18,6 +18,8 @@ export default defineConfig({
     // A test that needs longer says so itself (a build, a benchmark run).
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // The certificate sets most files share, made once per run (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
     // Integration tests bind loopback ports and spawn solvers: keep files from fighting
     // over the two cores.
     fileParallelism: true,

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { generateCertificateSet, type CertificateSet } from '../src/pki/generate.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { DEFAULT_PROFILE } from '../src/client/profile.js';
 import {
   runClientSession,
@@ -60,7 +60,7 @@ const { server } = useServers(() => certs, QUICK);
 const sockets = new Set<net.Socket>();
 
 beforeAll(async () => {
-  [certs, foreign] = await Promise.all([testCerts(), generateCertificateSet()]);
+  [certs, foreign] = await Promise.all([testCerts(), testCerts('foreign')]);
 });
 
 afterEach(async () => {

@@ -1,30 +1,37 @@
 /** Shared test helpers: throwaway certificates, a server on a free loopback port, raw clients. */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
-import { afterAll, afterEach, expect } from 'vitest';
+import { afterAll, afterEach, expect, inject } from 'vitest';
+import type { SharedSetName } from './global-setup.js';
 import type { Logger, LogLevel } from '../src/logging/index.js';
-import {
-  CERT_FILE_NAMES,
-  generateCertificateSet,
-  writeCertificateSet,
-  type CertificateSet,
-} from '../src/pki/generate.js';
+import { CERT_FILE_NAMES, writeCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
 import { CRL_FILE_NAME } from '../src/pki/crl.js';
 import { TlslpServer, type ServerOptions, type SessionReport } from '../src/server/server.js';
 import { SocketLineChannel } from '../src/transport/channel.js';
 
-let shared: Promise<CertificateSet> | null = null;
+/**
+ * The run's shared certificate set (test/global-setup.ts makes it once per run: RSA key
+ * generation is the slow part). `foreign` is another CA's set, `ec` another CA's with an EC
+ * server key.
+ */
+export function testCerts(name: SharedSetName = 'main'): Promise<CertificateSet> {
+  return Promise.resolve(inject('certSets')[name].set);
+}
 
-/** One certificate set per test file (RSA key generation is the slow part). */
-export function testCerts(): Promise<CertificateSet> {
-  shared ??= generateCertificateSet();
-  return shared;
+/**
+ * Copy a shared set's files (CERT_FILE_NAMES, as `tlslp certs` writes them) into `dir`, made
+ * if missing, for a test that changes them or runs a bin on them; returns `dir`.
+ */
+export async function copySharedCerts(dir: string, name: SharedSetName = 'main'): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await cp(inject('certSets')[name].dir, dir, { recursive: true });
+  return dir;
 }
 
 /** A started server on 127.0.0.1 with a free port, and the sessions it reports. */

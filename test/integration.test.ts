@@ -5,7 +5,6 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/pki/generate.js';
-import { generateCertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
 import { ConfigError, ServerFailError, TransportError } from '../src/errors/index.js';
 import { verifyWork } from '../src/protocol/hash.js';
@@ -20,7 +19,7 @@ let foreign: CertificateSet;
 const { server, servers } = useServers(() => certs);
 
 beforeAll(async () => {
-  [certs, foreign] = await Promise.all([testCerts(), generateCertificateSet()]);
+  [certs, foreign] = await Promise.all([testCerts(), testCerts('foreign')]);
 });
 
 afterAll(async () => {
@@ -248,7 +247,7 @@ describe('TLS: who may talk to whom', () => {
   });
 
   it('the client refuses a server whose certificate does not match the host name', async () => {
-    const other = await generateCertificateSet({ serverHosts: ['server.example'] });
+    const other = await testCerts('named');
     const s = await startServer(other);
     servers.push(s);
     const err = await runClient({
@@ -452,7 +451,7 @@ describe('unusable server TLS material', () => {
 
 describe('which failure the client reports', () => {
   it('a certificate problem on one port is not hidden by a refused port after it', async () => {
-    const other = await generateCertificateSet({ serverHosts: ['server.example'] });
+    const other = await testCerts('named');
     const s = await startServer(other);
     servers.push(s);
     const dead = await closedPort();

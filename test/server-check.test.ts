@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CERT_FILE_NAMES,
-  generateCertificateSet,
   writeCertificateSet,
   type CertificateSet,
 } from '../src/pki/generate.js';
 import { revokeCertificate } from '../src/pki/crl.js';
 import {
   completeSessions,
+  copySharedCerts,
   serverCertFlags,
   runBin,
   testCerts,
@@ -115,7 +115,7 @@ describe('tlslp-server --check', () => {
 
   it('a CRL of another CA: exit 2 naming --crl', async () => {
     const elsewhere = await tempDir();
-    await writeCertificateSet(elsewhere, await generateCertificateSet());
+    await copySharedCerts(elsewhere, 'foreign');
     const { crlPath: crl } = await revokeCertificate({ dir: elsewhere, serialHex: '01' });
     const run = await runBin(
       'server',

@@ -17,7 +17,7 @@ let dir: string;
 
 beforeAll(async () => {
   good = await testCerts();
-  other = await generateCertificateSet();
+  other = await testCerts('foreign');
   dir = await mkdtemp(join(tmpdir(), 'tlslp-sstart-'));
 });
 afterAll(async () => {

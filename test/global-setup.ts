@@ -1,0 +1,61 @@
+/**
+ * Once per test run: the certificate sets most test files share, generated here (real keys,
+ * made at test time) instead of once per file. RSA key generation is the slow part of a
+ * certificate set (two RSA 2048 keys, ~0.6 s of CPU); some 30 files and the bins they start
+ * need one, so making them once takes that much CPU off every file. A test whose subject is
+ * the generation itself still calls generateCertificateSet or `tlslp certs`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import {
+  generateCertificateSet,
+  writeCertificateSet,
+  type CertificateSet,
+} from '../src/pki/generate.js';
+
+/** The shared sets, by name. */
+export const SHARED_SETS = {
+  /** The default set (`tlslp certs`): RSA CA and server, EC client, for localhost and 127.0.0.1. */
+  main: {},
+  /** Another CA's default set: a stranger's certificates. */
+  foreign: {},
+  /** Another CA, its server certificate EC P-256 (`--key-type ec`). */
+  ec: { serverKeyType: 'ec' },
+  /** Another CA, its server certificate for `server.example` only (a name mismatch). */
+  named: { serverHosts: ['server.example'] },
+} as const;
+
+/** A shared set's name. */
+export type SharedSetName = keyof typeof SHARED_SETS;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The shared sets: their PEM texts, and the folder each is written to (CERT_FILE_NAMES). */
+    certSets: Record<SharedSetName, { set: CertificateSet; dir: string }>;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const root = await mkdtemp(join(tmpdir(), 'tlslp-shared-certs-'));
+  const names = Object.keys(SHARED_SETS) as SharedSetName[];
+  const made = await Promise.all(
+    names.map(async (name) => {
+      const set = await generateCertificateSet({
+        ...SHARED_SETS[name],
+        serverHosts: [
+          ...((SHARED_SETS[name] as { serverHosts?: readonly string[] }).serverHosts ?? []),
+        ],
+      });
+      const dir = join(root, name);
+      await writeCertificateSet(dir, set);
+      return [name, { set, dir }] as const;
+    }),
+  );
+  project.provide(
+    'certSets',
+    Object.fromEntries(made) as Record<SharedSetName, { set: CertificateSet; dir: string }>,
+  );
+  return () => rm(root, { recursive: true, force: true });
+}
