@@ -228,11 +228,13 @@ async function serve(argv: string[]): Promise<number> {
       crl: `--crl ${flags.crl ?? ''}`,
     };
     const material = await readMaterial();
-    const checked = checkServerTls(material, labels, new Date(), {
-      maxCrlBytes: options.maxCrlBytes,
-    });
-    if (!inWorker) for (const w of checked.warnings) logger.warning(w);
     if (clustered) {
+      // The primary serves nothing itself: it checks the files once before starting workers
+      // (each worker's server checks them again as it is made: its own CA and CRL index).
+      const checked = checkServerTls(material, labels, new Date(), {
+        maxCrlBytes: options.maxCrlBytes,
+      });
+      for (const w of checked.warnings) logger.warning(w);
       // The primary rereads the file and hands the workers what to apply; it keeps the values
       // in use to say what changed.
       let inUse = reloadableValues(options);
@@ -288,6 +290,9 @@ async function serve(argv: string[]): Promise<number> {
           ? (report) => process.stdout.write(`${sessionLine(report)}\n`)
           : undefined,
     });
+    // The server checked the files as it was made (one parse of a CRL, however big); a worker
+    // leaves the warnings to the primary, which logged them already.
+    if (!inWorker) for (const w of server.tlsWarnings) logger.warning(w);
     reloadTls = serialReloads(logger, server, readMaterial, labels);
     reloadConfig = configReloader((changes, level) => {
       const changed = server.reconfigure(changes);

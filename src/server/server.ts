@@ -386,6 +386,15 @@ export class TlslpServer {
     );
   }
 
+  /**
+   * What checking the TLS material in use found to warn of (the certificate or the CRL due
+   * soon); logged by whoever starts the server (the CLI at start-up), by the server itself on
+   * a reload and once a day after.
+   */
+  get tlsWarnings(): readonly string[] {
+    return this.tls.check.warnings;
+  }
+
   /** Connections open now (raw TCP, before or after TLS). */
   get openConnections(): number {
     return this.gate.sockets.size;
