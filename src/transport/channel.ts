@@ -52,6 +52,11 @@ export class SocketLineChannel implements LineChannel {
   private readonly maxWriteBuffer: number;
   private readonly lingerMs: number;
   private failure: Error | null = null;
+  /**
+   * How the connection ended, made into an error only if a read is told of it: most
+   * sessions are over when their socket ends and closes, and an error (its stack) costs.
+   */
+  private ending: (() => Error) | null = null;
   private waiter: Waiter | null = null;
 
   constructor(
@@ -63,13 +68,15 @@ export class SocketLineChannel implements LineChannel {
     this.maxWriteBuffer = options.maxWriteBuffer ?? 64 * 1024;
     this.lingerMs = options.lingerMs ?? 2000;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { peer: true })));
-    socket.on('close', () => this.fail(new TransportError('TLSLP_ERR_CLOSED', { peer: false })));
+    socket.on('end', () => this.fail(() => new TransportError('TLSLP_ERR_CLOSED', { peer: true })));
+    socket.on('close', () =>
+      this.fail(() => new TransportError('TLSLP_ERR_CLOSED', { peer: false })),
+    );
     socket.on('error', (err: Error) => this.fail(toTransportError(err)));
   }
 
   private onData(chunk: Buffer): void {
-    if (this.failure) return;
+    if (this.failure || this.ending) return;
     let lines: string[];
     try {
       lines = this.decoder.push(chunk);
@@ -102,21 +109,35 @@ export class SocketLineChannel implements LineChannel {
     w.resolve(this.queue.shift() as string);
   }
 
-  private fail(err: Error): void {
+  /** @param cause the error, or how to make it when a read needs it */
+  private fail(cause: Error | (() => Error)): void {
     // The first cause wins: a later 'close' must not hide the protocol error that caused it.
-    if (!this.failure) this.failure = err;
+    if (!this.failure && !this.ending) {
+      if (typeof cause === 'function') this.ending = cause;
+      else this.failure = cause;
+    }
     if (this.waiter && this.queue.length === 0) {
       const w = this.waiter;
       this.waiter = null;
-      w.reject(this.failure);
+      w.reject(this.failed() as Error);
     }
+  }
+
+  /** The failure reads are told of, made now if it was only noted; null while the channel is good. */
+  private failed(): Error | null {
+    if (!this.failure && this.ending) {
+      this.failure = this.ending();
+      this.ending = null;
+    }
+    return this.failure;
   }
 
   readLine(timeoutMs: number, signal?: AbortSignal): Promise<string> {
     if (this.waiter) return Promise.reject(new TransportError('TLSLP_ERR_READ_PENDING'));
     const queued = this.queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
-    if (this.failure) return Promise.reject(this.failure);
+    const failure = this.failed();
+    if (failure) return Promise.reject(failure);
     if (signal?.aborted) return Promise.reject(abortError());
     return new Promise<string>((resolve, reject) => {
       const cleanup = (): void => {
