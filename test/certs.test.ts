@@ -15,6 +15,7 @@ import {
   type CertificateSet,
 } from '../src/pki/generate.js';
 import { ConfigError } from '../src/errors/index.js';
+import { testCerts } from './helpers.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -29,7 +30,9 @@ async function tempDir(): Promise<string> {
 }
 
 beforeAll(async () => {
-  [set, other] = await Promise.all([generateCertificateSet(), generateCertificateSet()]);
+  // `set` is this file's subject, made here; `other` only has to be another CA's (the run's
+  // shared `foreign` set, made by the same function).
+  [set, other] = await Promise.all([generateCertificateSet(), testCerts('foreign')]);
 });
 
 afterAll(async () => {
@@ -291,11 +294,15 @@ describe('writeCertificateSet', () => {
 
   it('makeCertificates generates and writes, and refuses a second run without force', async () => {
     const dir = await tempDir();
-    const first = await makeCertificates(dir, { serverHosts: ['localhost', '::1'] });
+    // EC server keys: one RSA key (the CA's) per run instead of two.
+    const first = await makeCertificates(dir, {
+      serverHosts: ['localhost', '::1'],
+      serverKeyType: 'ec',
+    });
     const firstPem = await readFile(first.paths.serverCert, 'utf8');
     expect(new X509Certificate(firstPem).checkIP('::1')).toBe('::1');
     await expect(makeCertificates(dir)).rejects.toBeInstanceOf(ConfigError);
-    const second = await makeCertificates(dir, { force: true });
+    const second = await makeCertificates(dir, { force: true, serverKeyType: 'ec' });
     expect(await readFile(second.paths.serverCert, 'utf8')).not.toBe(firstPem);
   });
 });
@@ -305,11 +312,10 @@ describe('readCertificateSet', () => {
     const { mkdtemp, rm, unlink } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { readCertificateSet, generateCertificateSet, writeCertificateSet } =
-      await import('../src/pki/generate.js');
+    const { readCertificateSet, writeCertificateSet } = await import('../src/pki/generate.js');
     const dir = await mkdtemp(join(tmpdir(), 'tlslp-read-'));
     try {
-      const set = await generateCertificateSet();
+      // The set made in beforeAll: reading back needs no fresh one.
       await writeCertificateSet(dir, set);
       expect(await readCertificateSet(dir)).toEqual(set);
       await unlink(join(dir, 'ec_private_key.pem'));

@@ -64,7 +64,8 @@ const bounded = { workTimeoutMs: 20_000 };
 
 describe('the client watches the connection while it solves', () => {
   it("aborts the solver threads on the server's WORK-timeout FAIL", async () => {
-    const s: TestServer = await startServer(certs, { nBits: 40, workTimeoutMs: 2000 });
+    // The threads spin from WORK to the FAIL: a short WORK timeout keeps that CPU small.
+    const s: TestServer = await startServer(certs, { nBits: 40, workTimeoutMs: 500 });
     let failAt = 0;
     const started = performance.now();
     try {
@@ -141,10 +142,11 @@ describe('the client watches the connection while it solves', () => {
   it('kills an external solver at once: the bin exits 1 with the reason, the solver process is gone', async () => {
     const pidFile = join(dir, 'solver.pid');
     const solver = join(dir, 'spin.js');
-    // A solver that never finishes and records its pid.
+    // A solver that never finishes and records its pid (idle, not spinning: it burns no CPU
+    // while the WORK timeout runs, and a kill ends it all the same).
     await writeFile(
       solver,
-      `#!${process.execPath}\nrequire('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nfor (;;) {}\n`,
+      `#!${process.execPath}\nrequire('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nsetInterval(() => {}, 60_000);\n`,
     );
     await chmod(solver, 0o755);
     const s = await startServer(certs, { nBits: 40, workTimeoutMs: 2000 });

@@ -302,8 +302,10 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
   });
 
   it('a server that stops gives its leases back at once: its client is let in elsewhere', async () => {
-    const [a, b] = await fleet(
-      ['stop-a', 'stop-b'],
+    // The bin that gets SIGTERM is a process; the other member only has to share the store
+    // (a library server on the same prefix: one process fewer to start).
+    const [a] = await fleet(
+      ['stop-a'],
       [
         '--n_bits',
         '4',
@@ -315,13 +317,23 @@ describe.skipIf(!REDIS_SERVER)('a fleet of three servers on one store', () => {
         'stop:',
       ],
     );
-    expect(await firstLine((a as ServerProcess).port, '127.0.2.1')).toBe('hello');
-    expect(await firstLine((b as ServerProcess).port, '127.0.2.2')).toBe('fail');
-    (a as ServerProcess).child.kill('SIGTERM');
-    await (a as ServerProcess).exited;
-    // Well inside the 6 s a lease takes to lapse.
-    expect(await firstLine((b as ServerProcess).port, '127.0.2.3')).toBe('hello');
-    dropHeld();
+    const b = await startServer(certs, {
+      nBits: 4,
+      maxPerIdentity: 1,
+      state: redis.url,
+      statePrefix: 'stop:',
+    });
+    try {
+      expect(await firstLine((a as ServerProcess).port, '127.0.2.1')).toBe('hello');
+      expect(await firstLine(b.port, '127.0.2.2')).toBe('fail');
+      (a as ServerProcess).child.kill('SIGTERM');
+      await (a as ServerProcess).exited;
+      // Well inside the 6 s a lease takes to lapse.
+      expect(await firstLine(b.port, '127.0.2.3')).toBe('hello');
+    } finally {
+      dropHeld();
+      await b.server.close();
+    }
   });
 
   describe('a TLS store with a password (rediss://, --state-ca)', () => {

@@ -8,11 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates, readCertificateSet } from '../src/pki/generate.js';
+import { readCertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
 import { DEFAULT_PROFILE } from '../src/client/profile.js';
 import { closeSolverPool } from '../src/solver/index.js';
-import { clientTls, startServer } from './helpers.js';
+import { clientTls, copySharedCerts, startServer } from './helpers.js';
 
 const peer = resolve(import.meta.dirname, 'fixtures', 'py_peer.py');
 const python = spawnSync('python3', ['--version']).status === 0;
@@ -22,7 +22,7 @@ let certsDir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tlslp-interop-'));
   certsDir = join(dir, 'certificates');
-  await makeCertificates(certsDir);
+  await copySharedCerts(certsDir);
 });
 afterAll(async () => {
   await closeSolverPool();

@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CERT_FILE_NAMES, generateCertificateSet, makeCertificates } from '../src/pki/generate.js';
+import { CERT_FILE_NAMES, generateCertificateSet } from '../src/pki/generate.js';
 import { ConfigError } from '../src/errors/index.js';
 import {
   CRL_FILE_NAME,
@@ -20,7 +20,7 @@ import {
   verifyCrl,
   type IssuedCertificate,
 } from '../src/pki/index.js';
-import { crlServer, rejectionCodeOf, useTempDirs } from './helpers.js';
+import { copySharedCerts, crlServer, rejectionCodeOf, testCerts, useTempDirs } from './helpers.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -29,11 +29,13 @@ const HAVE_OPENSSL = spawnSync('openssl', ['version']).status === 0;
 
 const tempDir = useTempDirs('tlslp-pki-');
 
-/** A fresh CA folder (`tlslp certs` layout), with an EC server key to keep it quick. */
+/**
+ * A folder of its own (`tlslp certs` layout) holding the run's shared `ec` set: an RSA CA
+ * with an EC server key, copied rather than generated (RSA key generation is the slow part;
+ * the subject here is issuing, revoking and CRLs, not the CA's making).
+ */
 async function caDir(): Promise<string> {
-  const dir = await tempDir();
-  await makeCertificates(dir, { serverKeyType: 'ec' });
-  return dir;
+  return copySharedCerts(await tempDir(), 'ec');
 }
 
 async function text(dir: string, name: string): Promise<string> {
@@ -171,7 +173,7 @@ describe('issueClientCertificate', () => {
 
   it('refuses a CA key that is not the CA certificate’s', async () => {
     const d = await caDir();
-    const other = await generateCertificateSet({ serverKeyType: 'ec' });
+    const other = await testCerts('foreign');
     await writeFile(join(d, CERT_FILE_NAMES.caKey), other.caKey);
     expect(await codeOf(issueClientCertificate({ dir: d, name: 'x' }))).toBe(
       'TLSLP_ERR_KEY_MISMATCH',
@@ -388,7 +390,7 @@ describe('revokeCertificate', () => {
 
   it('refuses a certificate of another CA, a bad serial, and neither or both targets', async () => {
     const d = await caDir();
-    const other = await generateCertificateSet({ serverKeyType: 'ec' });
+    const other = await testCerts('foreign');
     expect(await codeOf(revokeCertificate({ dir: d, certPem: other.clientCert }))).toBe(
       'TLSLP_ERR_NOT_OUR_CERT',
     );
@@ -437,7 +439,7 @@ describe('verifyCrl', () => {
     expect(info.serials).toEqual([]);
     const crlPem = await text(d, CRL_FILE_NAME);
     expect(await verifyCrl(crlPem, await text(d, CERT_FILE_NAMES.caCert))).toBe(true);
-    const other = await generateCertificateSet({ serverKeyType: 'ec' });
+    const other = await testCerts('foreign');
     expect(await verifyCrl(crlPem, other.caCert)).toBe(false); // another RSA key
     expect(await verifyCrl(crlPem, other.clientCert)).toBe(false); // an EC P-256 key
     const ecDir = await ecCaDir();

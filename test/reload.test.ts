@@ -21,6 +21,7 @@ import { TlslpServer } from '../src/server/server.js';
 import { builtinSolver } from '../src/solver/adapters.js';
 import {
   clientTls,
+  copySharedCerts,
   heldAtWork,
   memoryLogger,
   testCerts,
@@ -484,7 +485,8 @@ describe('tlslp-server: SIGHUP and --reload-interval', () => {
         encoding: 'utf8',
         env: { ...process.env, NO_COLOR: '1' },
       });
-    tlslp('--dir', '.');
+    // The CA: the run's shared set (making one is `tlslp certs`'s own tests' subject).
+    await copySharedCerts(dir);
     tlslp('client', '--dir', '.', '--name', 'jane');
     tlslp('client', '--dir', '.', '--name', 'sam');
     // A CRL must exist at start: revoke a serial nobody holds.

@@ -6,7 +6,7 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates, readCertificateSet, type CertificateSet } from '../src/pki/generate.js';
+import { readCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
 import type { Logger } from '../src/logging/index.js';
 import { checksum, verifyWork } from '../src/protocol/hash.js';
@@ -14,6 +14,7 @@ import { ServerMetrics, serveMetrics } from '../src/server/metrics.js';
 import {
   clientTls,
   completeSessions,
+  copySharedCerts,
   rawClient,
   startServer,
   testCerts,
@@ -155,7 +156,8 @@ describe('the server bin: cluster mode and graceful shutdown', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tlslp-scale-'));
-    await makeCertificates(join(dir, 'certificates'));
+    // The run's shared set, where the bin looks by default (./certificates).
+    await copySharedCerts(join(dir, 'certificates'));
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -4,11 +4,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCertificateSet, type CertificateSet } from '../src/pki/generate.js';
+import type { CertificateSet } from '../src/pki/generate.js';
 import { ConfigError } from '../src/errors/index.js';
 import { TlslpServer } from '../src/server/server.js';
 import { checkServerTls } from '../src/tls/material.js';
 import { codeOf as codeOfType, runBin, testCerts, type BinRun } from './helpers.js';
+import { issueClientCert } from './issue-cert.js';
 
 const DAY = 86_400_000;
 let good: CertificateSet;
@@ -51,17 +52,28 @@ describe('checkServerTls', () => {
   });
 
   it('refuses an expired and a not-yet-valid certificate, warns two weeks ahead', async () => {
-    const now = new Date();
-    const old = await generateCertificateSet({ now: new Date(now.getTime() - 400 * DAY) });
-    const future = await generateCertificateSet({ now: new Date(now.getTime() + 2 * DAY) });
-    const soon = await generateCertificateSet({ now: new Date(now.getTime() - 355 * DAY) });
-    expect(codeOf(() => checkServerTls({ cert: old.serverCert, key: old.serverKey }))).toBe(
+    const now = Date.now();
+    // Server certificates of the shared CA for the dates asked (EC keys: no RSA key to make).
+    const serverCert = (from: number, to: number) =>
+      issueClientCert(good, {
+        eku: 'serverAuth',
+        commonName: 'localhost',
+        hosts: ['localhost', '127.0.0.1'],
+        notBefore: new Date(now + from * DAY),
+        notAfter: new Date(now + to * DAY),
+      });
+    const [old, future, soon] = await Promise.all([
+      serverCert(-400, -35),
+      serverCert(2, 367),
+      serverCert(-355, 10),
+    ]);
+    expect(codeOf(() => checkServerTls({ cert: old.cert, key: old.key }))).toBe(
       'TLSLP_ERR_CERT_EXPIRED',
     );
-    expect(codeOf(() => checkServerTls({ cert: future.serverCert, key: future.serverKey }))).toBe(
+    expect(codeOf(() => checkServerTls({ cert: future.cert, key: future.key }))).toBe(
       'TLSLP_ERR_CERT_NOT_YET_VALID',
     );
-    const r = checkServerTls({ cert: soon.serverCert, key: soon.serverKey });
+    const r = checkServerTls({ cert: soon.cert, key: soon.key });
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/expires on .* \(in (9|10) days\); issue a new one before then/);
   });

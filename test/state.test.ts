@@ -268,15 +268,21 @@ async function answering(store: Pick<StoreBackend, 'release'>): Promise<void> {
   );
 }
 
-/** A redis-server of the enclosing describe's own, started before its tests, stopped after. */
+/**
+ * The file's redis-server: started before the first describe that asks for it, stopped after
+ * the file's tests (one per file; the describes keep apart by key prefix, and a test that
+ * kills or freezes it brings it back after itself).
+ */
+let sharedRedis: Promise<TestRedis> | undefined;
+afterAll(async () => {
+  // A start that failed has failed its describe's tests already.
+  await (await sharedRedis?.catch(() => undefined))?.stop();
+});
 function useRedis(): () => TestRedis {
   let redis: TestRedis | undefined;
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await (sharedRedis ??= startRedis());
   }, TIMEOUT);
-  afterAll(async () => {
-    await redis?.stop();
-  });
   return () => redis as TestRedis;
 }
 
