@@ -37,7 +37,18 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+type Sets = Record<SharedSetName, { set: CertificateSet; dir: string }>;
+
+/**
+ * Vitest runs a global setup for the root and for each project (unit, dist), all in its main
+ * process: they share one generation (kept on globalThis, which the three module instances
+ * share), and the folder goes with the last teardown.
+ */
+const shared = globalThis as typeof globalThis & {
+  tlslpSharedCerts?: { sets: Promise<{ root: string; sets: Sets }>; users: number };
+};
+
+async function generate(): Promise<{ root: string; sets: Sets }> {
   const root = await mkdtemp(join(tmpdir(), 'tlslp-shared-certs-'));
   const names = Object.keys(SHARED_SETS) as SharedSetName[];
   const made = await Promise.all(
@@ -53,9 +64,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
       return [name, { set, dir }] as const;
     }),
   );
-  project.provide(
-    'certSets',
-    Object.fromEntries(made) as Record<SharedSetName, { set: CertificateSet; dir: string }>,
-  );
-  return () => rm(root, { recursive: true, force: true });
+  return { root, sets: Object.fromEntries(made) as Sets };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  shared.tlslpSharedCerts ??= { sets: generate(), users: 0 };
+  const entry = shared.tlslpSharedCerts;
+  entry.users++;
+  const { root, sets } = await entry.sets;
+  project.provide('certSets', sets);
+  return async () => {
+    if (--entry.users > 0) return;
+    shared.tlslpSharedCerts = undefined;
+    await rm(root, { recursive: true, force: true });
+  };
 }
