@@ -348,7 +348,17 @@ function install(dir, tarball, extraArgs) {
   );
   const r = run(
     'npm',
-    ['install', tarball, '--no-audit', '--no-fund', '--foreground-scripts', ...extraArgs],
+    // --prefer-offline: the dependencies come from npm's cache (npm ci just filled it) without
+    // asking the registry whether each cached packument is still fresh.
+    [
+      'install',
+      tarball,
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--foreground-scripts',
+      ...extraArgs,
+    ],
     { cwd: dir, timeoutMs: 180_000 },
   );
   if (r.status !== 0 || r.error) fatal(`install failed: ${whyFailed(r)}`);

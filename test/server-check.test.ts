@@ -6,11 +6,7 @@ import { readdir, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  CERT_FILE_NAMES,
-  writeCertificateSet,
-  type CertificateSet,
-} from '../src/pki/generate.js';
+import { CERT_FILE_NAMES, writeCertificateSet, type CertificateSet } from '../src/pki/generate.js';
 import { revokeCertificate } from '../src/pki/crl.js';
 import {
   completeSessions,
