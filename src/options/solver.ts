@@ -6,7 +6,7 @@
 import { KERNEL_NAMES, isKernelChoice, type KernelChoice } from '../solver/kernels/index.js';
 import {
   ValueProblem,
-  libKeys,
+  keysOf,
   option,
   resolveEntries,
   type InputOf,
@@ -38,7 +38,6 @@ export const SOLVER_OPTIONS = {
    * `native:<variant>` forces one native variant (e.g. `native:avx512`). Default: `"auto"`.
    */
   kernel: option(kernelKind, {
-    lib: true,
     flag: '--kernel',
     value: 'kernel',
     default: 'auto',
@@ -46,7 +45,6 @@ export const SOLVER_OPTIONS = {
   }),
   /** Solver threads. Default: one per core. */
   threads: option(integer(1, MAX_THREADS), {
-    lib: true,
     flag: '--threads',
     value: 'n',
     default: undefined,
@@ -61,7 +59,7 @@ type Keys = keyof Table;
 /** The solver options the table knows, every one optional. */
 export type SolverTableOptions = InputOf<Table, Keys>;
 
-const KEYS = libKeys(SOLVER_OPTIONS);
+const KEYS = keysOf(SOLVER_OPTIONS);
 
 /**
  * Fill the solver's defaults and check `kernel` and `threads` (other fields kept).
