@@ -243,7 +243,7 @@ describe('the CLI names the flag', () => {
     const mapped = withFlagNames(
       new ConfigError('TLSLP_ERR_BAD_OPTION', {
         option: 'maxConnections',
-        problem: 'must be between 1 and 1000000',
+        expected: 'between 1 and 1000000',
         value: -5,
       }),
       SERVER_OPTIONS,
@@ -350,7 +350,7 @@ describe('the tables and what is derived from them', () => {
     '$command: $key: its default is a value it accepts, and reads back from its flag form',
     ({ entry }) => {
       if (entry.default === undefined) return;
-      expect(entry.kind.problem(entry.default)).toBeNull();
+      expect(entry.kind.expected(entry.default)).toBeNull();
       if (entry.flag !== undefined && entry.value !== undefined)
         // A variadic flag takes each value as one argument (`--host a b`).
         expect(

@@ -20,7 +20,7 @@ const level = oneOf(LOG_LEVELS, (s) => {
 /** A path, or null for none. */
 const pathOrNull = {
   parse: (s: string): string | null => s,
-  problem: (v: unknown) => (v === null || typeof v === 'string' ? null : 'must be a path or null'),
+  expected: (v: unknown) => (v === null || typeof v === 'string' ? null : 'a path or null'),
   show: (v: string | null) => v ?? 'none',
 };
 

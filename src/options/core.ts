@@ -10,7 +10,7 @@
 import { ConfigError } from '../errors/index.js';
 import { maskUrlPassword } from '../text/secret.js';
 
-/** A value an option does not take; the message completes "<option> …" (e.g. `must be …`). */
+/** A value a flag does not take; the message completes "<option> …" (e.g. `must be …`). */
 export class ValueProblem extends Error {}
 
 /** How the values of one option are read and checked. */
@@ -21,8 +21,11 @@ export interface Kind<T> {
    * @throws ValueProblem saying what the text must be, in the flag's units.
    */
   parse(text: string): T;
-  /** Why a library value is not one this option takes (`must be …`), or null when it is. */
-  problem(value: unknown): string | null;
+  /**
+   * What a library value must be when `value` is not one this option takes (`an integer`,
+   * `between 1 and 65535`: the error says `<option> must be …`), or null when it is.
+   */
+  expected(value: unknown): string | null;
   /** The value as the command line writes it (milliseconds shown as seconds). */
   show(value: T): string;
   /** The accepted values, when a fixed list (for completion and docs). */
@@ -134,9 +137,9 @@ function quote(value: unknown): string {
  * @throws ConfigError `TLSLP_ERR_BAD_OPTION` naming the option (`maxConnections must be …, not -5`).
  */
 export function checkValue(name: string, entry: OptionEntry, value: unknown): void {
-  const problem = entry.kind.problem(value);
-  if (problem !== null)
-    throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: name, problem, value: quote(value) });
+  const expected = entry.kind.expected(value);
+  if (expected !== null)
+    throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: name, expected, value: quote(value) });
 }
 
 /**

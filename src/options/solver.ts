@@ -15,15 +15,15 @@ import {
 } from './core.js';
 import { integer } from './kinds.js';
 
-const KERNEL_PROBLEM = `must be one of auto, ${KERNEL_NAMES.join(', ')}, or native:<variant>`;
+const KERNEL_EXPECTED = `one of auto, ${KERNEL_NAMES.join(', ')}, or native:<variant>`;
 
 /** A kernel, or `native:<variant>` forcing one native variant (checked once kernels load). */
 const kernelKind: Kind<KernelChoice> = {
   parse(s) {
-    if (!isKernelChoice(s)) throw new ValueProblem(KERNEL_PROBLEM);
+    if (!isKernelChoice(s)) throw new ValueProblem(`must be ${KERNEL_EXPECTED}`);
     return s;
   },
-  problem: (v) => (isKernelChoice(v) ? null : KERNEL_PROBLEM),
+  expected: (v) => (isKernelChoice(v) ? null : KERNEL_EXPECTED),
   show: (v) => v,
   choices: ['auto', ...KERNEL_NAMES],
 };
