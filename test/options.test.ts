@@ -13,6 +13,7 @@ import { runClient } from '../src/client/client.js';
 import { ConfigError } from '../src/errors/index.js';
 import type { KernelChoice } from '../src/solver/kernels/index.js';
 import {
+  CERTS_CLIENT_OPTIONS,
   CERTS_CRL_CLI_OPTIONS,
   CERTS_CRL_LIB_OPTIONS,
   CERTS_CRL_OPTIONS,
@@ -20,6 +21,7 @@ import {
   CERTS_REVOKE_CLI_OPTIONS,
   CERTS_REVOKE_LIB_OPTIONS,
   CERTS_REVOKE_OPTIONS,
+  CERTS_SERVER_OPTIONS,
   CERTS_SHOW_CLI_OPTIONS,
   CERTS_SHOW_OPTIONS,
   CLIENT_CLI_OPTIONS,
@@ -40,8 +42,12 @@ import {
   resolveServerCommand,
   resolveServerOptions,
   resolveWorkOptions,
+  type InputOf,
   type OptionTable,
 } from '../src/options/index.js';
+import type { InitCrlOptions, RevokeOptions } from '../src/pki/crl.js';
+import type { IssueClientOptions, IssueServerOptions } from '../src/pki/issue.js';
+import type { SolveOptions } from '../src/solver/solve.js';
 import { flagTable, renderFlagTables } from '../src/options/docs.js';
 import { CERT_PATHS } from '../src/options/shared.js';
 import { TlslpServer, type ServerOptions } from '../src/server/server.js';
@@ -435,6 +441,18 @@ describe('the types derived from the tables', () => {
     // CLI-only options are not library options.
     expectTypeOf<ServerOptions>().not.toHaveProperty('workers');
     expectTypeOf<ServerOptions>().not.toHaveProperty('logLevel');
+  });
+
+  it("the functions whose option types are written by hand take every key of their table's", () => {
+    type Keys<T extends OptionTable> = keyof InputOf<T, keyof T>;
+    expectTypeOf<Keys<typeof CERTS_REVOKE_LIB_OPTIONS>>().toExtend<keyof RevokeOptions>();
+    expectTypeOf<Keys<typeof CERTS_CRL_LIB_OPTIONS>>().toExtend<keyof InitCrlOptions>();
+    expectTypeOf<Keys<typeof CERTS_CLIENT_OPTIONS>>().toExtend<keyof IssueClientOptions>();
+    expectTypeOf<Keys<typeof CERTS_SERVER_OPTIONS>>().toExtend<keyof IssueServerOptions>();
+    expectTypeOf<Keys<typeof SOLVER_OPTIONS>>().toExtend<keyof SolveOptions>();
+    // The CLI's own are not the library's.
+    expectTypeOf<'cert'>().not.toExtend<keyof RevokeOptions>();
+    expectTypeOf<'json' | 'init' | 'list' | 'refresh'>().not.toExtend<keyof InitCrlOptions>();
   });
 
   it("a command's table lists every key of its two tables, once", () => {
