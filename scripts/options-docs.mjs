@@ -12,7 +12,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** @param {string} path a module of dist/, as its path from dist/ */
 const built = (path) => import(pathToFileURL(join(root, 'dist', path)).href);
 const { renderFlagTables } = await built('options/docs.js');
-const { COMMAND_OPTIONS } = await built('options/index.js');
+const { COMMAND_OPTIONS, LIBRARY_OPTIONS } = await built('options/index.js');
+/** The library's entries: those of its tables (an entry of a CLI table only is the CLI's). */
+const LIBRARY_ENTRIES = new Set(
+  Object.values(LIBRARY_OPTIONS).flatMap((/** @type {object} */ t) => Object.values(t)),
+);
 
 /** The sources whose exported tables get their JSDoc written, with their built module. */
 const SOURCES = [
@@ -85,7 +89,7 @@ function withOptionDocs(source, tables) {
     const key = table && /^(\s+)(\w+): (option|switchEntry)\(/.exec(line);
     const name = key?.[2] ?? '';
     const entry = key && table ? table[name] : undefined;
-    if (key && entry?.lib === true) {
+    if (key && LIBRARY_ENTRIES.has(entry)) {
       // Drop the comment above (generated before, or written by hand), then write it anew.
       if (out.at(-1)?.trim().endsWith('*/')) {
         while (!out.at(-1)?.trim().startsWith('/**')) out.pop();

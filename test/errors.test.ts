@@ -139,15 +139,17 @@ describe('the catalog', () => {
       'signal' | 'exitCode' | 'stderr'
     >();
     expectTypeOf<keyof ParamsOf<'TLSLP_ERR_LISTEN_FAILED'>>().toEqualTypeOf<
-      'action' | 'address' | 'reason' | 'privileged'
+      'endpoint' | 'address' | 'reason' | 'privileged'
     >();
     // @ts-expect-error a piece of sentence is no parameter of the template
     void new TransportError('TLSLP_ERR_CLOSED', { by: ' by peer' });
   });
 
   it('no template takes a free-text detail or a sentence fragment', () => {
+    // Names that held pieces of sentences: a template names values (a path, a count, a flag).
     for (const code of codes)
-      expect(placeholders(ERROR_CATALOG[code].message), code).not.toContain('detail');
+      for (const name of ['detail', 'problem', 'action', 'why', 'who', 'needs'])
+        expect(placeholders(ERROR_CATALOG[code].message), code).not.toContain(name);
   });
 
   it('every class builds each of its codes: instanceof, code, name, params and message', () => {
@@ -197,8 +199,9 @@ describe('the catalog', () => {
   it('library templates name options, not flags (the CLI-only codes say so)', () => {
     for (const code of codes) {
       const { message, summary } = ERROR_CATALOG[code];
-      // `tlslp certs --force` is a command to run, not an option of the failing call.
-      const flags = message.replace(/tlslp certs( --\w+)*/g, '').match(/--[a-z]/g);
+      // `tlslp certs --force`, `tlslp certs crl --init` are commands to run, not options of
+      // the failing call.
+      const flags = message.replace(/tlslp certs( [a-z]+)?( --\w+)*/g, '').match(/--[a-z]/g);
       if (flags) expect(summary, code).toMatch(/\(CLI\)\.$/);
     }
   });
@@ -291,7 +294,7 @@ describe('the CLI line', () => {
     const path = new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path: '/x',
-      problem: 'not found',
+      missing: true,
     });
     expect(path.message).toBe('workBinary /x: not found');
     const flags = (err: Error): string =>

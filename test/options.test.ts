@@ -13,23 +13,41 @@ import { runClient } from '../src/client/client.js';
 import { ConfigError } from '../src/errors/index.js';
 import type { KernelChoice } from '../src/solver/kernels/index.js';
 import {
+  CERTS_CLIENT_OPTIONS,
+  CERTS_CRL_CLI_OPTIONS,
+  CERTS_CRL_LIB_OPTIONS,
+  CERTS_CRL_OPTIONS,
   CERTS_OPTIONS,
+  CERTS_REVOKE_CLI_OPTIONS,
+  CERTS_REVOKE_LIB_OPTIONS,
+  CERTS_REVOKE_OPTIONS,
+  CERTS_SERVER_OPTIONS,
+  CERTS_SHOW_CLI_OPTIONS,
+  CERTS_SHOW_OPTIONS,
   CLIENT_CLI_OPTIONS,
   CLIENT_LIB_OPTIONS,
   CLIENT_OPTIONS,
   COMMAND_OPTIONS,
   DEMO_OPTIONS,
+  LIBRARY_OPTIONS,
   SERVER_CLI_OPTIONS,
   SERVER_LIB_OPTIONS,
   SERVER_OPTIONS,
+  SOLVER_OPTIONS,
+  WORK_CLI_OPTIONS,
   WORK_OPTIONS,
+  commandTable,
   resolveClientOptions,
   resolveDemoOptions,
   resolveServerCommand,
   resolveServerOptions,
   resolveWorkOptions,
+  type InputOf,
   type OptionTable,
 } from '../src/options/index.js';
+import type { InitCrlOptions, RevokeOptions } from '../src/pki/crl.js';
+import type { IssueClientOptions, IssueServerOptions } from '../src/pki/issue.js';
+import type { SolveOptions } from '../src/solver/solve.js';
 import { flagTable, renderFlagTables } from '../src/options/docs.js';
 import { CERT_PATHS } from '../src/options/shared.js';
 import { TlslpServer, type ServerOptions } from '../src/server/server.js';
@@ -231,7 +249,7 @@ describe('the CLI names the flag', () => {
     const mapped = withFlagNames(
       new ConfigError('TLSLP_ERR_BAD_OPTION', {
         option: 'maxConnections',
-        problem: 'must be between 1 and 1000000',
+        expected: 'between 1 and 1000000',
         value: -5,
       }),
       SERVER_OPTIONS,
@@ -338,7 +356,7 @@ describe('the tables and what is derived from them', () => {
     '$command: $key: its default is a value it accepts, and reads back from its flag form',
     ({ entry }) => {
       if (entry.default === undefined) return;
-      expect(entry.kind.problem(entry.default)).toBeNull();
+      expect(entry.kind.expected(entry.default)).toBeNull();
       if (entry.flag !== undefined && entry.value !== undefined)
         // A variadic flag takes each value as one argument (`--host a b`).
         expect(
@@ -360,21 +378,27 @@ describe('the tables and what is derived from them', () => {
   it.each([
     ['server', SERVER_OPTIONS, SERVER_LIB_OPTIONS, SERVER_CLI_OPTIONS],
     ['client', CLIENT_OPTIONS, CLIENT_LIB_OPTIONS, CLIENT_CLI_OPTIONS],
+    ['work', WORK_OPTIONS, SOLVER_OPTIONS, WORK_CLI_OPTIONS],
+    ['certs-revoke', CERTS_REVOKE_OPTIONS, CERTS_REVOKE_LIB_OPTIONS, CERTS_REVOKE_CLI_OPTIONS],
+    ['certs-crl', CERTS_CRL_OPTIONS, CERTS_CRL_LIB_OPTIONS, CERTS_CRL_CLI_OPTIONS],
+    ['certs-show', CERTS_SHOW_OPTIONS, {}, CERTS_SHOW_CLI_OPTIONS],
   ] as const)(
     '%s: the library entries and the CLI-only ones are two tables, the command lists both',
     (_name, all, lib, cli) => {
-      for (const entry of Object.values(lib as OptionTable)) expect(entry.lib).toBe(true);
-      for (const entry of Object.values(cli as OptionTable)) expect(entry.lib).toBe(false);
+      // The library's part is one of the library's tables (what types its options).
+      if (Object.keys(lib).length > 0) expect(Object.values(LIBRARY_OPTIONS)).toContain(lib);
+      for (const key of Object.keys(cli)) expect(Object.keys(lib)).not.toContain(key);
       const keys = Object.keys(all);
       expect([...keys].sort()).toEqual([...Object.keys(lib), ...Object.keys(cli)].sort());
       for (const key of keys)
         expect((all as OptionTable)[key]).toBe({ ...lib, ...cli }[key as keyof typeof all]);
       // --help lists them in the command's order, the library's and the CLI's interleaved.
-      expect(keys.slice(0, 4)).toEqual(
-        _name === 'server'
-          ? ['config', 'host', 'port', 'serverCert']
-          : ['host', 'ports', 'clientCert', 'privateKey'],
-      );
+      if (_name === 'server' || _name === 'client')
+        expect(keys.slice(0, 4)).toEqual(
+          _name === 'server'
+            ? ['config', 'host', 'port', 'serverCert']
+            : ['host', 'ports', 'clientCert', 'privateKey'],
+        );
     },
   );
 
@@ -417,5 +441,27 @@ describe('the types derived from the tables', () => {
     // CLI-only options are not library options.
     expectTypeOf<ServerOptions>().not.toHaveProperty('workers');
     expectTypeOf<ServerOptions>().not.toHaveProperty('logLevel');
+  });
+
+  it("the functions whose option types are written by hand take every key of their table's", () => {
+    type Keys<T extends OptionTable> = keyof InputOf<T, keyof T>;
+    expectTypeOf<Keys<typeof CERTS_REVOKE_LIB_OPTIONS>>().toExtend<keyof RevokeOptions>();
+    expectTypeOf<Keys<typeof CERTS_CRL_LIB_OPTIONS>>().toExtend<keyof InitCrlOptions>();
+    expectTypeOf<Keys<typeof CERTS_CLIENT_OPTIONS>>().toExtend<keyof IssueClientOptions>();
+    expectTypeOf<Keys<typeof CERTS_SERVER_OPTIONS>>().toExtend<keyof IssueServerOptions>();
+    expectTypeOf<Keys<typeof SOLVER_OPTIONS>>().toExtend<keyof SolveOptions>();
+    // The CLI's own are not the library's.
+    expectTypeOf<'cert'>().not.toExtend<keyof RevokeOptions>();
+    expectTypeOf<'json' | 'init' | 'list' | 'refresh'>().not.toExtend<keyof InitCrlOptions>();
+  });
+
+  it("a command's table lists every key of its two tables, once", () => {
+    const lib = { port: SERVER_LIB_OPTIONS.port };
+    const cli = { quiet: SERVER_CLI_OPTIONS.quiet };
+    expect(Object.keys(commandTable(lib, cli, ['quiet', 'port']))).toEqual(['quiet', 'port']);
+    // @ts-expect-error: the order leaves `quiet` out
+    commandTable(lib, cli, ['port']);
+    // @ts-expect-error: `port` is in both tables
+    commandTable(lib, { ...cli, port: SERVER_LIB_OPTIONS.port }, ['port', 'quiet']);
   });
 });

@@ -13,8 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { applyConfigFile } from '../src/cli/config-file.js';
 import { pick, tableValues } from '../src/cli/options.js';
 import { serverCommand } from '../src/cli/server.js';
-import { cliKeys, libKeys } from '../src/options/core.js';
+import { keysOf } from '../src/options/core.js';
 import {
+  SERVER_CLI_OPTIONS,
+  SERVER_LIB_OPTIONS,
   SERVER_OPTIONS,
   resolveServerCommand,
   resolveServerOptions,
@@ -110,9 +112,9 @@ describe('--config examples of the README and the guide', () => {
       const set = applyConfigFile(command, path);
       expect(set.length).toBeGreaterThan(0);
       const values = tableValues(command, SERVER_OPTIONS);
-      const options = resolveServerOptions(pick(values, libKeys(SERVER_OPTIONS)));
+      const options = resolveServerOptions(pick(values, keysOf(SERVER_LIB_OPTIONS)));
       expect(() =>
-        resolveServerCommand(pick(values, cliKeys(SERVER_OPTIONS)), options.tutorial),
+        resolveServerCommand(pick(values, keysOf(SERVER_CLI_OPTIONS)), options.tutorial),
       ).not.toThrow();
     });
   });

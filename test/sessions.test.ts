@@ -314,7 +314,7 @@ describe('client session: validates what the server sends', () => {
       new Promise((_, reject) =>
         signal.addEventListener('abort', () => {
           stopped = true;
-          reject(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'stopped' }));
+          reject(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { reason: 'stopped' }));
         }),
       );
     const err = await clientAgainst(['HELLO', 'WORK abc 60'], { solve: slow, workTimeoutMs: 200 });

@@ -20,7 +20,7 @@ import {
 } from '../options/certs.js';
 import { resolveEntries, type OptionTable, type ResolvedOf } from '../options/core.js';
 import type { CertificateDescription, CrlInfo, IssuedCertificate } from '../pki/index.js';
-import { unreadable } from '../tls/material.js';
+import { readFailure } from '../tls/material.js';
 import {
   VERSION,
   addTableOptions,
@@ -83,7 +83,7 @@ async function readCertificateFile(path: string, flag?: string): Promise<Buffer>
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: flag ? `${flag} ${path}` : path, problem: unreadable(err) },
+      { file: flag ? `${flag} ${path}` : path, ...readFailure(err) },
       { cause: err },
     );
   }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { Command, Option } from 'commander';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, type ParamsOf } from '../errors/index.js';
 import { ALIAS_OF } from './options.js';
 
 /** Flags that do something rather than set something: never a key. */
@@ -89,39 +89,38 @@ function parseConfig(
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new ConfigError(
       'TLSLP_ERR_CONFIG_FILE',
-      { source: `--config ${path}`, problem: `not valid ${json ? 'JSON' : 'TOML'}: ${why}` },
+      { source: `--config ${path}`, format: json ? 'JSON' : 'TOML', syntax: why },
       { cause: err },
     );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data))
     throw new ConfigError('TLSLP_ERR_CONFIG_FILE', {
       source: `--config ${path}`,
-      problem: 'must hold a table of options',
+      notTable: true,
     });
   const record = data as Record<string, unknown>;
   return { data: record, keys: json ? jsonTopKeys(text) : Object.keys(record) };
 }
 
+/** What is wrong with a key of the file: the parameters of `TLSLP_ERR_CONFIG_FILE` but its source. */
+type Refusal = Omit<ParamsOf<'TLSLP_ERR_CONFIG_FILE'>, 'source'>;
+
 /**
  * The value of one key as the flag's parser sees it: one string, or one per list item; else
  * what is wrong with it.
  */
-function rawValues(key: string, value: unknown, option: Option): string[] | { problem: string } {
+function rawValues(key: string, value: unknown, option: Option): string[] | Refusal {
   const scalar = (v: unknown): v is string | number =>
     typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
   if (option.variadic) {
     // A lone value is a list of one, as `--allow-cn a` is on the command line.
     const list = Array.isArray(value) ? (value as unknown[]) : [value];
-    if (list.length === 0) return { problem: `"${key}" is an empty list: leave the key out` };
-    if (!list.every(scalar))
-      return { problem: `"${key}" must be a list of strings, e.g. ${key} = ["a", "b"]` };
+    if (list.length === 0) return { emptyList: key };
+    if (!list.every(scalar)) return { notStrings: key };
     return list.map(String);
   }
-  if (Array.isArray(value))
-    return {
-      problem: `"${key}" takes one value, not a list (${option.long} is not repeatable)`,
-    };
-  if (!scalar(value)) return { problem: `"${key}" must be a string or a number` };
+  if (Array.isArray(value)) return { notList: key, flag: option.long ?? '' };
+  if (!scalar(value)) return { notScalar: key };
   return [String(value)];
 }
 
@@ -140,17 +139,16 @@ export function applyConfigFile(command: Command, path: string): string[] {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
       'TLSLP_ERR_CONFIG_FILE',
-      {
-        source: `--config ${path}`,
-        problem: `${code === 'ENOENT' ? 'no such file' : 'not readable'}`,
-      },
+      code === 'ENOENT'
+        ? { source: `--config ${path}`, missing: true }
+        : { source: `--config ${path}`, unreadable: true },
       { cause: err },
     );
   }
-  const refuse = (problem: string, cause?: unknown): never => {
+  const refuse = (refusal: Refusal, cause?: unknown): never => {
     throw new ConfigError(
       'TLSLP_ERR_CONFIG_FILE',
-      { source: `--config ${path}`, problem },
+      { source: `--config ${path}`, ...refusal },
       cause === undefined ? undefined : { cause },
     );
   };
@@ -166,40 +164,35 @@ export function applyConfigFile(command: Command, path: string): string[] {
   for (const key of keys) {
     const option = byKey.get(key);
     if (!option) {
-      if (NOT_SETTINGS.has(`--${key}`))
-        refuse(`"${key}" is not a setting (--${key} is a command-line flag only)`);
+      if (NOT_SETTINGS.has(`--${key}`)) refuse({ flagOnly: key });
       const meant = closestKey(key, known);
       if (meant !== undefined && loose(meant) === loose(key) && keys.includes(meant))
-        refuse(`"${key}" is "${meant}" given twice; keep one, spelt "${meant}"`);
-      refuse(
-        meant === undefined
-          ? `unknown option "${key}"`
-          : `unknown option "${key}"; did you mean "${meant}"?`,
-      );
+        refuse({ key, spelt: meant });
+      refuse({ unknown: key, meant });
       return set; // not reached: refuse throws
     }
     const before = seen.get(option);
-    if (before !== undefined) refuse(`"${key}" is given twice`);
+    if (before !== undefined) refuse({ twice: key });
     seen.set(option, key);
     const value = data[key];
     const name = option.attributeName();
     if (command.getOptionValueSource(name) === 'cli') continue;
     let parsed: unknown;
     if (option.isBoolean() || option.negate) {
-      if (typeof value !== 'boolean') refuse(`"${key}" must be true or false`);
+      if (typeof value !== 'boolean') refuse({ notBoolean: key });
       // `no-simulate-failures = true` turns simulateFailures off, as the flag does.
       parsed = option.negate ? !value : value;
     } else {
       const raws = rawValues(key, value, option);
-      if (!Array.isArray(raws)) return refuse(raws.problem);
+      if (!Array.isArray(raws)) return refuse(raws);
       let previous: unknown = undefined;
       for (const raw of raws) {
         if (option.argChoices && !option.argChoices.includes(raw))
-          refuse(`"${key}" must be one of ${option.argChoices.join(', ')}`);
+          refuse({ key, choices: option.argChoices.join(', ') });
         try {
           previous = option.parseArg ? option.parseArg(raw, previous) : raw;
         } catch (err) {
-          refuse(`"${key}": ${err instanceof Error ? err.message : String(err)}`, err);
+          refuse({ key, reason: err instanceof Error ? err.message : String(err) }, err);
         }
       }
       parsed = previous;

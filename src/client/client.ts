@@ -291,7 +291,7 @@ async function connectAndRun(
   else if (!options.tls.ca || !options.tls.cert || !options.tls.key) {
     throw new ConfigError(
       'TLSLP_ERR_NO_CERT',
-      { who: 'mutual TLS', needs: 'tls.ca, tls.cert and tls.key' },
+      { ca: 'tls.ca', cert: 'tls.cert', key: 'tls.key' },
       { option: !options.tls.ca ? 'tls.ca' : !options.tls.cert ? 'tls.cert' : 'tls.key' },
     );
   }

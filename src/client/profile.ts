@@ -34,23 +34,27 @@ export function makeProfile(values: Record<string, unknown> = {}, source = 'prof
     if (!(BODY_COMMANDS as readonly string[]).includes(key)) {
       throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
         source,
-        problem: `unknown field ${JSON.stringify(key)}; fields are ${BODY_COMMANDS.join(', ')}`,
+        unknown: JSON.stringify(key),
+        fields: BODY_COMMANDS.join(', '),
       });
     }
     if (typeof value !== 'string')
       throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
         source,
-        problem: `${key} must be a string`,
+        field: key,
+        notString: true,
       });
     if (/[\n\r]/.test(value))
       throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
         source,
-        problem: `${key} may not contain a line break`,
+        field: key,
+        lineBreak: true,
       });
     if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) {
       throw new ConfigError('TLSLP_ERR_BAD_PROFILE', {
         source,
-        problem: `${key} is longer than ${MAX_VALUE_BYTES} bytes`,
+        field: key,
+        maxBytes: MAX_VALUE_BYTES,
       });
     }
     profile[key as BodyCommand] = value;
@@ -85,7 +89,7 @@ export async function loadProfile(
       {
         fileOption: 'profile',
         path,
-        problem: `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        errno: (err as NodeJS.ErrnoException).code ?? 'error',
       },
       { cause: err },
     );
@@ -96,7 +100,7 @@ export async function loadProfile(
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_PROFILE_FILE',
-      { fileOption: 'profile', path, problem: `not valid JSON (${(err as Error).message})` },
+      { fileOption: 'profile', path, syntax: (err as Error).message },
       { cause: err },
     );
   }
@@ -104,7 +108,7 @@ export async function loadProfile(
     throw new ConfigError('TLSLP_ERR_PROFILE_FILE', {
       fileOption: 'profile',
       path,
-      problem: 'must be a JSON object of field values',
+      notObject: true,
     });
   }
   const profile = makeProfile(data as Record<string, unknown>, `profile file ${path}`);

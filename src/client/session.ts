@@ -260,7 +260,7 @@ async function solveWatching(
   if ('message' in w) throw serverGaveUp(w.message);
   // ServerFailError (FAIL during WORK) and protocol errors come through read() as they are.
   if (w.error instanceof ServerFailError || w.error instanceof ProtocolError) throw w.error;
-  if (options.signal?.aborted) throw new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'signal' });
+  if (options.signal?.aborted) throw new SolverError('TLSLP_ERR_SOLVE_ABORTED', { signal: true });
   throw closedDuringWork(w.error);
 }
 
@@ -288,7 +288,7 @@ async function solveWithin(
 ): Promise<WorkSolution> {
   const controller = new AbortController();
   const onStop = (): void =>
-    controller.abort(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'server gave up' }));
+    controller.abort(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { serverGaveUp: true }));
   stop.addEventListener('abort', onStop, { once: true });
   const timer = setTimeout(
     () =>
@@ -298,7 +298,7 @@ async function solveWithin(
     options.workTimeoutMs,
   );
   const onAbort = (): void =>
-    controller.abort(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'signal' }));
+    controller.abort(new SolverError('TLSLP_ERR_SOLVE_ABORTED', { signal: true }));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   try {

@@ -302,14 +302,15 @@ const CATALOG = {
   },
   TLSLP_ERR_LISTEN_FAILED: {
     type: 'TransportError',
-    message: 'cannot {action} on {address}: {reason}{privileged? (use a port above 1023)}',
+    message:
+      'cannot {endpoint?serve {endpoint}|listen} on {address}: {reason}{privileged? (use a port above 1023)}',
     summary: 'The address cannot be listened on (EACCES: use a port above 1023, …).',
   },
 
   // ---- ConfigError: the configuration is unusable ------------------------------------------
   TLSLP_ERR_BAD_OPTION: {
     type: 'ConfigError',
-    message: '{option} {problem}, not {value}',
+    message: '{option} must be {expected}, not {value}',
     summary:
       "An option's value is not one its entry in the option table takes (range, type, list).",
   },
@@ -352,7 +353,8 @@ const CATALOG = {
   },
   TLSLP_ERR_NO_CERT: {
     type: 'ConfigError',
-    message: '{who} needs {needs}',
+    message:
+      '{server?the server needs a certificate and a key ({cert}, {key})|mutual TLS needs {ca}, {cert} and {key}}',
     summary: 'A certificate, key or CA that mutual TLS needs is missing.',
   },
   TLSLP_ERR_NO_CA: {
@@ -378,7 +380,8 @@ const CATALOG = {
   },
   TLSLP_ERR_CERT_FILE: {
     type: 'ConfigError',
-    message: '{file}: {problem}',
+    message:
+      '{file}: {missing?not found}{denied?not readable (check its permissions)}{folder?is a folder}{errno?cannot be read ({errno})}{notPem?not a PEM file}{notCert?not a PEM certificate}{notKey?not a PEM private key (or it is encrypted: tlslp takes unencrypted keys)}{badCert?a certificate in it does not parse}{noCa?a CRL needs the CA certificate that issued it (mutual TLS)}{reason?{reason}}{setFix?; pass the right path, or create a set with: tlslp certs}{fix?; pass the right path, or {fix}}{crlFix?; pass the right path, or make an empty one with: tlslp certs crl --init --dir {crlFix}}{crlElsewhere? (it writes ca_crl.pem there)}{initDir?; make an empty one with: tlslp certs crl --init --dir {initDir}}',
     summary: 'A certificate, key, CA or CRL file is missing, unreadable or not what it should be.',
   },
   TLSLP_ERR_KEY_MISMATCH: {
@@ -420,7 +423,7 @@ const CATALOG = {
   },
   TLSLP_ERR_CERT_WRITE: {
     type: 'ConfigError',
-    message: 'cannot {action} {path}: {reason}',
+    message: 'cannot {check?check|write} {path}: {reason}',
     summary: 'A file of a new certificate set cannot be checked or written.',
   },
   TLSLP_ERR_CERT_EXISTS: {
@@ -447,7 +450,8 @@ const CATALOG = {
   },
   TLSLP_ERR_BAD_CRL: {
     type: 'ConfigError',
-    message: '{path}: {problem}',
+    message:
+      '{path}: {notPem?not a PEM CRL}{notCrl?not a CRL (PEM or DER)}{foreign?not signed by the CA of this folder; move it away to start a new CRL}{badNumber?its CRL number is not a small INTEGER}',
     summary: 'A CRL is not a PEM CRL, has a malformed CRL number, or is not signed by this CA.',
   },
   TLSLP_ERR_CRL_TOO_BIG: {
@@ -476,12 +480,14 @@ const CATALOG = {
 
   TLSLP_ERR_BAD_HOST: {
     type: 'ConfigError',
-    message: 'server host {host} {problem}',
+    message:
+      'server host {host} {ipv6?is not an IPv6 address a certificate can hold|is neither a DNS name nor an IP address}',
     summary: 'A server host name for a certificate is neither a DNS name nor an IP address.',
   },
   TLSLP_ERR_SOLVER_PATH: {
     type: 'ConfigError',
-    message: '{option} {path}: {problem}',
+    message:
+      '{option} {path}: {missing?not found}{link?is a link in a folder others may write to; point at the real file}{notFile?not a regular file}{noExecBit?not executable (chmod +x it)}{notExecutable?not executable by this user}{othersWrite?writable by others (chmod o-w it)}{folderOthersWrite?its folder is writable by others; move the solver}',
     summary: 'The external solver is missing, not executable, or others could replace it.',
   },
   TLSLP_ERR_BAD_KERNEL: {
@@ -496,12 +502,14 @@ const CATALOG = {
   },
   TLSLP_ERR_BAD_PROFILE: {
     type: 'ConfigError',
-    message: '{source}: {problem}',
+    message:
+      '{source}: {unknown?unknown field {unknown}; fields are {fields}}{notString?{field} must be a string}{lineBreak?{field} may not contain a line break}{maxBytes?{field} is longer than {maxBytes} bytes}',
     summary: 'A profile (the body values) has an unknown field or a value that cannot be sent.',
   },
   TLSLP_ERR_PROFILE_FILE: {
     type: 'ConfigError',
-    message: '{fileOption} {path}: {problem}',
+    message:
+      '{fileOption} {path}: {errno?cannot be read ({errno})}{syntax?not valid JSON ({syntax})}{notObject?must be a JSON object of field values}',
     summary: 'A profile file cannot be read, is not JSON, or is not an object.',
   },
   TLSLP_ERR_PROFILE_INCOMPLETE: {
@@ -543,12 +551,13 @@ const CATALOG = {
   },
   TLSLP_ERR_LOG_FILE: {
     type: 'ConfigError',
-    message: 'cannot {action} {path}: {reason}',
+    message: 'cannot {folder?create the log folder|open the log file} {path}: {reason}',
     summary: 'The log file or its folder cannot be created or opened.',
   },
   TLSLP_ERR_CONFIG_FILE: {
     type: 'ConfigError',
-    message: '{source}: {problem}',
+    message:
+      '{source}: {missing?no such file}{unreadable?not readable}{syntax?not valid {format}: {syntax}}{notTable?must hold a table of options}{flagOnly?"{flagOnly}" is not a setting (--{flagOnly} is a command-line flag only)}{spelt?"{key}" is "{spelt}" given twice; keep one, spelt "{spelt}"}{unknown?unknown option "{unknown}"}{meant?; did you mean "{meant}"?}{twice?"{twice}" is given twice}{notBoolean?"{notBoolean}" must be true or false}{emptyList?"{emptyList}" is an empty list: leave the key out}{notStrings?"{notStrings}" must be a list of strings, e.g. {notStrings} = ["a", "b"]}{notList?"{notList}" takes one value, not a list ({flag} is not repeatable)}{notScalar?"{notScalar}" must be a string or a number}{choices?"{key}" must be one of {choices}}{reason?"{key}": {reason}}',
     summary: 'A --config file is unreadable, malformed, or sets an unknown or bad option (CLI).',
   },
   TLSLP_ERR_TUTORIAL_WORKERS: {
@@ -583,7 +592,8 @@ const CATALOG = {
   // ---- SolverError: the proof-of-work solver failed ----------------------------------------
   TLSLP_ERR_SOLVE_ABORTED: {
     type: 'SolverError',
-    message: 'proof-of-work solve aborted ({why})',
+    message:
+      'proof-of-work solve aborted ({serverGaveUp?server gave up}{solverStopped?external solver stopped}{signal?signal}{reason?{reason}})',
     summary: 'The solve was stopped: by the caller, a signal, or the server giving up.',
   },
   TLSLP_ERR_WORK_TIMEOUT: {
@@ -619,7 +629,7 @@ const CATALOG = {
   },
   TLSLP_ERR_KERNEL_LOAD: {
     type: 'SolverError',
-    message: '{kernel} kernel: {problem}',
+    message: '{kernel} kernel: unexpected exports',
     summary: 'An optional kernel loaded in an unexpected shape (it is then left out).',
   },
   TLSLP_ERR_KERNELS_NOT_LOADED: {
@@ -664,7 +674,8 @@ const CATALOG = {
   },
   TLSLP_ERR_SOLVER_OUTPUT: {
     type: 'SolverError',
-    message: 'external solver {problem}',
+    message:
+      'external solver {noResult?printed no RESULT: line}{badSuffix?returned an invalid suffix}{tooMuch?printed too much output}',
     summary: 'The external solver printed no valid RESULT: line, or too much.',
   },
 

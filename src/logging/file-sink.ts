@@ -86,7 +86,7 @@ export function openSink(
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_LOG_FILE',
-      { action: 'create the log folder', path: dirname(path), reason: errorText(err) },
+      { folder: true, path: dirname(path), reason: errorText(err) },
       { cause: err, option: 'file' },
     );
   }
@@ -113,7 +113,7 @@ export function openSink(
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_LOG_FILE',
-      { action: 'open the log file', path, reason: errorText(err) },
+      { path, reason: errorText(err) },
       { cause: err, option: 'file' },
     );
   }

@@ -20,7 +20,7 @@ const level = oneOf(LOG_LEVELS, (s) => {
 /** A path, or null for none. */
 const pathOrNull = {
   parse: (s: string): string | null => s,
-  problem: (v: unknown) => (v === null || typeof v === 'string' ? null : 'must be a path or null'),
+  expected: (v: unknown) => (v === null || typeof v === 'string' ? null : 'a path or null'),
   show: (v: string | null) => v ?? 'none',
 };
 
@@ -28,19 +28,16 @@ const pathOrNull = {
 export const LOGGER_OPTIONS = {
   /** Logger name written on every line, e.g. `tlslp.server`. Default: none. */
   name: option(text(), {
-    lib: true,
     default: undefined,
     help: 'logger name written on every line, e.g. `tlslp.server`',
   }),
   /** Least severe level written. Default: `"INFO"`. */
   level: option(level, {
-    lib: true,
     default: 'INFO',
     help: 'least severe level written',
   }),
   /** Line format: `text` or `json` (one object per line). Default: `"text"`. */
   format: option(oneOf(['text', 'json']), {
-    lib: true,
     default: 'text',
     help: 'line format: `text` or `json` (one object per line)',
   }),
@@ -49,7 +46,6 @@ export const LOGGER_OPTIONS = {
    * none.
    */
   file: option(pathOrNull, {
-    lib: true,
     default: undefined,
     help: 'path of the log file; null or unset writes no file. Its folder is created if missing',
   }),
@@ -58,7 +54,6 @@ export const LOGGER_OPTIONS = {
    * newest backup); `overwrite` truncates the file at open and never rotates. Default: `"append"`.
    */
   mode: option(oneOf(['append', 'overwrite']), {
-    lib: true,
     default: 'append',
     help: '`append` keeps what the file holds and rotates by size (logrotate naming: `<file>.1` is the newest backup); `overwrite` truncates the file at open and never rotates',
   }),
@@ -67,7 +62,6 @@ export const LOGGER_OPTIONS = {
    * Default: none.
    */
   fixedTimestamp: option(text(), {
-    lib: true,
     default: undefined,
     help: 'written instead of the current time on every line (tutorial mode: `TUTORIAL_TIMESTAMP`)',
   }),
@@ -76,7 +70,6 @@ export const LOGGER_OPTIONS = {
    * every record goes to stderr. Default: `"WARNING"`.
    */
   stderrLevel: option(level, {
-    lib: true,
     default: 'WARNING',
     help: "least severe level also written to `stderr`; `--log-file -` sets it to the logger's level, so every record goes to stderr",
   }),
@@ -85,13 +78,11 @@ export const LOGGER_OPTIONS = {
    * `G` (`300B`, `10K`, `50M`). Default: `"50M"`.
    */
   maxSize: option(text(), {
-    lib: true,
     default: '50M',
     help: 'size at which the file rotates in append mode: a positive number and a unit `B`, `K`, `M` or `G` (`300B`, `10K`, `50M`)',
   }),
   /** How many rotated backups append mode keeps. Default: `2`. */
   maxFiles: option(integer(1, 1000), {
-    lib: true,
     default: 2,
     help: 'how many rotated backups append mode keeps',
   }),
@@ -102,7 +93,6 @@ export const LOGGER_OPTIONS = {
    * Default: `1000` ms.
    */
   checkMs: option(integer(0, 2 ** 31 - 1), {
-    lib: true,
     default: 1000,
     help: 'least time in milliseconds between two checks that the open file is still the one at the path (a write into a deleted file succeeds and the line is lost; logrotate may have moved it away). Checked only when lines are written, and at each rotation; 0 checks before every write',
   }),

@@ -4,7 +4,7 @@
  * against these entries too, so the library and the flags take the same values).
  * @module
  */
-import { libKeys, option, resolveEntries, type InputOf, type ResolvedOf } from './core.js';
+import { commandTable, option, resolveTable, type InputOf, type ResolvedOf } from './core.js';
 import { integer, names, oneOf, text, words } from './kinds.js';
 import { CERTIFICATES_DIR, DNS_NAME, URI, switchEntry } from './shared.js';
 
@@ -14,7 +14,6 @@ export const KEY_TYPES = ['ec', 'rsa'] as const;
 /** `--dir`: the folder of the set, whose CA signs (`help` says what the command does there). */
 function dirEntry(help: string) {
   return option(text(), {
-    lib: true,
     flag: '--dir',
     value: 'dir',
     default: CERTIFICATES_DIR,
@@ -25,7 +24,6 @@ function dirEntry(help: string) {
 /** `--key-type ec|rsa` with `default`; `help` says whose key. */
 function keyTypeEntry(defaultType: (typeof KEY_TYPES)[number], help: string) {
   return option(oneOf(KEY_TYPES), {
-    lib: true,
     flag: '--key-type',
     value: 'type',
     default: defaultType,
@@ -34,7 +32,6 @@ function keyTypeEntry(defaultType: (typeof KEY_TYPES)[number], help: string) {
 }
 
 const serverHostsEntry = option(words(), {
-  lib: true,
   flag: '--host',
   value: 'name...',
   default: ['localhost', '127.0.0.1'],
@@ -45,7 +42,7 @@ const serverHostsEntry = option(words(), {
 export const CERTS_OPTIONS = {
   dir: dirEntry('folder the certificates are written to'),
   /** Overwrite existing files. Default: `false`. */
-  force: switchEntry(true, '--force', 'overwrite existing files'),
+  force: switchEntry('--force', 'overwrite existing files'),
   serverHosts: serverHostsEntry,
   serverKeyType: keyTypeEntry('rsa', 'server key: rsa (RSA 2048, as the original) or ec (P-256)'),
 } as const;
@@ -67,7 +64,6 @@ export function isSerial(text: string): boolean {
 }
 
 const daysEntry = option(integer(1, 36500), {
-  lib: true,
   flag: '--days',
   value: 'n',
   default: 365,
@@ -87,7 +83,6 @@ export const CERTS_CLIENT_OPTIONS = {
       what: "1 to 64 letters, digits, '.', '-' or '_', not starting with '.'",
     }),
     {
-      lib: true,
       flag: '--name',
       value: 'name',
       default: undefined,
@@ -98,7 +93,6 @@ export const CERTS_CLIENT_OPTIONS = {
   ),
   /** Organizational unit written to the subject (e.g. a team). Default: none. */
   ou: option(text({ test: (s) => PRINTABLE.test(s), what: '1 to 64 printable characters' }), {
-    lib: true,
     flag: '--ou',
     value: 'unit',
     default: undefined,
@@ -106,7 +100,6 @@ export const CERTS_CLIENT_OPTIONS = {
   }),
   /** DNS SAN (repeatable), as `tlslp-server --allow-dns` matches. Default: none. */
   dns: option(names(DNS_NAME), {
-    lib: true,
     flag: '--dns',
     value: 'name...',
     default: undefined,
@@ -118,7 +111,6 @@ export const CERTS_CLIENT_OPTIONS = {
    * Default: none.
    */
   uri: option(names(URI), {
-    lib: true,
     flag: '--uri',
     value: 'uri...',
     default: undefined,
@@ -136,28 +128,32 @@ export const CERTS_SERVER_OPTIONS = {
   days: daysEntry,
   keyType: keyTypeEntry('rsa', 'server key: rsa (RSA 2048) or ec (P-256)'),
   /** Replace the existing server certificate and key. Default: `false`. */
-  force: switchEntry(true, '--force', 'replace the existing server certificate and key'),
+  force: switchEntry('--force', 'replace the existing server certificate and key'),
+} as const;
+
+/** What `tlslp certs show FILE` reads: the CLI's own table (describeCertificate takes none). */
+export const CERTS_SHOW_CLI_OPTIONS = {
+  json: switchEntry('--json', 'print one JSON object instead of the lines'),
 } as const;
 
 /** Every option of `tlslp certs show FILE`, in `--help` order. */
-export const CERTS_SHOW_OPTIONS = {
-  json: switchEntry(false, '--json', 'print one JSON object instead of the lines'),
-} as const;
+export const CERTS_SHOW_OPTIONS = commandTable({}, CERTS_SHOW_CLI_OPTIONS, ['json']);
 
-/** Every option of `tlslp certs revoke` ({@link revokeCertificate}), in `--help` order. */
-export const CERTS_REVOKE_OPTIONS = {
+/** `--crl-days`: the validity of a CRL the command signs. */
+function crlDaysEntry() {
+  return option(integer(1, 36500), {
+    flag: '--crl-days',
+    value: 'n',
+    default: 365,
+    help: 'days until the CRL must be re-signed (a server refuses every client after that)',
+  });
+}
+
+/** The options of {@link revokeCertificate} that are flags: the library's table. */
+export const CERTS_REVOKE_LIB_OPTIONS = {
   dir: dirEntry('folder with the CA; its CRL is ca_crl.pem there (created if missing)'),
-  cert: option(text(), {
-    lib: false,
-    flag: '--cert',
-    value: 'file',
-    default: undefined,
-    defaultText: 'none',
-    help: 'the certificate to revoke (PEM); or --serial',
-  }),
   /** The serial number to revoke, hex (as tlslp certs show prints it); or --cert. Default: none. */
   serialHex: option(text({ test: isSerial, what: 'a positive hex number of at most 20 bytes' }), {
-    lib: true,
     flag: '--serial',
     value: 'hex',
     default: undefined,
@@ -167,58 +163,72 @@ export const CERTS_REVOKE_OPTIONS = {
   nextUpdateDays: crlDaysEntry(),
 } as const;
 
-/** `--crl-days`: the validity of a CRL the command signs. */
-function crlDaysEntry() {
-  return option(integer(1, 36500), {
-    lib: true,
-    flag: '--crl-days',
-    value: 'n',
-    default: 365,
-    help: 'days until the CRL must be re-signed (a server refuses every client after that)',
-  });
-}
+/**
+ * What `tlslp certs revoke` reads beyond the library's options: the CLI's own table (the
+ * library takes the certificate itself, `certPem`, not a file).
+ */
+export const CERTS_REVOKE_CLI_OPTIONS = {
+  cert: option(text(), {
+    flag: '--cert',
+    value: 'file',
+    default: undefined,
+    defaultText: 'none',
+    help: 'the certificate to revoke (PEM); or --serial',
+  }),
+} as const;
+
+/** Every option of `tlslp certs revoke` ({@link revokeCertificate}), in `--help` order. */
+export const CERTS_REVOKE_OPTIONS = commandTable(
+  CERTS_REVOKE_LIB_OPTIONS,
+  CERTS_REVOKE_CLI_OPTIONS,
+  ['dir', 'cert', 'serialHex', 'nextUpdateDays'],
+);
 
 /** The modes of `tlslp certs crl`, of which exactly one is given. */
 export const CRL_MODES = ['init', 'list', 'refresh'] as const;
 
-/**
- * Every option of `tlslp certs crl` ({@link initCrl}, {@link listCrl}, {@link refreshCrl}), in
- * `--help` order.
- */
-export const CERTS_CRL_OPTIONS = {
+/** The options of {@link initCrl}, {@link listCrl} and {@link refreshCrl}: the library's table. */
+export const CERTS_CRL_LIB_OPTIONS = {
   dir: dirEntry('folder with the CA; its CRL is ca_crl.pem there'),
-  init: switchEntry(
-    false,
-    '--init',
-    'write an empty CRL signed by the CA (for tlslp-server --crl)',
-  ),
-  list: switchEntry(false, '--list', 'print the CRL: issuer, updates, each revoked serial'),
+  nextUpdateDays: crlDaysEntry(),
+  /** With --init: replace an existing CRL (dropping its entries). Default: `false`. */
+  force: switchEntry('--force', 'with --init: replace an existing CRL (dropping its entries)'),
+} as const;
+
+/**
+ * What `tlslp certs crl` reads beyond the library's options: the CLI's own table (its modes,
+ * each a function of the library, and how it prints).
+ */
+export const CERTS_CRL_CLI_OPTIONS = {
+  init: switchEntry('--init', 'write an empty CRL signed by the CA (for tlslp-server --crl)'),
+  list: switchEntry('--list', 'print the CRL: issuer, updates, each revoked serial'),
   refresh: switchEntry(
-    false,
     '--refresh',
     'sign the same entries again with a new thisUpdate and nextUpdate',
   ),
-  nextUpdateDays: crlDaysEntry(),
-  /** With --init: replace an existing CRL (dropping its entries). Default: `false`. */
-  force: switchEntry(
-    true,
-    '--force',
-    'with --init: replace an existing CRL (dropping its entries)',
-  ),
-  json: switchEntry(false, '--json', 'with --list: print one JSON object instead of the lines'),
+  json: switchEntry('--json', 'with --list: print one JSON object instead of the lines'),
 } as const;
+
+/** Every option of `tlslp certs crl`, the library's and the CLI's, in `--help` order. */
+export const CERTS_CRL_OPTIONS = commandTable(CERTS_CRL_LIB_OPTIONS, CERTS_CRL_CLI_OPTIONS, [
+  'dir',
+  'init',
+  'list',
+  'refresh',
+  'nextUpdateDays',
+  'force',
+  'json',
+]);
 
 type Table = typeof CERTS_OPTIONS;
 
 /** The options of `tlslp certs`, every one optional. */
 export type CertsOptions = InputOf<Table, keyof Table>;
 
-const KEYS = libKeys(CERTS_OPTIONS);
-
 /**
  * Fill the defaults of `tlslp certs` and check every value.
  * @throws ConfigError naming the option at fault.
  */
 export function resolveCertsOptions(values: CertsOptions): ResolvedOf<Table, keyof Table> {
-  return resolveEntries(CERTS_OPTIONS, KEYS, values);
+  return resolveTable(CERTS_OPTIONS, values);
 }

@@ -17,11 +17,10 @@ import { SOLVER_OPTIONS, resolveSolverOptions, type SolverTableOptions } from '.
 /** Without `sessionTimeoutMs`, the session's deadline is the WORK timeout plus this. */
 export const SESSION_SLACK_MS = 120_000;
 
-/** The options of {@link runClient}: the library's table (each entry `lib: true`). */
+/** The options of {@link runClient}: the library's table (the CLI's own is CLIENT_CLI_OPTIONS). */
 export const CLIENT_LIB_OPTIONS = {
   /** Server host; must match the server certificate. Default: `"localhost"`. */
   host: option(text(), {
-    lib: true,
     flag: '--host',
     value: 'host',
     default: 'localhost',
@@ -29,7 +28,6 @@ export const CLIENT_LIB_OPTIONS = {
   }),
   /** Ports tried in order. Default: `3115, 7883, 8235, 38154, 1234, 55532`. */
   ports: option(ports(), {
-    lib: true,
     flag: '--ports',
     value: 'list',
     default: [3115, 7883, 8235, 38154, 1234, 55532],
@@ -37,7 +35,6 @@ export const CLIENT_LIB_OPTIONS = {
   }),
   /** External solver with the original's interface. Default: built-in solver. */
   workBinary: option(text(), {
-    lib: true,
     flag: '--work-binary',
     value: 'file',
     default: undefined,
@@ -53,7 +50,6 @@ export const CLIENT_LIB_OPTIONS = {
    * exit 1. Default: `100`.
    */
   maxRequests: option(integer(0, 1_000_000), {
-    lib: true,
     flag: '--max-requests',
     value: 'n',
     default: 100,
@@ -63,7 +59,6 @@ export const CLIENT_LIB_OPTIONS = {
    * Deadline of the whole session; past it the client stops, exit 1. Default: WORK timeout + `120`.
    */
   sessionTimeoutMs: option(seconds(), {
-    lib: true,
     flag: '--session-timeout',
     value: 'seconds',
     default: undefined,
@@ -75,36 +70,28 @@ export const CLIENT_LIB_OPTIONS = {
    * `false`.
    */
   insecure: switchEntry(
-    true,
     '--insecure',
     'do not verify the server and send no client certificate (localhost / loopback only)',
   ),
   /** Deterministic logs for comparison with the golden files. Default: `false`. */
-  tutorial: switchEntry(
-    true,
-    '--tutorial',
-    'deterministic logs for comparison with the golden files',
-  ),
+  tutorial: switchEntry('--tutorial', 'deterministic logs for comparison with the golden files'),
 } as const;
 
 /** What `tlslp-client` reads beyond the library's options: the CLI's own table. */
 export const CLIENT_CLI_OPTIONS = {
   clientCert: option(text(), {
-    lib: false,
     flag: '--client-cert',
     value: 'file',
     default: CERT_PATHS.clientCert,
     help: 'client certificate (PEM)',
   }),
   privateKey: option(text(), {
-    lib: false,
     flag: '--private-key',
     value: 'file',
     default: CERT_PATHS.clientKey,
     help: 'client private key (PEM)',
   }),
   caCert: option(text(), {
-    lib: false,
     flag: '--ca-cert',
     value: 'file',
     default: CERT_PATHS.caCert,
@@ -112,7 +99,6 @@ export const CLIENT_CLI_OPTIONS = {
   }),
   ...LOG_ENTRIES,
   profile: option(text(), {
-    lib: false,
     flag: '--profile',
     value: 'file',
     default: undefined,
@@ -120,19 +106,18 @@ export const CLIENT_CLI_OPTIONS = {
     help: 'JSON answers: `{"FULL_NAME": "Jane Doe", "EMAIL1": "jane@example.com", …}`',
   }),
   profilePartial: switchEntry(
-    false,
     '--profile-partial',
     'fill fields missing from `--profile` with the sample data (without it a partial profile is refused, exit 2, listing the missing fields)',
   ),
-  kernel: { ...SOLVER_OPTIONS.kernel, lib: false },
-  threads: { ...SOLVER_OPTIONS.threads, lib: false },
+  // The built-in solver's: runClient takes them as solverOptions, not as options of its own.
+  kernel: SOLVER_OPTIONS.kernel,
+  threads: SOLVER_OPTIONS.threads,
   showCerts: switchEntry(
-    false,
     '--show-certs',
     "print the server's certificate chain after connecting (subject, SANs, issuer, validity, fingerprint)",
   ),
-  quiet: switchEntry(false, '--quiet', 'print nothing but errors'),
-  json: switchEntry(false, '--json', 'print one JSON summary object on stdout'),
+  quiet: switchEntry('--quiet', 'print nothing but errors'),
+  json: switchEntry('--json', 'print one JSON summary object on stdout'),
 } as const;
 
 /** Every option of `tlslp-client`, the library's and the CLI's, in `--help` order. */

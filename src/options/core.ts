@@ -1,6 +1,7 @@
 /**
  * The option tables' building blocks. Each command has a table of the library's options and
- * one of the CLI's own (see {@link commandTable}): an entry per option with its library name
+ * one of the CLI's own (see {@link commandTable}; a command all of whose options the library
+ * takes, or none, has one table): an entry per option with its library name
  * (the key), flag, default, validation and one description. The
  * option types, the resolvers that fill defaults and validate, the commander options and
  * the README flag tables are all derived from it, so a new option is one entry.
@@ -9,7 +10,7 @@
 import { ConfigError } from '../errors/index.js';
 import { maskUrlPassword } from '../text/secret.js';
 
-/** A value an option does not take; the message completes "<option> …" (e.g. `must be …`). */
+/** A value a flag does not take; the message completes "<option> …" (e.g. `must be …`). */
 export class ValueProblem extends Error {}
 
 /** How the values of one option are read and checked. */
@@ -20,8 +21,11 @@ export interface Kind<T> {
    * @throws ValueProblem saying what the text must be, in the flag's units.
    */
   parse(text: string): T;
-  /** Why a library value is not one this option takes (`must be …`), or null when it is. */
-  problem(value: unknown): string | null;
+  /**
+   * What a library value must be when `value` is not one this option takes (`an integer`,
+   * `between 1 and 65535`: the error says `<option> must be …`), or null when it is.
+   */
+  expected(value: unknown): string | null;
   /** The value as the command line writes it (milliseconds shown as seconds). */
   show(value: T): string;
   /** The accepted values, when a fixed list (for completion and docs). */
@@ -37,8 +41,6 @@ export interface OptionEntry<T = unknown> {
   readonly kind: Kind<T>;
   /** The default; `undefined` when there is none (unset, or computed from other options). */
   readonly default: T | undefined;
-  /** The library takes this option; otherwise only the CLI reads it. */
-  readonly lib: boolean;
   /** Long flag, e.g. `--max-connections`; none for an option of the library alone. */
   readonly flag?: `--${string}`;
   /** More long flags for the same option, e.g. `--n-bits` for `--n_bits`. */
@@ -64,12 +66,6 @@ export type OptionTable = Readonly<Record<string, OptionEntry>>;
 
 /** The value type of an entry. */
 export type ValueOf<E> = E extends { kind: Kind<infer T> } ? T : never;
-
-/** Keys of the entries the library takes. */
-export type LibKeys<T extends OptionTable> = {
-  [K in keyof T]: T[K] extends { lib: true } ? K : never;
-}[keyof T] &
-  string;
 
 /** `P` when it is one of `K` and its entry has a default (`has`) or none (`!has`). */
 type KeyIf<T extends OptionTable, K, P extends keyof T, Has extends boolean> = P extends K
@@ -110,31 +106,19 @@ export function keysOf<T extends OptionTable>(table: T): (keyof T & string)[] {
   return Object.keys(table);
 }
 
-/** The keys of `table` the library takes, in table order. */
-export function libKeys<T extends OptionTable>(table: T): LibKeys<T>[] {
-  return Object.keys(table).filter((k) => table[k]?.lib === true) as LibKeys<T>[];
-}
-
-/** The keys of `table` only the CLI reads, in table order. */
-export function cliKeys<T extends OptionTable>(table: T): Exclude<keyof T & string, LibKeys<T>>[] {
-  return Object.keys(table).filter((k) => table[k]?.lib !== true) as Exclude<
-    keyof T & string,
-    LibKeys<T>
-  >[];
-}
-
 /** The keys of `L` and `C` that `order` leaves out (`never` when it lists them all). */
 type Unlisted<L, C, O extends readonly PropertyKey[]> = Exclude<keyof L | keyof C, O[number]>;
 
 /**
- * A command's whole table: the library's entries and the CLI's own (each in its own table,
- * `lib: true` and `lib: false`), in the order `order` lists them, which is the order of
- * `--help`, completion and the README's flag table. The compiler refuses an `order` that
- * leaves a key out or names one of neither table.
+ * A command's whole table: the library's entries and the CLI's own, each in a table of its
+ * own (which table an entry sits in is what says whether the library takes it), in the
+ * order `order` lists them, which is the order of `--help`, completion and the README's flag
+ * table. The compiler refuses an `order` that leaves a key out or names one of neither
+ * table, and a key both tables hold.
  */
 export function commandTable<
-  const L extends Readonly<Record<string, OptionEntry & { readonly lib: true }>>,
-  const C extends Readonly<Record<string, OptionEntry & { readonly lib: false }>>,
+  const L extends OptionTable,
+  const C extends OptionTable & { readonly [K in keyof L]?: never },
   const O extends readonly (keyof L | keyof C)[],
 >(lib: L, cli: C, order: [Unlisted<L, C, O>] extends [never] ? O : never): L & C {
   const both: Readonly<Record<string, OptionEntry>> = { ...lib, ...cli };
@@ -153,9 +137,9 @@ function quote(value: unknown): string {
  * @throws ConfigError `TLSLP_ERR_BAD_OPTION` naming the option (`maxConnections must be …, not -5`).
  */
 export function checkValue(name: string, entry: OptionEntry, value: unknown): void {
-  const problem = entry.kind.problem(value);
-  if (problem !== null)
-    throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: name, problem, value: quote(value) });
+  const expected = entry.kind.expected(value);
+  if (expected !== null)
+    throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: name, expected, value: quote(value) });
 }
 
 /**

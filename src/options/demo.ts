@@ -9,7 +9,6 @@ import { integer, toggle } from './kinds.js';
 export const DEMO_OPTIONS = {
   /** WORK difficulty (at most 40; 20 takes well under a second here). Default: `20`. */
   nBits: option(integer(0, 40), {
-    lib: true,
     flag: '--n-bits',
     value: 'n',
     default: 20,
@@ -17,7 +16,6 @@ export const DEMO_OPTIONS = {
   }),
   /** Body requests, as in normal mode. Default: `20`. */
   bodyRequests: option(integer(0, 1000), {
-    lib: true,
     flag: '--requests',
     value: 'n',
     default: 20,
@@ -25,7 +23,6 @@ export const DEMO_OPTIONS = {
   }),
   /** Keep the certificate folder instead of deleting it. Default: `false`. */
   keepCertificates: option(toggle(), {
-    lib: true,
     default: false,
     help: 'keep the certificate folder instead of deleting it',
   }),

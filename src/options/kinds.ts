@@ -9,17 +9,17 @@ const DIGITS = /^\d+$/;
 
 /** A whole number within [min, max]. */
 export function integer(min: number, max: number): Kind<number> {
-  const range = `must be between ${min} and ${max}`;
+  const range = `between ${min} and ${max}`;
   return {
     parse(text) {
       if (!DIGITS.test(text)) throw new ValueProblem('must be an integer');
       const n = Number(text);
-      if (n < min || n > max) throw new ValueProblem(range);
+      if (n < min || n > max) throw new ValueProblem(`must be ${range}`);
       return n;
     },
-    problem: (v) =>
+    expected: (v) =>
       typeof v !== 'number' || !Number.isInteger(v)
-        ? 'must be an integer'
+        ? 'an integer'
         : v < min || v > max
           ? range
           : null,
@@ -41,8 +41,7 @@ export function seconds(options: { zero?: boolean } = {}): Kind<number> {
         throw new ValueProblem(`must be a ${sign} number of seconds`);
       return n * 1000;
     },
-    problem: (v) =>
-      typeof v === 'number' && good(v) ? null : `must be a ${sign} number of milliseconds`,
+    expected: (v) => (typeof v === 'number' && good(v) ? null : `a ${sign} number of milliseconds`),
     show: (ms) => String(ms / 1000),
   };
 }
@@ -50,13 +49,13 @@ export function seconds(options: { zero?: boolean } = {}): Kind<number> {
 /** A string, with an optional rule (`what` says what the rule asks). */
 export function text(rule?: { test: (s: string) => boolean; what: string }): Kind<string> {
   const check = (s: string): boolean => !rule || rule.test(s);
-  const problem = rule ? `must be ${rule.what}` : 'must be a string';
+  const expected = rule ? rule.what : 'a string';
   return {
     parse(s) {
-      if (!check(s)) throw new ValueProblem(problem);
+      if (!check(s)) throw new ValueProblem(`must be ${expected}`);
       return s;
     },
-    problem: (v) => (typeof v === 'string' && check(v) ? null : problem),
+    expected: (v) => (typeof v === 'string' && check(v) ? null : expected),
     show: (s) => s,
   };
 }
@@ -65,7 +64,7 @@ export function text(rule?: { test: (s: string) => boolean; what: string }): Kin
 export function toggle(): Kind<boolean> {
   return {
     parse: () => true,
-    problem: (v) => (typeof v === 'boolean' ? null : 'must be true or false'),
+    expected: (v) => (typeof v === 'boolean' ? null : 'true or false'),
     show: (b) => (b ? 'on' : 'off'),
   };
 }
@@ -75,15 +74,15 @@ export function oneOf<const V extends string>(
   values: readonly V[],
   normalize: (s: string) => string = (s) => s,
 ): Kind<V> {
-  const problem = `must be one of ${values.join(', ')}`;
+  const expected = `one of ${values.join(', ')}`;
   const member = (s: unknown): s is V => typeof s === 'string' && values.includes(s as V);
   return {
     parse(s) {
       const v = normalize(s);
-      if (!member(v)) throw new ValueProblem(problem);
+      if (!member(v)) throw new ValueProblem(`must be ${expected}`);
       return v;
     },
-    problem: (v) => (member(v) ? null : problem),
+    expected: (v) => (member(v) ? null : expected),
     show: (v) => v,
     choices: values,
   };
@@ -93,9 +92,9 @@ export function oneOf<const V extends string>(
 export function orWord<const W extends string, T>(word: W, kind: Kind<T>): Kind<W | T> {
   return {
     parse: (s) => (s === word ? word : kind.parse(s)),
-    problem(v) {
+    expected(v) {
       if (v === word) return null;
-      const p = kind.problem(v);
+      const p = kind.expected(v);
       return p === null ? null : `${p}, or ${word}`;
     },
     show: (v) => (v === word ? word : kind.show(v as T)),
@@ -114,10 +113,10 @@ export function ports(): Kind<readonly number[]> {
         throw new ValueProblem('must be a comma-separated list of ports 1..65535, e.g. 1234,5678');
       return list.map(Number);
     },
-    problem: (v) =>
+    expected: (v) =>
       Array.isArray(v) && v.length > 0 && v.every(port)
         ? null
-        : 'must be a non-empty list of ports 1..65535',
+        : 'a non-empty list of ports 1..65535',
     show: (list) => list.join(','),
   };
 }
@@ -126,10 +125,10 @@ export function ports(): Kind<readonly number[]> {
 export function words(): Kind<readonly string[]> {
   return {
     parse: (s) => [s],
-    problem: (v) =>
+    expected: (v) =>
       Array.isArray(v) && v.length > 0 && v.every((w) => typeof w === 'string' && w !== '')
         ? null
-        : 'must be a non-empty list of names',
+        : 'a non-empty list of names',
     show: (list) => list.join(' '),
     variadic: true,
   };
@@ -137,13 +136,13 @@ export function words(): Kind<readonly string[]> {
 
 /** Address ranges after one flag (`--proxy-from 10.0.0.0/8 ::1`), each a CIDR or an address. */
 export function cidrs(): Kind<readonly string[]> {
-  const what = 'must be a non-empty list of addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128)';
+  const what = 'a non-empty list of addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128)';
   return {
     parse(s) {
-      if (!parseCidr(s)) throw new ValueProblem(what);
+      if (!parseCidr(s)) throw new ValueProblem(`must be ${what}`);
       return [s];
     },
-    problem: (v) =>
+    expected: (v) =>
       Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && parseCidr(c))
         ? null
         : what,
@@ -160,13 +159,13 @@ export function names(rule: {
   test: (s: string) => boolean;
   what: string;
 }): Kind<readonly string[]> {
-  const what = `must be a list of ${rule.what}`;
+  const what = `a list of ${rule.what}`;
   return {
     parse(s) {
       if (!rule.test(s)) throw new ValueProblem(`must be ${rule.what}`);
       return [s];
     },
-    problem: (v) =>
+    expected: (v) =>
       Array.isArray(v) && v.every((n) => typeof n === 'string' && rule.test(n)) ? null : what,
     show: (list) => list.join(' '),
     variadic: true,

@@ -36,11 +36,10 @@ const NAME = {
   test: (s: string) => s.length > 0 && s.length <= 256 && !hasControl(s),
   what: 'names of 1..256 characters without control characters',
 };
-/** The options of {@link TlslpServer}: the library's table (each entry `lib: true`). */
+/** The options of {@link TlslpServer}: the library's table (the CLI's own is SERVER_CLI_OPTIONS). */
 export const SERVER_LIB_OPTIONS = {
   /** Interface to listen on. Default: `"localhost"`. */
   host: option(text(), {
-    lib: true,
     flag: '--host',
     value: 'host',
     default: 'localhost',
@@ -48,7 +47,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Port to listen on (0 = any free port). Default: `1234`. */
   port: option(integer(0, 65535), {
-    lib: true,
     flag: '--port',
     value: 'port',
     default: 1234,
@@ -60,7 +58,6 @@ export const SERVER_LIB_OPTIONS = {
    * when full). Default: `10000` ms.
    */
   handshakeTimeoutMs: option(seconds(), {
-    lib: true,
     flag: '--handshake-timeout',
     value: 'seconds',
     default: 10_000,
@@ -68,7 +65,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Do not request client certificates (localhost / loopback only). Default: `false`. */
   insecure: switchEntry(
-    true,
     '--insecure',
     'do not request client certificates (localhost / loopback only)',
   ),
@@ -76,7 +72,6 @@ export const SERVER_LIB_OPTIONS = {
    * Fixed WORK token instead of a fresh random one per connection. Default: random per connection.
    */
   token: option(text({ test: isValidToken, what: '1..128 characters of [A-Za-z0-9_-]' }), {
-    lib: true,
     flag: '--token',
     value: 'token',
     default: undefined,
@@ -85,7 +80,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Fixed body argument instead of a fresh random one per request. Default: random per request. */
   randomString: option(text({ test: isValidArg, what: '1..128 characters without spaces' }), {
-    lib: true,
     flag: '--random-string',
     value: 'arg',
     default: undefined,
@@ -97,7 +91,6 @@ export const SERVER_LIB_OPTIONS = {
    * `--max-bits`. Default: `28`.
    */
   nBits: option(orWord('auto', bits), {
-    lib: true,
     flag: '--n_bits',
     aliases: ['--n-bits'],
     value: 'n',
@@ -106,7 +99,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** With `--n_bits auto`: lowest n_bits. Default: `16`. */
   minBits: option(bits, {
-    lib: true,
     flag: '--min-bits',
     value: 'n',
     default: 16,
@@ -114,7 +106,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** With `--n_bits auto`: highest n_bits. Default: `28`. */
   maxBits: option(bits, {
-    lib: true,
     flag: '--max-bits',
     value: 'n',
     default: 28,
@@ -125,13 +116,11 @@ export const SERVER_LIB_OPTIONS = {
    * connection, then exit. Default: `false`.
    */
   tutorial: switchEntry(
-    true,
     '--tutorial',
     'deterministic session for learning and golden logs: fixed token and command order, one connection, then exit',
   ),
   /** Most sessions at once; past it new connections are closed before TLS. Default: `10000`. */
   maxConnections: option(integer(1, LIMIT), {
-    lib: true,
     flag: '--max-connections',
     value: 'n',
     default: 10_000,
@@ -139,7 +128,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Most sessions at once from one IP address (0 = no limit). Default: `0` (no limit). */
   maxPerIp: option(integer(0, LIMIT), {
-    lib: true,
     flag: '--max-per-ip',
     value: 'n',
     default: 0,
@@ -151,7 +139,6 @@ export const SERVER_LIB_OPTIONS = {
    * s when full). Default: `1000`.
    */
   maxHandshakes: option(integer(1, LIMIT), {
-    lib: true,
     flag: '--max-handshakes',
     value: 'n',
     default: 1000,
@@ -159,7 +146,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Most connections still in their TLS handshake from one IP address. Default: `32`. */
   maxHandshakesPerIp: option(integer(1, LIMIT), {
-    lib: true,
     flag: '--max-handshakes-per-ip',
     value: 'n',
     default: 32,
@@ -170,7 +156,6 @@ export const SERVER_LIB_OPTIONS = {
    * no limit). Default: `16384`.
    */
   maxHandshakeBytes: option(integer(0, 16_777_216), {
-    lib: true,
     flag: '--max-handshake-bytes',
     value: 'n',
     default: 16_384,
@@ -178,7 +163,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Most certificates in a client chain, leaf and root included (0 = no limit). Default: `4`. */
   maxChainDepth: option(integer(0, 100), {
-    lib: true,
     flag: '--max-chain-depth',
     value: 'n',
     default: 4,
@@ -189,7 +173,6 @@ export const SERVER_LIB_OPTIONS = {
    * sessions dropped before WORK is solved; a burst of 5 (0 = no limit). Default: `30`.
    */
   maxHandshakeFailuresPerIp: option(integer(0, LIMIT), {
-    lib: true,
     flag: '--max-handshake-failures-per-ip',
     value: 'n',
     default: 30,
@@ -200,7 +183,6 @@ export const SERVER_LIB_OPTIONS = {
    * address it carries. Default: `false`.
    */
   proxyProtocol: switchEntry(
-    true,
     '--proxy-protocol',
     'read a PROXY v1/v2 header before TLS from `--proxy-from` (a load balancer) and use the client address it carries',
   ),
@@ -209,7 +191,6 @@ export const SERVER_LIB_OPTIONS = {
    * `127.0.0.0/8 ::1/128`.
    */
   proxyFrom: option(cidrs(), {
-    lib: true,
     flag: '--proxy-from',
     value: 'cidr...',
     default: DEFAULT_PROXY_FROM,
@@ -222,7 +203,6 @@ export const SERVER_LIB_OPTIONS = {
    * matches; none = every certificate from the CA). Default: any.
    */
   allowCn: option(names(NAME), {
-    lib: true,
     flag: '--allow-cn',
     value: 'name...',
     default: undefined,
@@ -231,7 +211,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Admit client certificates with this subject OU (repeatable). Default: any. */
   allowOu: option(names(NAME), {
-    lib: true,
     flag: '--allow-ou',
     value: 'name...',
     default: undefined,
@@ -243,7 +222,6 @@ export const SERVER_LIB_OPTIONS = {
    * Default: any.
    */
   allowDns: option(names(DNS_NAME), {
-    lib: true,
     flag: '--allow-dns',
     value: 'name...',
     default: undefined,
@@ -255,7 +233,6 @@ export const SERVER_LIB_OPTIONS = {
    * exact). Default: any.
    */
   allowUri: option(names(URI), {
-    lib: true,
     flag: '--allow-uri',
     value: 'uri...',
     default: undefined,
@@ -267,7 +244,6 @@ export const SERVER_LIB_OPTIONS = {
    * Default: `0` (no limit).
    */
   maxPerIdentity: option(integer(0, LIMIT), {
-    lib: true,
     flag: '--max-per-identity',
     value: 'n',
     default: 0,
@@ -280,7 +256,6 @@ export const SERVER_LIB_OPTIONS = {
    * (`redis://…`, `rediss://`, `valkey://`). Default: none (env `TLSLP_STATE_URL`).
    */
   state: option(text({ test: (s) => parseStateUrl(s) !== null, what: STATE_URL_FORM }), {
-    lib: true,
     flag: '--state',
     value: 'url',
     default: undefined,
@@ -294,7 +269,6 @@ export const SERVER_LIB_OPTIONS = {
       what: '1..64 printable characters without spaces',
     }),
     {
-      lib: true,
       flag: '--state-prefix',
       value: 'prefix',
       default: 'tlslp:',
@@ -306,7 +280,6 @@ export const SERVER_LIB_OPTIONS = {
    * `67108864` (64 MiB).
    */
   maxCrlBytes: option(integer(1024, 2 ** 31 - 1), {
-    lib: true,
     flag: '--max-crl-bytes',
     value: 'bytes',
     default: 64 * 1024 * 1024,
@@ -315,7 +288,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Log a one-line summary of the counters this often (0 = never). Default: `0` (never). */
   statsIntervalMs: option(seconds({ zero: true }), {
-    lib: true,
     flag: '--stats-interval',
     value: 'seconds',
     default: 0,
@@ -324,7 +296,6 @@ export const SERVER_LIB_OPTIONS = {
   }),
   /** Body requests per session in normal mode. Default: `20`. */
   bodyRequests: option(integer(0, LIMIT), {
-    lib: true,
     default: 20,
     help: 'body requests per session in normal mode',
   }),
@@ -334,7 +305,6 @@ export const SERVER_LIB_OPTIONS = {
    * the truth. Default: FAIL drawn.
    */
   simulateFailures: option(toggle(), {
-    lib: true,
     // commander reads `--no-x` alone as x, true unless the flag is given.
     flag: '--no-simulate-failures',
     default: true,
@@ -347,21 +317,18 @@ export const SERVER_LIB_OPTIONS = {
 export const SERVER_CLI_OPTIONS = {
   config: CONFIG_ENTRY,
   serverCert: option(text(), {
-    lib: false,
     flag: '--server-cert',
     value: 'file',
     default: CERT_PATHS.serverCert,
     help: 'server certificate (PEM)',
   }),
   serverKey: option(text(), {
-    lib: false,
     flag: '--server-key',
     value: 'file',
     default: CERT_PATHS.serverKey,
     help: 'server private key (PEM)',
   }),
   caCert: option(text(), {
-    lib: false,
     flag: '--ca-cert',
     value: 'file',
     default: CERT_PATHS.caCert,
@@ -369,7 +336,6 @@ export const SERVER_CLI_OPTIONS = {
   }),
   ...LOG_ENTRIES,
   stateCa: option(text(), {
-    lib: false,
     flag: '--state-ca',
     value: 'file',
     default: undefined,
@@ -378,7 +344,6 @@ export const SERVER_CLI_OPTIONS = {
   }),
   // certificate reload and revocation
   crl: option(text(), {
-    lib: false,
     flag: '--crl',
     value: 'file',
     default: undefined,
@@ -386,7 +351,6 @@ export const SERVER_CLI_OPTIONS = {
     help: 'CRL of the CA (PEM, e.g. the `ca_crl.pem` of `tlslp certs revoke`): a revoked client certificate fails its handshake (`revoked`); reread on reload',
   }),
   reloadIntervalMs: option(seconds({ zero: true }), {
-    lib: false,
     flag: '--reload-interval',
     value: 'seconds',
     default: 0,
@@ -394,21 +358,18 @@ export const SERVER_CLI_OPTIONS = {
     help: 'reread the certificate, key, CA and CRL this often; changed files serve new connections, sessions in flight go on (SIGHUP does it at once)',
   }),
   shutdownGraceMs: option(seconds(), {
-    lib: false,
     flag: '--shutdown-grace',
     value: 'seconds',
     default: 10_000,
     help: 'on SIGINT/SIGTERM, time sessions get to finish; a second signal exits at once',
   }),
   workers: option(orWord('auto', integer(1, 256)), {
-    lib: false,
     flag: '--workers',
     value: 'n',
     default: 1,
     help: 'server processes sharing the port (`node:cluster`); `auto` = one per core',
   }),
   metricsPort: option(integer(0, 65535), {
-    lib: false,
     flag: '--metrics-port',
     value: 'port',
     default: undefined,
@@ -416,14 +377,12 @@ export const SERVER_CLI_OPTIONS = {
     help: 'serve Prometheus metrics at `/metrics`',
   }),
   metricsHost: option(text(), {
-    lib: false,
     flag: '--metrics-host',
     value: 'host',
     default: '127.0.0.1',
     help: 'interface for `/metrics` (and its `/healthz`, `/readyz`); keep it on loopback and give a balancer `--health-port`',
   }),
   healthPort: option(integer(0, 65535), {
-    lib: false,
     flag: '--health-port',
     value: 'port',
     default: undefined,
@@ -431,20 +390,17 @@ export const SERVER_CLI_OPTIONS = {
     help: 'serve only `/healthz` and `/readyz` here, for a balancer, while `/metrics` stays on loopback',
   }),
   healthHost: option(text(), {
-    lib: false,
     flag: '--health-host',
     value: 'host',
     default: '127.0.0.1',
     help: 'interface for the health endpoint (e.g. the address the balancer reaches)',
   }),
   quiet: switchEntry(
-    false,
     '--quiet',
     'no per-session line on the terminal (on a TTY the server prints `#12 127.0.0.1 done in 0.4 s (n_bits 20, 0.2 s WORK)` per session)',
   ),
   /** Check the configuration, TLS files and ports, print the effective policy, and exit. */
   check: switchEntry(
-    false,
     '--check',
     'as `nginx -t`: check flags, `--config`, TLS files and CRL, bind-test the ports, print the effective policy; exit 0, or 2 and the problem',
   ),

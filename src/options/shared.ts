@@ -38,21 +38,18 @@ export const CERT_PATHS = {
 /** `--log-level`, `--log-format`, `--log-file`: the logger's `level` and `format` entries as flags. */
 export const LOG_ENTRIES = {
   logLevel: option(L.level.kind, {
-    lib: false,
     flag: '--log-level',
     value: 'level',
     default: L.level.default,
     help: `least severe level logged: ${LOG_LEVELS.map((l) => `\`${l}\``).join(', ')} (case-insensitive; ${LOG_LEVEL_ALIASES.map((l) => `\`${l}\``).join(', ')} too)`,
   }),
   logFormat: option(L.format.kind, {
-    lib: false,
     flag: '--log-format',
     value: 'format',
     default: L.format.default,
     help: L.format.help,
   }),
   logFile: option(text(), {
-    lib: false,
     flag: '--log-file',
     value: 'path',
     default: undefined,
@@ -65,7 +62,6 @@ export const LOG_ENTRIES = {
 export const TIMEOUT_ENTRIES = {
   /** Time allowed to solve WORK. Default: `1800000` ms. */
   workTimeoutMs: option(seconds(), {
-    lib: true,
     flag: '--work-timeout',
     value: 'seconds',
     default: 1_800_000,
@@ -73,7 +69,6 @@ export const TIMEOUT_ENTRIES = {
   }),
   /** Time allowed for every other reply. Default: `10000` ms. */
   otherTimeoutMs: option(seconds(), {
-    lib: true,
     flag: '--other-timeout',
     value: 'seconds',
     default: 10_000,
@@ -83,7 +78,6 @@ export const TIMEOUT_ENTRIES = {
 
 /** `--config FILE` (read by the CLI before the other options; see config-file.ts). */
 export const CONFIG_ENTRY = option(text(), {
-  lib: false,
   flag: '--config',
   value: 'file',
   default: undefined,
@@ -92,11 +86,10 @@ export const CONFIG_ENTRY = option(text(), {
 });
 
 /** A switch, off unless given. */
-export function switchEntry<const L extends boolean, const F extends `--${string}`>(
-  lib: L,
+export function switchEntry<const F extends `--${string}`>(
   flag: F,
   help: string,
   more: { readonly short?: `-${string}` } = {},
 ) {
-  return option(toggle(), { lib, flag, default: false, help, ...more });
+  return option(toggle(), { flag, default: false, help, ...more });
 }

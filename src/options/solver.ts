@@ -6,7 +6,7 @@
 import { KERNEL_NAMES, isKernelChoice, type KernelChoice } from '../solver/kernels/index.js';
 import {
   ValueProblem,
-  libKeys,
+  keysOf,
   option,
   resolveEntries,
   type InputOf,
@@ -15,15 +15,15 @@ import {
 } from './core.js';
 import { integer } from './kinds.js';
 
-const KERNEL_PROBLEM = `must be one of auto, ${KERNEL_NAMES.join(', ')}, or native:<variant>`;
+const KERNEL_EXPECTED = `one of auto, ${KERNEL_NAMES.join(', ')}, or native:<variant>`;
 
 /** A kernel, or `native:<variant>` forcing one native variant (checked once kernels load). */
 const kernelKind: Kind<KernelChoice> = {
   parse(s) {
-    if (!isKernelChoice(s)) throw new ValueProblem(KERNEL_PROBLEM);
+    if (!isKernelChoice(s)) throw new ValueProblem(`must be ${KERNEL_EXPECTED}`);
     return s;
   },
-  problem: (v) => (isKernelChoice(v) ? null : KERNEL_PROBLEM),
+  expected: (v) => (isKernelChoice(v) ? null : KERNEL_EXPECTED),
   show: (v) => v,
   choices: ['auto', ...KERNEL_NAMES],
 };
@@ -38,7 +38,6 @@ export const SOLVER_OPTIONS = {
    * `native:<variant>` forces one native variant (e.g. `native:avx512`). Default: `"auto"`.
    */
   kernel: option(kernelKind, {
-    lib: true,
     flag: '--kernel',
     value: 'kernel',
     default: 'auto',
@@ -46,7 +45,6 @@ export const SOLVER_OPTIONS = {
   }),
   /** Solver threads. Default: one per core. */
   threads: option(integer(1, MAX_THREADS), {
-    lib: true,
     flag: '--threads',
     value: 'n',
     default: undefined,
@@ -61,7 +59,7 @@ type Keys = keyof Table;
 /** The solver options the table knows, every one optional. */
 export type SolverTableOptions = InputOf<Table, Keys>;
 
-const KEYS = libKeys(SOLVER_OPTIONS);
+const KEYS = keysOf(SOLVER_OPTIONS);
 
 /**
  * Fill the solver's defaults and check `kernel` and `threads` (other fields kept).

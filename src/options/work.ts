@@ -1,31 +1,38 @@
 /**
- * The options of `tlslp work`: the built-in solver's, and what the command prints.
+ * The options of `tlslp work`: the built-in solver's (the library's part, {@link solveWork}'s
+ * `kernel` and `threads`), and what the command prints (the CLI's own).
  * @module
  */
-import { resolveTable, type InputOf, type ResolvedOf } from './core.js';
+import { commandTable, resolveTable, type InputOf, type ResolvedOf } from './core.js';
 import { switchEntry } from './shared.js';
 import { SOLVER_OPTIONS } from './solver.js';
 
-/** Every option of `tlslp work`, in `--help` order. */
-export const WORK_OPTIONS = {
-  kernel: SOLVER_OPTIONS.kernel,
-  threads: SOLVER_OPTIONS.threads,
-  quiet: switchEntry(false, '--quiet', 'do not print the kernel fallback note on stderr', {
+/** What `tlslp work` reads beyond the solver's options: the CLI's own table. */
+export const WORK_CLI_OPTIONS = {
+  quiet: switchEntry('--quiet', 'do not print the kernel fallback note on stderr', {
     short: '-q',
   }),
-  verbose: switchEntry(false, '--verbose', 'print kernel, threads and hash rate on stderr', {
+  verbose: switchEntry('--verbose', 'print kernel, threads and hash rate on stderr', {
     short: '-v',
   }),
   json: switchEntry(
-    false,
     '--json',
     'print one JSON object (suffix, seconds, kernel, kernelDetail, kernelRates, …) instead',
   ),
 } as const;
 
+/** Every option of `tlslp work`, the solver's and the CLI's, in `--help` order. */
+export const WORK_OPTIONS = commandTable(SOLVER_OPTIONS, WORK_CLI_OPTIONS, [
+  'kernel',
+  'threads',
+  'quiet',
+  'verbose',
+  'json',
+]);
+
 type Table = typeof WORK_OPTIONS;
 
-/** The options of `tlslp work`, every one optional. */
+/** The flags of `tlslp work`, every one optional (the library's part is SolverTableOptions). */
 export type WorkOptions = InputOf<Table, keyof Table>;
 
 /**

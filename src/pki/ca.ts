@@ -44,7 +44,7 @@ export async function loadCa(dir: string): Promise<LoadedCa> {
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: certPath, problem: 'not a PEM certificate' },
+      { file: certPath, notCert: true },
       { cause: err, option: 'dir' },
     );
   }
@@ -53,7 +53,7 @@ export async function loadCa(dir: string): Promise<LoadedCa> {
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: keyPath, problem: 'not a PEM private key (or it is encrypted)' },
+      { file: keyPath, notKey: true },
       { cause: err, option: 'dir' },
     );
   }

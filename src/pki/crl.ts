@@ -179,7 +179,7 @@ export async function refreshCrl(options: {
   if (!old && options.mustExist)
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: crlPath, problem: `not found; ${crlInitHint(options.dir)}` },
+      { file: crlPath, missing: true, initDir: options.dir },
       { option: 'dir' },
     );
   const crl = await signCrl(
@@ -191,11 +191,6 @@ export async function refreshCrl(options: {
   );
   await writeAtomically(crlPath, crl, 0o644);
   return parseCrl(crl, crlPath);
-}
-
-/** What to run to make the empty CRL a server's `--crl` needs, for the CA folder `dir`. */
-export function crlInitHint(dir: string): string {
-  return `make an empty one with: tlslp certs crl --init --dir ${dir}`;
 }
 
 /**
@@ -294,7 +289,7 @@ export async function listCrl(dir: string): Promise<ListedCrl> {
     if (err instanceof ConfigError && err.params.errno === 'ENOENT')
       throw new ConfigError(
         'TLSLP_ERR_CERT_FILE',
-        { file: crlPath, problem: `not found; ${crlInitHint(dir)}` },
+        { file: crlPath, missing: true, initDir: dir },
         { cause: err, option: 'dir' },
       );
     throw err;
@@ -332,7 +327,7 @@ export async function verifyCrl(crlPem: string, caCertPem: string): Promise<bool
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: 'the CA certificate', problem: 'not a PEM certificate' },
+      { file: 'the CA certificate', notCert: true },
       { cause: err },
     );
   }
@@ -380,7 +375,7 @@ function openCrl(data: string | Uint8Array, path: string): x509.X509Crl {
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_BAD_CRL',
-      { path, problem: typeof data === 'string' ? 'not a PEM CRL' : 'not a CRL (PEM or DER)' },
+      typeof data === 'string' ? { path, notPem: true } : { path, notCrl: true },
       { cause: err, option: 'crl' },
     );
   }
@@ -405,11 +400,7 @@ async function loadOwnCrl(
   const crl = openCrl(pem, path);
   // Entries are carried over into a list the CA signs again: only the CA's own list may be.
   if (!(await crlSignedBy(crl, ca.cert))) {
-    throw new ConfigError(
-      'TLSLP_ERR_BAD_CRL',
-      { path, problem: 'not signed by the CA of this folder; move it away to start a new CRL' },
-      { option: 'dir' },
-    );
+    throw new ConfigError('TLSLP_ERR_BAD_CRL', { path, foreign: true }, { option: 'dir' });
   }
   const entries = crl.entries.map((e) => ({
     serialNumber: normalizeSerial(e.serialNumber),
@@ -462,7 +453,7 @@ async function targetSerial(options: RevokeOptions, ca: LoadedCa): Promise<strin
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: 'the certificate to revoke', problem: 'not a PEM certificate' },
+      { file: 'the certificate to revoke', notCert: true },
       { cause: err, option: 'certPem' },
     );
   }
@@ -493,11 +484,7 @@ function crlNumber(crl: x509.X509Crl, path: string): bigint | undefined {
   const der = new Uint8Array(ext.value);
   const len = der[1] ?? 0;
   if (der[0] !== 0x02 || len < 1 || len > 20 || der.length !== len + 2) {
-    throw new ConfigError(
-      'TLSLP_ERR_BAD_CRL',
-      { path, problem: 'its CRL number is not a small INTEGER' },
-      { option: 'crl' },
-    );
+    throw new ConfigError('TLSLP_ERR_BAD_CRL', { path, badNumber: true }, { option: 'crl' });
   }
   return BigInt(`0x${Buffer.from(der.subarray(2)).toString('hex')}`);
 }

@@ -48,7 +48,7 @@ export async function writeNewFiles(
     }
     throw new ConfigError(
       'TLSLP_ERR_CERT_WRITE',
-      { action: 'write', path: current, reason: (err as Error).message },
+      { path: current, reason: (err as Error).message },
       { cause: err },
     );
   }
@@ -68,7 +68,7 @@ export async function writeAtomically(path: string, data: string, mode: number):
     await unlink(tmp).catch(() => {});
     throw new ConfigError(
       'TLSLP_ERR_CERT_WRITE',
-      { action: 'write', path, reason: (err as Error).message },
+      { path, reason: (err as Error).message },
       { cause: err },
     );
   }

@@ -228,7 +228,7 @@ export async function writeCertificateSet(
     } catch (err) {
       throw new ConfigError(
         'TLSLP_ERR_CERT_WRITE',
-        { action: 'write', path: paths[k], reason: (err as Error).message },
+        { path: paths[k], reason: (err as Error).message },
         { cause: err },
       );
     }
@@ -373,7 +373,7 @@ export function normalizeHosts(hosts: string[] | undefined): string[] {
     if (version === 0 && (!DNS_NAME.test(host) || host.length > 253)) {
       throw new ConfigError(
         'TLSLP_ERR_BAD_HOST',
-        { host: JSON.stringify(raw), problem: 'is neither a DNS name nor an IP address' },
+        { host: JSON.stringify(raw) },
         { option: 'serverHosts' },
       );
     }
@@ -395,7 +395,7 @@ export function toGeneralName(host: string): x509.JsonGeneralName {
     } catch {
       throw new ConfigError(
         'TLSLP_ERR_BAD_HOST',
-        { host: JSON.stringify(host), problem: 'is not an IPv6 address a certificate can hold' },
+        { host: JSON.stringify(host), ipv6: true },
         { option: 'serverHosts' },
       );
     }
@@ -413,7 +413,7 @@ export async function exists(path: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new ConfigError(
       'TLSLP_ERR_CERT_WRITE',
-      { action: 'check', path, reason: (err as Error).message },
+      { check: true, path, reason: (err as Error).message },
       { cause: err },
     );
   }

@@ -96,11 +96,7 @@ export function describeCertificate(
     cert = new x509.X509Certificate(pem);
     node = new NodeCertificate(Buffer.from(cert.rawData));
   } catch (err) {
-    throw new ConfigError(
-      'TLSLP_ERR_CERT_FILE',
-      { file: source, problem: 'not a PEM certificate' },
-      { cause: err },
-    );
+    throw new ConfigError('TLSLP_ERR_CERT_FILE', { file: source, notCert: true }, { cause: err });
   }
   const sans: CertificateDescription['sans'] = { dns: [], ip: [], uri: [], email: [] };
   for (const n of cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []) {

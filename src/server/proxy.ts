@@ -26,15 +26,15 @@ export class ProxyTrust {
 
   /** @throws ConfigError (option `proxyFrom`) on a CIDR that does not parse */
   constructor(cidrs: readonly string[]) {
-    const problem = 'must be a non-empty list of addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128)';
+    const expected = 'a non-empty list of addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128)';
     if (cidrs.length === 0)
-      throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: 'proxyFrom', problem, value: '[]' });
+      throw new ConfigError('TLSLP_ERR_BAD_OPTION', { option: 'proxyFrom', expected, value: '[]' });
     for (const text of cidrs) {
       const cidr = parseCidr(text);
       if (!cidr)
         throw new ConfigError('TLSLP_ERR_BAD_OPTION', {
           option: 'proxyFrom',
-          problem,
+          expected,
           value: JSON.stringify(text),
         });
       this.list.addSubnet(cidr.address, cidr.prefix, cidr.family);

@@ -122,7 +122,7 @@ function checkMaterial(
   if (!material.cert || !material.key)
     throw new ConfigError(
       'TLSLP_ERR_NO_CERT',
-      { who: 'the server', needs: 'a certificate and a key (tls.cert, tls.key)' },
+      { server: true, cert: 'tls.cert', key: 'tls.key' },
       { option: material.cert ? 'tls.key' : 'tls.cert' },
     );
   // Refuse now what would fail every handshake later (a key OpenSSL silently drops, …).

@@ -59,7 +59,7 @@ export interface SearchLimits {
 export function abortError(signal: AbortSignal): SolverError {
   return new SolverError(
     'TLSLP_ERR_SOLVE_ABORTED',
-    { why: signal.reason instanceof Error ? signal.reason.message : 'aborted' },
+    signal.reason instanceof Error ? { reason: signal.reason.message } : { signal: true },
     { cause: signal.reason },
   );
 }

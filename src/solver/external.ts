@@ -54,7 +54,7 @@ export async function checkSolverPath(path: string): Promise<string> {
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'not found',
+      missing: true,
     });
   }
   const linked = full !== given;
@@ -63,20 +63,20 @@ export async function checkSolverPath(path: string): Promise<string> {
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'is a link in a folder others may write to; point at the real file',
+      link: true,
     });
   path = shown;
   if (!info.isFile())
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'not a regular file',
+      notFile: true,
     });
   if ((info.mode & 0o111) === 0)
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'not executable (chmod +x it)',
+      noExecBit: true,
     });
   try {
     await access(full, constants.X_OK);
@@ -84,21 +84,21 @@ export async function checkSolverPath(path: string): Promise<string> {
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'not executable by this user',
+      notExecutable: true,
     });
   }
   if (info.mode & 0o002)
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'writable by others (chmod o-w it)',
+      othersWrite: true,
     });
   // A sticky world-writable folder (like /tmp) still lets others swap the file's name; refuse it too.
   if (await othersMayWrite(dirname(full)))
     throw new ConfigError('TLSLP_ERR_SOLVER_PATH', {
       option: 'workBinary',
       path,
-      problem: 'its folder is writable by others; move the solver',
+      folderOthersWrite: true,
     });
   return full;
 }
@@ -106,11 +106,9 @@ export async function checkSolverPath(path: string): Promise<string> {
 /** Pick the suffix from the solver's output: exactly the `RESULT:` line. */
 export function parseSolverOutput(stdout: string): string {
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT:'));
-  if (line === undefined)
-    throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { problem: 'printed no RESULT: line' });
+  if (line === undefined) throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { noResult: true });
   const suffix = line.slice('RESULT:'.length).replace(/\r$/, '');
-  if (!isValidSuffix(suffix))
-    throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { problem: 'returned an invalid suffix' });
+  if (!isValidSuffix(suffix)) throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { badSuffix: true });
   return suffix;
 }
 
@@ -180,9 +178,8 @@ export async function runExternalSolver(
   if (stopped === 'timeout')
     throw new SolverError('TLSLP_ERR_SOLVER_TIMEOUT', { seconds: options.timeoutMs / 1000 });
   if (stopped === 'aborted')
-    throw new SolverError('TLSLP_ERR_SOLVE_ABORTED', { why: 'external solver stopped' });
-  if (overflow)
-    throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { problem: 'printed too much output' });
+    throw new SolverError('TLSLP_ERR_SOLVE_ABORTED', { solverStopped: true });
+  if (overflow) throw new SolverError('TLSLP_ERR_SOLVER_OUTPUT', { tooMuch: true });
   if (code !== 0) {
     throw new SolverError('TLSLP_ERR_SOLVER_EXIT', {
       signal: sig ?? undefined,

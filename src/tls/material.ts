@@ -68,11 +68,25 @@ export function unreadable(err: unknown): string {
         : `cannot be read (${code ?? 'error'})`;
 }
 
+/** Why a file could not be read, as the parameters of `TLSLP_ERR_CERT_FILE`. */
+export function readFailure(
+  err: unknown,
+): { missing: true } | { denied: true } | { folder: true } | { errno: string } {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return { missing: true };
+  if (code === 'EACCES') return { denied: true };
+  if (code === 'EISDIR') return { folder: true };
+  return { errno: code ?? 'error' };
+}
+
+/** What to do about a missing file: the default, the caller's `fix`, or make the CRL. */
+type Remedy = { setFix: true } | { fix: string } | { crlFix: string; crlElsewhere?: true };
+
 /** What makes the file a missing `--crl` names: `tlslp certs crl --init` writes `ca_crl.pem`. */
-function crlFix(path: string): string {
-  const named = basename(path) === 'ca_crl.pem';
-  const dir = named ? dirname(path) : '<CA folder>';
-  return `make an empty one with: tlslp certs crl --init --dir ${dir}${named ? '' : ' (it writes ca_crl.pem there)'}`;
+function crlFix(path: string): Remedy {
+  return basename(path) === 'ca_crl.pem'
+    ? { crlFix: dirname(path) }
+    : { crlFix: '<CA folder>', crlElsewhere: true };
 }
 
 /**
@@ -81,27 +95,25 @@ function crlFix(path: string): string {
  *   `tlslp certs`)
  * @throws ConfigError naming the flag when it is missing, unreadable or not PEM.
  */
-export async function readPem(
-  file: PemFile,
-  fix = 'create a set with: tlslp certs',
-): Promise<Buffer> {
+export async function readPem(file: PemFile, fix?: string): Promise<Buffer> {
+  return readPemFile(file, fix === undefined ? { setFix: true } : { fix });
+}
+
+async function readPemFile(file: PemFile, remedy: Remedy): Promise<Buffer> {
   let data: Buffer;
   try {
     data = await readFile(file.path);
   } catch (err) {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      {
-        file: `${file.flag} ${file.path}`,
-        problem: `${unreadable(err)}; pass the right path, or ${fix}`,
-      },
+      { file: `${file.flag} ${file.path}`, ...readFailure(err), ...remedy },
       { cause: err },
     );
   }
   if (!data.includes('-----BEGIN ')) {
     throw new ConfigError('TLSLP_ERR_CERT_FILE', {
       file: `${file.flag} ${file.path}`,
-      problem: 'not a PEM file',
+      notPem: true,
     });
   }
   return data;
@@ -118,7 +130,7 @@ export async function readTlsFiles(files: {
   if (files.ca) out.ca = await readPem(files.ca);
   if (files.cert) out.cert = await readPem(files.cert);
   if (files.key) out.key = await readPem(files.key);
-  if (files.crl) out.crl = await readPem(files.crl, crlFix(files.crl.path));
+  if (files.crl) out.crl = await readPemFile(files.crl, crlFix(files.crl.path));
   return out;
 }
 
@@ -185,7 +197,7 @@ export function checkServerTls(
   if (!material.cert || !material.key)
     throw new ConfigError(
       'TLSLP_ERR_NO_CERT',
-      { who: 'the server', needs: `a certificate and a key (${labels.cert}, ${labels.key})` },
+      { server: true, cert: labels.cert, key: labels.key },
       { option: material.cert ? 'tls.key' : 'tls.cert' },
     );
   let cert: X509Certificate;
@@ -194,7 +206,7 @@ export function checkServerTls(
   } catch {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: labels.cert, problem: 'not a PEM certificate' },
+      { file: labels.cert, notCert: true },
       { option: 'tls.cert' },
     );
   }
@@ -204,10 +216,7 @@ export function checkServerTls(
   } catch {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      {
-        file: labels.key,
-        problem: 'not a PEM private key (or it is encrypted: tlslp takes unencrypted keys)',
-      },
+      { file: labels.key, notKey: true },
       { option: 'tls.key' },
     );
   }
@@ -245,7 +254,7 @@ export function checkServerTls(
     if (caCerts.length === 0)
       throw new ConfigError(
         'TLSLP_ERR_CERT_FILE',
-        { file: crlLabel, problem: 'a CRL needs the CA certificate that issued it (mutual TLS)' },
+        { file: crlLabel, noCa: true },
         { option: 'tls.crl' },
       );
     checkCrlSize(material.crl, crlLabel, options.maxCrlBytes);
@@ -259,7 +268,7 @@ export function checkServerTls(
       if (!(err instanceof CrlProblem)) throw err;
       throw new ConfigError(
         'TLSLP_ERR_CERT_FILE',
-        { file: crlLabel, problem: err.message },
+        { file: crlLabel, reason: err.message },
         { option: 'tls.crl' },
       );
     }
@@ -331,7 +340,7 @@ export function caBundle(
   } catch {
     throw new ConfigError(
       'TLSLP_ERR_CERT_FILE',
-      { file: labels.ca, problem: 'a certificate in it does not parse' },
+      { file: labels.ca, badCert: true },
       { option: 'tls.ca' },
     );
   }

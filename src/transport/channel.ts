@@ -308,8 +308,7 @@ export function listenError(
 ): TlslpError {
   const code = (err as NodeJS.ErrnoException).code;
   const options = { cause: err };
-  const action =
-    what === 'server' ? 'listen' : what === 'metrics' ? 'serve metrics' : 'serve health checks';
+  const endpoint = what === 'server' ? undefined : what === 'metrics' ? 'metrics' : 'health checks';
   if (code === 'EADDRINUSE' && what === 'server')
     return new TransportError('TLSLP_ERR_ADDRESS_IN_USE', { address, option: 'port' }, options);
   if (code === 'EADDRINUSE' && what === 'metrics')
@@ -322,7 +321,7 @@ export function listenError(
         : (err as Error).message;
   return new TransportError(
     'TLSLP_ERR_LISTEN_FAILED',
-    { action, address, reason, privileged: code === 'EACCES' },
+    { endpoint, address, reason, privileged: code === 'EACCES' },
     options,
   );
 }

@@ -63,7 +63,6 @@ function instantiate(api: WasmApi, detail: 'simd128' | 'scalar'): ScanExports {
   ) {
     throw new SolverError('TLSLP_ERR_KERNEL_LOAD', {
       kernel: 'wasm',
-      problem: 'unexpected exports',
     });
   }
   return exports as unknown as ScanExports;
