@@ -16,7 +16,7 @@ import { workMain } from '../src/cli/work.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { closeSolverPool } from '../src/solver/index.js';
 import { runCli } from './cli-run.js';
-import { copySharedCerts } from './helpers.js';
+import { copySharedCerts, startServer, testCerts } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = (name: string): string => join(root, 'dist', 'cli', `${name}.js`);
@@ -223,7 +223,8 @@ describe('user mistakes: one line naming the fix, non-zero exit', () => {
   });
 
   it('a host name that is not in the server certificate', async () => {
-    const srv = await startServerBin(['--n_bits', '4']);
+    // The client's refusal is the subject: the server runs in this process.
+    const srv = await startServer(await testCerts(), { nBits: 4 });
     try {
       const r = await run('client', ['--host', '127.0.0.2', '--ports', String(srv.port), '--json']);
       // 127.0.0.2 is loopback but not in the certificate's SAN: refused (or not reachable).
@@ -232,7 +233,7 @@ describe('user mistakes: one line naming the fix, non-zero exit', () => {
       expect(summary.ok).toBe(false);
       expect(summary.error).toMatch(/does not match the host name|refused/);
     } finally {
-      await srv.stop();
+      await srv.server.close();
     }
   });
 });
