@@ -1,6 +1,9 @@
 /**
- * `tlslp certs` and its subcommands run as a user runs them (the built bin, a process each),
- * on real files in a temporary folder, with certificates made at test time.
+ * `tlslp certs` and its subcommands, run through the command's main in this process (see
+ * certs-bin.ts; a few runs of the built bin, dist/cli/tlslp.js, check the process contract),
+ * on real files in a temporary folder, with certificates made at test time. A test that needs
+ * a CA folder starts from a copy of the run's shared set; `tlslp certs` itself runs where its
+ * own behaviour is the subject.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -9,8 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CERT_FILE_NAMES, readCertificateSet } from '../src/pki/generate.js';
 import { FAIL_REASONS } from '../src/server/session.js';
 import { CRL_FILE_NAME, readCrl, verifyCrl } from '../src/pki/index.js';
-import { crlServer, startServer, useTempDirs } from './helpers.js';
-import { ok, refused } from './certs-bin.js';
+import { copySharedCerts, crlServer, startServer, useTempDirs } from './helpers.js';
+import { failed, ok, refused, succeeded, tlslpProcess } from './certs-bin.js';
 import { firstLine } from './first-line.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -29,8 +32,8 @@ let dir: string;
 let ca: X509Certificate;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  expect(await ok('certs', '--dir', dir)).toMatch(/certificates written to/);
+  // The shared set is what `tlslp certs` writes by default (test/global-setup.ts).
+  dir = await copySharedCerts(await tempDir());
   ca = await cert(dir, CERT_FILE_NAMES.caCert);
 });
 
@@ -77,8 +80,7 @@ describe('tlslp certs client', () => {
   });
 
   it('never overwrites: a second certificate of that name is refused, naming the files', async () => {
-    const d = await tempDir();
-    await ok('certs', '--dir', d, '--key-type', 'ec');
+    const d = await copySharedCerts(await tempDir(), 'ec');
     await ok('certs', 'client', '--dir', d, '--name', 'jane');
     const [before, key] = await Promise.all([read(d, 'jane_cert.pem'), read(d, 'jane_key.pem')]);
     const line = await refused(
@@ -185,8 +187,7 @@ describe('tlslp certs client', () => {
 
 describe('tlslp certs server', () => {
   it('refuses to replace the server certificate without --force, then issues one for the hosts given', async () => {
-    const d = await tempDir();
-    await ok('certs', '--dir', d, '--key-type', 'ec');
+    const d = await copySharedCerts(await tempDir(), 'ec');
     const before = await read(d, CERT_FILE_NAMES.serverCert);
     await refused(
       /refusing to overwrite .*server-key\.pem, .*server-cert\.pem; use --force to replace them/,
@@ -306,8 +307,7 @@ describe('tlslp certs show', () => {
 
 describe('tlslp certs revoke', () => {
   it('revokes by --cert, creating the CRL, and by --serial; twice keeps one entry; a server with the CRL refuses the revoked client', async () => {
-    const d = await tempDir();
-    await ok('certs', '--dir', d, '--key-type', 'ec');
+    const d = await copySharedCerts(await tempDir(), 'ec');
     for (const name of ['jane', 'john', 'kim'])
       await ok('certs', 'client', '--dir', d, '--name', name);
     const jane = await cert(d, 'jane_cert.pem');
@@ -389,8 +389,8 @@ describe('tlslp certs revoke', () => {
       '--cert',
       join(dir, 'jane_key.pem'),
     );
-    const other = await tempDir();
-    await ok('certs', '--dir', other, '--key-type', 'ec');
+    // Another CA's set.
+    const other = await copySharedCerts(await tempDir(), 'foreign');
     await refused(
       /CN=client is not issued by the CA CN=My Test CA; revoke it with the CA that issued it/,
       ...['certs', 'revoke', '--dir', dir, '--cert', join(other, CERT_FILE_NAMES.clientCert)],
@@ -411,7 +411,21 @@ describe('tlslp certs --key-type', () => {
     expect(c.checkPrivateKey(key)).toBe(true);
     expect(c.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1');
     expect((await cert(d, CERT_FILE_NAMES.caCert)).publicKey.asymmetricKeyType).toBe('rsa');
-    expect((await cert(dir, CERT_FILE_NAMES.serverCert)).publicKey.asymmetricKeyType).toBe('rsa');
+    const byDefault = await tempDir();
+    expect(await ok('certs', '--dir', byDefault)).toMatch(/certificates written to/);
+    const rsa = await cert(byDefault, CERT_FILE_NAMES.serverCert);
+    expect(rsa.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(rsa.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     await refused(/--key-type must be one of ec, rsa/, 'certs', '--dir', d, '--key-type', 'dsa');
+  });
+});
+
+describe('the tlslp bin, a process', () => {
+  it('prints what the command prints in-process, exit 0; a refusal is one error line, exit 2, no stack', async () => {
+    const file = join(dir, CERT_FILE_NAMES.serverCert);
+    expect(await succeeded(tlslpProcess('certs', 'show', file))).toBe(
+      await ok('certs', 'show', file),
+    );
+    await failed(/^tlslp: error: nope\.pem: not found$/, tlslpProcess('certs', 'show', 'nope.pem'));
   });
 });

@@ -1,27 +1,26 @@
 /**
- * `tlslp certs crl --init | --list | --refresh` and `tlslp certs show` on a CRL, run as a user
- * runs them (the built bin), on a set made at test time; the CRL they write is loaded by a
- * real `tlslp-server --crl`.
+ * `tlslp certs crl --init | --list | --refresh` and `tlslp certs show` on a CRL, run through
+ * the command's main in this process (see certs-bin.ts), on a copy of the run's shared set;
+ * the CRL they write is loaded by a real `tlslp-server --crl` (dist/cli/server.js).
  */
-import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CERT_FILE_NAMES, readCertificateSet } from '../src/pki/generate.js';
 import { CRL_FILE_NAME, verifyCrl } from '../src/pki/index.js';
-import { TLSLP, ok, refused } from './certs-bin.js';
+import { ok, refused } from './certs-bin.js';
+import { runCli } from './cli-run.js';
+import { serverMain } from '../src/cli/server.js';
 import { firstLine } from './first-line.js';
-import { runBin, serverCertFlags, until, useTempDirs } from './helpers.js';
+import { copySharedCerts, serverCertFlags, until, useTempDirs } from './helpers.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const tempDir = useTempDirs('tlslp-certs-crl-');
 
-/** A new set in a temp folder; `tlslp certs crl` works on it. */
+/** A CA folder (a copy of the shared set with an EC server key); `tlslp certs crl` works on it. */
 async function set(): Promise<string> {
-  const dir = await tempDir();
-  await ok('certs', '--dir', dir, '--key-type', 'ec');
-  return dir;
+  return copySharedCerts(await tempDir(), 'ec');
 }
 
 interface ListJson {
@@ -105,13 +104,7 @@ describe('tlslp certs crl', () => {
     expect(json).toMatchObject({ type: 'crl', issuer: 'CN=My Test CA', crlNumber: '2' });
     expect(json.verified).toBe(true);
     expect(json.entries).toHaveLength(1);
-    const jane = execFileSync(
-      process.execPath,
-      [TLSLP, 'certs', 'show', '--json', join(dir, 'jane_cert.pem')],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const jane = await ok('certs', 'show', '--json', join(dir, 'jane_cert.pem'));
     expect(json.entries[0]).toMatchObject({
       serial: (JSON.parse(jane) as { serial: string }).serial,
       reason: null,
@@ -227,7 +220,10 @@ describe('tlslp-server --crl on a missing file', () => {
   ])('%s: names the command that makes an empty one', async (name, fix) => {
     const dir = await set();
     const crl = join(dir, name);
-    const run = await runBin('server', [...serverCertFlags(dir), '--crl', crl, '--check'], dir);
+    const run = await runCli('tlslp-server', serverMain, [
+      ...serverCertFlags(dir),
+      ...['--crl', crl, '--check'],
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
       `tlslp-server: error: --crl ${crl}: not found; pass the right path, or make an empty one with: ${fix.replace('<dir>', dir)}\n`,

@@ -1,10 +1,22 @@
-/** The bins, run as a user runs them (built dist/, separate processes). */
+/**
+ * The bins: the servers of the session tests, every bin's --version and flag error, and the
+ * tutorial script run as a user runs them (built dist/, separate processes); the clients, the
+ * other mistakes, certs, demo and work run the bins' mains in this process (cli-run.ts), with
+ * the same arguments, working folder and XDG_STATE_HOME, since their output is the subject.
+ */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientMain } from '../src/cli/client.js';
+import { serverMain } from '../src/cli/server.js';
+import { tlslpMain } from '../src/cli/tlslp.js';
+import { workMain } from '../src/cli/work.js';
 import { verifyWork } from '../src/protocol/hash.js';
+import { closeSolverPool } from '../src/solver/index.js';
+import { runCli } from './cli-run.js';
+import { copySharedCerts, startServer, testCerts } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = (name: string): string => join(root, 'dist', 'cli', `${name}.js`);
@@ -16,14 +28,13 @@ interface Run {
   stderr: string;
 }
 
-function run(
-  name: string,
-  args: string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
-): Promise<Run> {
+type Bin = 'server' | 'client' | 'tlslp' | 'work';
+
+/** The bin `name` (dist/cli/<name>.js) run with `args` in the work folder, a process. */
+function runProcess(name: Bin, args: string[]): Promise<Run> {
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, [bin(name), ...args], {
-      cwd: options.cwd ?? work,
+      cwd: work,
       env: { ...process.env, XDG_STATE_HOME: join(work, 'state'), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -31,12 +42,25 @@ function run(
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolveRun({ code, stdout, stderr });
     });
   });
+}
+
+const MAINS: Record<Bin, [string, (argv: string[]) => Promise<number>]> = {
+  server: ['tlslp-server', serverMain],
+  client: ['tlslp-client', clientMain],
+  tlslp: ['tlslp', tlslpMain],
+  work: ['tlslp-work', (argv) => workMain(argv)],
+};
+
+/** The main of the bin `name` run with `args` in the work folder, in this process. */
+function run(name: Bin, args: string[]): Promise<Run> {
+  const [prog, main] = MAINS[name];
+  return runCli(prog, main, args, { cwd: work, env: { XDG_STATE_HOME: join(work, 'state') } });
 }
 
 /** Start a server bin on a free port; resolves once it listens. */
@@ -85,11 +109,12 @@ function expectOneLineError(r: Run, pattern: RegExp): void {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tlslp-cli-'));
-  const r = await run('tlslp', ['certs']);
-  expect(r.code, r.stderr).toBe(0);
+  // What `tlslp certs` writes where the bins look by default (the run's shared set).
+  await copySharedCerts(join(work, 'certificates'));
 });
 
 afterAll(async () => {
+  await closeSolverPool();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -149,8 +174,8 @@ describe('help and version', () => {
     const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
       version: string;
     };
-    for (const b of ['server', 'client', 'tlslp', 'work']) {
-      const r = await run(b, ['--version']);
+    for (const b of ['server', 'client', 'tlslp', 'work'] as const) {
+      const r = await runProcess(b, ['--version']);
       expect(r.code).toBe(0);
       expect(r.stdout.trim()).toBe(version);
     }
@@ -198,7 +223,8 @@ describe('user mistakes: one line naming the fix, non-zero exit', () => {
   });
 
   it('a host name that is not in the server certificate', async () => {
-    const srv = await startServerBin(['--n_bits', '4']);
+    // The client's refusal is the subject: the server runs in this process.
+    const srv = await startServer(await testCerts(), { nBits: 4 });
     try {
       const r = await run('client', ['--host', '127.0.0.2', '--ports', String(srv.port), '--json']);
       // 127.0.0.2 is loopback but not in the certificate's SAN: refused (or not reachable).
@@ -207,7 +233,7 @@ describe('user mistakes: one line naming the fix, non-zero exit', () => {
       expect(summary.ok).toBe(false);
       expect(summary.error).toMatch(/does not match the host name|refused/);
     } finally {
-      await srv.stop();
+      await srv.server.close();
     }
   });
 });
@@ -369,15 +395,15 @@ describe('sessions through the bins', () => {
     );
   });
 
-  it('flag errors carry the bin name like every other error', async () => {
-    const cases: Array<[string, string[], RegExp]> = [
+  it('flag errors carry the bin name like every other error (each bin, a process)', async () => {
+    const cases: Array<[Bin, string[], RegExp]> = [
       ['server', ['--bogus'], /^tlslp-server: error: unknown option '--bogus'$/],
       ['client', ['--ports'], /^tlslp-client: error: option '--ports <list>' argument missing$/],
       ['work', ['abc'], /^tlslp-work: error: missing required argument 'n_bits'$/],
       ['tlslp', ['certs', '--bogus'], /^tlslp: error: unknown option '--bogus'$/],
     ];
     for (const [name, args, pattern] of cases) {
-      const r = await run(name, args);
+      const r = await runProcess(name, args);
       expect(r.code).toBe(2);
       expectOneLineError(r, pattern);
     }

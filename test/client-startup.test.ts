@@ -1,9 +1,14 @@
-/** tlslp-client checks its files before it dials: exit 2 and one line naming the flag. */
+/**
+ * tlslp-client checks its files before it dials: exit 2 and one line naming the flag. The
+ * client's main runs in this process under runMain, as the bin runs it (cli-run.ts).
+ */
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientCertFlags, runClientBin, testCerts, type BinRun } from './helpers.js';
+import { clientMain } from '../src/cli/client.js';
+import { runCli, type CliRun } from './cli-run.js';
+import { clientCertFlags, testCerts } from './helpers.js';
 
 let dir: string;
 let certFlags: string[];
@@ -24,9 +29,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function client(args: string[]): Promise<BinRun> {
+function client(args: string[]): Promise<CliRun> {
   // Port 1 on loopback: nothing listens, so any dialling would end in "connection refused".
-  return runClientBin(['--host', '127.0.0.1', '--ports', '1', '--quiet', ...args], dir);
+  return runCli(
+    'tlslp-client',
+    clientMain,
+    ['--host', '127.0.0.1', '--ports', '1', '--quiet', ...args],
+    {
+      env: { XDG_STATE_HOME: dir },
+    },
+  );
 }
 
 describe('tlslp-client start-up checks', () => {

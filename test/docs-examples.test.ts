@@ -5,27 +5,36 @@
  * it cannot touch at all are listed in SKIPPED with their reason. A line that is neither run
  * nor listed fails the test, so a new example must be one or the other.
  *
- * How each is run:
+ * How each is run (the bins' mains in this process, with the folder as working folder, as
+ * cli-run.ts runs them: the command's behaviour is the subject here, and a process per line
+ * cost a node start and a load of the X.509 code each; the bins as processes are tested in
+ * cli.test.ts and certs-cli.test.ts):
  * - `tlslp certs …`, `tlslp completion …`: as written, in a temporary folder.
  * - `tlslp-server …` (a long-running server): with `--check` and the loopback, port 0, so its
- *   flags, the certificates and CRL it names are parsed and loaded by the real bin.
- * - `tlslp-client …`: as written, against a tlslp-server this test starts on loopback with
- *   that folder's certificates (`--host 127.0.0.1 --ports <its port>` added).
- * - the `work_challenge` link: made to this checkout's bin/tlslp, then run.
- * - `npm run <script>`: the script must exist; `demo` is run.
+ *   flags, the certificates and CRL it names are parsed and loaded as the bin loads them.
+ * - `tlslp-client …`: as written, against a server this test starts on loopback with that
+ *   folder's certificates (`--host 127.0.0.1 --ports <its port>` added).
+ * - the `work_challenge` link: made to this checkout's bin/tlslp, then run (a process).
+ * - `npm run <script>`: the script must exist; `demo` is run (a process: npm runs dist/).
  * The README's lines run in one folder, top to bottom, as a reader follows it. Each guide
- * block runs in a folder of its own that holds the README's first set (`tlslp certs` and
- * `tlslp certs client --name jane`), unless the block starts by making a set itself.
+ * block runs in a folder of its own that holds the README's first set (what `tlslp certs`
+ * writes, copied from the run's shared set, and `tlslp certs client --name jane`), unless the
+ * block starts by making a set itself.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { clientMain } from '../src/cli/client.js';
+import { serverMain } from '../src/cli/server.js';
+import { tlslpMain } from '../src/cli/tlslp.js';
+import { readCertificateSet } from '../src/pki/generate.js';
 import { verifyWork } from '../src/protocol/hash.js';
-import { useTempDirs } from './helpers.js';
+import { closeSolverPool } from '../src/solver/index.js';
+import { runCli, type CliRun } from './cli-run.js';
+import { copySharedCerts, startServer, useTempDirs } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '..');
-const bin = (name: string): string => join(root, 'dist', 'cli', `${name}.js`);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   scripts: Record<string, string>;
 };
@@ -100,48 +109,26 @@ function words(command: string): string[] {
   return out;
 }
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+const MAINS = { tlslp: tlslpMain, 'tlslp-server': serverMain, 'tlslp-client': clientMain };
+
+/** Run a bin's main with `args` in `cwd` (its logs there too), in this process. */
+function run(cwd: string, prog: keyof typeof MAINS, args: string[]): Promise<CliRun> {
+  return runCli(prog, MAINS[prog], args, { cwd, env: { XDG_STATE_HOME: cwd } });
 }
 
-function node(cwd: string, script: string, args: string[]): Ran {
-  const r = spawnSync(process.execPath, [script, ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, XDG_STATE_HOME: cwd, NO_COLOR: '1', TLSLP_DEBUG: '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// The clients' solver threads.
+afterAll(() => closeSolverPool());
 
-/** A tlslp-server on loopback with the certificates of `cwd`, every session ending DONE/OK. */
-async function startServer(cwd: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [bin('server'), '--host=127.0.0.1', '--port=0', '--n_bits=8', '--no-simulate-failures'],
-    { cwd, env: { ...process.env, XDG_STATE_HOME: cwd, NO_COLOR: '1' } },
-  );
-  const exited = new Promise<void>((done) => child.on('close', () => done()));
-  let stdout = '';
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const port = await new Promise<number>((done, fail) => {
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
-      if (m) done(Number(m[1]));
-    });
-    void exited.then(() => fail(new Error(`server exited: ${stderr}`)));
+/**
+ * A server on loopback with the certificates of `cwd` where tlslp-server looks by default
+ * (`certificates/`), n_bits 8, every session ending DONE/OK.
+ */
+async function serveFolder(cwd: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const s = await startServer(await readCertificateSet(join(cwd, 'certificates')), {
+    nBits: 8,
+    simulateFailures: false,
   });
-  return {
-    port,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return { port: s.port, stop: () => s.server.close() };
 }
 
 /** Run one example in `cwd`; returns what it checked, for the test's name in a failure. */
@@ -149,14 +136,17 @@ async function runExample(cwd: string, command: string): Promise<void> {
   const argv = words(command);
   const [name = '', ...args] = argv;
   if (name === 'tlslp' && (args[0] === 'certs' || args[0] === 'completion')) {
-    const r = node(cwd, bin('tlslp'), args);
+    const r = await run(cwd, 'tlslp', args);
     expect(r.stderr, command).toBe('');
     expect(r.code, command).toBe(0);
     if (args[0] === 'completion') expect(r.stdout).toContain('tlslp');
     return;
   }
   if (name === 'tlslp-server') {
-    const r = node(cwd, bin('server'), [...args, '--check', '--host', '127.0.0.1', '--port', '0']);
+    const r = await run(cwd, 'tlslp-server', [
+      ...args,
+      ...['--check', '--host', '127.0.0.1', '--port', '0'],
+    ]);
     expect(r.stderr, command).toBe('');
     expect([r.code, r.stdout.trim().split('\n').at(-1)], command).toEqual([
       0,
@@ -165,9 +155,9 @@ async function runExample(cwd: string, command: string): Promise<void> {
     return;
   }
   if (name === 'tlslp-client') {
-    const server = await startServer(cwd);
+    const server = await serveFolder(cwd);
     try {
-      const r = node(cwd, bin('client'), [
+      const r = await run(cwd, 'tlslp-client', [
         ...args,
         '--host',
         '127.0.0.1',
@@ -246,10 +236,11 @@ describe('shell examples of the README and the guide', () => {
     const lines = guide.filter((e) => e.block === block && !(e.command in SKIPPED));
     const cwd = await tempDir();
     mkdirSync(cwd, { recursive: true });
-    // The README's first set, unless the block makes its own.
+    // The README's first set, unless the block makes its own: what `tlslp certs` writes (the
+    // run's shared set), and jane's certificate.
     if (lines.length > 0 && !/^tlslp certs( --|$)/.test(lines[0]?.command ?? '')) {
-      expect(node(cwd, bin('tlslp'), ['certs']).code).toBe(0);
-      expect(node(cwd, bin('tlslp'), ['certs', 'client', '--name', 'jane']).code).toBe(0);
+      await copySharedCerts(join(cwd, 'certificates'));
+      expect((await run(cwd, 'tlslp', ['certs', 'client', '--name', 'jane'])).code).toBe(0);
     }
     for (const e of lines)
       await runExample(cwd, e.command).catch((err: unknown) => {

@@ -43,7 +43,19 @@ interface Loaded {
   required: string[];
 }
 
-async function importAlone(specifier: string, then = ''): Promise<Loaded> {
+// What an import loads is the same each time: one process per specifier (and `then`), its
+// result shared by the tests that ask about it.
+const imported = new Map<string, Promise<Loaded>>();
+
+function importAlone(specifier: string, then = ''): Promise<Loaded> {
+  const key = JSON.stringify([specifier, then]);
+  let loaded = imported.get(key);
+  if (loaded === undefined) imported.set(key, (loaded = importFresh(specifier, then)));
+  return loaded;
+}
+
+/** Import `specifier` in a fresh `node`, then run `then`; what it resolved and loaded. */
+async function importFresh(specifier: string, then: string): Promise<Loaded> {
   const dir = await tempDir();
   await writeFile(join(dir, 'hooks.mjs'), HOOKS);
   await writeFile(join(dir, 'register.mjs'), REGISTER);

@@ -21,7 +21,10 @@ import {
   resolveServerCommand,
   resolveServerOptions,
 } from '../src/options/server.js';
-import { runBin, useTempDirs } from './helpers.js';
+import { tlslpMain } from '../src/cli/tlslp.js';
+import { serverMain } from '../src/cli/server.js';
+import { runCli } from './cli-run.js';
+import { useTempDirs } from './helpers.js';
 
 // Inside the package, so the bare specifier 'tlslp' resolves to this package itself.
 const dir = resolve('test-results', 'readme-examples');
@@ -126,7 +129,10 @@ describe('--config examples of the README and the guide', () => {
     const dir = await configDir();
     const path = join(dir, 'server.toml');
     writeFileSync(path, `${typo} = 500\n`);
-    const run = await runBin('server', ['--config', path], dir);
+    const run = await runCli('tlslp-server', serverMain, ['--config', path], {
+      cwd: dir,
+      env: { XDG_STATE_HOME: dir },
+    });
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe((line ?? '').replace('server.toml', path));
   });
@@ -153,16 +159,14 @@ describe('the container certificate line', () => {
     // Read as the subcommand only when `server` comes last, after the --host values.
     expect(args.split(' ').at(-1)).not.toBe('server');
     const dir = await configDir();
-    const tlslp = resolve('dist', 'cli', 'tlslp.js');
-    const made = spawnSync(process.execPath, [tlslp, 'certs', ...args.split(' ')], {
-      cwd: dir,
-      encoding: 'utf8',
-    });
-    expect(made.status).toBe(0);
-    const shown = spawnSync(
-      process.execPath,
-      [tlslp, 'certs', 'show', '--json', join('certificates', 'server-cert.pem')],
-      { cwd: dir, encoding: 'utf8' },
+    // The command's main in this process, in that folder (see cli-run.ts).
+    const made = await runCli('tlslp', tlslpMain, ['certs', ...args.split(' ')], { cwd: dir });
+    expect(made.code).toBe(0);
+    const shown = await runCli(
+      'tlslp',
+      tlslpMain,
+      ['certs', 'show', '--json', join('certificates', 'server-cert.pem')],
+      { cwd: dir },
     );
     expect(JSON.parse(shown.stdout)).toMatchObject({
       sans: { dns: ['server', 'localhost'], ip: ['127.0.0.1'] },

@@ -1,12 +1,16 @@
-/** `tlslp-client --show-certs`: the server's chain as the user sees it, and in `--json`. */
+/**
+ * `tlslp-client --show-certs`: the server's chain as the user sees it, and in `--json`. The
+ * client's main runs in this process (cli-run.ts): its output is the subject here.
+ */
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSet } from '../src/pki/generate.js';
-import { formatChain } from '../src/cli/client.js';
+import { clientMain, formatChain } from '../src/cli/client.js';
+import { closeSolverPool } from '../src/solver/index.js';
+import { runCli, type CliRun } from './cli-run.js';
 import {
   clientCertFlags,
-  runClientBin,
   startServer,
   testCerts,
   useTempDirs,
@@ -28,7 +32,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.server.close();
+  await closeSolverPool();
 });
+
+/** tlslp-client with `args`, its logs in the test's folder. */
+const client = (args: string[]): Promise<CliRun> =>
+  runCli('tlslp-client', clientMain, args, { env: { XDG_STATE_HOME: dir } });
 
 const base = (): string[] => ['--host', '127.0.0.1', '--ports', String(server.port), ...flags];
 
@@ -36,7 +45,7 @@ describe('tlslp-client --show-certs', () => {
   it("prints the server's chain (subject, SANs, issuer, serial, validity, SHA-256) and completes", async () => {
     const leaf = new X509Certificate(certs.serverCert);
     const ca = new X509Certificate(certs.caCert);
-    const r = await runClientBin([...base(), '--show-certs', '--quiet'], dir);
+    const r = await client([...base(), '--show-certs', '--quiet']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('server certificate chain (2):');
     expect(r.stdout).toContain(` 0 subject: ${leaf.subject}`);
@@ -48,7 +57,7 @@ describe('tlslp-client --show-certs', () => {
   });
 
   it('--json carries the chain as serverChain', async () => {
-    const r = await runClientBin([...base(), '--show-certs', '--json'], dir);
+    const r = await client([...base(), '--show-certs', '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
       serverChain?: Array<{ subject: string; fingerprint256: string }>;
@@ -60,7 +69,7 @@ describe('tlslp-client --show-certs', () => {
   });
 
   it('without the flag nothing of the chain is printed', async () => {
-    const r = await runClientBin([...base(), '--quiet'], dir);
+    const r = await client([...base(), '--quiet']);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain('certificate chain');
   });

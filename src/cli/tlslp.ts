@@ -4,7 +4,6 @@
  * @module
  */
 import { Argument, Command } from 'commander';
-import { closeSolverPool } from '../solver/index.js';
 import { addCertsCommand } from './certs.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
 import { DEMO_OPTIONS } from '../options/demo.js';
@@ -12,13 +11,16 @@ import { commanderOutput, EXIT, runMain } from './common.js';
 import { isEntryPoint } from './entry.js';
 import { VERSION, addTableOptions, tableValues } from './options.js';
 import { colorsFor, transcriptPrinter } from './transcript.js';
-import { workCommand, workMain } from './work.js';
 import { hostPort } from '../text/address.js';
 
 // The server and client bins load their whole stacks (TLS, metrics, config files): only
-// when asked for, so that `tlslp work` starts about as fast as tlslp-work.
+// when asked for, so that `tlslp work` starts about as fast as tlslp-work. The solver too
+// loads only for work and demo, which `tlslp certs` must not wait for.
 const serverCli = () => import('./server.js');
 const clientCli = () => import('./client.js');
+const workCli = () => import('./work.js');
+const workMain = async (args: string[], name?: string): Promise<number> =>
+  (await workCli()).workMain(args, name);
 
 /** Run `tlslp` with `argv` (without the program name). Resolves with the exit code. */
 export async function tlslpMain(argv: string[]): Promise<number> {
@@ -58,7 +60,7 @@ export async function tlslpMain(argv: string[]): Promise<number> {
           `${c.green('✓')} server: session #${s.id} ended "${s.result.outcome}" in ${s.durationMs} ms\n`,
       );
     } finally {
-      await closeSolverPool();
+      await (await import('../solver/index.js')).closeSolverPool();
     }
   });
 
@@ -106,13 +108,13 @@ export async function tlslpMain(argv: string[]): Promise<number> {
       '\nLoad it in the running shell:\n  bash/zsh: source <(tlslp completion bash)   (or zsh)\n  fish:     tlslp completion fish | source',
     )
     .action(async (shell: Shell) => {
-      const [server, client] = await Promise.all([serverCli(), clientCli()]);
+      const [server, client, work] = await Promise.all([serverCli(), clientCli(), workCli()]);
       process.stdout.write(
         completionScript(shell, {
           tlslp: program,
           server: server.serverCommand(),
           client: client.clientCommand(),
-          work: workCommand(),
+          work: work.workCommand(),
         }),
       );
     });
