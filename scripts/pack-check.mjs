@@ -27,9 +27,11 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -476,17 +478,61 @@ function checkVersion(cwd, bin, version) {
   ok(`${r.shown} → ${version}`);
 }
 
+/** The local build of the addon (npm ci's install script): the prebuild must leave it alone. */
+const LOCAL_ADDON = join(root, 'native', 'build', 'Release', 'tlslp_kernel.node');
+
+/** What identifies a file's version: its size and modification time; null when it is absent. */
+function stamp(file) {
+  if (!existsSync(file)) return null;
+  const { size, mtimeMs } = statSync(file);
+  return `${size} ${mtimeMs}`;
+}
+
+/**
+ * What `npm pack` ran for the prebuild (prepack: scripts/prebuild.mjs): its line for this
+ * platform, nothing on stderr but npm's own lines, no arm64 line without the cross compiler,
+ * the developer's own native/build untouched (the build runs in a copy), and the prebuilt addon
+ * exporting the local build's variants.
+ */
+function checkPrebuild(packed, localBefore) {
+  const host = `${process.platform}-${process.arch}`;
+  const lines = packed.stdout.split('\n').filter((l) => l.startsWith('prebuild: '));
+  const own = lines.find((l) => l.startsWith(`prebuild: ${host}: prebuilds/${host}/`));
+  if (own) ok(own);
+  else fail(`npm pack printed no "prebuild: ${host}: prebuilds/${host}/…" line`);
+  const stray = packed.stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('> ') && !l.startsWith('npm '));
+  if (stray.length > 0) fail(`npm pack printed on stderr: ${stray.slice(0, 5).join(' | ')}`);
+  const crossCc = spawnSync('aarch64-linux-gnu-gcc', ['--version']).status === 0;
+  if (!crossCc && lines.some((l) => /arm64/.test(l)))
+    fail(`a prebuild line names arm64 without its cross compiler: ${lines.join(' | ')}`);
+  if (stamp(LOCAL_ADDON) !== localBefore) fail('npm pack changed native/build (the local build)');
+  if (localBefore === null) return note('no local native build: prebuild variants not compared');
+  const prebuilt = join(root, HOST_PREBUILD);
+  if (!existsSync(prebuilt)) return;
+  const require = createRequire(import.meta.url);
+  const variants = (path) => Object.keys(require(path).variants).join(', ');
+  if (variants(prebuilt) !== variants(LOCAL_ADDON))
+    fail(
+      `${HOST_PREBUILD} exports ${variants(prebuilt)}, the local build ${variants(LOCAL_ADDON)}`,
+    );
+  else ok(`${HOST_PREBUILD} exports the local build's variants (${variants(prebuilt)})`);
+}
+
 const work = mkdtempSync(join(tmpdir(), 'tlslp-pack-check-'));
 let summary = '';
 try {
   step('npm pack (runs prepack: the native prebuilds, and prepare: the TypeScript build)');
   const packDir = join(work, 'pack');
   mkdirSync(packDir);
+  const localBefore = stamp(LOCAL_ADDON);
   const packed = run('npm', ['pack', '--json', '--pack-destination', packDir], {
     cwd: root,
     timeoutMs: 180_000,
   });
   if (packed.status !== 0 || packed.error) fatal(whyFailed(packed));
+  checkPrebuild(packed, localBefore);
   let info;
   try {
     // The build's own output may precede the JSON.

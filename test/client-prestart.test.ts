@@ -3,7 +3,7 @@ import type { CertificateSet } from '../src/pki/generate.js';
 import { runClient } from '../src/client/client.js';
 import { createLogger } from '../src/logging/index.js';
 import { verifyWork } from '../src/protocol/hash.js';
-import { closeSolverPool, solveWork } from '../src/solver/index.js';
+import { availableKernels, closeSolverPool, solveWork } from '../src/solver/index.js';
 import { solverPoolStarted, solverPoolState } from '../src/solver/pool.js';
 import { capture, clientTls, startServer, testCerts, type TestServer } from './helpers.js';
 
@@ -12,6 +12,11 @@ let server: TestServer;
 
 beforeAll(async () => {
   certs = await testCerts();
+  // Kernels loaded before the first session: the pre-start then decides during the handshake.
+  // Loading them inside it can take longer than a loaded machine's whole session, and once a
+  // small WORK is solved the pre-start rightly skips the pool (last WORK small), which is not
+  // what these tests are about.
+  await availableKernels();
   // 18 bits: below 2^22, so the WORK takes the pool only when its threads are already up.
   server = await startServer(certs, { nBits: 18, simulateFailures: false });
 });

@@ -1,9 +1,11 @@
 /**
- * The one agreement suite every kernel runs (js, both wasm builds, every native variant):
- * node:crypto is the reference, so each kernel is held to the same first-hit contract by the
- * same cases. Each kernel's own tests (loading, variants, threads, fallbacks) stay in its file.
+ * The one agreement suite every kernel runs (js, both wasm builds, every native variant; all
+ * registered by kernel-conformance.test.ts): node:crypto is the reference, so each kernel is
+ * held to the same first-hit contract by the same cases. Each kernel's own tests (loading,
+ * variants, threads, fallbacks) stay in its file.
  */
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ALPHABET,
@@ -15,6 +17,16 @@ import {
 } from '../src/solver/layout.js';
 import type { Kernel } from '../src/solver/types.js';
 import { prng, randomToken } from './fixtures/random.js';
+
+/** Whether /proc/cpuinfo lists every one of `flags` (false where there is no such file). */
+export function cpuHas(...flags: string[]): boolean {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    return flags.every((flag) => new RegExp(`\\b${flag}\\b`).test(info));
+  } catch {
+    return false;
+  }
+}
 
 /** The PROTOCOL document's worked example token. */
 export const PROTOCOL_TOKEN = 'gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq';
@@ -37,16 +49,42 @@ export const ABC_32_BITS = (() => {
   return { token: 'abc', suffix, hi: Number(value >> 32n), lo, start: lo - (lo % SCAN_WINDOW) };
 })();
 
+/**
+ * SHA-256 of a latin1 string by node:crypto: the one-shot `crypto.hash` where this Node has it
+ * (20.12 and later; about twice as fast on these short messages, which matters over the 2^19
+ * reference candidates of a whole-window case), else createHash.
+ */
+const sha256: (text: string) => Buffer =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (text) =>
+        (crypto as unknown as { hash(a: string, d: Buffer, e: 'buffer'): Buffer }).hash(
+          'sha256',
+          Buffer.from(text, 'latin1'),
+          'buffer',
+        )
+    : (text) => createHash('sha256').update(text, 'latin1').digest();
+
 /** Last digest word of token + suffix for nonces (hi, lo) … (hi, lo + count − 1), by node:crypto. */
 export function lastWords(job: PreparedJob, hi: number, lo: number, count: number): Uint32Array {
   const words = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
-    words[i] = createHash('sha256')
-      .update(job.token + suffixFor(job, hi, lo + i), 'latin1')
-      .digest()
-      .readUInt32BE(28);
+    words[i] = sha256(job.token + suffixFor(job, hi, lo + i)).readUInt32BE(28);
   }
   return words;
+}
+
+/**
+ * The first hit for `job.nBits` among nonces (hi, lo) … (hi, lo + count − 1) by node:crypto,
+ * hashing only up to it: its offset from `lo`, or −1. What {@link firstHit} over
+ * {@link lastWords} gives, without hashing the rest of the range.
+ */
+export function referenceFirstHit(job: PreparedJob, hi: number, lo: number, count: number): number {
+  const mask = hitMask(job.nBits);
+  for (let i = 0; i < count; i++) {
+    const word = sha256(job.token + suffixFor(job, hi, lo + i)).readUInt32BE(28);
+    if ((word & mask) >>> 0 === 0) return i;
+  }
+  return -1;
 }
 
 /**
@@ -98,7 +136,8 @@ function makeFixtures(): Fixture[] {
   return fixtures;
 }
 
-// The node:crypto references are computed once per test file and shared by every kernel in it.
+// The node:crypto references are computed once per test file and shared by every kernel in it
+// (kernel-conformance.test.ts runs them all, so once per run).
 let fixtures: Fixture[] | undefined;
 function getFixtures(): Fixture[] {
   fixtures ??= makeFixtures();

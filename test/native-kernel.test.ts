@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -8,13 +8,7 @@ import { loadNativeKernel, nativeKernelVariants } from '../src/solver/kernels/na
 import { hitMask, prepareJob, SCAN_WINDOW } from '../src/solver/layout.js';
 import type { Kernel } from '../src/solver/types.js';
 import { prng, randomToken } from './fixtures/random.js';
-import {
-  describeKernel,
-  firstHit,
-  lastWords,
-  PROTOCOL_TOKEN,
-  TOKEN_CHARS,
-} from './kernel-conformance.js';
+import { cpuHas, firstHit, lastWords, PROTOCOL_TOKEN, TOKEN_CHARS } from './kernel-conformance.js';
 
 const ADDON_PATH = fileURLToPath(
   new URL('../native/build/Release/tlslp_kernel.node', import.meta.url),
@@ -53,15 +47,6 @@ const loaded = loadWith({});
 const variants = nativeKernelVariants();
 const kernel: Kernel | undefined = loaded.kernel ?? variants[0];
 
-/** Whether /proc/cpuinfo lists every one of `flags` (false where there is no such file). */
-function cpuHas(...flags: string[]): boolean {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    return flags.every((flag) => new RegExp(`\\b${flag}\\b`).test(info));
-  } catch {
-    return false;
-  }
-}
 const hasShaNi = (): boolean => cpuHas('sha_ni');
 
 describe('native kernel loading', () => {
@@ -108,28 +93,7 @@ describe('native kernel loading', () => {
   });
 });
 
-// The conformance suite over every variant this CPU runs; a family it cannot run, or the whole
-// kernel where the addon was not built, shows as skipped with the reason.
-const FAMILIES = [
-  { family: 'sha-ni', needs: ['sha_ni'] },
-  { family: 'avx512', needs: ['avx512f', 'avx512vl'] },
-  { family: 'avx512-vec', needs: ['avx512f', 'avx512vl'] },
-  { family: 'avx2', needs: ['avx2'] },
-  { family: 'portable', needs: [] },
-] as const;
-for (const { family, needs } of FAMILIES) {
-  const ofFamily = variants.filter((v) => v.detail.split(' ')[0] === family);
-  if (!built)
-    describeKernel(`native ${family}`, `no addon at ${ADDON_PATH}`, () => kernel as Kernel);
-  else if (ofFamily.length === 0) {
-    const reason = cpuHas(...needs)
-      ? 'the addon offers no such variant here'
-      : `this CPU lacks ${needs.join(', ')}`;
-    describeKernel(`native ${family}`, reason, () => kernel as Kernel);
-  }
-  for (const variant of ofFamily)
-    describeKernel(`native ${variant.detail}`, undefined, () => variant);
-}
+// The conformance suite over every variant this CPU runs: kernel-conformance.test.ts.
 
 describe.skipIf(!built)('native kernel', () => {
   it('runs every variant this CPU supports', () => {

@@ -1,26 +1,83 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runMain } from '../src/cli/common.js';
+import { tlslpMain } from '../src/cli/tlslp.js';
 import { workMain } from '../src/cli/work.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { closeSolverPool } from '../src/solver/index.js';
-import { type ProgramRun, runProgram } from './helpers.js';
+import { type BinRun, type ProgramRun, runProgram, until, useTempDirs } from './helpers.js';
 
 // The bin as users run it: the compiled dist/ (the test suite runs after `npm run build`).
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../dist/cli/work.js', import.meta.url));
 const umbrella = fileURLToPath(new URL('../dist/cli/tlslp.js', import.meta.url));
+const tempDir = useTempDirs('tlslp-work-cli-');
 
+/** Run a bin as a process (`node <script> …args`): for what crosses the process boundary. */
 function run(
   args: string[],
   onSpawn?: (kill: (signal: NodeJS.Signals) => void) => void,
   script = bin,
+  env: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = [],
 ): Promise<ProgramRun> {
-  return runProgram(process.execPath, [script, ...args], {
+  return runProgram(process.execPath, [...nodeFlags, script, ...args], {
     cwd: root,
+    env,
     onSpawn: onSpawn && ((_pid, kill) => onSpawn(kill)),
   });
+}
+
+/** Capture what `fn` writes to stdout and stderr. */
+async function captured<T>(
+  fn: () => Promise<T>,
+): Promise<{ value: T; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    return { value: await fn(), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/**
+ * Run a bin in this process, as its entry point does (`runMain` around `workMain` or
+ * `tlslpMain`): the same parsing, output and exit code as `run` gives, without a Node start-up
+ * per call. The tests of the process boundary itself (argv as the OS passes it, signals, what a
+ * failing process prints) keep `run`.
+ */
+async function runHere(args: string[], script = bin): Promise<BinRun> {
+  const savedCode = process.exitCode;
+  const errorListeners = process.stdout.listeners('error');
+  // The bins run with TLSLP_DEBUG cleared (runProgram does the same).
+  vi.stubEnv('TLSLP_DEBUG', '');
+  try {
+    const { stdout, stderr } = await captured(() =>
+      script === bin
+        ? runMain('tlslp-work', () => workMain(args))
+        : runMain('tlslp', () => tlslpMain(args)),
+    );
+    return { code: Number(process.exitCode ?? 0), stdout, stderr };
+  } finally {
+    process.exitCode = savedCode;
+    vi.unstubAllEnvs();
+    // runMain adds an EPIPE handler to stdout for the process's life: drop this call's.
+    for (const l of process.stdout.listeners('error'))
+      if (!errorListeners.includes(l)) process.stdout.off('error', l as (err: Error) => void);
+  }
 }
 
 function parse(stdout: string): { suffix: string; seconds: number } {
@@ -34,6 +91,15 @@ function parse(stdout: string): { suffix: string; seconds: number } {
   };
 }
 
+/** A usage failure as the bins print it: non-zero, nothing on stdout, one line and no stack on stderr. */
+function expectOneLineRefusal(result: BinRun): void {
+  expect(result.code).not.toBe(0);
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+}
+
 beforeAll(() => {
   if (!existsSync(bin))
     throw new Error(`${bin} is missing: run npx tsc -p tsconfig.build.json first`);
@@ -41,13 +107,14 @@ beforeAll(() => {
 
 describe('tlslp-work', () => {
   it('names itself as it was called: tlslp-work, or tlslp work through the umbrella', async () => {
-    const alone = await run(['--help']);
+    const alone = await runHere(['--help']);
     expect(alone.stdout.split('\n')[0]).toBe('Usage: tlslp-work [options] <token> <n_bits>');
+    // The umbrella's own process, once: the name it gives itself when run as a bin.
     const umbrellaHelp = await run(['work', '--help'], undefined, umbrella);
     expect(umbrellaHelp.code).toBe(0);
     expect(umbrellaHelp.stdout.split('\n')[0]).toBe('Usage: tlslp work [options] <token> <n_bits>');
     expect(umbrellaHelp.stdout).toContain('\n  tlslp work gkcjcib');
-    const bad = await run(['work', '--bogus', 'abc', '1'], undefined, umbrella);
+    const bad = await runHere(['work', '--bogus', 'abc', '1'], umbrella);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe("tlslp work: error: unknown option '--bogus'");
   });
@@ -61,8 +128,8 @@ describe('tlslp-work', () => {
   });
 
   it('takes --kernel and --threads, and gives the same suffix', async () => {
-    const a = await run(['--kernel', 'js', '--threads', '2', 'tokenX', '18']);
-    const b = await run(['tokenX', '18', '--threads', '1', '-q']);
+    const a = await runHere(['--kernel', 'js', '--threads', '2', 'tokenX', '18']);
+    const b = await runHere(['tokenX', '18', '--threads', '1', '-q']);
     expect(a.code).toBe(0);
     expect(b.code).toBe(0);
     expect(parse(a.stdout).suffix).toBe(parse(b.stdout).suffix);
@@ -93,22 +160,32 @@ describe('tlslp-work', () => {
         [umbrella, ['work', '--', token, '12']],
       ];
       for (const [script, args] of calls) {
-        const result = await run(args, undefined, script);
+        const result = await runHere(args, script);
         expect(result.code, `${script} ${args.join(' ')}: ${result.stderr}`).toBe(0);
         expect(verifyWork(token, parse(result.stdout).suffix, 12)).toBe(true);
       }
     },
   );
 
+  it('takes a flag-like token as passed to a real process, by either bin', async () => {
+    const calls: Array<[string, string[], string]> = [
+      [bin, ['-V', '12'], '-V'],
+      [umbrella, ['work', '--', '--help', '12'], '--help'],
+    ];
+    for (const [script, args, token] of calls) {
+      const result = await run(args, undefined, script);
+      expect(result.code, `${script} ${args.join(' ')}: ${result.stderr}`).toBe(0);
+      expect(verifyWork(token, parse(result.stdout).suffix, 12)).toBe(true);
+    }
+  });
+
   it('still gives help and version when they are the only argument', async () => {
     for (const script of [bin, umbrella]) {
       const pre = script === umbrella ? ['work'] : [];
       const usage = script === umbrella ? 'Usage: tlslp work ' : 'Usage: tlslp-work ';
-      expect((await run([...pre, '--help'], undefined, script)).stdout).toContain(usage);
-      expect((await run([...pre, '-h'], undefined, script)).stdout).toContain(usage);
-      expect((await run([...pre, '-V'], undefined, script)).stdout.trim()).toMatch(
-        /^\d+\.\d+\.\d+$/,
-      );
+      expect((await runHere([...pre, '--help'], script)).stdout).toContain(usage);
+      expect((await runHere([...pre, '-h'], script)).stdout).toContain(usage);
+      expect((await runHere([...pre, '-V'], script)).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     }
   });
 
@@ -131,25 +208,32 @@ describe('tlslp-work', () => {
     [['abc', '8', '--bogus']],
     [['abc', '8', 'extra']],
   ])('rejects %j with one line on stderr and no stack trace', async (args) => {
-    const result = await run(args);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout).toBe('');
-    const lines = result.stderr.trimEnd().split('\n');
-    expect(lines, result.stderr).toHaveLength(1);
-    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expectOneLineRefusal(await runHere(args));
   });
 
-  it('stops cleanly on Ctrl-C', async () => {
+  it('rejects bad arguments as a process with one line on stderr and no stack trace', async () => {
+    expectOneLineRefusal(await run(['bad token', '8']));
+  });
+
+  it.skipIf(process.platform === 'win32')('stops cleanly on Ctrl-C', async () => {
+    // The bin prints nothing while it solves: a preload that only watches writes a file once
+    // its SIGINT handler is set (it is set just before the solve starts), and Ctrl-C follows.
+    const marker = join(await tempDir(), 'sigint-listener');
+    const preload = new URL('./fixtures/sigint-marker.mjs', import.meta.url).href;
     const started = performance.now();
     let interruptedAt = 0;
-    const result = await run(['abc', '48'], (kill) => {
-      // The bin prints nothing while it solves and takes no clock, so there is no event to
-      // wait on: a second stands for "started and solving" (its handler is set by then).
-      setTimeout(() => {
-        interruptedAt = performance.now();
-        kill('SIGINT');
-      }, 1000);
-    });
+    const result = await run(
+      ['abc', '48'],
+      (kill) => {
+        void until(() => existsSync(marker), 'the SIGINT handler set').then(() => {
+          interruptedAt = performance.now();
+          kill('SIGINT');
+        });
+      },
+      bin,
+      { TLSLP_TEST_SIGINT_MARKER: marker },
+      ['--import', preload],
+    );
     expect(result.code).toBe(130);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim()).toBe('tlslp-work: interrupted');
@@ -167,26 +251,8 @@ describe('workMain (in process)', () => {
   async function capture(
     argv: string[],
   ): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const out = vi
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        stdout += String(chunk);
-        return true;
-      });
-    const err = vi
-      .spyOn(process.stderr, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        stderr += String(chunk);
-        return true;
-      });
-    try {
-      return { code: await workMain(argv), stdout, stderr };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
+    const { value, stdout, stderr } = await captured(() => workMain(argv));
+    return { code: value, stdout, stderr };
   }
 
   it('prints RESULT and Time, and details with --verbose', async () => {

@@ -36,7 +36,9 @@ export class ProgressMeter {
     this.kernelMs += kernelMs;
     if (!this.onProgress) return;
     const now = performance.now();
-    if (now - this.lastReport < this.intervalMs || this.hashes === 0) return;
+    // Only a call that hashed something reports: a pool batch stopped before it hashed
+    // (another batch hit first) adds 0, and would repeat the last report's count.
+    if (now - this.lastReport < this.intervalMs || hashes === 0) return;
     this.lastReport = now;
     const elapsedMs = now - this.started;
     const hashesPerSecond = elapsedMs > 0 ? (this.hashes / elapsedMs) * 1000 : 0;
