@@ -13,6 +13,15 @@ const distTests = readdirSync('test')
   .filter((f) => f.endsWith('.test.ts') && RUNS_DIST.test(readFileSync(`test/${f}`, 'utf8')))
   .map((f) => `test/${f}`);
 
+/**
+ * The files that get a fresh module graph of their own (vitest's isolation): they change
+ * process-wide state a later file in the same worker would see (the solver pool and the
+ * kernel pool's pre-start, cluster settings and signal handlers). Every other file shares its worker's
+ * modules with the files before it (`isolate: false`): importing src/ once per worker instead
+ * of once per file is a third of the unit tests' time.
+ */
+const ISOLATED = ['test/client-prestart.test.ts', 'test/cli-inprocess.test.ts'];
+
 export default defineConfig({
   test: {
     // A test that needs longer says so itself (a build, a benchmark run).
@@ -33,11 +42,35 @@ export default defineConfig({
       reporter: ['text-summary', 'text'],
       thresholds: { lines: 85 },
     },
-    // `npx vitest run --project unit` runs what needs no build; `--project dist` the rest.
+    // `npx vitest run --project 'unit*'` runs what needs no build; `--project 'dist*'` the rest.
     projects: [
       // No root `include`: a project's own would be added to it, not replace it.
-      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: distTests } },
-      { extends: true, test: { name: 'dist', include: distTests } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: [...distTests, ...ISOLATED],
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'dist',
+          include: distTests.filter((f) => !ISOLATED.includes(f)),
+          isolate: false,
+        },
+      },
+      // The isolated files, by the same split.
+      {
+        extends: true,
+        test: { name: 'unit-isolated', include: ISOLATED.filter((f) => !distTests.includes(f)) },
+      },
+      {
+        extends: true,
+        test: { name: 'dist-isolated', include: ISOLATED.filter((f) => distTests.includes(f)) },
+      },
     ],
   },
 });
