@@ -27,6 +27,7 @@ import { describeError } from '../src/cli/common.js';
 import { withFlagNames } from '../src/cli/options.js';
 import { CLIENT_OPTIONS } from '../src/options/client.js';
 import { toTransportError } from '../src/transport/channel.js';
+import { readPem, unreadable } from '../src/tls/material.js';
 import { rawClient, scriptedServer, testCerts } from './helpers.js';
 
 const root = join(import.meta.dirname, '..');
@@ -286,6 +287,21 @@ describe('foreign errors', () => {
     expect(outer.message).toBe(`could not connect to h on port 1: ${inner.message}`);
     expect(outer.cause).toBe(inner);
     expect(inner.message).not.toContain('could not connect');
+  });
+});
+
+describe('a file that cannot be read', () => {
+  it('unreadable() says in words what TLSLP_ERR_CERT_FILE says of it', async () => {
+    const err = (code?: string): Error => Object.assign(new Error('x'), code ? { code } : {});
+    expect(unreadable(err('ENOENT'))).toBe('not found');
+    expect(unreadable(err('EACCES'))).toBe('not readable (check its permissions)');
+    expect(unreadable(err('EISDIR'))).toBe('is a folder');
+    expect(unreadable(err('EIO'))).toBe('cannot be read (EIO)');
+    expect(unreadable(err())).toBe('cannot be read (error)');
+    // The same words in the error a missing file gets.
+    await expect(readPem({ path: '/nonexistent/tlslp-ca.pem', flag: '--ca-cert' })).rejects.toThrow(
+      /^--ca-cert \/nonexistent\/tlslp-ca\.pem: not found; /,
+    );
   });
 });
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { checkDates, CrlProblem, readCrls, type CrlInfo } from './crl.js';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, ERROR_CATALOG, renderMessage } from '../errors/index.js';
 import { DAY_MS, HOUR_MS } from '../util/time.js';
 
 /** PEM material for one side. */
@@ -58,14 +58,9 @@ export interface PemFile {
 
 /** Why a file could not be read, in words: `not found`, `is a folder`, … */
 export function unreadable(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT'
-    ? 'not found'
-    : code === 'EACCES'
-      ? 'not readable (check its permissions)'
-      : code === 'EISDIR'
-        ? 'is a folder'
-        : `cannot be read (${code ?? 'error'})`;
+  // The catalog's words for it (TLSLP_ERR_CERT_FILE's message without the file's name).
+  const template = ERROR_CATALOG.TLSLP_ERR_CERT_FILE.message.replace(/^\{file\}: /, '');
+  return renderMessage(template, readFailure(err));
 }
 
 /** Why a file could not be read, as the parameters of `TLSLP_ERR_CERT_FILE`. */
