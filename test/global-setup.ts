@@ -13,6 +13,7 @@ import {
   generateCertificateSet,
   writeCertificateSet,
   type CertificateSet,
+  type GenerateOptions,
 } from '../src/pki/generate.js';
 
 /** The shared sets, by name. */
@@ -25,7 +26,7 @@ export const SHARED_SETS = {
   ec: { serverKeyType: 'ec' },
   /** Another CA, its server certificate for `server.example` only (a name mismatch). */
   named: { serverHosts: ['server.example'] },
-} as const;
+} satisfies Record<string, GenerateOptions>;
 
 /** A shared set's name. */
 export type SharedSetName = keyof typeof SHARED_SETS;
@@ -53,12 +54,7 @@ async function generate(): Promise<{ root: string; sets: Sets }> {
   const names = Object.keys(SHARED_SETS) as SharedSetName[];
   const made = await Promise.all(
     names.map(async (name) => {
-      const set = await generateCertificateSet({
-        ...SHARED_SETS[name],
-        serverHosts: [
-          ...((SHARED_SETS[name] as { serverHosts?: readonly string[] }).serverHosts ?? []),
-        ],
-      });
+      const set = await generateCertificateSet(SHARED_SETS[name]);
       const dir = join(root, name);
       await writeCertificateSet(dir, set);
       return [name, { set, dir }] as const;

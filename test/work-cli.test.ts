@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runMain } from '../src/cli/common.js';
 import { tlslpMain } from '../src/cli/tlslp.js';
 import { workMain } from '../src/cli/work.js';
 import { verifyWork } from '../src/protocol/hash.js';
 import { closeSolverPool } from '../src/solver/index.js';
+import { runCli } from './cli-run.js';
 import { type BinRun, type ProgramRun, runProgram, until, useTempDirs } from './helpers.js';
 
 // The bin as users run it: the compiled dist/ (the test suite runs after `npm run build`).
@@ -55,29 +55,12 @@ async function captured<T>(
 
 /**
  * Run a bin in this process, as its entry point does (`runMain` around `workMain` or
- * `tlslpMain`): the same parsing, output and exit code as `run` gives, without a Node start-up
- * per call. The tests of the process boundary itself (argv as the OS passes it, signals, what a
- * failing process prints) keep `run`.
+ * `tlslpMain`, test/cli-run.ts): the same parsing, output and exit code as `run` gives, without
+ * a Node start-up per call. The tests of the process boundary itself (argv as the OS passes it,
+ * signals, what a failing process prints) keep `run`.
  */
-async function runHere(args: string[], script = bin): Promise<BinRun> {
-  const savedCode = process.exitCode;
-  const errorListeners = process.stdout.listeners('error');
-  // The bins run with TLSLP_DEBUG cleared (runProgram does the same).
-  vi.stubEnv('TLSLP_DEBUG', '');
-  try {
-    const { stdout, stderr } = await captured(() =>
-      script === bin
-        ? runMain('tlslp-work', () => workMain(args))
-        : runMain('tlslp', () => tlslpMain(args)),
-    );
-    return { code: Number(process.exitCode ?? 0), stdout, stderr };
-  } finally {
-    process.exitCode = savedCode;
-    vi.unstubAllEnvs();
-    // runMain adds an EPIPE handler to stdout for the process's life: drop this call's.
-    for (const l of process.stdout.listeners('error'))
-      if (!errorListeners.includes(l)) process.stdout.off('error', l as (err: Error) => void);
-  }
+function runHere(args: string[], script = bin): Promise<BinRun> {
+  return script === bin ? runCli('tlslp-work', workMain, args) : runCli('tlslp', tlslpMain, args);
 }
 
 function parse(stdout: string): { suffix: string; seconds: number } {
